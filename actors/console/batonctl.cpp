@@ -1,0 +1,281 @@
+// batonctl: the terminal face of a batond's introspection API (DESIGN §7), and an offline check of
+// policy files. Exit status: 0 done; 1 the node could not be reached or answered with an error;
+// 2 a policy file is invalid; 64 the command line is wrong.
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/console/http_client.hpp"
+#include "actors/console/table.hpp"
+#include "policy/diff.hpp"
+#include "policy/policy.hpp"
+#include "policy/render.hpp"
+
+namespace {
+
+using baton::console::http_client_error;
+using baton::console::http_reply;
+using ordered_json = nlohmann::ordered_json;
+
+constexpr int exit_ok = 0;
+constexpr int exit_node = 1;
+constexpr int exit_policy = 2;
+constexpr int exit_usage = 64;
+
+struct global_options {
+  std::string node = "127.0.0.1:9000";
+  bool json = false;
+  double timeout_s = 5;
+  std::vector<std::string> params;  // KEY=VALUE
+};
+
+// %-encodes everything but RFC 3986 unreserved characters.
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    }
+  }
+  return out;
+}
+
+std::string with_query(std::string path, const std::vector<std::string>& params) {
+  char sep = '?';
+  for (const auto& p : params) {
+    auto eq = p.find('=');
+    path += sep;
+    sep = '&';
+    if (eq == std::string::npos) {
+      path += url_encode(p);
+    } else {
+      path += url_encode(p.substr(0, eq)) + "=" + url_encode(p.substr(eq + 1));
+    }
+  }
+  return path;
+}
+
+// The server's explanation of an error answer: its {"error": ...} field, else the body, else the
+// reason phrase.
+std::string error_message(const http_reply& reply) {
+  auto parsed = ordered_json::parse(reply.body, nullptr, false);
+  if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error") &&
+      parsed["error"].is_string())
+    return parsed["error"].get<std::string>();
+  std::string body = reply.body;
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  return body.empty() ? reply.reason : body;
+}
+
+void print_answer(const http_reply& reply, bool raw) {
+  std::string body = reply.body;
+  auto type = reply.header("content-type").value_or("");
+  if (!raw && type.find("json") != std::string::npos) {
+    auto parsed = ordered_json::parse(body, nullptr, false);
+    if (!parsed.is_discarded()) {
+      std::cout << baton::console::render_table(parsed);
+      return;
+    }
+  }
+  if (body.empty() && !raw) body = std::to_string(reply.status) + " " + reply.reason;
+  std::cout << body;
+  if (!body.empty() && body.back() != '\n') std::cout << '\n';
+}
+
+// One request to the node; prints the answer (or the error) and returns the exit status.
+int ask_node(const global_options& g, const std::string& method, const std::string& path,
+             const std::string& body = {}) {
+  std::string target = with_query(path, g.params);
+  auto timeout =
+      std::chrono::milliseconds(static_cast<long long>(std::llround(g.timeout_s * 1000)));
+  http_reply reply;
+  try {
+    reply = baton::console::http_fetch(g.node, method, target, body, timeout);
+  } catch (const http_client_error& e) {
+    std::cerr << "batonctl: " << e.what() << "\n";
+    return exit_node;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "batonctl: --node: " << e.what() << "\n";
+    return exit_usage;
+  }
+  if (reply.status >= 400) {
+    std::cerr << "batonctl: " << g.node << " answered " << reply.status << " " << reply.reason
+              << ": " << error_message(reply) << "\n";
+    return exit_node;
+  }
+  print_answer(reply, g.json);
+  return exit_ok;
+}
+
+int policy_check(const std::string& file, bool json) {
+  try {
+    auto p = baton::policy::load_policy_file(file);
+    std::cout << (json ? baton::policy::to_json_string(p) + "\n" : baton::policy::to_text(p));
+    return exit_ok;
+  } catch (const baton::policy::policy_error& e) {
+    std::cerr << e.what() << "\n";  // "pointer: reason", the daemon's own start-up message
+    return exit_policy;
+  }
+}
+
+ordered_json changes_json(const baton::policy::name_changes& c) {
+  return ordered_json{{"added", c.added},
+                      {"removed", c.removed},
+                      {"changed", c.changed},
+                      {"reordered", c.reordered}};
+}
+
+// Which sections a reload from OLD to NEW would touch. Both files must be valid policies.
+int diff_files(const std::string& old_file, const std::string& new_file, bool json) {
+  std::optional<baton::policy::policy> old_policy, new_policy;
+  for (auto [file, slot] : {std::pair{&old_file, &old_policy}, std::pair{&new_file, &new_policy}}) {
+    try {
+      slot->emplace(baton::policy::load_policy_file(*file));
+    } catch (const baton::policy::policy_error& e) {
+      std::cerr << *file << ": " << e.what() << "\n";
+      return exit_policy;
+    }
+  }
+  auto d = baton::policy::diff_policies(*old_policy, *new_policy);
+  if (json) {
+    ordered_json j{{"sections", d.sections},
+                   {"peers", changes_json(d.peers)},
+                   {"profiles", changes_json(d.profiles)},
+                   {"rules", changes_json(d.rules)},
+                   {"pep_rules", changes_json(d.pep_rules)}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::string text = baton::policy::to_string(d);
+    std::cout << text;
+    if (!text.empty() && text.back() != '\n') std::cout << '\n';
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "batonctl: ask a running batond about its actors, group, work units, flows and counters,\n"
+      "send it commands (reload, drain), and check policy files before deploying them.",
+      "batonctl"};
+  app.footer(
+      "Examples:\n"
+      "  batonctl --node 10.0.0.2:9000 group       membership and master of the node's group\n"
+      "  batonctl units --json                     the work-unit map as the node's raw JSON\n"
+      "  batonctl events -p after=120              events after sequence number 120\n"
+      "  batonctl drain --member n2                move member n2's work units away\n"
+      "  batonctl policy check /etc/baton/n1.json  validate a policy file offline\n"
+      "  batonctl policy diff old.json new.json    what a reload would change\n"
+      "\n"
+      "Exit status: 0 done; 1 the node is unreachable or answered an error; 2 the policy file is\n"
+      "invalid; 64 bad command line.");
+  app.require_subcommand(1, 1);
+  app.fallthrough();  // global options may follow the subcommand: `batonctl flows --json`
+
+  global_options g;
+  if (const char* env = std::getenv("BATON_NODE"); env && *env) g.node = env;
+  app.add_option(
+         "-n,--node", g.node,
+         "the batond to ask, HOST:PORT of its console (env BATON_NODE, default " + g.node + ")")
+      ->type_name("HOST:PORT");
+  app.add_flag("--json", g.json, "print the node's raw JSON answer instead of a table");
+  app.add_option("--timeout", g.timeout_s, "seconds to wait for the whole answer (default 5)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("SECONDS");
+  app.add_option("-p,--param", g.params,
+                 "query parameter to pass along (repeatable), e.g. -p limit=50")
+      ->type_name("KEY=VALUE");
+
+  struct read_command {
+    const char* name;
+    const char* help;
+  };
+  const std::vector<read_command> reads{
+      {"actors", "the node's actors and the roles they serve"},
+      {"group", "group membership, the master and each member's state"},
+      {"units", "the work units (1024 by default) and which member owns each"},
+      {"flows", "flows in the flow table (use -p limit=N to bound the list)"},
+      {"counters", "message and packet counters"},
+      {"events", "recent events, oldest first (-p after=SEQ for newer ones only)"},
+      {"peers", "peers and the state of the links to them"},
+      {"tunnels", "IP-in-IP tunnels and their counters"},
+      {"metrics", "the Prometheus text the node exports at /metrics"},
+  };
+  std::vector<std::pair<CLI::App*, std::string>> read_commands;
+  for (const auto& r : reads) {
+    auto* sub = app.add_subcommand(r.name, r.help);
+    sub->require_subcommand(0, 0);
+    read_commands.emplace_back(sub, std::string("/") + r.name);
+  }
+
+  auto* policy =
+      app.add_subcommand("policy", "the node's running policy; or check/diff policy files");
+  policy->require_subcommand(0, 1);
+  std::string check_file;
+  auto* check = policy->add_subcommand(
+      "check",
+      "validate FILE offline: print the parsed policy (exit 0) or `pointer: reason` (exit 2)");
+  check->add_option("FILE", check_file, "policy file")->required()->check(CLI::ExistingFile);
+  std::string old_file, new_file;
+  auto* diff =
+      policy->add_subcommand("diff", "what changes between two policy files, section by section");
+  diff->add_option("OLD", old_file, "the running policy file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  diff->add_option("NEW", new_file, "the policy file to reload")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  auto* reload =
+      app.add_subcommand("reload", "make the node re-read its policy file (POST /reload)");
+  reload->require_subcommand(0, 0);
+
+  auto* drain = app.add_subcommand(
+      "drain", "move work away before maintenance (POST /drain); without options, this node");
+  drain->require_subcommand(0, 0);
+  std::string drain_member;
+  long drain_unit = -1;
+  auto* member_opt = drain->add_option("--member", drain_member, "drain this group member instead")
+                         ->type_name("NAME");
+  drain->add_option("--unit", drain_unit, "drain only this work unit")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber)
+      ->excludes(member_opt);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);  // prints help or the error
+    return code == 0 ? exit_ok : exit_usage;
+  }
+
+  for (const auto& [sub, path] : read_commands)
+    if (sub->parsed()) return ask_node(g, "GET", path);
+  if (check->parsed()) return policy_check(check_file, g.json);
+  if (diff->parsed()) return diff_files(old_file, new_file, g.json);
+  if (policy->parsed()) return ask_node(g, "GET", "/policy");
+  if (reload->parsed()) return ask_node(g, "POST", "/reload", "{}");
+  if (drain->parsed()) {
+    ordered_json body = ordered_json::object();
+    if (!drain_member.empty()) body["member"] = drain_member;
+    if (drain_unit >= 0) body["unit"] = drain_unit;
+    return ask_node(g, "POST", "/drain", body.dump());
+  }
+  std::cerr << app.help();
+  return exit_usage;
+}

@@ -1,0 +1,72 @@
+#pragma once
+// Tunables of the group substrate, with document 004's defaults. The policy (DESIGN §4) fills
+// this struct; every timer is in milliseconds.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/group/types.hpp"
+
+namespace baton::group {
+
+struct group_config {
+  /// Peers from the node's configuration. The state machine never reads this list itself: it
+  /// addresses `broadcast`, and the host delivers such messages to every peer listed here.
+  std::vector<node_id> peers;
+
+  /// Configuration version; a join request carrying another version is refused (document 004:
+  /// a master "could [...] exit the cluster [...] if this new master's configuration version was
+  /// not correct").
+  std::uint32_t config_version = 0;
+
+  /// N, the number of work units ("between 0 and 1023"); the same on every member.
+  std::uint32_t work_units = 1024;
+
+  /// How long a joining node waits for "OK to join" before offering itself as master (Figure 6,
+  /// 613). The document gives no figure; we use the offer time.
+  time_ms join_timeout{100};
+  /// "If after the member sends out the packets offering to become the master, he gets no
+  /// response for 100 milliseconds [...] now acts as the cluster master unit" (Figure 6, 619).
+  time_ms master_offer_timeout{100};
+  /// Master watchdog on each client: "a keepalive message from the master [...] within the last
+  /// 200 milliseconds" (Figure 6, 607).
+  time_ms master_watchdog{200};
+  /// Client watchdog on the master (Figure 8B, 837): the failover detection interval per client.
+  /// The document names no figure; we use the master watchdog's.
+  time_ms client_watchdog{200};
+  /// "the master periodically (in the preferred embodiment every 2 seconds) checks the
+  /// load-balance of the cluster members" (Figure 8D).
+  time_ms rebalance_interval{2000};
+  /// A new master waits this long (after becoming master and after each admitted join) before
+  /// assigning unassigned units, so members that still own units or hold their replicas (after a
+  /// master failure, or a concurrent start) can join and claim them first.
+  time_ms settle_time{200};
+  /// How long the master waits for the roles' vote on a join (Figure 8F) before refusing it.
+  time_ms join_vote_timeout{1000};
+  /// A node whose join was refused asks again after this long (its certificate may be added).
+  time_ms join_retry_interval{1000};
+  /// Resend period for unacknowledged work assignments and replicated state.
+  time_ms resend_interval{50};
+  /// How long the master waits for a work de-assign to complete before retrying it; after
+  /// `move_retries` retries the move is abandoned and the unit stays with its owner.
+  time_ms move_timeout{500};
+  std::uint32_t move_retries = 3;
+
+  /// K of the adaptive keepalive interval: "By policy we set K = 3600".
+  double keepalive_k = 3600.0;
+  /// "we assume n is a number between 2 and 20".
+  std::uint32_t keepalive_n_min = 2;
+  std::uint32_t keepalive_n_max = 20;
+  /// Starting value of the loss estimate P, and the weight of each new sample
+  /// ("P_new = P_old x 127/128 + S_delta x 1/128").
+  double initial_loss = 0.0;
+  double loss_weight = 1.0 / 128.0;
+
+  /// Figure 8D moves units one at a time and "checks the load numbers again" until moving one
+  /// more would not help. 0 follows the document (no limit per rebalance round); a positive
+  /// value bounds how many de-assigns one round may start.
+  std::uint32_t max_moves_per_rebalance = 0;
+};
+
+}  // namespace baton::group

@@ -1,0 +1,306 @@
+#include "actors/group/group_actor.hpp"
+
+#include <arpa/inet.h>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/openssl/manager.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "actors/group/group_member.hpp"
+#include "actors/node/event_log.hpp"
+
+namespace baton::group {
+namespace {
+
+using protocol::get_atom;
+using protocol::tick_atom;
+using protocol::units_atom;
+using node::severity;
+
+std::string dotted(std::uint32_t a) {
+  in_addr in{htonl(a)};
+  return inet_ntoa(in);
+}
+
+struct link {
+  peer_address address;
+  group_actor handle;     // empty while not connected
+  bool connecting = false;
+  time_ms next_attempt{0};
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+};
+
+struct group_state {
+  static inline const char* name = "group";
+
+  std::unique_ptr<group_member> member;
+  group_actor_config cfg;
+  node::event_log* events = nullptr;
+  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+  std::map<node_id, link> links;
+  std::unordered_map<caf::actor_addr, node_id> by_sender;  // remote proxies -> node
+  std::map<std::string, std::uint64_t> sent_by_type, received_by_type;
+  std::uint64_t unknown_sender = 0;  // messages from a link that never said hello
+  std::uint64_t unreachable = 0;     // messages for a peer with no link
+
+  time_ms now() const {
+    return std::chrono::duration_cast<time_ms>(std::chrono::steady_clock::now() - epoch);
+  }
+};
+
+using group_pointer = group_actor::stateful_pointer<group_state>;
+
+void log_event(group_pointer self, const event& e) {
+  auto& log = *self->state.events;
+  std::visit(
+    [&](const auto& ev) {
+      using T = std::decay_t<decltype(ev)>;
+      if constexpr (std::is_same_v<T, joined>) {
+        log.add(severity::info, "group_joined", {{"master", dotted(ev.master)}});
+      } else if constexpr (std::is_same_v<T, left>) {
+        log.add(severity::warning, "group_left", {{"reason", ev.reason}});
+      } else if constexpr (std::is_same_v<T, became_master>) {
+        log.add(severity::info, "became_master", {});
+      } else if constexpr (std::is_same_v<T, lost_master>) {
+        log.add(severity::warning, "lost_master", {{"master", dotted(ev.master)}});
+      } else if constexpr (std::is_same_v<T, join_refused>) {
+        log.add(severity::warning, "join_refused", {{"reason", ev.reason}});
+      } else if constexpr (std::is_same_v<T, member_joined>) {
+        log.add(severity::info, "member_joined",
+                {{"member", dotted(ev.node)}, {"identity", ev.identity}});
+      } else if constexpr (std::is_same_v<T, member_left>) {
+        log.add(severity::warning, "member_left",
+                {{"member", dotted(ev.node)}, {"reason", ev.reason}});
+      } else if constexpr (std::is_same_v<T, join_vote>) {
+        // No role vetoes joins yet: accept at once (the vote hook is where roles will answer).
+        self->state.member->resolve_join(ev.node, true, {}, self->state.now());
+      } else if constexpr (std::is_same_v<T, peer_refused>) {
+        log.add(severity::warning, "peer_refused",
+                {{"stage", "join"}, {"peer", ev.identity}, {"address", dotted(ev.node)},
+                 {"reason", ev.reason}});
+      } else {
+        // Unit events are for the roles that work on units (cluster members); the console reads
+        // ownership from the member itself.
+      }
+    },
+    e);
+}
+
+void send_to(group_pointer self, link& l, const message& m) {
+  std::visit([&](const auto& msg) { self->send(l.handle, msg); }, m);
+  ++l.sent;
+  ++self->state.sent_by_type[message_name(m)];
+}
+
+/// Delivers what the state machine produced and reports its events.
+void flush(group_pointer self) {
+  auto& st = self->state;
+  for (auto& out : st.member->take_outbox()) {
+    if (out.to == broadcast) {
+      for (auto& [id, l] : st.links)
+        if (l.handle) send_to(self, l, out.msg);
+    } else if (auto i = st.links.find(out.to); i != st.links.end() && i->second.handle) {
+      send_to(self, i->second, out.msg);
+    } else {
+      ++st.unreachable;
+    }
+  }
+  for (auto& e : st.member->take_events()) log_event(self, e);
+}
+
+void attach(group_pointer self, link& l, group_actor handle) {
+  l.handle = handle;
+  l.connecting = false;
+  self->state.by_sender[handle.address()] = l.address.id;
+  self->monitor(handle);
+  self->send(handle, self->state.cfg.self);
+  self->state.events->add(severity::info, "peer_linked",
+                          {{"peer", l.address.name}, {"address", dotted(l.address.id)}});
+}
+
+void connect(group_pointer self, link& l) {
+  auto& st = self->state;
+  l.connecting = true;
+  auto id = l.address.id;
+  auto mm = self->home_system().openssl_manager().actor_handle();
+  self->request(mm, std::chrono::seconds(5), caf::connect_atom::value, dotted(id), l.address.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
+        auto& link = self->state.links[id];
+        link.connecting = false;
+        auto expected = self->home_system().message_types<group_actor>();
+        if (!ptr || ifs != expected) {
+          self->state.events->add(severity::error, "peer_refused",
+                                  {{"stage", "link"}, {"peer", link.address.name},
+                                   {"reason", "published interface is not a baton group actor"}});
+          link.next_attempt = self->state.now() + time_ms{self->state.cfg.reconnect_ms * 10};
+          return;
+        }
+        if (!link.handle) attach(self, link, caf::actor_cast<group_actor>(std::move(ptr)));
+      },
+      [=](caf::error& err) {
+        auto& link = self->state.links[id];
+        link.connecting = false;
+        link.next_attempt = self->state.now() + time_ms{self->state.cfg.reconnect_ms};
+        self->state.events->add(severity::debug, "peer_unreachable",
+                                {{"peer", link.address.name},
+                                 {"reason", self->home_system().render(err)}});
+      });
+  (void)st;
+}
+
+void reconnect_due(group_pointer self) {
+  auto now = self->state.now();
+  for (auto& [id, l] : self->state.links)
+    if (!l.handle && !l.connecting && now >= l.next_attempt) connect(self, l);
+}
+
+template <class Message>
+void deliver(group_pointer self, const Message& m) {
+  auto& st = self->state;
+  auto sender = self->current_sender();
+  auto i = sender ? st.by_sender.find(caf::actor_cast<caf::actor_addr>(sender)) : st.by_sender.end();
+  if (i == st.by_sender.end()) {
+    ++st.unknown_sender;
+    return;
+  }
+  ++st.links[i->second].received;
+  ++st.received_by_type[message_name(message{m})];
+  st.member->on_message(i->second, message{m}, st.now());
+  flush(self);
+}
+
+std::string status_json(group_pointer self) {
+  auto& st = self->state;
+  auto& m = *st.member;
+  nlohmann::json j;
+  j["self"] = dotted(m.self());
+  j["identity"] = m.identity();
+  j["phase"] = phase_name(m.current_phase());
+  j["master"] = m.master() == no_node ? "" : dotted(m.master());
+  j["is_master"] = m.is_master();
+  j["keepalive_n"] = m.keepalive_n();
+  j["loss_estimate"] = m.loss_estimate();
+  j["work_units"] = m.config().work_units;
+  j["owned_units"] = m.owned_units().size();
+  auto& members = j["members"] = nlohmann::json::array();
+  for (auto& e : m.members())
+    members.push_back({{"address", dotted(e.id)}, {"identity", e.identity}, {"load", e.load}});
+  auto& peers = j["peers"] = nlohmann::json::array();
+  for (auto& [id, l] : st.links)
+    peers.push_back({{"name", l.address.name},
+                     {"address", dotted(id)},
+                     {"port", l.address.port},
+                     {"linked", static_cast<bool>(l.handle)},
+                     {"sent", l.sent},
+                     {"received", l.received}});
+  j["messages_sent"] = st.sent_by_type;
+  j["messages_received"] = st.received_by_type;
+  j["unknown_sender"] = st.unknown_sender;
+  j["unreachable"] = st.unreachable;
+  return j.dump();
+}
+
+std::string units_json(group_pointer self) {
+  auto& m = *self->state.member;
+  nlohmann::json units = nlohmann::json::array();
+  for (unit_id u = 0; u < m.config().work_units; ++u) {
+    auto owner = m.owner_of(u);
+    auto backup = m.backup_of(u);
+    units.push_back({{"unit", u},
+                     {"owner", owner == no_node ? "" : dotted(owner)},
+                     {"backup", backup == no_node ? "" : dotted(backup)},
+                     {"mine", m.owns(u)}});
+  }
+  return units.dump();
+}
+
+group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg,
+                                      node::event_log* events) {
+  auto& st = self->state;
+  st.events = events;
+  for (auto& p : cfg.peers) {
+    cfg.group.peers.push_back(p.id);
+    st.links[p.id].address = p;
+  }
+  st.member = std::make_unique<group_member>(cfg.self.address, cfg.identity, cfg.group);
+  st.cfg = std::move(cfg);
+  st.member->start(st.now());
+  flush(self);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.by_sender.find(dm.source);
+    if (i == st.by_sender.end()) return;
+    auto& l = st.links[i->second];
+    st.events->add(severity::warning, "peer_link_lost",
+                   {{"peer", l.address.name}, {"reason", self->home_system().render(dm.reason)}});
+    l.handle = nullptr;
+    l.next_attempt = st.now() + time_ms{st.cfg.reconnect_ms};
+    st.by_sender.erase(i);
+  });
+  self->send(self, tick_atom::value);
+  return {
+    [=](const protocol::hello& h) {
+      auto& st = self->state;
+      auto sender = caf::actor_cast<group_actor>(self->current_sender());
+      auto i = st.links.find(h.address);
+      if (i == st.links.end() || i->second.address.name != h.name || h.version != st.cfg.self.version) {
+        st.events->add(severity::warning, "peer_refused",
+                       {{"stage", "hello"}, {"peer", h.name}, {"address", dotted(h.address)},
+                        {"reason", "not a configured peer of this group"}});
+        return;
+      }
+      if (!i->second.handle && sender) attach(self, i->second, sender);
+      else if (sender) st.by_sender[sender.address()] = h.address;
+    },
+    [=](const join_request& m) { deliver(self, m); },
+    [=](const join_reply& m) { deliver(self, m); },
+    [=](const exit_request& m) { deliver(self, m); },
+    [=](const master_offer& m) { deliver(self, m); },
+    [=](const other_master_exists& m) { deliver(self, m); },
+    [=](const master_keepalive& m) { deliver(self, m); },
+    [=](const client_keepalive& m) { deliver(self, m); },
+    [=](const work_assign& m) { deliver(self, m); },
+    [=](const work_assign_ack& m) { deliver(self, m); },
+    [=](const work_deassign& m) { deliver(self, m); },
+    [=](const work_deassign_done& m) { deliver(self, m); },
+    [=](const state_initial& m) { deliver(self, m); },
+    [=](const state_essential& m) { deliver(self, m); },
+    [=](const state_ack& m) { deliver(self, m); },
+    [=](const state_handover& m) { deliver(self, m); },
+    [=](tick_atom) {
+      auto& st = self->state;
+      st.member->on_tick(st.now());
+      flush(self);
+      reconnect_due(self);
+      self->delayed_send(self, std::chrono::milliseconds(st.cfg.tick_ms), tick_atom::value);
+    },
+    [=](get_atom) { return status_json(self); },
+    [=](units_atom) { return units_json(self); },
+    [=](protocol::drain_atom) {
+      // Leaving hands every owned unit to the remaining members (their backups take over).
+      auto& st = self->state;
+      auto owned = st.member->owned_units().size();
+      st.member->stop(st.now());
+      flush(self);
+      st.events->add(severity::info, "drained", {{"units_given_up", std::to_string(owned)}});
+      return nlohmann::json{{"drained", true}, {"units_given_up", owned}}.dump();
+    },
+  };
+}
+
+}  // namespace
+
+group_actor spawn_group_actor(caf::actor_system& sys, group_actor_config cfg,
+                              node::event_log& events) {
+  return sys.spawn(group_impl, std::move(cfg), &events);
+}
+
+}  // namespace baton::group

@@ -1,0 +1,63 @@
+#pragma once
+// The CAF actor that hosts one node's group_member (group_member.hpp): it carries the group's
+// messages over mutually authenticated TLS links to the configured peers, drives the state machine's
+// timers, and answers the console. Every role that forms a group (cluster members, SLR hot spares,
+// PEP gateway clusters, rim sets) runs one of these; it is the only place the substrate meets CAF.
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/group/config.hpp"
+#include "actors/protocol/atoms.hpp"
+#include "actors/protocol/group.hpp"
+#include "actors/protocol/node.hpp"
+
+namespace baton::node {
+class event_log;
+}
+
+namespace baton::group {
+
+/// The interface published to peers (and used locally by the console). A peer must reach it
+/// through this same typed handle.
+using group_actor = caf::typed_actor<
+  caf::reacts_to<protocol::hello>, caf::reacts_to<join_request>, caf::reacts_to<join_reply>,
+  caf::reacts_to<exit_request>, caf::reacts_to<master_offer>,
+  caf::reacts_to<other_master_exists>, caf::reacts_to<master_keepalive>,
+  caf::reacts_to<client_keepalive>, caf::reacts_to<work_assign>,
+  caf::reacts_to<work_assign_ack>, caf::reacts_to<work_deassign>,
+  caf::reacts_to<work_deassign_done>, caf::reacts_to<state_initial>,
+  caf::reacts_to<state_essential>, caf::reacts_to<state_ack>, caf::reacts_to<state_handover>,
+  caf::reacts_to<protocol::tick_atom>,
+  caf::replies_to<protocol::get_atom>::with<std::string>,
+  caf::replies_to<protocol::units_atom>::with<std::string>,
+  caf::replies_to<protocol::drain_atom>::with<std::string>>;
+
+/// A peer the group actor links to.
+struct peer_address {
+  std::string name;           // the peer's certificate identity (its policy name)
+  node_id id = no_node;       // its IPv4 address, host order
+  std::uint16_t port = 0;     // where its group actor is published
+};
+
+struct group_actor_config {
+  protocol::hello self;           // this node, as told to peers
+  std::string identity;           // certificate identity sent in join requests
+  group_config group;             // timers and N; group.peers is filled from `peers`
+  std::vector<peer_address> peers;
+  std::uint32_t tick_ms = 5;      // how often the state machine's timers are checked
+  std::uint32_t reconnect_ms = 500;
+};
+
+/// Spawns the group actor. `events` must outlive the actor. Links to peers are opened by the
+/// actor itself through the OpenSSL middleman; publish the returned handle with
+/// caf::openssl::publish so peers can reach it.
+group_actor spawn_group_actor(caf::actor_system& sys, group_actor_config cfg,
+                              node::event_log& events);
+
+}  // namespace baton::group

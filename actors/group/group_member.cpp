@@ -1,0 +1,730 @@
+#include "actors/group/group_member.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace baton::group {
+
+namespace {
+
+std::string address_text(node_id a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
+         std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
+}
+
+bool lists(const std::vector<member_entry>& members, node_id id) {
+  return std::any_of(members.begin(), members.end(),
+                     [id](const member_entry& m) { return m.id == id; });
+}
+
+}  // namespace
+
+group_member::group_member(node_id self, std::string identity, group_config cfg,
+                           group_hooks hooks)
+    : self_(self),
+      identity_(std::move(identity)),
+      cfg_(std::move(cfg)),
+      hooks_(std::move(hooks)),
+      election_(cfg_.join_timeout, cfg_.master_offer_timeout, cfg_.join_retry_interval),
+      keepalive_n_(cfg_.keepalive_n_min),
+      status_(cfg_.work_units, unit_status::none),
+      view_owner_(cfg_.work_units, no_node),
+      view_backup_(cfg_.work_units, no_node),
+      table_(cfg_.work_units) {}
+
+// ---------------------------------------------------------------- plumbing
+
+void group_member::send(node_id to, message m) {
+  if (to == self_) {
+    loopback_.push_back(std::move(m));
+  } else {
+    outbox_.push_back(outgoing{to, std::move(m)});
+  }
+}
+
+std::vector<outgoing> group_member::take_outbox() {
+  return std::exchange(outbox_, {});
+}
+
+std::vector<event> group_member::take_events() {
+  return std::exchange(events_, {});
+}
+
+void group_member::handle(node_id from, const message& m, time_ms now) {
+  std::visit([&](const auto& x) { on(from, x, now); }, m);
+}
+
+void group_member::finish(time_ms now) {
+  // Messages to ourselves run to completion before the call returns, so the host never sees them.
+  for (int rounds = 0; rounds < 64; ++rounds) {
+    while (!loopback_.empty()) {
+      message m = std::move(loopback_.front());
+      loopback_.pop_front();
+      handle(self_, m, now);
+    }
+    if (is_master()) master_flush(now);
+    if (loopback_.empty()) break;
+  }
+  flush_replication(now);
+}
+
+void group_member::flush_replication(time_ms now) {
+  const auto p = current_phase();
+  if (p != phase::member && p != phase::master) return;
+  std::vector<std::pair<node_id, message>> due;
+  state_.collect(now, cfg_.resend_interval, due);
+  for (auto& [to, m] : due)
+    if (to != self_) outbox_.push_back(outgoing{to, std::move(m)});
+}
+
+void group_member::start(time_ms now) {
+  rejoin(broadcast, now);
+  finish(now);
+}
+
+void group_member::stop(time_ms /*now: nothing in stop() waits*/) {
+  if (is_master()) {
+    for (auto id : members_.ids())
+      if (id != self_) send(id, exit_request{"master leaving"});
+  } else if (current_phase() == phase::member && master_ != no_node) {
+    send(master_, exit_request{"leaving"});
+  }
+  for (unit_id u = 0; u < cfg_.work_units; ++u) {
+    if (status_[u] == unit_status::owned) emit(unit_revoked{u, false});
+    status_[u] = unit_status::none;
+    state_.erase(u);
+  }
+  replicas_.clear();
+  members_.clear();
+  votes_.clear();
+  known_members_.clear();
+  master_ = no_node;
+  election_.stop();
+  loopback_.clear();
+}
+
+void group_member::on_message(node_id from, const message& m, time_ms now) {
+  if (current_phase() == phase::idle || m.valueless_by_exception()) return;
+  handle(from, m, now);
+  finish(now);
+}
+
+void group_member::on_tick(time_ms now) {
+  switch (current_phase()) {
+    case phase::idle:
+      return;
+    case phase::joining:
+    case phase::offering:
+    case phase::refused:
+      act(election_.on_tick(now), broadcast, now);
+      break;
+    case phase::member:
+      member_tick(now);
+      break;
+    case phase::master:
+      master_tick(now);
+      break;
+  }
+  finish(now);
+}
+
+// ---------------------------------------------------------------- election and membership
+
+join_request group_member::make_join_request() const {
+  join_request r;
+  r.identity = identity_;
+  r.config_version = cfg_.config_version;
+  for (unit_id u = 0; u < cfg_.work_units; ++u)
+    if (status_[u] != unit_status::none) r.owned_units.push_back(u);
+  r.backup_units = replicas_.replica_units();
+  return r;
+}
+
+void group_member::act(election_action a, node_id to, time_ms now) {
+  switch (a) {
+    case election_action::none:
+      break;
+    case election_action::send_join:
+      send(to, make_join_request());
+      break;
+    case election_action::send_offer:
+      send(broadcast, master_offer{1});
+      break;
+    case election_action::become_master:
+      become_master(now);
+      break;
+  }
+}
+
+void group_member::become_master(time_ms now) {
+  master_ = self_;
+  settled_at_ = now + cfg_.settle_time;
+  members_.clear();
+  votes_.clear();
+  backup_claims_.clear();
+  table_ = work_table{cfg_.work_units};
+  members_.add(self_, identity_, now, cfg_.initial_loss, cfg_.loss_weight);
+  // The units we carry stay ours; a backup's replicas are its claim once the owner is gone.
+  for (unit_id u = 0; u < cfg_.work_units; ++u)
+    if (status_[u] != unit_status::none) table_.assign(u, self_, true);
+  for (auto u : replicas_.replica_units()) backup_claims_[u] = self_;
+  next_rebalance_ = now + cfg_.rebalance_interval;
+  applied_version_ = 0;
+  table_version_seen_ = 0;
+  known_members_.clear();
+  keepalive_now_ = true;  // Figure 6, 621: announce ourselves at once
+  emit(became_master{});
+}
+
+void group_member::become_member(node_id master, std::uint64_t sequence, time_ms now) {
+  if (!election_.on_joined()) return;
+  master_ = master;
+  master_heard_.reset(now);
+  last_master_sequence_ = sequence;
+  table_version_seen_ = 0;
+  known_members_.clear();
+  keepalive_n_ = cfg_.keepalive_n_min;
+  client_interval_ = keepalive_period(cfg_.client_watchdog, keepalive_n_);
+  next_client_keepalive_ = now;
+  emit(joined{master});
+}
+
+void group_member::rejoin(node_id target, time_ms now) {
+  // Work in progress continues while there is no master; hand-overs that did not finish are
+  // taken back, so no unit is left without a node working on it.
+  resume_handovers();
+  replicas_.clear_handovers();
+  master_ = no_node;
+  known_members_.clear();
+  members_.clear();
+  votes_.clear();
+  backup_claims_.clear();
+  act(election_.start(now), target, now);
+}
+
+void group_member::step_down(node_id winner, time_ms now) {
+  // Figure 8A, 821: "he must give up the master role [...] by exiting the cluster and rejoining
+  // the cluster as a member/non-master". Our members are told to do the same.
+  for (auto id : members_.ids())
+    if (id != self_) send(id, exit_request{"master lost the tie-break"});
+  emit(left{"lost the tie-break to " + address_text(winner)});
+  rejoin(winner, now);
+}
+
+std::uint32_t group_member::current_n() const noexcept {
+  return adaptive_keepalive_n(members_.worst_loss(), cfg_.keepalive_k, cfg_.keepalive_n_min,
+                              cfg_.keepalive_n_max);
+}
+
+void group_member::on(node_id from, const join_request& m, time_ms now) {
+  if (!is_master() || from == self_ || from == no_node) return;
+  if (hooks_.verify_identity && !hooks_.verify_identity(from, m.identity)) {
+    refuse(from, m.identity, "unknown identity");
+    return;
+  }
+  if (m.config_version != cfg_.config_version) {
+    refuse(from, m.identity, "configuration version mismatch");
+    return;
+  }
+  if (members_.contains(from)) {
+    // A member asking again (its OK was lost, or it lost us for a while): admit it again.
+    send(from, join_reply{join_result::ok, {}, master_sequence_});
+    members_.find(from)->heard.reset(now);
+    reconcile_claims(from, m, true);
+    keepalive_now_ = true;
+    return;
+  }
+  // Figure 8F, 877: "The master initially tells the client to wait by sending a NAK with an
+  // operation in progress reason."
+  send(from, join_reply{join_result::nak_in_progress, "operation in progress", 0});
+  if (votes_.contains(from)) return;
+  const join_decision d =
+      hooks_.vote_join ? hooks_.vote_join(from, m.identity) : join_decision::accept();
+  switch (d.verdict) {
+    case join_decision::kind::accept:
+      admit(from, m, now);
+      break;
+    case join_decision::kind::reject:
+      refuse(from, m.identity, d.reason.empty() ? "rejected" : d.reason);
+      break;
+    case join_decision::kind::defer:
+      votes_.add(pending_join{from, m, now + cfg_.join_vote_timeout});
+      emit(join_vote{from, m.identity});
+      break;
+  }
+}
+
+bool group_member::resolve_join(node_id node, bool accept, const std::string& reason,
+                                time_ms now) {
+  if (!is_master()) return false;
+  pending_join p;
+  if (!votes_.take(node, p)) return false;
+  if (accept) {
+    admit(node, p.request, now);
+  } else {
+    refuse(node, p.request.identity, reason.empty() ? "rejected" : reason);
+  }
+  finish(now);
+  return true;
+}
+
+void group_member::admit(node_id node, const join_request& req, time_ms now) {
+  // A newcomer's loss estimate starts at the group's: loss is a property of the network, and a
+  // member that rejoins after a false failure must not shrink n back to its minimum.
+  members_.add(node, req.identity, now, std::max(cfg_.initial_loss, members_.worst_loss()),
+               cfg_.loss_weight);
+  send(node, join_reply{join_result::ok, {}, master_sequence_});
+  emit(member_joined{node, req.identity});
+  reconcile_claims(node, req, false);
+  // Joins come in bursts after a master change; wait until they have claimed what they carry.
+  settled_at_ = std::max(settled_at_, now + cfg_.settle_time);
+  keepalive_now_ = true;
+}
+
+void group_member::refuse(node_id node, const std::string& identity, const std::string& reason) {
+  send(node, join_reply{join_result::nak, reason, 0});
+  emit(peer_refused{node, identity, reason});
+}
+
+void group_member::reconcile_claims(node_id node, const join_request& req, bool was_member) {
+  std::vector<bool> claimed(cfg_.work_units, false);
+  for (auto u : req.owned_units) {
+    if (!valid(u)) continue;
+    claimed[u] = true;
+    const auto& r = table_.at(u);
+    if (r.owner == no_node) {
+      table_.assign(u, node, true);  // it carries the unit already; first claim wins
+    } else if (r.owner == node) {
+      table_.ack(u, node);
+    }  // else someone else owns it: our next keepalive revokes it there
+  }
+  for (auto u : req.backup_units)
+    if (valid(u) && table_.at(u).owner == no_node) backup_claims_.emplace(u, node);
+  if (!was_member) return;
+  // A member that no longer claims units it had confirmed has lost them (it restarted): they
+  // fail over as if it had died.
+  const auto ids = members_.ids();
+  for (unit_id u = 0; u < cfg_.work_units; ++u) {
+    const auto& r = table_.at(u);
+    if (r.owner != node || !r.acked || claimed[u] || r.move_target != no_node) continue;
+    const bool backup_alive = r.backup != no_node && r.backup != node && members_.contains(r.backup);
+    table_.assign(u, backup_alive ? r.backup : no_node, false);
+  }
+}
+
+void group_member::remove_member(node_id node, const std::string& reason, time_ms) {
+  if (node == self_ || !members_.remove(node)) return;
+  table_.fail_member(node, members_.ids());
+  for (auto it = backup_claims_.begin(); it != backup_claims_.end();)
+    it = it->second == node ? backup_claims_.erase(it) : std::next(it);
+  emit(member_left{node, reason});
+  keepalive_now_ = true;
+}
+
+void group_member::on(node_id from, const join_reply& m, time_ms now) {
+  const auto p = current_phase();
+  if (p != phase::joining && p != phase::offering) return;
+  switch (m.result) {
+    case join_result::ok:
+      become_member(from, m.master_sequence, now);
+      break;
+    case join_result::nak_in_progress:
+      election_.on_in_progress(now, cfg_.join_vote_timeout + cfg_.join_timeout);
+      break;
+    case join_result::nak:
+      if (election_.on_refused(now)) emit(join_refused{m.reason});
+      break;
+  }
+}
+
+void group_member::on(node_id from, const exit_request& m, time_ms now) {
+  if (is_master()) {
+    if (members_.contains(from)) remove_member(from, "exit request: " + m.reason, now);
+  } else if (current_phase() == phase::member && from == master_) {
+    // Figure 6, 609: told to leave the cluster; join again.
+    emit(left{m.reason});
+    rejoin(broadcast, now);
+  }
+}
+
+void group_member::on(node_id from, const master_offer&, time_ms) {
+  // Figure 6, 617: an existing master answers an offer with "other master exists".
+  if (is_master() && from != self_) send(from, other_master_exists{members_.size()});
+}
+
+void group_member::on(node_id from, const other_master_exists& m, time_ms now) {
+  const auto p = current_phase();
+  if (p == phase::joining || p == phase::offering) {
+    act(election_.on_objection(now), from, now);  // "the member tries to join again"
+  } else if (p == phase::master && from != self_) {
+    if (!wins_tie_break({members_.size(), self_}, {m.members, from})) step_down(from, now);
+  }
+}
+
+void group_member::on(node_id from, const master_keepalive& m, time_ms now) {
+  if (from == self_) return;  // Figure 8A, 803: "is it from me?"
+  switch (current_phase()) {
+    case phase::master: {
+      // Figure 8A: two masters; the tie-break decides.
+      const auto mine = members_.size();
+      if (wins_tie_break({mine, self_}, {static_cast<std::uint32_t>(m.members.size()), from})) {
+        send(from, other_master_exists{mine});  // 825
+        keepalive_now_ = true;                  // 827: announce ourselves again
+      } else {
+        step_down(from, now);
+      }
+      return;
+    }
+    case phase::joining:
+    case phase::offering:
+      if (lists(m.members, self_)) {
+        // Admitted, but the OK was lost: the member list says so.
+        become_member(from, 0, now);
+        break;  // and read the keepalive as a member below
+      }
+      act(election_.on_objection(now), from, now);
+      return;
+    case phase::member:
+      break;
+    default:
+      return;
+  }
+  if (from != master_ || m.sequence <= last_master_sequence_) return;  // not ours, or stale
+  last_master_sequence_ = m.sequence;
+  master_heard_.reset(now);  // Figure 8G, 899
+  // 891: "updates its adaptive keepalive interval"
+  keepalive_n_ = std::clamp(m.keepalive_n, cfg_.keepalive_n_min, cfg_.keepalive_n_max);
+  client_interval_ = m.client_interval_ms > 0
+                         ? time_ms{m.client_interval_ms}
+                         : keepalive_period(cfg_.client_watchdog, keepalive_n_);
+  if (!lists(m.members, self_)) {
+    emit(left{"dropped by the master"});
+    rejoin(from, now);
+    return;
+  }
+  // 893-898: tell the roles who left and who joined.
+  const auto d = diff_members(known_members_, m.members);
+  for (auto id : d.left)
+    if (id != self_) emit(member_left{id, "left the member list"});
+  for (const auto& e : d.joined)
+    if (e.id != self_) emit(member_joined{e.id, e.identity});
+  known_members_ = m.members;
+  if (m.table_version > table_version_seen_ && m.owners.size() == cfg_.work_units &&
+      m.backups.size() == cfg_.work_units) {
+    table_version_seen_ = m.table_version;
+    apply_table(m.owners, m.backups);
+  }
+}
+
+void group_member::on(node_id from, const client_keepalive& m, time_ms now) {
+  if (!is_master()) return;
+  auto* rec = members_.find(from);
+  if (rec == nullptr) {
+    // Figure 8B, 831-833: "is this client in my cluster? [...] if not the master sends the client
+    // an exit cluster message".
+    send(from, exit_request{"not a member of this group"});
+    return;
+  }
+  rec->loss.on_sequence(m.sequence);  // 835
+  rec->heard.reset(now);              // 837
+  rec->load = m.load;
+}
+
+// ---------------------------------------------------------------- timers
+
+void group_member::member_tick(time_ms now) {
+  // Figure 8I: the master watchdog.
+  if (master_heard_.expired(now, cfg_.master_watchdog)) {
+    emit(lost_master{master_});
+    rejoin(broadcast, now);
+    return;
+  }
+  // Figure 8H: the client keepalive, every interval derived from the master's n.
+  if (now >= next_client_keepalive_) {
+    send(master_, client_keepalive{++client_sequence_, load_});
+    next_client_keepalive_ = now + client_interval_;
+  }
+}
+
+void group_member::master_tick(time_ms now) {
+  if (auto* self_rec = members_.find(self_)) self_rec->load = load_;
+  // Figure 8E: a client watchdog expired.
+  for (auto id : members_.expired(now, cfg_.client_watchdog, self_))
+    remove_member(id, "watchdog expired", now);
+  for (auto& p : votes_.take_expired(now)) refuse(p.node, p.request.identity, "vote timed out");
+
+  const auto ids = members_.ids();
+  const bool settled = now >= settled_at_;
+  if (settled) {
+    for (auto it = backup_claims_.begin(); it != backup_claims_.end();)
+      it = members_.contains(it->second) ? std::next(it) : backup_claims_.erase(it);
+    table_.assign_unassigned(ids, backup_claims_);
+    backup_claims_.clear();
+    table_.repair_backups(ids);
+  }
+
+  // De-assigns that did not complete: retry, then give up (the owner keeps the unit).
+  for (unit_id u = 0; u < table_.size(); ++u) {
+    const auto& r = table_.at(u);
+    if (r.move_target == no_node || r.move_deadline > now) continue;
+    if (r.move_tries < cfg_.move_retries) {
+      table_.retry_move(u, now + cfg_.move_timeout);
+      send(r.owner, work_deassign{u, r.move_target});
+    } else {
+      table_.abort_move(u);
+    }
+  }
+
+  // Figure 8D: rebalance every rebalance_interval.
+  if (now >= next_rebalance_) {
+    next_rebalance_ = now + cfg_.rebalance_interval;
+    if (settled) {
+      for (const auto& mv : table_.plan_rebalance(ids, cfg_.max_moves_per_rebalance,
+                                                  now + cfg_.move_timeout))
+        send(mv.from, work_deassign{mv.unit, mv.to});  // 863
+    }
+  }
+
+  if (now >= next_master_keepalive_) keepalive_now_ = true;  // Figure 8C
+}
+
+void group_member::master_flush(time_ms now) {
+  // Unacknowledged assignments go out (again) every resend interval, batched per owner.
+  std::map<node_id, work_assign> batches;
+  for (unit_id u = 0; u < table_.size(); ++u) {
+    const auto& r = table_.at(u);
+    if (r.owner == no_node || r.acked || r.move_target != no_node) continue;
+    if (now - r.last_sent < cfg_.resend_interval) continue;
+    batches[r.owner].units.push_back(unit_assignment{u, r.owner, r.backup});
+    table_.mark_sent(u, now);
+  }
+  for (auto& [owner, batch] : batches) {
+    batch.table_version = table_.version();
+    send(owner, std::move(batch));
+  }
+  // The master works on units too: it reads its own table as its members read the keepalive.
+  if (table_.version() != applied_version_) {
+    applied_version_ = table_.version();
+    table_version_seen_ = applied_version_;
+    apply_table(table_.owners(), table_.backups());
+  }
+  if (keepalive_now_) send_master_keepalive(now);
+}
+
+void group_member::send_master_keepalive(time_ms now) {
+  const auto n = current_n();
+  master_keepalive ka;
+  ka.sequence = ++master_sequence_;
+  ka.keepalive_n = n;
+  ka.client_interval_ms =
+      static_cast<std::uint32_t>(keepalive_period(cfg_.client_watchdog, n).count());
+  ka.members = members_.entries();
+  ka.table_version = table_.version();
+  ka.owners = table_.owners();
+  ka.backups = table_.backups();
+  send(broadcast, std::move(ka));
+  next_master_keepalive_ = now + keepalive_period(cfg_.master_watchdog, n);
+  keepalive_now_ = false;
+}
+
+// ---------------------------------------------------------------- work units
+
+void group_member::on(node_id from, const work_assign& m, time_ms) {
+  const auto p = current_phase();
+  if ((p != phase::member && p != phase::master) || from != master_) return;
+  if (m.table_version < table_version_seen_) return;  // older than the table we hold
+  std::vector<unit_id> acks;
+  for (const auto& row : m.units)
+    if (valid(row.unit)) apply_row(row.unit, row.owner, row.backup, true, acks);
+  if (!acks.empty()) send(master_, work_assign_ack{std::move(acks)});
+}
+
+void group_member::on(node_id from, const work_assign_ack& m, time_ms) {
+  if (!is_master()) return;
+  for (auto u : m.units)
+    if (valid(u)) table_.ack(u, from);
+}
+
+void group_member::apply_table(const std::vector<node_id>& owners,
+                               const std::vector<node_id>& backups) {
+  std::vector<unit_id> acks;
+  for (unit_id u = 0; u < cfg_.work_units; ++u) apply_row(u, owners[u], backups[u], false, acks);
+  if (!acks.empty() && master_ != no_node) send(master_, work_assign_ack{std::move(acks)});
+}
+
+void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool explicit_assign,
+                             std::vector<unit_id>& acks) {
+  const node_id previous = view_owner_[u];
+  view_owner_[u] = owner;
+  view_backup_[u] = backup;
+  auto& st = status_[u];
+  if (owner == self_) {
+    if (st == unit_status::none) {
+      adopt(u, previous);
+      acks.push_back(u);
+    } else if (st == unit_status::owned) {
+      acks.push_back(u);  // a repeat: confirm again, the first ack may be lost
+    } else if (explicit_assign) {
+      // A de-assign the master gave up: the unit comes back with the state we kept.
+      st = unit_status::owned;
+      const auto s = state_.get(u, self_);
+      take_over_unit ev{u, self_, true, false, {}, {}};
+      if (s) {
+        ev.has_initial = s->has_initial;
+        ev.initial = s->initial;
+        ev.essential = s->essential;
+      }
+      emit(std::move(ev));
+      acks.push_back(u);
+    }
+    state_.set_backup(u, backup == self_ ? no_node : backup);
+    return;
+  }
+  if (st == unit_status::owned) {
+    st = unit_status::none;
+    state_.erase(u);
+    emit(unit_revoked{u, false});
+  } else if (st == unit_status::handing_over) {
+    st = unit_status::none;  // the hand-over is complete: the unit has a new owner
+    state_.erase(u);
+  }
+  // A replica from an owner that is no longer the owner is stale; so is a hand-over from one.
+  if (const auto* r = replicas_.replica(u); r && r->owner != owner) replicas_.drop_replica(u);
+  if (const auto* h = replicas_.handover(u); h && h->owner != owner) replicas_.drop_handover(u);
+}
+
+void group_member::adopt(unit_id u, node_id previous_owner) {
+  bool handover = false;
+  auto s = replicas_.take(u, previous_owner, handover);
+  status_[u] = unit_status::owned;
+  if (s && s->owner != self_) {
+    state_.adopt(u, *s);
+    emit(take_over_unit{u, s->owner, handover, s->has_initial, s->initial, s->essential});
+  } else {
+    state_.erase(u);
+    emit(unit_assigned{u});
+  }
+}
+
+void group_member::on(node_id from, const work_deassign& m, time_ms) {
+  const auto p = current_phase();
+  if ((p != phase::member && p != phase::master) || from != master_) return;
+  if (!valid(m.unit) || m.target == self_ || m.target == no_node) return;
+  auto& st = status_[m.unit];
+  if (st == unit_status::owned) {
+    // Stop working on the unit first, so the state we hand over is final.
+    st = unit_status::handing_over;
+    emit(unit_revoked{m.unit, true});
+  }
+  if (st == unit_status::handing_over) send_handover(m.unit, m.target);
+}
+
+void group_member::send_handover(unit_id u, node_id target) {
+  state_handover h;
+  h.unit = u;
+  if (auto s = state_.get(u, self_)) {
+    h.version = s->version;
+    h.has_initial = s->has_initial;
+    h.initial = s->initial;
+    h.essential = s->essential;
+  }
+  send(target, std::move(h));
+}
+
+void group_member::on(node_id from, const state_handover& m, time_ms) {
+  const auto p = current_phase();
+  if ((p != phase::member && p != phase::master) || !valid(m.unit)) return;
+  replicas_.on_handover(from, m);
+  // The state is here: the master may now move the unit to us.
+  send(master_, work_deassign_done{m.unit, from});
+}
+
+void group_member::on(node_id from, const work_deassign_done& m, time_ms) {
+  if (!is_master() || !valid(m.unit)) return;
+  if (table_.at(m.unit).owner != m.from) return;
+  table_.finish_move(m.unit, from, members_.ids());
+}
+
+void group_member::resume_handovers() {
+  for (unit_id u = 0; u < cfg_.work_units; ++u) {
+    if (status_[u] != unit_status::handing_over) continue;
+    status_[u] = unit_status::owned;
+    const auto s = state_.get(u, self_);
+    take_over_unit ev{u, self_, true, false, {}, {}};
+    if (s) {
+      ev.has_initial = s->has_initial;
+      ev.initial = s->initial;
+      ev.essential = s->essential;
+    }
+    emit(std::move(ev));
+  }
+}
+
+// ---------------------------------------------------------------- replication
+
+bool group_member::update_initial(unit_id u, state_bytes data, time_ms now) {
+  if (!valid(u) || status_[u] != unit_status::owned) return false;
+  state_.set_initial(u, std::move(data));
+  flush_replication(now);
+  return true;
+}
+
+bool group_member::update_essential(unit_id u, state_bytes data, time_ms now) {
+  if (!valid(u) || status_[u] != unit_status::owned) return false;
+  state_.set_essential(u, std::move(data));
+  flush_replication(now);
+  return true;
+}
+
+void group_member::on(node_id from, const state_initial& m, time_ms) {
+  const auto p = current_phase();
+  if ((p != phase::member && p != phase::master) || !valid(m.unit)) return;
+  send(from, replicas_.on_initial(from, m));
+}
+
+void group_member::on(node_id from, const state_essential& m, time_ms) {
+  const auto p = current_phase();
+  if ((p != phase::member && p != phase::master) || !valid(m.unit)) return;
+  send(from, replicas_.on_essential(from, m));
+}
+
+void group_member::on(node_id from, const state_ack& m, time_ms) {
+  if (valid(m.unit)) state_.on_ack(m.unit, from, m);
+}
+
+// ---------------------------------------------------------------- observation
+
+std::vector<member_entry> group_member::members() const {
+  if (is_master()) return members_.entries();
+  if (current_phase() == phase::member) return known_members_;
+  return {};
+}
+
+bool group_member::owns(unit_id u) const noexcept {
+  return valid(u) && status_[u] == unit_status::owned;
+}
+
+std::vector<unit_id> group_member::owned_units() const {
+  std::vector<unit_id> out;
+  for (unit_id u = 0; u < cfg_.work_units; ++u)
+    if (status_[u] == unit_status::owned) out.push_back(u);
+  return out;
+}
+
+node_id group_member::owner_of(unit_id u) const noexcept {
+  return valid(u) ? view_owner_[u] : no_node;
+}
+
+node_id group_member::backup_of(unit_id u) const noexcept {
+  return valid(u) ? view_backup_[u] : no_node;
+}
+
+std::uint32_t group_member::keepalive_n() const noexcept {
+  return is_master() ? current_n() : keepalive_n_;
+}
+
+double group_member::loss_estimate() const noexcept {
+  return is_master() ? members_.worst_loss() : 0.0;
+}
+
+}  // namespace baton::group

@@ -1,0 +1,204 @@
+#pragma once
+// group_member: one node's whole group protocol (document 004; DESIGN §1, §4) as a sans-I/O
+// state machine. It owns no socket, thread or clock: the host feeds it
+//   - on_message(from, message, now) for every message a peer sent it,
+//   - on_tick(now) regularly (every few milliseconds; timers are checked against `now`),
+// and after each call collects
+//   - take_outbox(): messages to send, each to one node or to `broadcast` (= every peer in
+//     group_config::peers); the host delivers them over its authenticated links, in order;
+//   - take_events(): what the hosting roles must know (joined, became_master, unit_assigned,
+//     take_over_unit with state, ...), see events.hpp.
+// A role that owns units registers their state with update_initial / update_essential; the
+// member replicates it to each unit's backup and hands it over when a unit moves.
+//
+// What it does, each part in its own file: election.hpp (join, offer, tie-break),
+// membership.hpp (member table, join votes, certificate identity check), keepalive.hpp (master
+// and client keepalives, loss estimate, adaptive interval, watchdogs), work_units.hpp (owner and
+// backup of each unit, failover, rebalancing) and replication.hpp (initial / essential state,
+// hand-over).
+//
+// Not thread-safe: one host calls it from one thread (or actor) at a time. No call throws except
+// on allocation failure. Messages naming units >= N are ignored.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/group/config.hpp"
+#include "actors/group/election.hpp"
+#include "actors/group/events.hpp"
+#include "actors/group/keepalive.hpp"
+#include "actors/group/membership.hpp"
+#include "actors/group/messages.hpp"
+#include "actors/group/replication.hpp"
+#include "actors/group/types.hpp"
+#include "actors/group/work_units.hpp"
+
+namespace baton::group {
+
+/// One message to send. `to` is a node or `broadcast`.
+struct outgoing {
+  node_id to = broadcast;
+  message msg;
+};
+
+class group_member {
+ public:
+  /// `self` is this node's address (never 0), `identity` its certificate identity as sent in
+  /// join requests. The hooks may be empty (see membership.hpp).
+  group_member(node_id self, std::string identity, group_config cfg, group_hooks hooks = {});
+
+  /// Starts joining: broadcasts a join request (Figure 6, 601-603). Calling it again restarts.
+  void start(time_ms now);
+  /// Leaves the group: a client sends an exit request to its master, a master tells its members
+  /// to exit (they elect a new master). Owned units are revoked. Afterwards the node is idle.
+  void stop(time_ms now);
+
+  /// A message `from` a peer (the host knows the sender from the authenticated link).
+  void on_message(node_id from, const message& m, time_ms now);
+  /// Checks every timer: join and offer timeouts, watchdogs, keepalive sending, rebalancing,
+  /// resends.
+  void on_tick(time_ms now);
+
+  /// Master only: the roles' decision on a join that was deferred (events::join_vote). Returns
+  /// false if no such join is pending (decided already, timed out, or not master).
+  bool resolve_join(node_id node, bool accept, const std::string& reason, time_ms now);
+
+  /// Registers unit u's initial / essential state portion. Only the owner may; returns false
+  /// (and stores nothing) if this node does not own u or u >= N. The bytes are copied.
+  bool update_initial(unit_id u, state_bytes data, time_ms now);
+  bool update_essential(unit_id u, state_bytes data, time_ms now);
+
+  /// The load this node reports in its client keepalives (role-defined; carried to the console).
+  void set_load(std::uint32_t load) noexcept { load_ = load; }
+
+  /// Messages and events produced so far; each call empties its queue.
+  std::vector<outgoing> take_outbox();
+  std::vector<event> take_events();
+
+  // ---- observation (for the host, the console and tests) ----
+  node_id self() const noexcept { return self_; }
+  const std::string& identity() const noexcept { return identity_; }
+  const group_config& config() const noexcept { return cfg_; }
+  phase current_phase() const noexcept { return election_.current(); }
+  bool is_master() const noexcept { return current_phase() == phase::master; }
+  /// The master this node follows (itself when master); no_node while joining.
+  node_id master() const noexcept { return master_; }
+  /// The group's members as this node knows them (master: its table; client: the last master
+  /// keepalive); empty while joining.
+  std::vector<member_entry> members() const;
+  /// True if this node works on unit u now (owned and not being handed over).
+  bool owns(unit_id u) const noexcept;
+  std::vector<unit_id> owned_units() const;
+  /// Owner and backup of u in this node's latest view of the master's table.
+  node_id owner_of(unit_id u) const noexcept;
+  node_id backup_of(unit_id u) const noexcept;
+  /// The adaptive keepalive interval n in force (master: computed; client: as received).
+  std::uint32_t keepalive_n() const noexcept;
+  /// Master: the worst per-client loss estimate P; others: 0.
+  double loss_estimate() const noexcept;
+  /// Master: its work table; nullptr otherwise.
+  const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
+  /// The replicas and handed-over states this node holds.
+  const replica_store& replicas() const noexcept { return replicas_; }
+  /// The state this node has registered for a unit it owns (or is handing over).
+  std::optional<unit_state> own_state(unit_id u) const { return state_.get(u, self_); }
+
+ private:
+  enum class unit_status : std::uint8_t { none, owned, handing_over };
+
+  // plumbing
+  void send(node_id to, message m);
+  void emit(event e) { events_.push_back(std::move(e)); }
+  void handle(node_id from, const message& m, time_ms now);
+  void finish(time_ms now);
+  void flush_replication(time_ms now);
+  bool valid(unit_id u) const noexcept { return u < cfg_.work_units; }
+
+  // message handlers
+  void on(node_id from, const join_request& m, time_ms now);
+  void on(node_id from, const join_reply& m, time_ms now);
+  void on(node_id from, const exit_request& m, time_ms now);
+  void on(node_id from, const master_offer& m, time_ms now);
+  void on(node_id from, const other_master_exists& m, time_ms now);
+  void on(node_id from, const master_keepalive& m, time_ms now);
+  void on(node_id from, const client_keepalive& m, time_ms now);
+  void on(node_id from, const work_assign& m, time_ms now);
+  void on(node_id from, const work_assign_ack& m, time_ms now);
+  void on(node_id from, const work_deassign& m, time_ms now);
+  void on(node_id from, const work_deassign_done& m, time_ms now);
+  void on(node_id from, const state_initial& m, time_ms now);
+  void on(node_id from, const state_essential& m, time_ms now);
+  void on(node_id from, const state_ack& m, time_ms now);
+  void on(node_id from, const state_handover& m, time_ms now);
+
+  // election and membership
+  void act(election_action a, node_id to, time_ms now);
+  join_request make_join_request() const;
+  void become_master(time_ms now);
+  void become_member(node_id master, std::uint64_t sequence, time_ms now);
+  void rejoin(node_id target, time_ms now);
+  void step_down(node_id winner, time_ms now);
+  void admit(node_id node, const join_request& req, time_ms now);
+  void refuse(node_id node, const std::string& identity, const std::string& reason);
+  void reconcile_claims(node_id node, const join_request& req, bool was_member);
+  void remove_member(node_id node, const std::string& reason, time_ms now);
+  std::uint32_t current_n() const noexcept;
+
+  // timers
+  void master_tick(time_ms now);
+  void member_tick(time_ms now);
+  void master_flush(time_ms now);
+  void send_master_keepalive(time_ms now);
+
+  // the units this node works on
+  void apply_row(unit_id u, node_id owner, node_id backup, bool explicit_assign,
+                 std::vector<unit_id>& acks);
+  void apply_table(const std::vector<node_id>& owners, const std::vector<node_id>& backups);
+  void adopt(unit_id u, node_id previous_owner);
+  void send_handover(unit_id u, node_id target);
+  void resume_handovers();
+
+  node_id self_;
+  std::string identity_;
+  group_config cfg_;
+  group_hooks hooks_;
+  election election_;
+  std::uint32_t load_ = 0;
+
+  std::vector<outgoing> outbox_;
+  std::vector<event> events_;
+  std::deque<message> loopback_;  // messages to ourselves (the master is also a member)
+
+  // as a member (also true of the master, which works on units too)
+  node_id master_ = no_node;
+  watchdog master_heard_;
+  std::uint64_t client_sequence_ = 0;
+  time_ms next_client_keepalive_{0};
+  time_ms client_interval_{0};
+  std::uint32_t keepalive_n_ = 2;
+  std::uint64_t last_master_sequence_ = 0;
+  std::uint64_t table_version_seen_ = 0;
+  std::vector<member_entry> known_members_;
+  std::vector<unit_status> status_;
+  std::vector<node_id> view_owner_;
+  std::vector<node_id> view_backup_;
+  owned_state state_;
+  replica_store replicas_;
+
+  // as master
+  member_table members_;
+  join_votes votes_;
+  work_table table_;
+  std::map<unit_id, node_id> backup_claims_;
+  time_ms settled_at_{0};  // unassigned units wait for this (joins restart the wait)
+  time_ms next_master_keepalive_{0};
+  time_ms next_rebalance_{0};
+  std::uint64_t master_sequence_ = 0;
+  std::uint64_t applied_version_ = 0;
+  bool keepalive_now_ = false;
+};
+
+}  // namespace baton::group

@@ -1,0 +1,35 @@
+#pragma once
+// Basic vocabulary of the group substrate (DESIGN §1, document 004): who a node is, what a work
+// unit is, and how time is passed in. Plain C++, no CAF: the state machines here are driven by
+// their host (a CAF actor in production, a simulator in the unit tests).
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace baton::group {
+
+/// A node of the group, named by its IPv4 address in host order. The address doubles as the
+/// final tie-break of the master election ("is my IP address less than his?", document 004,
+/// Figure 8A), so it must be unique in the group. 0 is never a node: it means "nobody" in tables
+/// and "every peer" as a destination (see `broadcast`).
+using node_id = std::uint32_t;
+
+/// Destination meaning "every configured peer": the host expands it to group_config::peers
+/// (the document broadcasts join requests, master offers and master keepalives).
+inline constexpr node_id broadcast = 0;
+
+/// "nobody" in owner / backup tables.
+inline constexpr node_id no_node = 0;
+
+/// A work unit number, 0 .. N-1 ("a unique work unit number between 0 and 1023").
+using unit_id = std::uint32_t;
+
+/// Opaque per-unit state bytes a role registers for replication; the substrate never looks inside.
+using state_bytes = std::vector<std::uint8_t>;
+
+/// Time as the host passes it in: milliseconds since an arbitrary, monotonic epoch. The state
+/// machines never read a clock themselves, so tests drive them with simulated time.
+using time_ms = std::chrono::milliseconds;
+
+}  // namespace baton::group

@@ -1,0 +1,156 @@
+#include "actors/node/io_runtime.hpp"
+
+#include <arpa/inet.h>
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+#include "actors/node/neighbor.hpp"
+#include "net/io/af_packet_port.hpp"
+#include "net/io/raw_ipv4_port.hpp"
+#include "net/io/tun_port.hpp"
+#include "policy/policy.hpp"
+
+namespace baton::node {
+namespace {
+
+std::string dotted(std::uint32_t a) {
+  in_addr in{htonl(a)};
+  return inet_ntoa(in);
+}
+
+std::unique_ptr<net::packet_port> open_port(net::buffer_pool& pool,
+                                            const policy::io_interface& itf,
+                                            policy::io_backend backend) {
+  switch (itf.kind.value_or(backend)) {
+    case policy::io_backend::af_packet: {
+      net::af_packet_config cfg;
+      cfg.interface = itf.name;
+      cfg.promiscuous = itf.promiscuous;
+      if (itf.next_hop != 0) {
+        auto mac = resolve_neighbor(itf.name, itf.next_hop, std::chrono::seconds(3));
+        if (!mac)
+          throw std::runtime_error("cannot resolve next hop " + dotted(itf.next_hop) + " on " +
+                                   itf.name + " (no ARP answer)");
+        cfg.next_hop = *mac;
+      }
+      return std::make_unique<net::af_packet_port>(pool, cfg);
+    }
+    case policy::io_backend::tun: {
+      net::tun_port_config cfg;
+      cfg.name = itf.name;
+      return std::make_unique<net::tun_port>(pool, cfg);
+    }
+    case policy::io_backend::raw: {
+      net::raw_ipv4_config cfg;
+      cfg.name = itf.name;
+      cfg.bind_interface = itf.name;
+      return std::make_unique<net::raw_ipv4_port>(cfg);
+    }
+    case policy::io_backend::memory:
+      break;
+  }
+  throw std::runtime_error("interface " + itf.name + ": the memory backend has no devices");
+}
+
+}  // namespace
+
+io_runtime::io_runtime(const policy::io_section& io) {
+  if (io.backend == policy::io_backend::memory && io.interfaces.empty()) return;
+  if (io.interfaces.size() != 2)
+    throw std::runtime_error("pass-through needs exactly two interfaces, the policy names " +
+                             std::to_string(io.interfaces.size()));
+  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
+  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  for (auto& itf : io.interfaces) {
+    try {
+      loop_->add_port(open_port(*pool_, itf, io.backend));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
+    }
+    port_names_.push_back(itf.name);
+  }
+  auto stage = std::make_unique<net::pass_through_stage>(loop_->epoch(), routes_for(io));
+  pass_through_ = stage.get();
+  loop_->add_stage(std::move(stage));
+}
+
+io_runtime::~io_runtime() { stop(); }
+
+net::pass_through_table io_runtime::routes_for(const policy::io_section& io) const {
+  // Port ids follow the order of the policy's interfaces: 0 and 1. Traffic from the first goes out
+  // the second, wrapped when ipip.encap; traffic from the second comes back unwrapped when
+  // ipip.decap.
+  net::pass_through_table table;
+  net::ipip_tunnel tunnel;
+  tunnel.src = io.ipip.local;
+  tunnel.dst = io.ipip.remote;
+  table.route(0, 1, io.ipip.encap ? net::tunnel_action::encapsulate : net::tunnel_action::none,
+              tunnel);
+  table.route(1, 0, io.ipip.decap ? net::tunnel_action::decapsulate : net::tunnel_action::none);
+  return table;
+}
+
+void io_runtime::start() {
+  if (loop_ && !loop_->running()) loop_->start();
+}
+
+void io_runtime::stop() noexcept {
+  if (loop_) loop_->stop();
+}
+
+void io_runtime::reroute(const policy::io_section& io) {
+  if (!pass_through_) {
+    if (io.interfaces.empty()) return;
+    throw std::runtime_error("the data path was not running: adding ports needs a restart");
+  }
+  std::vector<std::string> names;
+  for (auto& itf : io.interfaces) names.push_back(itf.name);
+  if (names != port_names_) throw std::runtime_error("io interfaces changed: needs a restart");
+  pass_through_->publish(routes_for(io));
+}
+
+net::loop_snapshot io_runtime::snapshot() const {
+  return loop_ ? loop_->snapshot() : net::loop_snapshot{};
+}
+
+nlohmann::json io_runtime::counters() const {
+  auto s = snapshot();
+  nlohmann::json j;
+  j["active"] = active();
+  j["rx_packets"] = s.rx_packets;
+  j["tx_packets"] = s.tx_packets;
+  j["turns"] = s.turns;
+  auto& drops = j["drops"] = nlohmann::json::object();
+  for (std::size_t i = 0; i < net::drop_reason_count; ++i)
+    drops[net::to_string(static_cast<net::drop_reason>(i))] = s.drops[i];
+  auto& malformed = j["malformed"] = nlohmann::json::object();
+  for (std::size_t i = 0; i < net::parse_status_count; ++i)
+    if (i != static_cast<std::size_t>(net::parse_status::ok))
+      malformed[net::to_string(static_cast<net::parse_status>(i))] = s.malformed[i];
+  auto& stages = j["stages"] = nlohmann::json::array();
+  for (auto& st : s.stages)
+    stages.push_back({{"name", st.name}, {"seen", st.seen}, {"forwarded", st.forwarded},
+                      {"dropped", st.dropped}, {"consumed", st.consumed}});
+  auto& ports = j["ports"] = nlohmann::json::array();
+  for (auto& p : s.ports)
+    ports.push_back({{"name", p.name},
+                     {"mtu", p.mtu},
+                     {"rx_packets", p.stats.rx_packets},
+                     {"rx_bytes", p.stats.rx_bytes},
+                     {"rx_oversize", p.stats.rx_oversize},
+                     {"rx_not_ipv4", p.stats.rx_not_ipv4},
+                     {"rx_no_buffer", p.stats.rx_no_buffer},
+                     {"rx_kernel_drops", p.stats.rx_kernel_drops},
+                     {"csum_finished", p.stats.csum_finished},
+                     {"tx_packets", p.stats.tx_packets},
+                     {"tx_bytes", p.stats.tx_bytes},
+                     {"tx_errors", p.stats.tx_errors}});
+  j["pool"] = {{"capacity", s.pool_capacity},
+               {"available", s.pool_available},
+               {"exhausted", s.pool_exhausted}};
+  return j;
+}
+
+}  // namespace baton::node

@@ -1,0 +1,56 @@
+#pragma once
+// The data path one batond runs: a buffer pool, a packet loop with its ports and the role stages,
+// built from the policy's io section. Plain C++ (no CAF): the packet-I/O actor owns one and is its
+// only control-plane face.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "net/io/packet_buffer.hpp"
+#include "net/io/packet_loop.hpp"
+#include "net/io/pass_through.hpp"
+
+namespace baton::policy {
+struct io_section;
+}
+
+namespace baton::node {
+
+class io_runtime {
+public:
+  /// Opens every port the io section names and installs the pass-through stage with its routes.
+  /// Throws std::runtime_error naming the port and the system error when a port cannot be opened
+  /// (no such interface, no CAP_NET_ADMIN/CAP_NET_RAW, no /dev/net/tun).
+  explicit io_runtime(const policy::io_section& io);
+  ~io_runtime();
+
+  /// Starts / stops the loop thread. stop() is idempotent.
+  void start();
+  void stop() noexcept;
+
+  /// Replaces the pass-through routes from a new io section with the same ports (reload).
+  /// Throws std::runtime_error when the ports differ (that needs a restart).
+  void reroute(const policy::io_section& io);
+
+  /// Whether the io section asked for a data path at all (a memory backend with no ports does not).
+  bool active() const noexcept { return !port_names_.empty(); }
+
+  /// The loop's counters as JSON: rx/tx, drops by reason, malformed by parse status, stages, ports.
+  nlohmann::json counters() const;
+  /// The raw snapshot, for /metrics.
+  net::loop_snapshot snapshot() const;
+
+private:
+  net::pass_through_table routes_for(const policy::io_section& io) const;
+
+  std::unique_ptr<net::buffer_pool> pool_;
+  std::unique_ptr<net::packet_loop> loop_;
+  net::pass_through_stage* pass_through_ = nullptr;  // owned by loop_
+  std::vector<std::string> port_names_;
+};
+
+}  // namespace baton::node

@@ -1,0 +1,52 @@
+#include "actors/node/packet_io_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/node/event_log.hpp"
+#include "actors/node/io_runtime.hpp"
+#include "policy/policy.hpp"
+
+namespace baton::node {
+namespace {
+
+struct packet_io_state {
+  static inline const char* name = "packet_io";
+  std::unique_ptr<io_runtime> io;
+  event_log* events = nullptr;
+};
+
+packet_io_actor::behavior_type packet_io_impl(packet_io_actor::stateful_pointer<packet_io_state> self,
+                                              std::shared_ptr<std::unique_ptr<io_runtime>> io,
+                                              event_log* events) {
+  self->state.io = std::move(*io);
+  self->state.events = events;
+  if (self->state.io->active()) {
+    self->state.io->start();
+    events->add(severity::info, "packet_loop_started", {});
+  }
+  return {
+    [=](protocol::get_atom) { return self->state.io->counters().dump(); },
+    [=](protocol::reload_atom, const policy_ptr& p) -> std::string {
+      try {
+        self->state.io->reroute(p->io);
+        return "io routes replaced";
+      } catch (const std::exception& e) {
+        self->state.events->add(severity::warning, "io_reload_needs_restart", {{"reason", e.what()}});
+        return std::string("io not changed: ") + e.what();
+      }
+    },
+  };
+}
+
+}  // namespace
+
+packet_io_actor spawn_packet_io_actor(caf::actor_system& sys, std::unique_ptr<io_runtime> io,
+                                      event_log& events) {
+  // The runtime is move-only; CAF copies spawn arguments, so it travels in a shared holder.
+  auto holder = std::make_shared<std::unique_ptr<io_runtime>>(std::move(io));
+  return sys.spawn(packet_io_impl, holder, &events);
+}
+
+}  // namespace baton::node

@@ -1,0 +1,14 @@
+#pragma once
+// Atoms of baton's typed actor interfaces (CAF 0.17: at most 10 characters each).
+
+#include <caf/atom.hpp>
+
+namespace baton::protocol {
+
+using get_atom = caf::atom_constant<caf::atom("get")>;        // ask for a JSON status document
+using tick_atom = caf::atom_constant<caf::atom("tick")>;      // a timer of the actor itself
+using reload_atom = caf::atom_constant<caf::atom("reload")>;  // re-read and apply the policy
+using drain_atom = caf::atom_constant<caf::atom("drain")>;    // give away work, then stop taking it
+using units_atom = caf::atom_constant<caf::atom("units")>;    // ask for the work-unit table
+
+}  // namespace baton::protocol

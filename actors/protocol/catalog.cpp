@@ -1,0 +1,64 @@
+#include "actors/protocol/catalog.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "actors/protocol/group.hpp"
+#include "actors/protocol/node.hpp"
+
+namespace baton::protocol {
+namespace {
+
+struct entry {
+  message_info info;
+  void (*add)(caf::actor_system_config&, const std::string&);
+};
+
+template <class T>
+entry row(const char* name, const char* purpose) {
+  return {{name, purpose},
+          [](caf::actor_system_config& cfg, const std::string& n) { cfg.add_message_type<T>(n); }};
+}
+
+const std::vector<entry>& table() {
+  using namespace baton::group;
+  static const std::vector<entry> rows = {
+    row<hello>("hello", "first message on a node-to-node link: name, address, roles, console"),
+    row<join_request>("join_request", "ask the master to join, with certificate identity and claimed units"),
+    row<join_reply>("join_reply", "OK to join, NAK with reason, or NAK operation in progress"),
+    row<exit_request>("exit_request", "leave the group and join again"),
+    row<master_offer>("master_offer", "a node without a master offers itself"),
+    row<other_master_exists>("other_master_exists", "a master answers an offer or wins a tie-break"),
+    row<member_entry>("member_entry", "one member in a master keepalive"),
+    row<std::vector<member_entry>>("member_list", "the member list in a master keepalive"),
+    row<master_keepalive>("master_keepalive", "members, adaptive keepalive interval, work assignments"),
+    row<client_keepalive>("client_keepalive", "monotonic sequence number and load"),
+    row<unit_assignment>("unit_assignment", "one work unit's owner and backup"),
+    row<std::vector<unit_assignment>>("unit_assignment_list", "assignments in a work_assign"),
+    row<work_assign>("work_assign", "the master assigns work units"),
+    row<work_assign_ack>("work_assign_ack", "assignment acknowledged: it takes effect"),
+    row<work_deassign>("work_deassign", "hand a unit's state to a target member, then give it up"),
+    row<work_deassign_done>("work_deassign_done", "the target holds the handed-over state"),
+    row<state_initial>("state_initial", "a unit's initial state portion, sent once to its backup"),
+    row<state_essential>("state_essential", "a unit's essential state portion, on each change"),
+    row<state_ack>("state_ack", "the backup stored a state portion"),
+    row<state_handover>("state_handover", "a unit's whole state, moving on purpose"),
+  };
+  return rows;
+}
+
+}  // namespace
+
+void register_messages(caf::actor_system_config& cfg) {
+  for (auto& e : table()) e.add(cfg, e.info.name);
+}
+
+const std::vector<message_info>& message_catalog() {
+  static const std::vector<message_info> infos = [] {
+    std::vector<message_info> out;
+    for (auto& e : table()) out.push_back(e.info);
+    return out;
+  }();
+  return infos;
+}
+
+}  // namespace baton::protocol
