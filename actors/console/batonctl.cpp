@@ -2,9 +2,10 @@
 // policy files. Exit status: 0 done; 1 the node could not be reached or answered with an error;
 // 2 a policy file is invalid; 64 the command line is wrong.
 
+#include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>

@@ -156,10 +156,14 @@ void connect(group_pointer self, link& l) {
   (void)st;
 }
 
+/// One link per pair of nodes: the node with the lower address dials, the other attaches when the
+/// hello arrives. (Two nodes dialling each other at once make CAF 0.17's BASP drop one of the two
+/// connections and with it the proxies of both: the link would flap.)
 void reconnect_due(group_pointer self) {
   auto now = self->state.now();
+  auto me = self->state.cfg.self.address;
   for (auto& [id, l] : self->state.links)
-    if (!l.handle && !l.connecting && now >= l.next_attempt) connect(self, l);
+    if (me < id && !l.handle && !l.connecting && now >= l.next_attempt) connect(self, l);
 }
 
 template <class Message>
@@ -257,8 +261,9 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
                         {"reason", "not a configured peer of this group"}});
         return;
       }
-      if (!i->second.handle && sender) attach(self, i->second, sender);
-      else if (sender) st.by_sender[sender.address()] = h.address;
+      if (!sender) return;
+      if (!i->second.handle) attach(self, i->second, sender);  // answers with our hello
+      else st.by_sender[sender.address()] = h.address;
     },
     [=](const join_request& m) { deliver(self, m); },
     [=](const join_reply& m) { deliver(self, m); },

@@ -112,18 +112,12 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   d.group = group::spawn_group_actor(*d.sys, make_group_config(p), events_);
   if (!p.peers.empty()) {
     auto addr = dotted(p.identity.address);
-    auto port = tls.certificate.empty()
-                  ? d.sys->middleman().publish(d.group, p.identity.port, addr.c_str(), true)
-                  : caf::openssl::publish(d.group, p.identity.port, addr.c_str(), true);
+    auto port = caf::openssl::publish(d.group, p.identity.port, addr.c_str(), true);
     if (!port)
       throw std::runtime_error("cannot listen for peers on " + addr + ":" +
                                std::to_string(p.identity.port) + ": " + d.sys->render(port.error()));
     d.group_port = *port;
   }
-  if (tls.certificate.empty() && !p.peers.empty())
-    events_.add(severity::warning, "tls_off", {{"reason", "no certificate in the policy: node links "
-                                                          "are not authenticated"}});
-
   d.console = std::make_unique<console::http_server>(policy::to_string(p.console));
   auto& server = *d.console;
   auto& sys = *d.sys;

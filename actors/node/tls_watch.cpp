@@ -1,6 +1,7 @@
 #include "actors/node/tls_watch.hpp"
 
 #include <dlfcn.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -92,4 +93,40 @@ extern "C" void SSL_CTX_set_verify(SSL_CTX* ctx, int mode, SSL_verify_cb cb) {
     SSL_CTX_set_info_callback(ctx, &baton::node::info_cb);
   }
   real(ctx, mode, cb);
+}
+
+// OpenSSL requires the thread's error queue to be empty before SSL_read, SSL_write, SSL_accept
+// and SSL_connect, because SSL_get_error reads it to classify the result. CAF 0.17's session never
+// clears it, so the errors a refused handshake leaves behind made the next SSL_read on an unrelated,
+// healthy link on the same thread report SSL_ERROR_SSL, and CAF closed that link too. Clearing the
+// queue before each call keeps one refused peer from cutting the others off.
+namespace {
+template <class Fn>
+Fn next_symbol(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+}  // namespace
+
+extern "C" int SSL_read(SSL* ssl, void* buf, int num) {
+  static auto real = next_symbol<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+extern "C" int SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto real = next_symbol<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+extern "C" int SSL_accept(SSL* ssl) {
+  static auto real = next_symbol<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return real(ssl);
+}
+
+extern "C" int SSL_connect(SSL* ssl) {
+  static auto real = next_symbol<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return real(ssl);
 }
