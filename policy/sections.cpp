@@ -206,7 +206,8 @@ void parse_console(const value_ref& v, policy& out) {
   if (colon == std::string::npos) bad();
   auto address = detail::parse_ipv4(std::string_view(s).substr(0, colon));
   std::string port = s.substr(colon + 1);
-  if (!address || port.empty() || port.size() > 5 || port[0] == '0' ||
+  // Port 0 asks the kernel for a free port (batond logs the bound address in its "started" event).
+  if (!address || port.empty() || port.size() > 5 || (port[0] == '0' && port.size() > 1) ||
       port.find_first_not_of("0123456789") != std::string::npos)
     bad();
   unsigned long n = std::stoul(port);

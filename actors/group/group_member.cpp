@@ -54,7 +54,7 @@ void group_member::handle(node_id from, const message& m, time_ms now) {
   std::visit([&](const auto& x) { on(from, x, now); }, m);
 }
 
-void group_member::finish(time_ms now) {
+void group_member::finish(time_ms now, bool tick) {
   // Messages to ourselves run to completion before the call returns, so the host never sees them.
   for (int rounds = 0; rounds < 64; ++rounds) {
     while (!loopback_.empty()) {
@@ -65,7 +65,12 @@ void group_member::finish(time_ms now) {
     if (is_master()) master_flush(now);
     if (loopback_.empty()) break;
   }
-  flush_replication(now);
+  // Changes a role registers go out at once (update_*); the walk over every unit with something
+  // unacknowledged is for resends, on ticks, and for units whose backup just changed.
+  if (tick || replicate_now_) {
+    replicate_now_ = false;
+    flush_replication(now);
+  }
 }
 
 void group_member::flush_replication(time_ms now) {
@@ -73,6 +78,15 @@ void group_member::flush_replication(time_ms now) {
   if (p != phase::member && p != phase::master) return;
   std::vector<std::pair<node_id, message>> due;
   state_.collect(now, cfg_.resend_interval, due);
+  for (auto& [to, m] : due)
+    if (to != self_) outbox_.push_back(outgoing{to, std::move(m)});
+}
+
+void group_member::flush_replication(unit_id u, time_ms now) {
+  const auto p = current_phase();
+  if (p != phase::member && p != phase::master) return;
+  std::vector<std::pair<node_id, message>> due;
+  state_.collect_unit(u, now, cfg_.resend_interval, due);
   for (auto& [to, m] : due)
     if (to != self_) outbox_.push_back(outgoing{to, std::move(m)});
 }
@@ -125,7 +139,7 @@ void group_member::on_tick(time_ms now) {
       master_tick(now);
       break;
   }
-  finish(now);
+  finish(now, true);
 }
 
 // ---------------------------------------------------------------- election and membership
@@ -169,6 +183,7 @@ void group_member::become_master(time_ms now) {
     if (status_[u] != unit_status::none) table_.assign(u, self_, true);
   for (auto u : replicas_.replica_units()) backup_claims_[u] = self_;
   next_rebalance_ = now + cfg_.rebalance_interval;
+  table_dirty_ = true;
   applied_version_ = 0;
   table_version_seen_ = 0;
   known_members_.clear();
@@ -271,13 +286,15 @@ bool group_member::resolve_join(node_id node, bool accept, const std::string& re
 void group_member::admit(node_id node, const join_request& req, time_ms now) {
   // A newcomer's loss estimate starts at the group's: loss is a property of the network, and a
   // member that rejoins after a false failure must not shrink n back to its minimum.
-  members_.add(node, req.identity, now, std::max(cfg_.initial_loss, members_.worst_loss()),
-               cfg_.loss_weight);
+  double p = std::max(cfg_.initial_loss, members_.worst_loss());
+  if (auto it = past_loss_.find(node); it != past_loss_.end()) p = std::max(p, it->second);
+  members_.add(node, req.identity, now, p, cfg_.loss_weight);
   send(node, join_reply{join_result::ok, {}, master_sequence_});
   emit(member_joined{node, req.identity});
   reconcile_claims(node, req, false);
   // Joins come in bursts after a master change; wait until they have claimed what they carry.
   settled_at_ = std::max(settled_at_, now + cfg_.settle_time);
+  table_dirty_ = true;
   keepalive_now_ = true;
 }
 
@@ -313,11 +330,14 @@ void group_member::reconcile_claims(node_id node, const join_request& req, bool 
 }
 
 void group_member::remove_member(node_id node, const std::string& reason, time_ms) {
-  if (node == self_ || !members_.remove(node)) return;
+  if (node == self_) return;
+  if (auto* rec = members_.find(node)) past_loss_[node] = rec->loss.p();
+  if (!members_.remove(node)) return;
   table_.fail_member(node, members_.ids());
   for (auto it = backup_claims_.begin(); it != backup_claims_.end();)
     it = it->second == node ? backup_claims_.erase(it) : std::next(it);
   emit(member_left{node, reason});
+  table_dirty_ = true;
   keepalive_now_ = true;
 }
 
@@ -455,12 +475,14 @@ void group_member::master_tick(time_ms now) {
 
   const auto ids = members_.ids();
   const bool settled = now >= settled_at_;
-  if (settled) {
+  if (settled && (table_dirty_ || table_.version() != repaired_version_)) {
     for (auto it = backup_claims_.begin(); it != backup_claims_.end();)
       it = members_.contains(it->second) ? std::next(it) : backup_claims_.erase(it);
     table_.assign_unassigned(ids, backup_claims_);
     backup_claims_.clear();
     table_.repair_backups(ids);
+    table_dirty_ = false;
+    repaired_version_ = table_.version();
   }
 
   // De-assigns that did not complete: retry, then give up (the owner keeps the unit).
@@ -555,6 +577,7 @@ void group_member::apply_table(const std::vector<node_id>& owners,
 void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool explicit_assign,
                              std::vector<unit_id>& acks) {
   const node_id previous = view_owner_[u];
+  const node_id previous_backup = view_backup_[u];
   view_owner_[u] = owner;
   view_backup_[u] = backup;
   auto& st = status_[u];
@@ -577,6 +600,7 @@ void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool expl
       emit(std::move(ev));
       acks.push_back(u);
     }
+    if (backup != previous_backup || previous != self_) replicate_now_ = true;
     state_.set_backup(u, backup == self_ ? no_node : backup);
     return;
   }
@@ -588,7 +612,10 @@ void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool expl
     st = unit_status::none;  // the hand-over is complete: the unit has a new owner
     state_.erase(u);
   }
-  // A replica from an owner that is no longer the owner is stale; so is a hand-over from one.
+  // A replica from an owner that is no longer the owner is stale once another node owns the
+  // unit; so is a hand-over from one. While the unit is unassigned (a new master is settling)
+  // the replica is the claim that brings the unit to us with its state.
+  if (owner == no_node) return;
   if (const auto* r = replicas_.replica(u); r && r->owner != owner) replicas_.drop_replica(u);
   if (const auto* h = replicas_.handover(u); h && h->owner != owner) replicas_.drop_handover(u);
 }
@@ -665,14 +692,14 @@ void group_member::resume_handovers() {
 bool group_member::update_initial(unit_id u, state_bytes data, time_ms now) {
   if (!valid(u) || status_[u] != unit_status::owned) return false;
   state_.set_initial(u, std::move(data));
-  flush_replication(now);
+  flush_replication(u, now);
   return true;
 }
 
 bool group_member::update_essential(unit_id u, state_bytes data, time_ms now) {
   if (!valid(u) || status_[u] != unit_status::owned) return false;
   state_.set_essential(u, std::move(data));
-  flush_replication(now);
+  flush_replication(u, now);
   return true;
 }
 

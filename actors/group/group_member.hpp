@@ -113,8 +113,9 @@ class group_member {
   void send(node_id to, message m);
   void emit(event e) { events_.push_back(std::move(e)); }
   void handle(node_id from, const message& m, time_ms now);
-  void finish(time_ms now);
+  void finish(time_ms now, bool tick = false);
   void flush_replication(time_ms now);
+  void flush_replication(unit_id u, time_ms now);
   bool valid(unit_id u) const noexcept { return u < cfg_.work_units; }
 
   // message handlers
@@ -193,12 +194,16 @@ class group_member {
   join_votes votes_;
   work_table table_;
   std::map<unit_id, node_id> backup_claims_;
+  std::map<node_id, double> past_loss_;  // loss estimates of removed members, kept for a rejoin
   time_ms settled_at_{0};  // unassigned units wait for this (joins restart the wait)
   time_ms next_master_keepalive_{0};
   time_ms next_rebalance_{0};
   std::uint64_t master_sequence_ = 0;
   std::uint64_t applied_version_ = 0;
   bool keepalive_now_ = false;
+  bool replicate_now_ = false;  // a unit changed owner or backup: state may be due at once
+  bool table_dirty_ = true;  // membership or table changed since the last assign/repair pass
+  std::uint64_t repaired_version_ = 0;
 };
 
 }  // namespace baton::group

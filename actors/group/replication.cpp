@@ -79,37 +79,42 @@ std::optional<unit_state> owned_state::get(unit_id u, node_id self) const {
   return unit_state{self, e.version, e.has_initial, e.initial, e.essential};
 }
 
+bool owned_state::collect_entry(unit_id u, entry& e, time_ms now, time_ms resend,
+                                std::vector<std::pair<node_id, message>>& out) {
+  if (e.backup == no_node) return false;
+  const bool due = now - e.last_sent >= resend;
+  bool sent = false;
+  if (e.has_initial && !e.initial_acked && (!e.initial_sent || due)) {
+    out.emplace_back(e.backup, state_initial{u, e.initial});
+    e.initial_sent = true;
+    sent = true;
+  }
+  if (e.version > e.acked_version && (e.sent_version < e.version || due)) {
+    out.emplace_back(e.backup, state_essential{u, e.version, e.essential});
+    e.sent_version = e.version;
+    sent = true;
+  }
+  if (sent) e.last_sent = now;
+  return (e.has_initial && !e.initial_acked) || e.version > e.acked_version;
+}
+
 void owned_state::collect(time_ms now, time_ms resend,
                           std::vector<std::pair<node_id, message>>& out) {
   for (auto it = pending_.begin(); it != pending_.end();) {
-    const unit_id u = *it;
-    auto eit = entries_.find(u);
-    if (eit == entries_.end() || eit->second.backup == no_node) {
-      it = pending_.erase(it);
-      continue;
-    }
-    auto& e = eit->second;
-    const bool due = now - e.last_sent >= resend;
-    bool sent = false;
-    if (e.has_initial && !e.initial_acked && (!e.initial_sent || due)) {
-      out.emplace_back(e.backup, state_initial{u, e.initial});
-      e.initial_sent = true;
-      sent = true;
-    }
-    if (e.version > e.acked_version && (e.sent_version < e.version || due)) {
-      out.emplace_back(e.backup, state_essential{u, e.version, e.essential});
-      e.sent_version = e.version;
-      sent = true;
-    }
-    if (sent) e.last_sent = now;
-    const bool outstanding =
-        (e.has_initial && !e.initial_acked) || e.version > e.acked_version;
-    if (outstanding) {
+    auto eit = entries_.find(*it);
+    if (eit != entries_.end() && collect_entry(*it, eit->second, now, resend, out)) {
       ++it;
     } else {
       it = pending_.erase(it);
     }
   }
+}
+
+void owned_state::collect_unit(unit_id u, time_ms now, time_ms resend,
+                               std::vector<std::pair<node_id, message>>& out) {
+  auto eit = entries_.find(u);
+  if (eit == entries_.end()) return;
+  if (!collect_entry(u, eit->second, now, resend, out)) pending_.erase(u);
 }
 
 state_ack replica_store::on_initial(node_id from, const state_initial& m) {

@@ -54,6 +54,9 @@ class owned_state {
   /// Appends the state messages due at `now` as (destination, message) pairs: unsent changes at
   /// once, unacknowledged ones again after `resend`.
   void collect(time_ms now, time_ms resend, std::vector<std::pair<node_id, message>>& out);
+  /// The same for unit u alone (a role's change goes out at once without a walk over all units).
+  void collect_unit(unit_id u, time_ms now, time_ms resend,
+                    std::vector<std::pair<node_id, message>>& out);
 
   std::size_t size() const noexcept { return entries_.size(); }
 
@@ -71,6 +74,9 @@ class owned_state {
     time_ms last_sent{-1000000};
   };
   void mark(unit_id u, entry& e);
+  // Sends what is due for one entry; returns true while something stays unacknowledged.
+  bool collect_entry(unit_id u, entry& e, time_ms now, time_ms resend,
+                     std::vector<std::pair<node_id, message>>& out);
 
   std::map<unit_id, entry> entries_;
   std::set<unit_id> pending_;  // units with something unacknowledged

@@ -8,6 +8,8 @@
 
 namespace baton::net {
 
+struct bytes_span;
+
 /// A read-only run of bytes: the view does not own them.
 struct bytes_view {
   const std::uint8_t* data = nullptr;
@@ -17,6 +19,10 @@ struct bytes_view {
   constexpr bytes_view(const std::uint8_t* d, std::size_t n) : data(d), size(n) {}
   template <class Container>
   bytes_view(const Container& c) : data(c.data()), size(c.size()) {}
+  // Added: exact non-template matches, so bytes_view(span) does not pick the Container template
+  // (a const bytes_span still converts through bytes_span::operator bytes_view).
+  bytes_view(bytes_span& s);
+  bytes_view(bytes_span&& s);
 
   /// Bytes [offset, offset + n) clipped to the end; empty when offset is past the end.
   bytes_view sub(std::size_t offset, std::size_t n = static_cast<std::size_t>(-1)) const {
@@ -38,6 +44,10 @@ struct bytes_span {
   constexpr bytes_span(std::uint8_t* d, std::size_t n) : data(d), size(n) {}
   template <class Container>
   bytes_span(Container& c) : data(c.data()), size(c.size()) {}
+  // Added: copying from a non-const bytes_span must not pick the Container template.
+  bytes_span(const bytes_span&) = default;
+  bytes_span(bytes_span&) = default;
+  bytes_span& operator=(const bytes_span&) = default;
 
   operator bytes_view() const { return {data, size}; }
   bytes_span sub(std::size_t offset, std::size_t n = static_cast<std::size_t>(-1)) const {
@@ -49,6 +59,9 @@ struct bytes_span {
   std::uint8_t* end() const { return data + size; }
   bool empty() const { return size == 0; }
 };
+
+inline bytes_view::bytes_view(bytes_span& s) : data(s.data), size(s.size) {}
+inline bytes_view::bytes_view(bytes_span&& s) : data(s.data), size(s.size) {}
 
 // Network-order loads and stores. Callers check bounds first; these do not.
 inline std::uint16_t load_be16(const std::uint8_t* p) {

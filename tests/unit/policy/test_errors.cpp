@@ -64,7 +64,7 @@ TEST_CASE("malformed policies are refused with pointer and reason") {
        "/peers/1/port", "duplicate key"},
       // identity
       {"identity unknown key", R"({"identity": {"nmae": "a", "name": "a", "address": "10.0.0.1"}, "roles": ["pep"]})",
-       "/identity/nmae", "unknown key (expected one of: name, address, certificate, key, ca)"},
+       "/identity/nmae", "unknown key (expected one of: name, address, port, certificate, key, ca)"},
       {"identity name wrong type", R"({"identity": {"name": 5, "address": "10.0.0.1"}, "roles": ["pep"]})",
        "/identity/name", "expected a string, got 5"},
       {"identity name with a space", R"({"identity": {"name": "my node", "address": "10.0.0.1"}, "roles": ["pep"]})",

@@ -1,0 +1,141 @@
+#pragma once
+// The packet loop (DESIGN §3): on its own thread it receives batches from its ports, runs each
+// datagram through parse -> stages -> emit, and sends batches out. Control code changes its
+// behaviour only through tables the stages read (table_slot over the loop's reader_epoch); the loop
+// never locks, allocates or sends a message per packet. Counters are written by the loop thread and
+// read by anyone through snapshot().
+//
+// The data path knows nothing of CAF: the packet-I/O actor owns a packet_loop and calls start(),
+// stop() and snapshot().
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/io/packet_buffer.hpp"
+#include "net/io/packet_port.hpp"
+#include "net/io/stage.hpp"
+#include "net/io/table_slot.hpp"
+#include "net/packet/parse_status.hpp"
+
+namespace baton::net {
+
+inline constexpr std::size_t max_ports = 32;
+inline constexpr std::size_t max_stages = 8;
+
+struct packet_loop_config {
+  std::size_t batch_size = max_batch_size;        // datagrams received per port per turn
+  std::chrono::milliseconds idle_wait{20};         // longest wait when idle: bounds stop latency
+  bool verify_ipv4_checksum = true;                // a wrong header checksum is malformed
+};
+
+/// Per-stage counts; "parse" is the first stage, then the installed ones in order.
+struct stage_stats {
+  std::string name;
+  std::uint64_t seen = 0;       // datagrams that reached the stage
+  std::uint64_t forwarded = 0;  // it said forward
+  std::uint64_t dropped = 0;    // it said drop
+  std::uint64_t consumed = 0;   // it took the buffer
+};
+
+struct named_port_stats {
+  std::string name;
+  std::size_t mtu = 0;
+  port_stats stats;
+};
+
+/// A copy of the loop's counters at one moment (each counter read once, relaxed: a snapshot taken
+/// while the loop runs may be a few packets apart between counters).
+struct loop_snapshot {
+  std::uint64_t turns = 0;        // loop iterations
+  std::uint64_t idle_waits = 0;   // times the loop found nothing and waited
+  std::uint64_t rx_packets = 0;   // datagrams that entered the pipeline
+  std::uint64_t tx_packets = 0;   // datagrams an output port took
+  std::uint64_t thread_cpu_ns = 0;  // CPU time of the loop thread (updated when idle and at stop)
+  std::array<std::uint64_t, drop_reason_count> drops{};        // by drop_reason
+  std::array<std::uint64_t, parse_status_count> malformed{};   // malformed drops by parse_status
+  std::vector<stage_stats> stages;
+  std::vector<named_port_stats> ports;
+  std::size_t pool_capacity = 0;
+  std::size_t pool_available = 0;
+  std::uint64_t pool_exhausted = 0;  // failed buffer acquisitions
+
+  std::uint64_t drops_for(drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }
+  std::uint64_t malformed_for(parse_status s) const noexcept {
+    return malformed[static_cast<std::size_t>(s)];
+  }
+  std::uint64_t total_drops() const noexcept;
+};
+
+class packet_loop {
+ public:
+  /// A stopped loop drawing on `pool` (which must outlive it, and is the pool its ports receive
+  /// into). Throws std::system_error when its stop eventfd cannot be made.
+  explicit packet_loop(buffer_pool& pool, packet_loop_config config = {});
+  /// Stops the thread if running.
+  ~packet_loop();
+  packet_loop(const packet_loop&) = delete;
+  packet_loop& operator=(const packet_loop&) = delete;
+
+  /// Adds a port (before start) and returns its id, which verdicts use. The loop owns the port.
+  /// Throws std::logic_error when running or when max_ports are already there.
+  port_id add_port(std::unique_ptr<packet_port> port);
+  /// Appends a stage (before start). Throws std::logic_error when running or when full.
+  void add_stage(std::unique_ptr<stage> s);
+
+  /// The epoch the loop enters for each turn; table_slots read by its stages are made over it.
+  reader_epoch& epoch() noexcept { return epoch_; }
+
+  /// Runs the loop on a new thread. Throws std::logic_error when already running,
+  /// std::system_error when the thread cannot be made.
+  void start();
+  /// Asks the thread to finish its turn and joins it (at most about idle_wait when idle).
+  /// Does nothing when not running. Never throws.
+  void stop() noexcept;
+  bool running() const noexcept { return thread_.joinable(); }
+
+  /// One turn on the caller's thread (tests, benchmarks): receives from every port, processes and
+  /// sends; when nothing came, waits up to `wait` for a port to become readable. Returns the
+  /// datagrams processed. Must not be called while the thread runs (std::logic_error).
+  std::size_t run_once(std::chrono::milliseconds wait = std::chrono::milliseconds{0});
+
+  /// Counters, readable from any thread.
+  loop_snapshot snapshot() const;
+
+ private:
+  struct stage_counters {
+    std::atomic<std::uint64_t> seen{0}, forwarded{0}, dropped{0}, consumed{0};
+  };
+
+  std::size_t turn() noexcept;
+  void process(packet_batch& rx) noexcept;
+  void emit(packet_buffer* b, const verdict& v) noexcept;
+  void drop(packet_buffer* b, drop_reason why, parse_status status) noexcept;
+  void flush(port_id out) noexcept;
+  void wait_for_work(std::chrono::milliseconds wait) noexcept;
+  void run_thread() noexcept;
+
+  buffer_pool& pool_;
+  packet_loop_config config_;
+  reader_epoch epoch_;  // first: the stages' table slots refer to it until they are gone
+  std::vector<std::unique_ptr<packet_port>> ports_;
+  std::vector<std::unique_ptr<stage>> stages_;
+  std::vector<packet_batch> tx_;  // one pending output batch per port
+  std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
+  int stop_event_ = -1;
+
+  // Counters: written by the loop thread only.
+  std::atomic<std::uint64_t> turns_{0}, idle_waits_{0}, rx_packets_{0}, tx_packets_{0},
+      thread_cpu_ns_{0};
+  std::array<std::atomic<std::uint64_t>, drop_reason_count> drops_{};
+  std::array<std::atomic<std::uint64_t>, parse_status_count> malformed_{};
+  std::array<stage_counters, max_stages + 1> stage_counters_{};  // [0] is parse
+};
+
+}  // namespace baton::net

@@ -1,0 +1,108 @@
+#pragma once
+// The packet source/sink the loop is built on (STYLE habit 2): one interface, with TUN, AF_PACKET,
+// raw IPv4 and in-memory implementations, injected into the packet loop so every stage is
+// testable without root.
+//
+// Every port hands IPv4 datagrams (no link header) to the loop and takes IPv4 datagrams from it.
+// A port is used by one thread (the loop's) once the loop has started; stats() is readable from
+// any thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "net/io/packet_buffer.hpp"
+
+namespace baton::net {
+
+/// A copy of one port's counters.
+struct port_stats {
+  std::uint64_t rx_packets = 0;     // datagrams handed to the loop
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t rx_oversize = 0;    // refused: larger than the MTU (GRO/GSO) or cut by the ring
+  std::uint64_t rx_not_ipv4 = 0;    // refused: not an IPv4 datagram (e.g. IPv6 read from a TUN)
+  std::uint64_t rx_no_buffer = 0;   // receive stopped short because the pool was empty
+  std::uint64_t rx_kernel_drops = 0;  // frames the kernel dropped for want of ring space
+  std::uint64_t rx_errors = 0;      // failed receive system calls
+  std::uint64_t csum_finished = 0;  // TCP/UDP checksums completed for frames sent with offload
+  std::uint64_t tx_packets = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t tx_errors = 0;      // packets the kernel or queue did not take
+};
+
+/// The live counters behind port_stats: written by the loop thread only, read relaxed by anyone.
+struct port_counters {
+  std::atomic<std::uint64_t> rx_packets{0}, rx_bytes{0}, rx_oversize{0}, rx_not_ipv4{0},
+      rx_no_buffer{0}, rx_kernel_drops{0}, rx_errors{0}, csum_finished{0}, tx_packets{0},
+      tx_bytes{0}, tx_errors{0};
+  port_stats snapshot() const noexcept;
+};
+
+class packet_port {
+ public:
+  virtual ~packet_port() = default;
+
+  /// Moves up to batch.room() received datagrams into `batch`, each in a buffer taken from the
+  /// port's pool and tagged with in_port(); the caller owns them from then on and gives them back
+  /// to that pool. Waits at most `timeout` for the first datagram (zero: does not wait). Returns
+  /// how many were added. Never throws; failures and refusals are counted in stats().
+  virtual std::size_t receive_batch(packet_batch& batch, std::chrono::milliseconds timeout) noexcept = 0;
+
+  /// Sends the datagrams of `batch` in order. Returns how many the kernel (or queue) took; the rest
+  /// are counted as tx_errors. Buffers stay owned by the caller. Never throws.
+  virtual std::size_t send_batch(const packet_batch& batch) noexcept = 0;
+
+  /// A descriptor that polls readable when receive_batch() may find datagrams, or -1 for a port
+  /// that only sends. Owned by the port.
+  virtual int wait_fd() const noexcept = 0;
+
+  /// Called by the loop before it sleeps on wait_fd(): re-arms a level-triggered wake-up (an
+  /// eventfd) and returns true when datagrams are already waiting, so the loop must not sleep.
+  /// Ports whose descriptor is readable exactly while data waits keep the default.
+  virtual bool prepare_wait() noexcept { return false; }
+
+  /// Largest datagram the port sends or accepts; bigger ones are refused and counted.
+  std::size_t mtu() const noexcept { return mtu_; }
+  const std::string& name() const noexcept { return name_; }
+  /// The id the loop gave this port (stamped on received buffers).
+  port_id id() const noexcept { return id_; }
+  void set_id(port_id id) noexcept { id_ = id; }
+  port_stats stats() const noexcept { return counters_.snapshot(); }
+
+ protected:
+  packet_port(std::string name, std::size_t mtu) : name_(std::move(name)), mtu_(mtu) {}
+  port_counters counters_;
+
+ private:
+  std::string name_;
+  std::size_t mtu_;
+  port_id id_ = 0;
+};
+
+inline port_stats port_counters::snapshot() const noexcept {
+  auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  port_stats s;
+  s.rx_packets = r(rx_packets);
+  s.rx_bytes = r(rx_bytes);
+  s.rx_oversize = r(rx_oversize);
+  s.rx_not_ipv4 = r(rx_not_ipv4);
+  s.rx_no_buffer = r(rx_no_buffer);
+  s.rx_kernel_drops = r(rx_kernel_drops);
+  s.rx_errors = r(rx_errors);
+  s.csum_finished = r(csum_finished);
+  s.tx_packets = r(tx_packets);
+  s.tx_bytes = r(tx_bytes);
+  s.tx_errors = r(tx_errors);
+  return s;
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true when readable. For ports' blocking receive.
+bool wait_readable(int fd, std::chrono::milliseconds timeout) noexcept;
+
+/// Reads and discards an eventfd's count (non-blocking descriptor); used to re-arm a wake-up.
+void drain_eventfd(int fd) noexcept;
+/// Adds one to an eventfd's count, waking anyone polling it.
+void signal_eventfd(int fd) noexcept;
+
+}  // namespace baton::net

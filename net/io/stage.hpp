@@ -1,0 +1,66 @@
+#pragma once
+// The pipeline the packet loop runs on every datagram: parse (built into the loop) -> the stages
+// the owner installed (classify, the role's stage) -> emit (built into the loop). A stage returns a
+// verdict; the first stage that does not say "next" decides the packet's fate.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "net/io/packet_buffer.hpp"
+#include "net/packet/packet_fields.hpp"
+#include "net/packet/parse_status.hpp"
+
+namespace baton::net {
+
+/// Why the loop dropped a datagram. Counted per reason; malformed is also counted per parse_status.
+enum class drop_reason : std::uint8_t {
+  malformed = 0,  // did not parse (or the inner datagram of a tunnel did not)
+  no_route,       // no stage said where it goes, or it names a port the loop does not have
+  not_owned,      // not ours to handle (another member owns its work unit, not a tunnel packet, ...)
+  policy,         // a rule said drop
+  oversize,       // larger than the output port's MTU (after any encapsulation)
+  tx_error,       // the output port did not take it
+};
+inline constexpr std::size_t drop_reason_count = 6;
+
+/// Short stable name ("malformed", "no_route", ...) for counters and logs.
+const char* to_string(drop_reason r) noexcept;
+
+/// What a stage decided.
+struct verdict {
+  enum class kind : std::uint8_t { next, forward, drop, consume };
+  kind what = kind::next;
+  port_id port = 0;                          // forward: the output port
+  drop_reason reason = drop_reason::policy;  // drop: why
+
+  /// Hand the packet to the next stage.
+  static constexpr verdict next() noexcept { return {}; }
+  /// Send the packet on `out` (the emit step checks the port exists and the MTU).
+  static constexpr verdict forward(port_id out) noexcept { return {kind::forward, out, {}}; }
+  /// Drop it and count `why`.
+  static constexpr verdict drop(drop_reason why) noexcept { return {kind::drop, 0, why}; }
+  /// The stage has taken the buffer: it must give it back to ctx.pool on the loop thread later.
+  static constexpr verdict consume() noexcept { return {kind::consume, 0, {}}; }
+};
+
+/// What the stages know about the datagram in hand.
+struct packet_context {
+  packet_buffer* buffer = nullptr;  // the datagram (IPv4, no link header); stages may edit it
+  port_id in_port = 0;
+  packet_fields fields;             // filled by the parse step
+  parse_status status = parse_status::ok;  // set with drop(malformed) to count the reason
+  buffer_pool* pool = nullptr;      // where a consuming stage returns the buffer
+};
+
+/// One step of the pipeline. Runs on the loop thread only.
+class stage {
+ public:
+  virtual ~stage() = default;
+  /// A short stable name for counters ("pass_through", "classify", ...); a static string.
+  virtual const char* name() const noexcept = 0;
+  /// Decides one datagram. Must not block, allocate or throw. Tables it reads through a
+  /// table_slot are valid for the whole call (the loop is inside its reader_epoch).
+  virtual verdict process(packet_context& ctx) noexcept = 0;
+};
+
+}  // namespace baton::net

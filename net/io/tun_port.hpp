@@ -1,0 +1,50 @@
+#pragma once
+// A TUN device as a port (DESIGN §3): routed traffic stolen by pointing a prefix at the device,
+// and local delivery of decapsulated datagrams by writing them into it. IFF_TUN | IFF_NO_PI, so
+// every read and write is exactly one IPv4 datagram. Batches are non-blocking read loops; the
+// loop polls the descriptor when idle.
+
+#include <chrono>
+#include <string>
+
+#include "net/io/packet_port.hpp"
+
+namespace baton::net {
+
+struct tun_port_config {
+  std::string name = "baton%d";  // interface name; a %d lets the kernel pick the number
+  std::size_t mtu = 1500;        // set on the device; longer reads are refused as oversize
+  bool bring_up = true;          // set IFF_UP (addresses and routes are the caller's business)
+};
+
+class tun_port final : public packet_port {
+ public:
+  /// Opens /dev/net/tun in the caller's network namespace and creates (or attaches to) the
+  /// device. Throws std::system_error (needs CAP_NET_ADMIN), std::invalid_argument for a name
+  /// longer than IFNAMSIZ - 1 or an MTU the pool's buffers cannot hold.
+  tun_port(buffer_pool& pool, tun_port_config config);
+  ~tun_port() override;
+
+  /// The name the kernel gave the device (the %d filled in).
+  const std::string& interface_name() const noexcept { return name(); }
+
+  /// Reads until the batch is full, the device has nothing more, or the pool is empty. IPv6 and
+  /// other non-IPv4 reads are refused (rx_not_ipv4).
+  std::size_t receive_batch(packet_batch& batch, std::chrono::milliseconds timeout) noexcept override;
+  /// One write per datagram; a failed write is a tx_error.
+  std::size_t send_batch(const packet_batch& batch) noexcept override;
+  int wait_fd() const noexcept override { return fd_; }
+
+ private:
+  struct opened {
+    int fd;
+    std::string name;
+  };
+  static opened open_device(const tun_port_config& config);
+  tun_port(buffer_pool& pool, const tun_port_config& config, opened device);
+
+  buffer_pool& pool_;
+  int fd_ = -1;
+};
+
+}  // namespace baton::net

@@ -1,0 +1,122 @@
+#include "net/packet/checksum.hpp"
+
+#include "net/packet/ipv4.hpp"
+#include "net/packet/udp.hpp"
+#include "net/packet/tcp.hpp"
+
+namespace baton::net {
+
+std::uint32_t checksum_add(bytes_view data, std::uint32_t sum) noexcept {
+  // 64-bit accumulator: no carry is lost even over a 64 KiB datagram.
+  std::uint64_t acc = sum;
+  std::size_t i = 0;
+  for (; i + 1 < data.size; i += 2) acc += load_be16(data.data + i);
+  if (i < data.size) acc += std::uint32_t{data.data[i]} << 8;
+  while (acc >> 32) acc = (acc & 0xffffffffu) + (acc >> 32);
+  return static_cast<std::uint32_t>(acc);
+}
+
+std::uint16_t checksum_fold(std::uint32_t sum) noexcept {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(sum);
+}
+
+std::uint16_t internet_checksum(bytes_view data) noexcept {
+  return static_cast<std::uint16_t>(~checksum_fold(checksum_add(data)));
+}
+
+std::uint32_t pseudo_header_sum(std::uint32_t src, std::uint32_t dst, std::uint8_t protocol,
+                                std::uint16_t l4_length) noexcept {
+  std::uint32_t sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+  return sum + protocol + l4_length;
+}
+
+std::uint16_t transport_checksum(std::uint32_t src, std::uint32_t dst, std::uint8_t protocol,
+                                 bytes_view segment) noexcept {
+  const std::uint32_t sum =
+      checksum_add(segment, pseudo_header_sum(src, dst, protocol,
+                                              static_cast<std::uint16_t>(segment.size)));
+  return static_cast<std::uint16_t>(~checksum_fold(sum));
+}
+
+std::uint16_t checksum_replace(std::uint16_t checksum, std::uint32_t old_sum,
+                               std::uint32_t new_sum) noexcept {
+  // HC' = ~(~HC + ~m + m'), with m and m' folded to 16 bits first.
+  std::uint32_t sum = static_cast<std::uint16_t>(~checksum);
+  sum += static_cast<std::uint16_t>(~checksum_fold(old_sum));
+  sum += checksum_fold(new_sum);
+  return static_cast<std::uint16_t>(~checksum_fold(sum));
+}
+
+std::uint16_t checksum_update16(std::uint16_t checksum, std::uint16_t old_value,
+                                std::uint16_t new_value) noexcept {
+  return checksum_replace(checksum, old_value, new_value);
+}
+
+std::uint16_t checksum_update32(std::uint16_t checksum, std::uint32_t old_value,
+                                std::uint32_t new_value) noexcept {
+  return checksum_replace(checksum, (old_value >> 16) + (old_value & 0xffff),
+                          (new_value >> 16) + (new_value & 0xffff));
+}
+
+bool ipv4_header_checksum_ok(bytes_view packet) noexcept {
+  ipv4_view ip(packet);
+  if (ip.validate_header() != parse_status::ok) return false;
+  return ip.checksum_ok();
+}
+
+namespace {
+
+// Finds the transport segment of an unfragmented TCP/UDP datagram and the offset of its
+// checksum field, or says why there is none.
+parse_status locate_l4(bytes_view packet, ipv4_view& ip, bytes_view& segment,
+                       std::size_t& checksum_offset) noexcept {
+  ip = ipv4_view(packet);
+  if (auto s = ip.validate(); s != parse_status::ok) return s;
+  if (ip.is_fragment()) return parse_status::fragment;
+  segment = ip.payload();
+  if (ip.protocol() == ip_protocol_tcp) {
+    if (auto s = tcp_view(segment).validate(); s != parse_status::ok) return s;
+    checksum_offset = tcp_checksum_offset;
+    return parse_status::ok;
+  }
+  if (ip.protocol() == ip_protocol_udp) {
+    udp_view udp(segment);
+    if (auto s = udp.validate(); s != parse_status::ok) return s;
+    segment = segment.sub(0, udp.length());  // the UDP length rules what is summed
+    checksum_offset = udp_checksum_offset;
+    return parse_status::ok;
+  }
+  return parse_status::unsupported;
+}
+
+}  // namespace
+
+parse_status verify_l4_checksum(bytes_view ip_packet) noexcept {
+  ipv4_view ip;
+  bytes_view segment;
+  std::size_t off = 0;
+  if (auto s = locate_l4(ip_packet, ip, segment, off); s != parse_status::ok) return s;
+  if (ip.protocol() == ip_protocol_udp && load_be16(segment.data + off) == 0)
+    return parse_status::ok;  // RFC 768: zero means the sender did not compute one
+  const std::uint32_t sum = checksum_add(
+      segment, pseudo_header_sum(ip.src(), ip.dst(), ip.protocol(),
+                                 static_cast<std::uint16_t>(segment.size)));
+  return checksum_fold(sum) == 0xffff ? parse_status::ok : parse_status::bad_checksum;
+}
+
+parse_status finish_l4_checksum(bytes_span ip_packet) noexcept {
+  ipv4_view ip;
+  bytes_view segment;
+  std::size_t off = 0;
+  if (auto s = locate_l4(ip_packet, ip, segment, off); s != parse_status::ok) return s;
+  // segment points into ip_packet; write through the writable span at the same place.
+  std::uint8_t* field = ip_packet.data + (segment.data - ip_packet.data) + off;
+  store_be16(field, 0);
+  std::uint16_t c = transport_checksum(ip.src(), ip.dst(), ip.protocol(), segment);
+  if (c == 0 && ip.protocol() == ip_protocol_udp) c = 0xffff;
+  store_be16(field, c);
+  return parse_status::ok;
+}
+
+}  // namespace baton::net

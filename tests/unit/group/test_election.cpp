@@ -1,0 +1,178 @@
+// Master election (document 004, Figure 6 and 8A): tie-break rule, the join/offer timers, and
+// whole groups in the simulator converging to one master under message loss.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "actors/group/election.hpp"
+#include "group_sim.hpp"
+
+using namespace baton::group;
+using baton::group::sim::group_sim;
+using baton::group::sim::sim_config;
+
+TEST_CASE("tie-break: more members wins, then the lower address") {
+  struct row {
+    std::string name;
+    contender me;
+    contender other;
+    bool me_wins;
+  };
+  const std::vector<row> rows = {
+      {"more members wins despite higher address", {3, 0x0a000005}, {2, 0x0a000001}, true},
+      {"fewer members loses despite lower address", {2, 0x0a000001}, {3, 0x0a000005}, false},
+      {"equal members, lower address wins", {2, 0x0a000001}, {2, 0x0a000002}, true},
+      {"equal members, higher address loses", {2, 0x0a000002}, {2, 0x0a000001}, false},
+      {"lone masters, lower address wins", {1, 0x0a000001}, {1, 0xc0a80001}, true},
+      {"address compared as a number, not bytes", {1, 0x0a0000ff}, {1, 0x0a000100}, true},
+      {"the same node never wins against itself", {1, 0x0a000001}, {1, 0x0a000001}, false},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    CHECK(wins_tie_break(r.me, r.other) == r.me_wins);
+    // exactly one of two different masters stays master
+    if (r.me.address != r.other.address) CHECK(wins_tie_break(r.other, r.me) != r.me_wins);
+  }
+}
+
+TEST_CASE("election timers: join, offer, master after 100 ms without objection") {
+  election e{time_ms{100}, time_ms{100}, time_ms{1000}};
+  CHECK(e.current() == phase::idle);
+  CHECK(e.start(time_ms{0}) == election_action::send_join);
+  CHECK(e.on_tick(time_ms{99}) == election_action::none);
+  CHECK(e.on_tick(time_ms{100}) == election_action::send_offer);
+  CHECK(e.current() == phase::offering);
+  CHECK(e.on_tick(time_ms{199}) == election_action::none);
+  SUBCASE("no objection: master") {
+    CHECK(e.on_tick(time_ms{200}) == election_action::become_master);
+    CHECK(e.current() == phase::master);
+  }
+  SUBCASE("other master exists: join again") {
+    CHECK(e.on_objection(time_ms{150}) == election_action::send_join);
+    CHECK(e.current() == phase::joining);
+    CHECK(e.on_tick(time_ms{200}) == election_action::none);
+    CHECK(e.on_objection(time_ms{210}) == election_action::none);  // rate-limited
+  }
+  SUBCASE("NAK in progress holds off the offer") {
+    CHECK(e.on_objection(time_ms{150}) == election_action::send_join);
+    e.on_in_progress(time_ms{160}, time_ms{1000});
+    CHECK(e.on_tick(time_ms{1000}) == election_action::none);
+    CHECK(e.current() == phase::joining);
+    CHECK(e.on_joined());
+    CHECK(e.current() == phase::member);
+  }
+  SUBCASE("refused: retry after the retry interval") {
+    CHECK(e.on_refused(time_ms{150}));
+    CHECK(e.on_tick(time_ms{1149}) == election_action::none);
+    CHECK(e.on_tick(time_ms{1150}) == election_action::send_join);
+    CHECK(e.current() == phase::joining);
+  }
+}
+
+namespace {
+
+struct loss_row {
+  std::string name;
+  double loss;
+  std::uint64_t seed;
+};
+
+const std::vector<loss_row> loss_rows = {
+    {"0% loss seed 1", 0.0, 1},   {"0% loss seed 2", 0.0, 2},   {"5% loss seed 1", 0.05, 1},
+    {"5% loss seed 7", 0.05, 7},  {"20% loss seed 1", 0.20, 1}, {"20% loss seed 3", 0.20, 3},
+};
+
+sim_config make_config(std::uint32_t nodes, double loss, std::uint64_t seed) {
+  sim_config c;
+  c.nodes = nodes;
+  c.loss = loss;
+  c.seed = seed;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("concurrent starts converge to one master that owns nothing twice") {
+  for (const auto& r : loss_rows) {
+    CAPTURE(r.name);
+    group_sim s{make_config(5, r.loss, r.seed)};
+    s.start_all();
+    CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
+    std::string why;
+    CHECK_MESSAGE(s.converged(&why), why);
+    CHECK(s.masters().size() == 1);
+    for (const auto& v : s.violations()) FAIL_CHECK(v);
+  }
+}
+
+TEST_CASE("two groups that meet keep the master the tie-break names") {
+  struct row {
+    std::string name;
+    std::vector<std::vector<std::size_t>> groups;
+    std::size_t winner;  // node index expected to be master after the groups merge
+  };
+  // Inside each group the nodes start together, so each group's master is its lowest address.
+  const std::vector<row> rows = {
+      {"bigger group wins though its master has the higher address", {{0}, {1, 2}}, 1},
+      {"three beat two", {{0, 1}, {2, 3, 4}}, 2},
+      {"equal groups: lower address wins", {{0, 1}, {2, 3}}, 0},
+      {"equal groups, interleaved addresses", {{1, 3}, {0, 2}}, 0},
+  };
+  for (const auto& r : rows) {
+    for (double loss : {0.0, 0.05}) {
+      CAPTURE(r.name);
+      CAPTURE(loss);
+      std::size_t nodes = 0;
+      for (const auto& g : r.groups) nodes += g.size();
+      group_sim s{make_config(static_cast<std::uint32_t>(nodes), loss, 11)};
+      s.partition(r.groups);
+      s.start_all();
+      REQUIRE(s.run_until([&] { return s.masters().size() == r.groups.size(); }, time_ms{10000}));
+      s.run_for(time_ms{500});
+      REQUIRE(s.masters().size() == r.groups.size());
+      s.heal();
+      // When the masters first hear each other, the tie-break decides at once; the loser's
+      // members follow.
+      CHECK(s.run_until_stable(time_ms{1000}, time_ms{20000}));
+      REQUIRE(s.masters().size() == 1);
+      CHECK(s.masters()[0] == r.winner);
+    }
+  }
+}
+
+TEST_CASE("a killed master is replaced") {
+  for (const auto& r : loss_rows) {
+    CAPTURE(r.name);
+    group_sim s{make_config(5, r.loss, r.seed)};
+    s.start_all();
+    REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
+    const auto old_master = s.masters().at(0);
+    s.kill(old_master);
+    CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
+    std::string why;
+    CHECK_MESSAGE(s.converged(&why), why);
+    REQUIRE(s.masters().size() == 1);
+    CHECK(s.masters()[0] != old_master);
+    for (const auto& v : s.violations()) FAIL_CHECK(v);
+  }
+}
+
+TEST_CASE("a partition that heals leaves exactly one master") {
+  for (const auto& r : loss_rows) {
+    CAPTURE(r.name);
+    group_sim s{make_config(5, r.loss, r.seed)};
+    s.start_all();
+    REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
+    s.partition({{0, 1, 2}, {3, 4}});
+    // each side ends up with its own master
+    CHECK(s.run_until([&] { return s.masters().size() == 2; }, time_ms{10000}));
+    s.run_for(time_ms{2000});
+    s.heal();
+    CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
+    std::string why;
+    CHECK_MESSAGE(s.converged(&why), why);
+    CHECK(s.masters().size() == 1);
+    for (const auto& v : s.violations()) FAIL_CHECK(v);
+  }
+}

@@ -1,0 +1,398 @@
+// The packet loop over the in-memory backend: no root, no kernel.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "net/io/memory_port.hpp"
+#include "net/io/packet_loop.hpp"
+#include "net/io/pass_through.hpp"
+#include "net/packet/ipv4.hpp"
+#include "tests/unit/io/test_packets.hpp"
+
+using namespace baton::net;
+using namespace baton::net::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A loop with `n` memory ports and a pass-through stage; ports[i] stays valid while the loop lives.
+struct memory_rig {
+  explicit memory_rig(std::size_t n, buffer_pool_config pc = {256, 128, 2048},
+                      std::size_t mtu = 1500, std::size_t depth = 1024)
+      : pool(pc), loop(pool) {
+    for (std::size_t i = 0; i < n; ++i) {
+      auto p = std::make_unique<memory_port>(
+          pool, memory_port_config{"mem" + std::to_string(i), depth, mtu});
+      ports.push_back(p.get());
+      loop.add_port(std::move(p));
+    }
+    auto s = std::make_unique<pass_through_stage>(loop.epoch());
+    pass = s.get();
+    loop.add_stage(std::move(s));
+  }
+  // Runs turns on this thread until `port` has something to collect or a turn budget runs out.
+  bool pump_until_sent(memory_port& port, int max_turns = 100) {
+    for (int i = 0; i < max_turns; ++i) {
+      if (port.wait_sent(0ms)) return true;
+      loop.run_once();
+    }
+    return port.wait_sent(0ms);
+  }
+  buffer_pool pool;
+  packet_loop loop;
+  std::vector<memory_port*> ports;
+  pass_through_stage* pass = nullptr;
+};
+
+// Waits for a condition on the loop's counters (no sleeping: yields until true or the deadline).
+template <class Pred>
+bool await(Pred pred, std::chrono::milliseconds timeout = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("pass-through forwards bytes unchanged") {
+  struct row {
+    const char* name;
+    std::vector<std::uint8_t> packet;
+  };
+  const std::vector<row> rows = {
+      {"small udp", udp_packet(1)},
+      {"udp of 1400 bytes", udp_packet(2, 1368)},
+      {"tcp with payload", tcp_packet(100)},
+      {"tcp without payload", tcp_packet(0)},
+  };
+  memory_rig rig(2);
+  rig.pass->publish(pass_through_table{}.route(0, 1).route(1, 0));
+  rig.loop.start();
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    for (int dir = 0; dir < 2; ++dir) {
+      memory_port& in = *rig.ports[dir];
+      memory_port& out = *rig.ports[1 - dir];
+      REQUIRE(in.inject(r.packet));
+      REQUIRE(out.wait_sent(2s));
+      std::vector<std::uint8_t> got;
+      REQUIRE(out.collect(got));
+      CHECK(got == r.packet);
+    }
+  }
+  rig.loop.stop();
+  auto s = rig.loop.snapshot();
+  CHECK(s.rx_packets == 2 * rows.size());
+  CHECK(s.tx_packets == 2 * rows.size());
+  CHECK(s.total_drops() == 0);
+}
+
+TEST_CASE("malformed datagrams are counted by reason and dropped") {
+  struct row {
+    const char* name;
+    std::vector<std::uint8_t> packet;
+    parse_status expected;
+  };
+  auto with = [](std::vector<std::uint8_t> p, auto edit) {
+    edit(p);
+    return p;
+  };
+  auto fix_ip_checksum = [](std::vector<std::uint8_t>& p) {
+    store_be16(&p[10], 0);
+    store_be16(&p[10], internet_checksum(bytes_view(p.data(), (p[0] & 0x0f) * 4u)));
+  };
+  const std::vector<row> rows = {
+      {"truncated to 12 bytes",
+       with(udp_packet(1), [](auto& p) { p.resize(12); }), parse_status::truncated},
+      {"IHL 4", with(udp_packet(1), [&](auto& p) { p[0] = 0x44; fix_ip_checksum(p); }),
+       parse_status::bad_ihl},
+      {"IHL past the end", with(udp_packet(1), [&](auto& p) { p.resize(24); p[0] = 0x47; store_be16(&p[2], 24); fix_ip_checksum(p); }),
+       parse_status::bad_ihl},
+      {"version 6", with(udp_packet(1), [&](auto& p) { p[0] = 0x65; fix_ip_checksum(p); }),
+       parse_status::bad_version},
+      {"header checksum wrong", with(udp_packet(1), [](auto& p) { p[10] ^= 0x55; }),
+       parse_status::bad_checksum},
+      {"total length past the end",
+       with(udp_packet(1), [&](auto& p) { store_be16(&p[2], 200); fix_ip_checksum(p); }),
+       parse_status::bad_total_length},
+      {"TCP data offset past the end",
+       with(tcp_packet(0), [](auto& p) { p[32] = 15 << 4; }), parse_status::bad_data_offset},
+      {"TCP data offset below 5",
+       with(tcp_packet(0), [](auto& p) { p[32] = 4 << 4; }), parse_status::bad_data_offset},
+      {"UDP length disagrees",
+       with(udp_packet(1), [](auto& p) { store_be16(&p[24], 200); }), parse_status::bad_length},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    memory_rig rig(2);
+    rig.pass->publish(pass_through_table{}.route(0, 1));
+    REQUIRE(rig.ports[0]->inject(r.packet));
+    REQUIRE(rig.ports[0]->inject(udp_packet(7)));  // a good one after it still goes through
+    REQUIRE(rig.pump_until_sent(*rig.ports[1]));
+    std::vector<std::uint8_t> got;
+    REQUIRE(rig.ports[1]->collect(got));
+    CHECK(udp_seq(got) == 7);
+    CHECK_FALSE(rig.ports[1]->collect(got));
+    auto s = rig.loop.snapshot();
+    CHECK(s.drops_for(drop_reason::malformed) == 1);
+    CHECK(s.total_drops() == 1);
+    CHECK(s.malformed_for(r.expected) == 1);
+    CHECK(s.stages[0].name == "parse");
+    CHECK(s.stages[0].dropped == 1);
+    CHECK(s.stages[1].seen == 1);  // only the good datagram reached pass-through
+    CHECK(s.pool_available == s.pool_capacity);  // dropped buffers went back
+  }
+}
+
+TEST_CASE("IP-in-IP encapsulation then decapsulation gives the datagram back") {
+  // 0 -> 1 encapsulates, 2 -> 3 decapsulates: what leaves 1 is fed into 2.
+  memory_rig rig(4);
+  const ipip_tunnel tunnel{ip4(192, 0, 2, 1), ip4(192, 0, 2, 2), 33, 0};
+  rig.pass->publish(pass_through_table{}
+                        .route(0, 1, tunnel_action::encapsulate, tunnel)
+                        .route(2, 3, tunnel_action::decapsulate));
+  const std::vector<std::vector<std::uint8_t>> inputs = {udp_packet(1), udp_packet(2, 1000),
+                                                         tcp_packet(50)};
+  for (const auto& original : inputs) {
+    CAPTURE(original.size());
+    REQUIRE(rig.ports[0]->inject(original));
+    REQUIRE(rig.pump_until_sent(*rig.ports[1]));
+    std::vector<std::uint8_t> outer;
+    REQUIRE(rig.ports[1]->collect(outer));
+    REQUIRE(outer.size() == original.size() + 20);
+    const ipv4_view ov(outer);
+    REQUIRE(ov.validate() == parse_status::ok);
+    CHECK(ov.checksum_ok());
+    CHECK(ov.protocol() == ip_protocol_ipip);
+    CHECK(ov.src() == tunnel.src);
+    CHECK(ov.dst() == tunnel.dst);
+    CHECK(ov.ttl() == 33);
+    CHECK(std::equal(original.begin(), original.end(), outer.begin() + 20));
+
+    REQUIRE(rig.ports[2]->inject(outer));
+    REQUIRE(rig.pump_until_sent(*rig.ports[3]));
+    std::vector<std::uint8_t> inner;
+    REQUIRE(rig.ports[3]->collect(inner));
+    CHECK(inner == original);
+  }
+  // A plain datagram on the decapsulating port is not ours.
+  REQUIRE(rig.ports[2]->inject(udp_packet(9)));
+  rig.loop.run_once();
+  CHECK(rig.loop.snapshot().drops_for(drop_reason::not_owned) == 1);
+}
+
+TEST_CASE("encapsulation past the output MTU is refused as oversize") {
+  memory_rig rig(2);
+  rig.pass->publish(pass_through_table{}.route(
+      0, 1, tunnel_action::encapsulate, ipip_tunnel{ip4(1, 1, 1, 1), ip4(2, 2, 2, 2), 64, 0}));
+  REQUIRE(rig.ports[0]->inject(udp_packet(1, 1500 - 32)));  // exactly 1500: fits in, not out
+  REQUIRE(rig.ports[0]->inject(udp_packet(2, 100)));
+  REQUIRE(rig.pump_until_sent(*rig.ports[1]));
+  std::vector<std::uint8_t> got;
+  REQUIRE(rig.ports[1]->collect(got));
+  CHECK(udp_seq(got, 20) == 2);
+  auto s = rig.loop.snapshot();
+  CHECK(s.drops_for(drop_reason::oversize) == 1);
+  // Larger than the input port's MTU: the port refuses it before the pipeline.
+  REQUIRE(rig.ports[0]->inject(udp_packet(3, 1600)));
+  rig.loop.run_once();
+  s = rig.loop.snapshot();
+  CHECK(s.ports[0].stats.rx_oversize == 1);
+  CHECK(s.rx_packets == 2);
+}
+
+TEST_CASE("a table swap while the loop runs changes where datagrams go and loses none") {
+  // Output queues deep enough for every datagram: the test collects only at the end.
+  memory_rig rig(3, buffer_pool_config{512, 128, 2048}, 1500, 4096);
+  rig.pass->publish(pass_through_table{}.route(0, 1));
+  rig.loop.start();
+
+  constexpr std::uint32_t n = 2000;
+  std::atomic<bool> swapped{false};
+  std::thread injector([&] {
+    for (std::uint32_t seq = 0; seq < n; ++seq) {
+      if (seq == n / 2) {
+        while (!swapped.load()) std::this_thread::yield();  // second half only after the swap
+      }
+      while (!rig.ports[0]->inject(udp_packet(seq))) std::this_thread::yield();  // queue full
+    }
+  });
+  // Swap while the first half is still streaming through, once n/4 have gone out to port 1.
+  REQUIRE(await([&] { return rig.loop.snapshot().tx_packets >= n / 4; }));
+  rig.pass->publish(pass_through_table{}.route(0, 2));
+  swapped.store(true);
+  injector.join();
+
+  // Collect everything from both outputs, then check each sequence number came out exactly once.
+  std::multiset<std::uint32_t> seen;
+  std::size_t to_b = 0, to_c = 0;
+  std::vector<std::uint8_t> got;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (seen.size() < n && std::chrono::steady_clock::now() < deadline) {
+    bool any = false;
+    while (rig.ports[1]->collect(got)) seen.insert(udp_seq(got)), ++to_b, any = true;
+    while (rig.ports[2]->collect(got)) seen.insert(udp_seq(got)), ++to_c, any = true;
+    if (!any) rig.ports[2]->wait_sent(20ms);
+  }
+  rig.loop.stop();
+  CHECK(seen.size() == n);
+  CHECK(std::set<std::uint32_t>(seen.begin(), seen.end()).size() == n);
+  CHECK(to_b >= n / 4);      // before the swap
+  CHECK(to_c >= n / 2);      // everything injected after it
+  CHECK(rig.loop.snapshot().total_drops() == 0);
+}
+
+namespace {
+// A classify stage for the tests: destination port 666 is refused by policy, 667 is not ours.
+struct port_policy_stage final : stage {
+  const char* name() const noexcept override { return "classify"; }
+  verdict process(packet_context& ctx) noexcept override {
+    if (ctx.fields.dst_port == 666) return verdict::drop(drop_reason::policy);
+    if (ctx.fields.dst_port == 667) return verdict::drop(drop_reason::not_owned);
+    return verdict::next();
+  }
+};
+}  // namespace
+
+TEST_CASE("stages run in order: the first that decides wins, counted per stage and reason") {
+  buffer_pool pool(buffer_pool_config{64, 128, 2048});
+  packet_loop loop(pool);
+  auto a = std::make_unique<memory_port>(pool, memory_port_config{"a"});
+  auto b = std::make_unique<memory_port>(pool, memory_port_config{"b"});
+  memory_port& in = *a;
+  memory_port& out = *b;
+  loop.add_port(std::move(a));
+  loop.add_port(std::move(b));
+  loop.add_stage(std::make_unique<port_policy_stage>());
+  loop.add_stage(std::make_unique<pass_through_stage>(loop.epoch(), pass_through_table{}.route(0, 1)));
+
+  struct row {
+    const char* name;
+    std::uint16_t dport;
+    bool forwarded;
+    drop_reason reason;
+  };
+  const row rows[] = {
+      {"passes classify, forwarded", 5000, true, {}},
+      {"refused by policy", 666, false, drop_reason::policy},
+      {"not owned", 667, false, drop_reason::not_owned},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.name);
+    const auto before = loop.snapshot();
+    REQUIRE(in.inject(udp_packet(1, 0, ip4(10, 0, 0, 1), ip4(10, 0, 0, 2), 4000, r.dport)));
+    loop.run_once();
+    const auto after = loop.snapshot();
+    std::vector<std::uint8_t> got;
+    CHECK(out.collect(got) == r.forwarded);
+    CHECK(after.stages[1].seen == before.stages[1].seen + 1);
+    if (r.forwarded) {
+      CHECK(after.stages[2].forwarded == before.stages[2].forwarded + 1);
+    } else {
+      CHECK(after.stages[1].dropped == before.stages[1].dropped + 1);
+      CHECK(after.stages[2].seen == before.stages[2].seen);  // pass-through never saw it
+      CHECK(after.drops_for(r.reason) == before.drops_for(r.reason) + 1);
+    }
+  }
+  const auto s = loop.snapshot();
+  CHECK(s.stages[1].name == "classify");
+  CHECK(s.total_drops() == 2);
+}
+
+TEST_CASE("counter snapshot adds up per stage, per reason and per port") {
+  memory_rig rig(3);
+  rig.pass->publish(pass_through_table{}.route(0, 1));  // port 2 has no route
+  for (std::uint32_t i = 0; i < 5; ++i) REQUIRE(rig.ports[0]->inject(udp_packet(i)));
+  for (std::uint32_t i = 0; i < 3; ++i) REQUIRE(rig.ports[2]->inject(udp_packet(i)));
+  auto bad = udp_packet(99);
+  bad.resize(10);
+  REQUIRE(rig.ports[0]->inject(bad));
+  rig.loop.start();
+  REQUIRE(await([&] { return rig.loop.snapshot().rx_packets == 9; }));
+  rig.loop.stop();
+
+  const auto s = rig.loop.snapshot();
+  CHECK(s.tx_packets == 5);
+  CHECK(s.drops_for(drop_reason::no_route) == 3);
+  CHECK(s.drops_for(drop_reason::malformed) == 1);
+  CHECK(s.malformed_for(parse_status::truncated) == 1);
+  CHECK(s.total_drops() == 4);
+  REQUIRE(s.stages.size() == 2);
+  CHECK(s.stages[0].seen == 9);
+  CHECK(s.stages[1].name == "pass_through");
+  CHECK(s.stages[1].seen == 8);
+  CHECK(s.stages[1].forwarded == 5);
+  CHECK(s.stages[1].dropped == 3);
+  REQUIRE(s.ports.size() == 3);
+  CHECK(s.ports[0].name == "mem0");
+  CHECK(s.ports[0].stats.rx_packets == 6);
+  CHECK(s.ports[1].stats.tx_packets == 5);
+  CHECK(s.ports[1].stats.tx_bytes == 5 * udp_packet(0).size());
+  CHECK(s.ports[2].stats.rx_packets == 3);
+  CHECK(s.pool_available == s.pool_capacity);
+  CHECK(s.turns > 0);
+}
+
+namespace {
+// Keeps every datagram it sees (a consuming stage) until told to give them back.
+struct hoarding_stage final : stage {
+  const char* name() const noexcept override { return "hoard"; }
+  verdict process(packet_context& ctx) noexcept override {
+    held.push_back(ctx.buffer);
+    pool = ctx.pool;
+    return verdict::consume();
+  }
+  void give_back() {
+    for (auto* b : held) pool->release(b);
+    held.clear();
+  }
+  std::vector<packet_buffer*> held;
+  buffer_pool* pool = nullptr;
+};
+}  // namespace
+
+TEST_CASE("buffer pool exhaustion is counted, not a crash, and nothing is lost") {
+  buffer_pool pool(buffer_pool_config{4, 128, 2048});
+  packet_loop loop(pool);
+  auto port = std::make_unique<memory_port>(pool);
+  memory_port& in = *port;
+  loop.add_port(std::move(port));
+  auto hoard = std::make_unique<hoarding_stage>();
+  hoarding_stage& h = *hoard;
+  h.held.reserve(16);
+  loop.add_stage(std::move(hoard));
+
+  for (std::uint32_t i = 0; i < 10; ++i) REQUIRE(in.inject(udp_packet(i)));
+  for (int i = 0; i < 5; ++i) loop.run_once();
+  auto s = loop.snapshot();
+  CHECK(h.held.size() == 4);
+  CHECK(s.rx_packets == 4);
+  CHECK(s.pool_available == 0);
+  CHECK(s.pool_exhausted >= 1);
+  CHECK(s.ports[0].stats.rx_no_buffer >= 1);
+  CHECK(in.pending_receive() == 6);  // still queued, not dropped
+
+  h.give_back();
+  loop.run_once();
+  CHECK(loop.snapshot().rx_packets == 8);
+  h.give_back();
+}
+
+TEST_CASE("stop returns promptly from an idle loop") {
+  memory_rig rig(2);
+  rig.loop.start();
+  REQUIRE(await([&] { return rig.loop.snapshot().idle_waits > 0; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  rig.loop.stop();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took < 200ms);  // the idle wait is at most 50 ms and the stop eventfd cuts it short
+  CHECK_FALSE(rig.loop.running());
+}
