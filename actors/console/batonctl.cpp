@@ -82,12 +82,38 @@ std::string error_message(const http_reply& reply) {
   return body.empty() ? reply.reason : body;
 }
 
-void print_answer(const http_reply& reply, bool raw) {
+// Counters nest (packet_io.drops.malformed, packet_io.ports[eth0].rx_packets): one row per leaf,
+// named by its path, reads better than a table whose columns are every section's keys.
+void flatten(const ordered_json& j, const std::string& path, ordered_json& rows) {
+  if (j.is_object()) {
+    for (auto& [k, v] : j.items()) flatten(v, path.empty() ? k : path + "." + k, rows);
+  } else if (j.is_array()) {
+    std::size_t i = 0;
+    for (auto& v : j) {
+      std::string key = v.is_object() && v.contains("name") && v["name"].is_string()
+                          ? v["name"].get<std::string>()
+                          : std::to_string(i);
+      ordered_json rest = v;
+      if (rest.is_object()) rest.erase("name");
+      flatten(rest, path + "[" + key + "]", rows);
+      ++i;
+    }
+  } else {
+    rows.push_back(ordered_json{{"counter", path}, {"value", j}});
+  }
+}
+
+void print_answer(const http_reply& reply, bool raw, bool flat = false) {
   std::string body = reply.body;
   auto type = reply.header("content-type").value_or("");
   if (!raw && type.find("json") != std::string::npos) {
     auto parsed = ordered_json::parse(body, nullptr, false);
     if (!parsed.is_discarded()) {
+      if (flat) {
+        ordered_json rows = ordered_json::array();
+        flatten(parsed, "", rows);
+        parsed = rows;
+      }
       std::cout << baton::console::render_table(parsed);
       return;
     }
@@ -118,7 +144,7 @@ int ask_node(const global_options& g, const std::string& method, const std::stri
               << ": " << error_message(reply) << "\n";
     return exit_node;
   }
-  print_answer(reply, g.json);
+  print_answer(reply, g.json, path == "/counters");
   return exit_ok;
 }
 

@@ -16,7 +16,7 @@ const char* phase_name(phase p) noexcept {
 
 bool wins_tie_break(contender me, contender other) noexcept {
   if (me.members != other.members) return me.members > other.members;
-  return me.address > other.address;
+  return me.address < other.address;
 }
 
 election::election(time_ms join_timeout, time_ms offer_timeout, time_ms retry_interval) noexcept
