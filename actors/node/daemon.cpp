@@ -99,7 +99,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   });
 
   // The data path first: a port that cannot be opened stops start-up before anything listens.
-  auto io = std::make_unique<io_runtime>(p.io);
+  auto io = std::make_unique<io_runtime>(p);
 
   tls_files tls{p.identity.certificate, p.identity.key, p.identity.ca};
   if (tls.certificate.empty() && !p.peers.empty())
@@ -265,12 +265,15 @@ std::string daemon::reload() {
   }
   auto diff = policy::diff_policies(*d.current, *next);
   json applied = json::array(), restart = json::array();
+  // The data path takes rules, profiles and routes by table swap, in one step.
+  std::string io_answer;
+  if (diff.changed("io") || diff.changed("rules") || diff.changed("profiles"))
+    io_answer = ask(*d.sys, d.packet_io, protocol::reload_atom::value, next);
   for (auto& section : diff.sections) {
     if (section == "io") {
-      auto answer = ask(*d.sys, d.packet_io, protocol::reload_atom::value, next);
-      (answer.rfind("io not changed", 0) == 0 ? restart : applied).push_back(section);
+      (io_answer.rfind("io not changed", 0) == 0 ? restart : applied).push_back(section);
     } else if (section == "rules" || section == "profiles" || section == "pep") {
-      applied.push_back(section);  // read by roles from the current policy
+      applied.push_back(section);
     } else {
       restart.push_back(section);
       events_.add(severity::warning, "reload_needs_restart",

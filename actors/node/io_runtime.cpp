@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 
+#include "actors/node/classify_stage.hpp"
 #include "actors/node/neighbor.hpp"
 #include "net/io/af_packet_port.hpp"
 #include "net/io/raw_ipv4_port.hpp"
@@ -56,7 +57,8 @@ std::unique_ptr<net::packet_port> open_port(net::buffer_pool& pool,
 
 }  // namespace
 
-io_runtime::io_runtime(const policy::io_section& io) {
+io_runtime::io_runtime(const policy::policy& p) {
+  const auto& io = p.io;
   if (io.backend == policy::io_backend::memory && io.interfaces.empty()) return;
   if (io.interfaces.size() != 2)
     throw std::runtime_error("pass-through needs exactly two interfaces, the policy names " +
@@ -71,6 +73,9 @@ io_runtime::io_runtime(const policy::io_section& io) {
     }
     port_names_.push_back(itf.name);
   }
+  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
+  classify_ = classify.get();
+  loop_->add_stage(std::move(classify));
   auto stage = std::make_unique<net::pass_through_stage>(loop_->epoch(), routes_for(io));
   pass_through_ = stage.get();
   loop_->add_stage(std::move(stage));
@@ -100,7 +105,9 @@ void io_runtime::stop() noexcept {
   if (loop_) loop_->stop();
 }
 
-void io_runtime::reroute(const policy::io_section& io) {
+void io_runtime::apply(const policy::policy& p) {
+  const auto& io = p.io;
+  if (classify_) classify_->publish(classify_table::from(p));
   if (!pass_through_) {
     if (io.interfaces.empty()) return;
     throw std::runtime_error("the data path was not running: adding ports needs a restart");

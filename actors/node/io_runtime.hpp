@@ -16,25 +16,30 @@
 
 namespace baton::policy {
 struct io_section;
+struct policy;
 }
 
 namespace baton::node {
 
+class classify_stage;
+
 class io_runtime {
 public:
-  /// Opens every port the io section names and installs the pass-through stage with its routes.
-  /// Throws std::runtime_error naming the port and the system error when a port cannot be opened
-  /// (no such interface, no CAP_NET_ADMIN/CAP_NET_RAW, no /dev/net/tun).
-  explicit io_runtime(const policy::io_section& io);
+  /// Opens every port the policy's io section names and installs the stages: classify (the
+  /// policy's rules) and pass-through (its routes). Throws std::runtime_error naming the port and
+  /// the system error when a port cannot be opened (no such interface, no CAP_NET_ADMIN /
+  /// CAP_NET_RAW, no /dev/net/tun).
+  explicit io_runtime(const policy::policy& p);
   ~io_runtime();
 
   /// Starts / stops the loop thread. stop() is idempotent.
   void start();
   void stop() noexcept;
 
-  /// Replaces the pass-through routes from a new io section with the same ports (reload).
-  /// Throws std::runtime_error when the ports differ (that needs a restart).
-  void reroute(const policy::io_section& io);
+  /// Applies a reloaded policy by table swaps: new rules for classify, new pass-through routes.
+  /// Throws std::runtime_error when the io ports differ (that needs a restart); the rules are
+  /// replaced even then.
+  void apply(const policy::policy& p);
 
   /// Whether the io section asked for a data path at all (a memory backend with no ports does not).
   bool active() const noexcept { return !port_names_.empty(); }
@@ -50,6 +55,7 @@ private:
   std::unique_ptr<net::buffer_pool> pool_;
   std::unique_ptr<net::packet_loop> loop_;
   net::pass_through_stage* pass_through_ = nullptr;  // owned by loop_
+  classify_stage* classify_ = nullptr;                // owned by loop_
   std::vector<std::string> port_names_;
 };
 

@@ -30,8 +30,8 @@ packet_io_actor::behavior_type packet_io_impl(packet_io_actor::stateful_pointer<
     [=](protocol::get_atom) { return self->state.io->counters().dump(); },
     [=](protocol::reload_atom, const policy_ptr& p) -> std::string {
       try {
-        self->state.io->reroute(p->io);
-        return "io routes replaced";
+        self->state.io->apply(*p);
+        return "rules and io routes replaced";
       } catch (const std::exception& e) {
         self->state.events->add(severity::warning, "io_reload_needs_restart", {{"reason", e.what()}});
         return std::string("io not changed: ") + e.what();
