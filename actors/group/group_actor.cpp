@@ -255,6 +255,13 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
       auto& st = self->state;
       auto sender = caf::actor_cast<group_actor>(self->current_sender());
       auto i = st.links.find(h.address);
+      if (i == st.links.end() && st.cfg.accept_discovered && h.address != no_node &&
+          h.address != st.cfg.self.address && h.version == st.cfg.self.version) {
+        i = st.links.emplace(h.address, link{}).first;
+        i->second.address = {h.name, h.address, 0};  // it dialled us: we never dial it back
+        st.events->add(severity::info, "peer_discovered",
+                       {{"peer", h.name}, {"address", dotted(h.address)}, {"by", "hello"}});
+      }
       if (i == st.links.end() || i->second.address.name != h.name || h.version != st.cfg.self.version) {
         st.events->add(severity::warning, "peer_refused",
                        {{"stage", "hello"}, {"peer", h.name}, {"address", dotted(h.address)},
@@ -286,6 +293,16 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
       flush(self);
       reconnect_due(self);
       self->delayed_send(self, std::chrono::milliseconds(st.cfg.tick_ms), tick_atom::value);
+    },
+    [=](protocol::discover_atom, const std::string& name, std::uint32_t address,
+        std::uint16_t port) {
+      auto& st = self->state;
+      if (!st.cfg.accept_discovered || address == st.cfg.self.address || st.links.count(address))
+        return;
+      st.links[address].address = {name, address, port};
+      st.events->add(severity::info, "peer_discovered",
+                     {{"peer", name}, {"address", dotted(address)}, {"by", "beacon"}});
+      reconnect_due(self);
     },
     [=](get_atom) { return status_json(self); },
     [=](units_atom) { return units_json(self); },

@@ -34,6 +34,7 @@ using group_actor = caf::typed_actor<
   caf::reacts_to<work_deassign_done>, caf::reacts_to<state_initial>,
   caf::reacts_to<state_essential>, caf::reacts_to<state_ack>, caf::reacts_to<state_handover>,
   caf::reacts_to<protocol::tick_atom>,
+  caf::reacts_to<protocol::discover_atom, std::string, std::uint32_t, std::uint16_t>,
   caf::replies_to<protocol::get_atom>::with<std::string>,
   caf::replies_to<protocol::units_atom>::with<std::string>,
   caf::replies_to<protocol::drain_atom>::with<std::string>>;
@@ -50,6 +51,9 @@ struct group_actor_config {
   std::string identity;           // certificate identity sent in join requests
   group_config group;             // timers and N; group.peers is filled from `peers`
   std::vector<peer_address> peers;
+  /// Discovery on: peers found by beacon are dialled, and a hello from a node that is not listed
+  /// is accepted (its certificate has already passed the TLS handshake against our CA).
+  bool accept_discovered = false;
   std::uint32_t tick_ms = 5;      // how often the state machine's timers are checked
   std::uint32_t reconnect_ms = 500;
 };

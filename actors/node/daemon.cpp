@@ -12,6 +12,7 @@
 
 #include "actors/console/http_server.hpp"
 #include "actors/console/metrics.hpp"
+#include "actors/group/discovery.hpp"
 #include "actors/group/group_actor.hpp"
 #include "actors/node/io_runtime.hpp"
 #include "actors/node/node_config.hpp"
@@ -35,6 +36,7 @@ std::string dotted(std::uint32_t a) {
 }
 
 constexpr auto ask_timeout = std::chrono::seconds(3);
+constexpr std::uint16_t discovery_port = 4791;  // UDP; beacons say where the group actor listens
 
 /// Asks a local actor for its JSON answer from a console thread.
 template <class Handle, class... Ts>
@@ -68,6 +70,7 @@ group::group_actor_config make_group_config(const policy::policy& p) {
     for (auto& name : p.group.peers) member = member || name == peer.name;
     if (member) cfg.peers.push_back({peer.name, peer.at.address, peer.at.port});
   }
+  cfg.accept_discovered = p.group.discovery_broadcast;
   return cfg;
 }
 
@@ -83,6 +86,7 @@ struct daemon::impl {
   packet_io_actor packet_io;
   std::uint16_t group_port = 0;
   std::unique_ptr<console::http_server> console;
+  std::unique_ptr<group::discovery> discovery;
   std::uint64_t reloads = 0, reload_failures = 0;
 };
 
@@ -102,21 +106,35 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   auto io = std::make_unique<io_runtime>(p);
 
   tls_files tls{p.identity.certificate, p.identity.key, p.identity.ca};
-  if (tls.certificate.empty() && !p.peers.empty())
-    throw std::runtime_error("/identity/certificate: peers are configured, so node links need a "
-                             "certificate, key and CA");
+  bool linked = !p.peers.empty() || p.group.discovery_broadcast;
+  if (tls.certificate.empty() && linked)
+    throw std::runtime_error("/identity/certificate: this node links to peers (listed or "
+                             "discovered), so it needs a certificate, key and CA");
   d.cfg = std::make_unique<node_config>(tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
 
   d.packet_io = spawn_packet_io_actor(*d.sys, std::move(io), events_);
   d.group = group::spawn_group_actor(*d.sys, make_group_config(p), events_);
-  if (!p.peers.empty()) {
+  if (linked) {
     auto addr = dotted(p.identity.address);
     auto port = caf::openssl::publish(d.group, p.identity.port, addr.c_str(), true);
     if (!port)
       throw std::runtime_error("cannot listen for peers on " + addr + ":" +
                                std::to_string(p.identity.port) + ": " + d.sys->render(port.error()));
     d.group_port = *port;
+  }
+  if (p.group.discovery_broadcast) {
+    auto group_handle = d.group;
+    d.discovery = std::make_unique<group::discovery>(
+      group::beacon{p.identity.name, p.identity.address, d.group_port}, discovery_port,
+      std::chrono::milliseconds(1000), [group_handle](const group::beacon& b) {
+        caf::anon_send(group_handle, protocol::discover_atom::value, b.name, b.address, b.port);
+      });
+    try {
+      d.discovery->start();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("discovery: ") + e.what());
+    }
   }
   d.console = std::make_unique<console::http_server>(policy::to_string(p.console));
   auto& server = *d.console;
@@ -169,6 +187,10 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
                    {"reload_failed", events_.count("reload_failed")}};
     j["reloads"] = {{"applied", d.reloads}, {"failed", d.reload_failures}};
     j["console"] = {{"requests", d.console->requests_total()}};
+    if (d.discovery)
+      j["discovery"] = {{"beacons_sent", d.discovery->beacons_sent()},
+                        {"beacons_received", d.discovery->beacons_received()},
+                        {"malformed", d.discovery->malformed()}};
     return j;
   };
   server.route("GET", "/counters", [counters](const http_request&) {
@@ -239,6 +261,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
 daemon::~daemon() {
   auto& d = *impl_;
   if (d.console) d.console->stop();
+  if (d.discovery) d.discovery->stop();
   if (d.sys) {
     caf::anon_send_exit(d.group, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.packet_io, caf::exit_reason::user_shutdown);

@@ -9,6 +9,7 @@ using get_atom = caf::atom_constant<caf::atom("get")>;        // ask for a JSON 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;      // a timer of the actor itself
 using reload_atom = caf::atom_constant<caf::atom("reload")>;  // re-read and apply the policy
 using drain_atom = caf::atom_constant<caf::atom("drain")>;    // give away work, then stop taking it
+using discover_atom = caf::atom_constant<caf::atom("discover")>;  // a beacon named a possible peer
 using units_atom = caf::atom_constant<caf::atom("units")>;    // ask for the work-unit table
 
 }  // namespace baton::protocol
