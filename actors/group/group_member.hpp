@@ -31,7 +31,7 @@
 #include "actors/group/events.hpp"
 #include "actors/group/keepalive.hpp"
 #include "actors/group/membership.hpp"
-#include "actors/group/messages.hpp"
+#include "actors/protocol/group.hpp"
 #include "actors/group/replication.hpp"
 #include "actors/group/types.hpp"
 #include "actors/group/work_units.hpp"

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "actors/group/keepalive.hpp"
-#include "actors/group/messages.hpp"
+#include "actors/protocol/group.hpp"
 #include "actors/group/types.hpp"
 
 namespace baton::group {

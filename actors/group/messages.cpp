@@ -1,4 +1,4 @@
-#include "actors/group/messages.hpp"
+#include "actors/protocol/group.hpp"
 
 namespace baton::group {
 

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/group/messages.hpp"
+#include "actors/protocol/group.hpp"
 #include "actors/group/types.hpp"
 
 namespace baton::group {

@@ -1,13 +1,168 @@
 #pragma once
-// Serialisation of the group substrate's messages (actors/group/messages.hpp) for node-to-node
-// links. The structs are the group's own vocabulary; this file is where they become wire messages.
+// Every message the group substrate exchanges between nodes, named in document 004's words, with
+// the `inspect` overloads that make them wire messages (DESIGN §4: every message that crosses a
+// node is declared once, here). Plain aggregates of integers, strings and vectors; the state
+// machines in actors/group/ use them directly, and only this light CAF header comes with them.
+// The sender is not a field: the host knows it from the authenticated link the message arrived
+// on and passes it to group_member::on_message.
+//
+// Receivers validate every unit number against N before use; a message naming a unit >= N is
+// ignored, never read out of bounds.
 
 #include <caf/meta/type_name.hpp>
 
-#include "actors/group/messages.hpp"
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "actors/group/types.hpp"
 
 namespace baton::group {
 
+/// "cluster members try to join the cluster by sending (broadcasting) a join request message.
+/// This join message contains an authentication certificate" (Figure 6, 603). `identity` is the
+/// certificate's identity (its common name; the TLS layer has already checked the certificate
+/// chain). The claims let a new master keep the work that members already carry when the old
+/// master failed: units this node owns now, and units it holds replicated state for.
+struct join_request {
+  std::string identity;
+  std::uint32_t config_version = 0;
+  std::vector<unit_id> owned_units;
+  std::vector<unit_id> backup_units;
+};
+
+/// The answer to a join request: "OK to join", a NAK with the reason, or a NAK with reason
+/// "operation in progress" while the roles vote on the join (Figure 8F, 877).
+enum class join_result : std::uint8_t { ok = 0, nak = 1, nak_in_progress = 2 };
+
+struct join_reply {
+  join_result result = join_result::nak;
+  std::string reason;
+  /// The master's keepalive sequence when it admitted the node: older keepalives, still in
+  /// flight, do not list the new member and are ignored by it.
+  std::uint64_t master_sequence = 0;
+};
+
+/// "exit request": master to client, "leave the cluster" and join again (Figure 6, 609; sent by
+/// the master to a client it does not know, Figure 8B, 833, and by a master that lost the
+/// tie-break to its members). Client to master: this node leaves the group.
+struct exit_request {
+  std::string reason;
+};
+
+/// "packets offering to become the master unit" (Figure 6, 615), broadcast by a node that got no
+/// "OK to join".
+struct master_offer {
+  std::uint32_t members = 1;
+};
+
+/// "other master exists" (Figure 6, 617; Figure 8A, 825): the master claim an existing master
+/// answers an offer with, and a tie-break winner sends the loser. `members` is the sender's
+/// member count, so the receiver can run the tie-break itself.
+struct other_master_exists {
+  std::uint32_t members = 0;
+};
+
+/// One row of the member list carried in a master keepalive.
+struct member_entry {
+  node_id id = no_node;
+  std::string identity;
+  std::uint32_t load = 0;  // as last reported in the member's client keepalive
+};
+
+/// "the master keepalive message contains the cluster member list, the adaptive keepalive
+/// interval [...] and the current set of work assignments for each member" (Figure 8A). We use
+/// the assignments to repair lost work_assign messages, not only for diagnostics.
+struct master_keepalive {
+  std::uint64_t sequence = 0;             // monotonic per master; stale keepalives are ignored
+  std::uint32_t keepalive_n = 2;          // the adaptive keepalive interval n
+  std::uint32_t client_interval_ms = 0;   // client keepalive period derived from n (keepalive.hpp)
+  std::vector<member_entry> members;      // includes the master itself
+  std::uint64_t table_version = 0;        // bumped on every change of owners or backups
+  std::vector<node_id> owners;            // size N; no_node = unassigned
+  std::vector<node_id> backups;           // size N; no_node = none
+};
+
+/// "client keepalive message (containing a monotonically increasing numeric value)" (Figure 8H),
+/// plus the load the hosting role reports.
+struct client_keepalive {
+  std::uint64_t sequence = 0;
+  std::uint32_t load = 0;
+};
+
+/// One unit's assignment.
+struct unit_assignment {
+  unit_id unit = 0;
+  node_id owner = no_node;
+  node_id backup = no_node;
+};
+
+/// The master assigns units; an assignment "takes effect" only once acknowledged (Figure 9, 931).
+struct work_assign {
+  std::uint64_t table_version = 0;
+  std::vector<unit_assignment> units;
+};
+
+struct work_assign_ack {
+  std::vector<unit_id> units;
+};
+
+/// "the master sends a work de-assign request to the most loaded member with the least loaded
+/// member as the target recipient" (Figure 8D, 863).
+struct work_deassign {
+  unit_id unit = 0;
+  node_id target = no_node;
+};
+
+/// From the target of a de-assign to the master: the handed-over state has arrived, so the unit
+/// may now be assigned to the target. `from` is the owner that handed it over.
+struct work_deassign_done {
+  unit_id unit = 0;
+  node_id from = no_node;
+};
+
+/// "an Initial State portion which only needs to be sent once" (Figure 7, 702): owner to backup.
+struct state_initial {
+  unit_id unit = 0;
+  state_bytes data;
+};
+
+/// "the Essential State Portion which must be sent [...] when any item listed in the Essential
+/// portion changes" (Figure 7, 701): owner to backup. `version` grows with every change.
+struct state_essential {
+  unit_id unit = 0;
+  std::uint64_t version = 0;
+  state_bytes data;
+};
+
+/// Backup to owner: this portion is stored (resends stop). `initial` says which portion;
+/// `version` is the essential version stored.
+struct state_ack {
+  unit_id unit = 0;
+  bool initial = false;
+  std::uint64_t version = 0;
+};
+
+/// Owner to the target of a de-assign: the unit's whole replicable state, sent after the owner
+/// stopped working on the unit and before the master moves ownership.
+struct state_handover {
+  unit_id unit = 0;
+  std::uint64_t version = 0;
+  bool has_initial = false;
+  state_bytes initial;
+  state_bytes essential;
+};
+
+using message = std::variant<join_request, join_reply, exit_request, master_offer,
+                             other_master_exists, master_keepalive, client_keepalive, work_assign,
+                             work_assign_ack, work_deassign, work_deassign_done, state_initial,
+                             state_essential, state_ack, state_handover>;
+
+/// The message's type name ("join_request", ...), for logs and counters. Never null.
+const char* message_name(const message& m) noexcept;
+
+// ---- serialisation (CAF 0.17 inspect) ----
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.identity, x.config_version, x.owned_units,
