@@ -203,17 +203,21 @@ int run(emulator& emu) {
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) fail("epoll_ctl");
   }
   emu.publish("ready");
-  std::optional<std::int64_t> armed;
+  // The timer's absolute expiry in ns, or `disarmed` (a plain sentinel: GCC 12 at -O2 warns,
+  // wrongly, that comparing optionals here may read an uninitialised value).
+  constexpr std::int64_t disarmed = -1;
+  std::int64_t armed = disarmed;
   for (;;) {
     emu.flush(monotonic_ns());
-    std::optional<std::int64_t> next = emu.a_to_b.next_event();
-    if (auto n = emu.b_to_a.next_event(); n && (!next || *n < *next)) next = n;
+    std::int64_t next = disarmed;
+    for (auto* dir : {&emu.a_to_b, &emu.b_to_a})
+      if (auto n = dir->next_event(); n && (next == disarmed || *n < next)) next = *n;
     if (next != armed) {
       itimerspec its{};  // all zero disarms
-      if (next) {
+      if (next != disarmed) {
         // An absolute time already past fires at once, which is what we want.
-        its.it_value.tv_sec = std::max<std::int64_t>(*next, 1) / 1'000'000'000;
-        its.it_value.tv_nsec = std::max<std::int64_t>(*next, 1) % 1'000'000'000;
+        its.it_value.tv_sec = std::max<std::int64_t>(next, 1) / 1'000'000'000;
+        its.it_value.tv_nsec = std::max<std::int64_t>(next, 1) % 1'000'000'000;
       }
       if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, nullptr) != 0) fail("timerfd_settime");
       armed = next;
@@ -233,7 +237,7 @@ int run(emulator& emu) {
       } else if (fd == tfd) {
         std::uint64_t expirations = 0;
         if (read(tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) fail("read timerfd");
-        armed.reset();  // fired: re-arm on the next round even for the same time
+        armed = disarmed;  // fired: re-arm on the next round even for the same time
       } else if (fd == sfd) {
         signalfd_siginfo si{};
         while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {

@@ -1,4 +1,5 @@
 // IP-in-IP (RFC 2003) against scapy's encapsulated packets, and round trips.
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -96,14 +97,14 @@ TEST_CASE("ipip refusals") {
   bytes_span outer;
   {
     byte_vector buf(19 + inner.size());
-    std::memcpy(buf.data() + 19, inner.data(), inner.size());
+    std::copy(inner.begin(), inner.end(), buf.begin() + 19);
     const byte_vector before = buf;
     CHECK(ipip_encapsulate(buf, 19, tun, outer) == edit_status::no_room);
     CHECK(buf == before);
   }
   {
     byte_vector buf(20 + inner.size());
-    std::memcpy(buf.data() + 20, inner.data(), inner.size());
+    std::copy(inner.begin(), inner.end(), buf.begin() + 20);
     buf[20] = 0x65;  // not IPv4
     CHECK(ipip_encapsulate(buf, 20, tun, outer) == edit_status::malformed);
     CHECK(ipip_encapsulate(buf, buf.size() + 1, tun, outer) == edit_status::no_room);

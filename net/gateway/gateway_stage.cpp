@@ -1,0 +1,627 @@
+#include "net/gateway/gateway_stage.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "net/packet/ipip.hpp"
+#include "net/packet/ipv4.hpp"
+#include "net/packet/rewrite.hpp"
+#include "net/packet/tcp.hpp"
+
+namespace baton::net {
+
+struct gateway_stage::flow_record {
+  flow_key client;           // client:port -> cluster:service
+  flow_key reverse;          // source NAT only: backend -> member_addr:snat_port
+  ipv4_host backend_addr = 0;
+  port_host backend_port = 0;
+  port_host snat_port = 0;   // 0: no source NAT
+  std::uint32_t unit = 0;
+  std::uint32_t prev = npos;  // the unit's list (export, drop_unit)
+  std::uint32_t next = npos;
+  std::uint64_t created_at = 0;  // version_ when created here (initial portion)
+  std::uint64_t changed_at = 0;  // version_ of the last essential change
+  tcp_initial_state initial;
+  tcp_essential_state essential;
+  bool in_use = false;
+  bool dying = false;  // collected by expire()'s sweep, decided after it
+};
+
+struct gateway_stage::live_counters {
+  std::atomic<std::uint64_t> owned{0}, not_owned{0}, not_cluster{0}, nat_new{0}, nat_hit{0},
+    recovered{0}, returned{0}, dsr_encapsulated{0}, unhealthy_skipped{0}, no_backend{0},
+    no_service{0}, fragments{0}, table_full{0}, snat_collision{0}, return_unknown{0},
+    essential_changes{0};
+  std::array<std::array<std::atomic<std::uint64_t>, max_backends_per_service>, max_services>
+    backend_chosen{};
+};
+
+namespace {
+
+std::unique_ptr<const gateway_config> checked(const gateway_config& c) {
+  const char* why = c.validate();
+  if (*why != '\0') throw std::invalid_argument(std::string("gateway config: ") + why);
+  return std::make_unique<const gateway_config>(c);
+}
+
+std::size_t table_capacity(std::size_t flows) {
+  if (flows == 0 || flows > (std::size_t{1} << 30))
+    throw std::invalid_argument("gateway: flow_capacity must be in [1, 2^30]");
+  return flows * 2;  // a source-NAT flow has a second key for its replies
+}
+
+constexpr std::uint8_t kind_initial = 'I';
+constexpr std::uint8_t kind_essential = 'E';
+
+void put_header(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t unit,
+                ipv4_host cluster_ip, std::size_t& count_at) {
+  const std::size_t at = out.size();
+  out.resize(at + gateway_state_header_size);
+  out[at] = gateway_state_format;
+  out[at + 1] = kind;
+  store_be16(&out[at + 2], static_cast<std::uint16_t>(unit));
+  store_be32(&out[at + 4], cluster_ip);
+  store_be32(&out[at + 8], 0);
+  count_at = at + 8;
+}
+
+// The 9-byte flow id both record kinds start with: client endpoint, service port, protocol.
+void put_id(std::uint8_t* p, const flow_key& k) {
+  store_be32(p, k.src_addr);
+  store_be16(p + 4, k.src_port);
+  store_be16(p + 6, k.dst_port);
+  p[8] = k.protocol;
+}
+flow_key get_id(const std::uint8_t* p, ipv4_host cluster_ip) {
+  flow_key k;
+  k.src_addr = load_be32(p);
+  k.src_port = load_be16(p + 4);
+  k.dst_addr = cluster_ip;
+  k.dst_port = load_be16(p + 6);
+  k.protocol = p[8];
+  return k;
+}
+
+struct blob_header {
+  std::uint32_t unit = 0;
+  ipv4_host cluster_ip = 0;
+  std::uint32_t count = 0;
+};
+
+// Checks a blob's header and that exactly `count` records of `record_size` follow.
+parse_status read_header(bytes_view b, std::uint8_t kind, std::size_t record_size,
+                         blob_header& h) {
+  if (b.size < gateway_state_header_size) return parse_status::truncated;
+  if (b.data[0] != gateway_state_format || b.data[1] != kind) return parse_status::unsupported;
+  h.unit = load_be16(b.data + 2);
+  h.cluster_ip = load_be32(b.data + 4);
+  h.count = load_be32(b.data + 8);
+  const std::size_t body = b.size - gateway_state_header_size;
+  if (body / record_size < h.count) return parse_status::truncated;
+  if (body != std::size_t{h.count} * record_size) return parse_status::bad_length;
+  return parse_status::ok;
+}
+
+std::chrono::milliseconds coarse_now() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::milliseconds{std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000};
+}
+
+bool is_new_flow(std::uint8_t protocol, std::uint8_t tcp_flags) {
+  if (protocol != ip_protocol_tcp) return true;  // UDP: any datagram may start a flow
+  return (tcp_flags & (tcp_flag_syn | tcp_flag_ack | tcp_flag_rst)) == tcp_flag_syn;
+}
+
+}  // namespace
+
+gateway_stage::gateway_stage(const reader_epoch& epoch, gateway_settings settings,
+                             const gateway_config& config, const owned_units& owned)
+    : settings_(settings),
+      table_(table_capacity(settings.flow_capacity), settings.timeouts),
+      config_(epoch, checked(config)),
+      owned_(epoch, std::make_unique<const owned_units>(owned)),
+      counters_(std::make_unique<live_counters>()) {
+  cluster_ip_.store(config.cluster_ip);
+  member_addr_.store(config.member_addr);
+  if (settings_.hasher.units() > owned_units::size())
+    throw std::invalid_argument("gateway: at most 1024 work units");
+  records_.resize(settings_.flow_capacity);
+  free_.reserve(settings_.flow_capacity);
+  for (std::size_t i = settings_.flow_capacity; i-- > 0;)
+    free_.push_back(static_cast<std::uint32_t>(i));
+  unit_head_.assign(settings_.hasher.units(), npos);
+  unit_flows_.assign(settings_.hasher.units(), 0);
+}
+
+gateway_stage::~gateway_stage() = default;
+
+void gateway_stage::publish_config(const gateway_config& config) {
+  config_.publish(checked(config));
+  cluster_ip_.store(config.cluster_ip);
+  member_addr_.store(config.member_addr);
+}
+
+void gateway_stage::publish_owned(const owned_units& owned) {
+  owned_.publish(std::make_unique<const owned_units>(owned));
+}
+
+std::chrono::milliseconds gateway_stage::now() const noexcept {
+  return settings_.clock ? settings_.clock() : coarse_now();
+}
+
+verdict gateway_stage::process(packet_context& ctx) noexcept {
+  const gateway_config* cfg = config_.read();
+  const owned_units* owned = owned_.read();
+  const packet_fields& f = ctx.fields;
+  if (f.dst == cfg->cluster_ip) return from_client(ctx, *cfg, *owned);
+  if (cfg->mode == gateway_mode::nat) {
+    // Replies come from a backend endpoint; with source NAT they are addressed to this member.
+    std::size_t s = 0, b = 0;
+    if (cfg->find_backend(f.protocol, f.src, f.src_port, s, b)) {
+      if (cfg->source_nat) {
+        if (f.dst == cfg->member_addr) return from_backend_snat(ctx, *cfg, *owned);
+      } else {
+        return from_backend(ctx, *cfg, *owned, s, b);
+      }
+    }
+  }
+  bump(counters_->not_cluster);
+  return verdict::next();
+}
+
+verdict gateway_stage::from_client(packet_context& ctx, const gateway_config& cfg,
+                                   const owned_units& owned) noexcept {
+  const packet_fields& f = ctx.fields;
+  if (f.fragment) {
+    // A later fragment has no ports, so it hashes elsewhere than its first: not filterable.
+    bump(counters_->fragments);
+    return verdict::drop(drop_reason::policy);
+  }
+  const flow_key key = from_fields(f);
+  const std::uint32_t unit = settings_.hasher(key, filter::work_set);
+  if (!owned.test(unit)) {
+    bump(counters_->not_owned);
+    return verdict::drop(drop_reason::not_owned);  // silently: nothing is sent back
+  }
+  bump(counters_->owned);
+  if (f.protocol != ip_protocol_tcp && f.protocol != ip_protocol_udp) return verdict::next();
+  const gateway_service* svc = cfg.find_service(f.protocol, f.dst_port);
+  if (svc == nullptr) {
+    bump(counters_->no_service);
+    return verdict::drop(drop_reason::no_route);
+  }
+
+  const auto t = now();
+  std::uint32_t idx = npos;
+  bool state_changed = false;
+  if (flow_value* v = table_.find(key)) {
+    idx = v->user;
+    const flow_state before = v->state;
+    touch(*v, t, f.tcp_flags);
+    state_changed = v->state != before;
+    bump(counters_->nat_hit);
+  } else {
+    const backend_choice choice = select_backend(*svc, key);
+    if (!choice.found) {
+      bump(counters_->no_backend);
+      return verdict::drop(drop_reason::no_route);
+    }
+    const gateway_backend& be = svc->backends[choice.index];
+    drop_reason why = drop_reason::policy;
+    bool collision = false;
+    idx = create_flow(key, unit, be.addr, be.port,
+                      cfg.mode == gateway_mode::nat && cfg.source_nat, cfg.member_addr,
+                      f.tcp_flags, t, why, collision);
+    if (idx == npos) {
+      bump(collision ? counters_->snat_collision : counters_->table_full);
+      return verdict::drop(why);
+    }
+    if (choice.skipped_unhealthy) bump(counters_->unhealthy_skipped);
+    bump(is_new_flow(f.protocol, f.tcp_flags) ? counters_->nat_new : counters_->recovered);
+    bump(counters_->backend_chosen[static_cast<std::size_t>(svc - cfg.services.data())]
+                                  [choice.index]);
+  }
+  packet_buffer& buf = *ctx.buffer;
+  track(idx, buf.data(), f, segment_direction::from_client, state_changed);
+  const flow_record& rec = records_[idx];
+
+  if (cfg.mode == gateway_mode::nat) {
+    if (rewrite_destination(buf.data(), rec.backend_addr, rec.backend_port) != edit_status::ok)
+      return verdict::drop(drop_reason::malformed);
+    if (rec.snat_port != 0 &&
+        rewrite_source(buf.data(), cfg.member_addr, rec.snat_port) != edit_status::ok)
+      return verdict::drop(drop_reason::malformed);
+    return verdict::forward(cfg.backend_port);
+  }
+  // Direct server return: the datagram keeps the cluster IP as destination, so the backend's
+  // host-side decapsulation delivers it locally and the reply leaves with the cluster IP.
+  bytes_span outer;
+  const ipip_tunnel tunnel{cfg.member_addr, rec.backend_addr, ipip_default_ttl, ipip_id_++};
+  const edit_status s = ipip_encapsulate(buf.storage(), buf.offset(), tunnel, outer);
+  if (s != edit_status::ok || !buf.set_data(outer))
+    return verdict::drop(s == edit_status::malformed ? drop_reason::malformed
+                                                     : drop_reason::oversize);
+  bump(counters_->dsr_encapsulated);
+  return verdict::forward(cfg.backend_port);
+}
+
+verdict gateway_stage::from_backend(packet_context& ctx, const gateway_config& cfg,
+                                    const owned_units& owned, std::size_t service,
+                                    std::size_t backend) noexcept {
+  const packet_fields& f = ctx.fields;
+  if (f.fragment) {
+    bump(counters_->fragments);
+    return verdict::drop(drop_reason::policy);
+  }
+  const gateway_service& svc = cfg.services[service];
+  // The client-side key, rebuilt from the reply (see the header): both directions, one unit.
+  flow_key client;
+  client.src_addr = f.dst;
+  client.src_port = f.dst_port;
+  client.dst_addr = cfg.cluster_ip;
+  client.dst_port = svc.port;
+  client.protocol = f.protocol;
+  const std::uint32_t unit = settings_.hasher(client, filter::work_set);
+  if (!owned.test(unit)) {
+    bump(counters_->not_owned);
+    return verdict::drop(drop_reason::not_owned);
+  }
+  bump(counters_->owned);
+
+  const auto t = now();
+  std::uint32_t idx = npos;
+  bool state_changed = false;
+  if (flow_value* v = table_.find(client)) {
+    idx = v->user;
+    const flow_state before = v->state;
+    touch(*v, t, f.tcp_flags);
+    state_changed = v->state != before;
+  } else {
+    // State lost (failover before replication, or expired): the reply itself names the backend.
+    drop_reason why = drop_reason::policy;
+    bool collision = false;
+    idx = create_flow(client, unit, f.src, f.src_port, false, 0, f.tcp_flags, t, why, collision);
+    if (idx == npos) {
+      bump(counters_->table_full);
+      return verdict::drop(why);
+    }
+    bump(counters_->recovered);
+    bump(counters_->backend_chosen[service][backend]);
+  }
+  packet_buffer& buf = *ctx.buffer;
+  track(idx, buf.data(), f, segment_direction::from_backend, state_changed);
+  if (rewrite_source(buf.data(), cfg.cluster_ip, svc.port) != edit_status::ok)
+    return verdict::drop(drop_reason::malformed);
+  bump(counters_->returned);
+  return verdict::forward(cfg.client_port);
+}
+
+verdict gateway_stage::from_backend_snat(packet_context& ctx, const gateway_config& cfg,
+                                         const owned_units& owned) noexcept {
+  const packet_fields& f = ctx.fields;
+  if (f.fragment) {
+    bump(counters_->fragments);
+    return verdict::drop(drop_reason::policy);
+  }
+  flow_value* v = table_.find(from_fields(f));
+  if (v == nullptr) {
+    // Addressed to this member, not the client: without state there is no telling whose it is.
+    bump(counters_->return_unknown);
+    return verdict::drop(drop_reason::not_owned);
+  }
+  const std::uint32_t idx = v->user;
+  const flow_record& rec = records_[idx];
+  if (!owned.test(rec.unit)) {
+    bump(counters_->not_owned);
+    return verdict::drop(drop_reason::not_owned);
+  }
+  bump(counters_->owned);
+  const flow_state before = v->state;
+  touch(*v, now(), f.tcp_flags);
+  packet_buffer& buf = *ctx.buffer;
+  track(idx, buf.data(), f, segment_direction::from_backend, v->state != before);
+  if (rewrite_source(buf.data(), cfg.cluster_ip, rec.client.dst_port) != edit_status::ok ||
+      rewrite_destination(buf.data(), rec.client.src_addr, rec.client.src_port) !=
+        edit_status::ok)
+    return verdict::drop(drop_reason::malformed);
+  bump(counters_->returned);
+  return verdict::forward(cfg.client_port);
+}
+
+std::uint32_t gateway_stage::create_flow(const flow_key& client, std::uint32_t unit,
+                                         ipv4_host backend_addr, port_host backend_port,
+                                         bool source_nat, ipv4_host snat_addr,
+                                         std::uint8_t tcp_flags, std::chrono::milliseconds now,
+                                         drop_reason& why, bool& collision) noexcept {
+  why = drop_reason::policy;
+  collision = false;
+  if (free_.empty()) return npos;
+  const std::uint32_t idx = free_.back();
+  const flow_value value = make_flow_value(client.protocol, tcp_flags, unit, now, idx);
+  if (table_.insert(client, value).status != insert_status::inserted) return npos;
+  flow_key reverse;
+  if (source_nat) {
+    // Port preserving: the reply comes to member_addr:client port from the backend endpoint.
+    reverse.src_addr = backend_addr;
+    reverse.src_port = backend_port;
+    reverse.dst_addr = snat_addr;
+    reverse.dst_port = client.src_port;
+    reverse.protocol = client.protocol;
+    const insert_status s = table_.insert(reverse, value).status;
+    if (s != insert_status::inserted) {
+      table_.erase(client);
+      collision = s == insert_status::exists;
+      return npos;
+    }
+  }
+  free_.pop_back();
+  flow_record& r = records_[idx];
+  r = flow_record{};
+  r.client = client;
+  r.reverse = reverse;
+  r.backend_addr = backend_addr;
+  r.backend_port = backend_port;
+  r.snat_port = source_nat ? client.src_port : 0;
+  r.unit = unit;
+  r.in_use = true;
+  r.created_at = r.changed_at = ++version_;
+  // Link at the head of the unit's list.
+  r.next = unit_head_[unit];
+  if (r.next != npos) records_[r.next].prev = idx;
+  unit_head_[unit] = idx;
+  ++unit_flows_[unit];
+  ++records_in_use_;
+  return idx;
+}
+
+void gateway_stage::free_record(std::uint32_t idx) noexcept {
+  flow_record& r = records_[idx];
+  if (!r.in_use) return;
+  table_.erase(r.client);
+  if (r.snat_port != 0) table_.erase(r.reverse);
+  if (r.prev != npos) records_[r.prev].next = r.next;
+  else unit_head_[r.unit] = r.next;
+  if (r.next != npos) records_[r.next].prev = r.prev;
+  --unit_flows_[r.unit];
+  --records_in_use_;
+  r.in_use = false;
+  r.dying = false;
+  free_.push_back(idx);
+}
+
+void gateway_stage::track(std::uint32_t idx, bytes_view packet, const packet_fields& f,
+                          segment_direction dir, bool state_changed) noexcept {
+  if (f.protocol != ip_protocol_tcp) return;
+  flow_record& r = records_[idx];
+  const bool changed = observe_segment(packet, f, dir, r.initial, r.essential);
+  if (changed || state_changed) {
+    r.changed_at = ++version_;
+    bump(counters_->essential_changes);
+  }
+}
+
+sweep_result gateway_stage::expire(std::size_t max_slots) noexcept {
+  constexpr std::size_t budget = 256;
+  if (max_slots > budget) max_slots = budget;
+  std::array<std::uint32_t, budget> dead;
+  std::size_t n = 0;
+  const auto t = now();
+  const sweep_result r = table_.sweep(t, max_slots, [&](const flow_key&, const flow_value& v) {
+    flow_record& rec = records_[v.user];
+    if (!rec.dying && n < budget) {
+      rec.dying = true;
+      dead[n++] = v.user;
+    }
+  });
+  for (std::size_t i = 0; i < n; ++i) {
+    flow_record& rec = records_[dead[i]];
+    if (rec.snat_port != 0) {
+      // A source-NAT flow has a key per direction, each touched by its own direction only: the
+      // flow is idle only when both are. Put back the key that expired if the other is live.
+      const flow_value* c = table_.find(rec.client);
+      const flow_value* rv = table_.find(rec.reverse);
+      const flow_value* live = c && !table_.expired(*c, t) ? c : (rv && !table_.expired(*rv, t) ? rv : nullptr);
+      if (live != nullptr) {
+        const flow_value copy = *live;
+        table_.insert(c ? rec.reverse : rec.client, copy);
+        rec.dying = false;
+        continue;
+      }
+    }
+    free_record(dead[i]);
+  }
+  return r;
+}
+
+std::size_t gateway_stage::drop_unit(std::uint32_t unit) noexcept {
+  if (unit >= unit_head_.size()) return 0;
+  std::size_t n = 0;
+  while (unit_head_[unit] != npos) {
+    free_record(unit_head_[unit]);
+    ++n;
+  }
+  return n;
+}
+
+std::size_t gateway_stage::flow_count(std::uint32_t unit) const noexcept {
+  return unit < unit_flows_.size() ? unit_flows_[unit] : 0;
+}
+
+bool gateway_stage::find_flow(const flow_key& client, gateway_flow_info& out) const noexcept {
+  const flow_value* v = table_.find(client);
+  if (v == nullptr) return false;
+  const flow_record& r = records_[v->user];
+  if (!r.in_use || r.client != client) return false;
+  out.client = r.client;
+  out.backend_addr = r.backend_addr;
+  out.backend_port = r.backend_port;
+  out.snat_port = r.snat_port;
+  out.unit = r.unit;
+  out.state = v->state;
+  out.initial = r.initial;
+  out.essential = r.essential;
+  return true;
+}
+
+unit_export gateway_stage::export_unit(std::uint32_t unit, std::uint64_t since,
+                                       std::vector<std::uint8_t>& initial,
+                                       std::vector<std::uint8_t>& essential) const {
+  unit_export e;
+  e.version = version_;
+  const ipv4_host cluster_ip = cluster_ip_.load();
+  std::size_t icount_at = 0, ecount_at = 0;
+  put_header(initial, kind_initial, unit, cluster_ip, icount_at);
+  put_header(essential, kind_essential, unit, cluster_ip, ecount_at);
+  if (unit >= unit_head_.size()) return e;
+  for (std::uint32_t i = unit_head_[unit]; i != npos; i = records_[i].next) {
+    const flow_record& r = records_[i];
+    if (r.created_at > since) {
+      const std::size_t at = initial.size();
+      initial.resize(at + gateway_initial_record_size);
+      std::uint8_t* p = &initial[at];
+      put_id(p, r.client);
+      store_be32(p + 9, r.backend_addr);
+      store_be16(p + 13, r.backend_port);
+      store_be16(p + 15, r.snat_port);
+      store_be16(p + 17, r.initial.client_mss);
+      store_be16(p + 19, r.initial.backend_mss);
+      p[21] = r.initial.options_size;
+      ++e.initial_flows;
+    }
+    if (r.client.protocol == ip_protocol_tcp && r.changed_at > since) {
+      const flow_value* v = table_.find(r.client);
+      const std::size_t at = essential.size();
+      essential.resize(at + gateway_essential_record_size);
+      std::uint8_t* p = &essential[at];
+      const tcp_essential_state& s = r.essential;
+      put_id(p, r.client);
+      p[9] = static_cast<std::uint8_t>(v ? v->state : flow_state::tcp_established);
+      p[10] = s.flags;
+      p[11] = s.valid;
+      p[12] = static_cast<std::uint8_t>(s.snd_scale << 4 | (s.rcv_scale & 0x0f));
+      store_be32(p + 13, s.snd_nxt);
+      store_be32(p + 17, s.snd_wl1);
+      store_be32(p + 21, s.snd_wl2);
+      store_be32(p + 25, s.snd_wnd);
+      store_be32(p + 29, s.rcv_nxt);
+      store_be32(p + 33, s.rcv_adv);
+      store_be32(p + 37, s.ts_recent);
+      ++e.essential_flows;
+    }
+  }
+  store_be32(&initial[icount_at], static_cast<std::uint32_t>(e.initial_flows));
+  store_be32(&essential[ecount_at], static_cast<std::uint32_t>(e.essential_flows));
+  return e;
+}
+
+unit_import gateway_stage::import_unit(bytes_view initial, bytes_view essential) noexcept {
+  unit_import result;
+  const ipv4_host member_addr = member_addr_.load();
+  const auto t = now();
+  if (!initial.empty()) {
+    blob_header h;
+    result.status = read_header(initial, kind_initial, gateway_initial_record_size, h);
+    if (result.status != parse_status::ok) return result;
+    for (std::uint32_t i = 0; i < h.count; ++i) {
+      const std::uint8_t* p =
+        initial.data + gateway_state_header_size + std::size_t{i} * gateway_initial_record_size;
+      const flow_key key = get_id(p, h.cluster_ip);
+      const std::uint32_t unit = settings_.hasher(key, filter::work_set);
+      if (unit != h.unit) {
+        ++result.rejected;
+        continue;
+      }
+      if (table_.find(key) != nullptr) continue;  // already here (an earlier import)
+      const port_host snat_port = load_be16(p + 15);
+      drop_reason why{};
+      bool collision = false;
+      // A flow taken over mid-stream: state "established" until the essential record says more.
+      const std::uint32_t idx =
+        create_flow(key, unit, load_be32(p + 9), load_be16(p + 13), snat_port != 0,
+                    member_addr, key.protocol == ip_protocol_tcp ? tcp_flag_ack : 0, t, why,
+                    collision);
+      if (idx == npos) {
+        ++result.rejected;
+        continue;
+      }
+      flow_record& r = records_[idx];
+      r.initial.client_mss = load_be16(p + 17);
+      r.initial.backend_mss = load_be16(p + 19);
+      r.initial.options_size = p[21];
+      ++result.created;
+    }
+  }
+  if (!essential.empty()) {
+    blob_header h;
+    result.status = read_header(essential, kind_essential, gateway_essential_record_size, h);
+    if (result.status != parse_status::ok) return result;
+    for (std::uint32_t i = 0; i < h.count; ++i) {
+      const std::uint8_t* p = essential.data + gateway_state_header_size +
+                              std::size_t{i} * gateway_essential_record_size;
+      const flow_key key = get_id(p, h.cluster_ip);
+      if (p[9] >= flow_state_count) {
+        result.status = parse_status::unsupported;
+        return result;
+      }
+      if (settings_.hasher(key, filter::work_set) != h.unit) {
+        ++result.rejected;
+        continue;
+      }
+      flow_value* v = table_.find(key);
+      if (v == nullptr) {
+        ++result.orphans;
+        continue;
+      }
+      flow_record& r = records_[v->user];
+      v->state = static_cast<flow_state>(p[9]);
+      v->last_seen = flow_stamp(t);
+      tcp_essential_state& s = r.essential;
+      s.flags = p[10];
+      s.valid = p[11];
+      s.snd_scale = static_cast<std::uint8_t>(p[12] >> 4);
+      s.rcv_scale = static_cast<std::uint8_t>(p[12] & 0x0f);
+      s.snd_nxt = load_be32(p + 13);
+      s.snd_wl1 = load_be32(p + 17);
+      s.snd_wl2 = load_be32(p + 21);
+      s.snd_wnd = load_be32(p + 25);
+      s.rcv_nxt = load_be32(p + 29);
+      s.rcv_adv = load_be32(p + 33);
+      s.ts_recent = load_be32(p + 37);
+      r.changed_at = ++version_;
+      ++result.updated;
+    }
+  }
+  return result;
+}
+
+gateway_counters gateway_stage::counters() const noexcept {
+  auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  const live_counters& c = *counters_;
+  gateway_counters s;
+  s.owned = r(c.owned);
+  s.not_owned = r(c.not_owned);
+  s.not_cluster = r(c.not_cluster);
+  s.nat_new = r(c.nat_new);
+  s.nat_hit = r(c.nat_hit);
+  s.recovered = r(c.recovered);
+  s.returned = r(c.returned);
+  s.dsr_encapsulated = r(c.dsr_encapsulated);
+  s.unhealthy_skipped = r(c.unhealthy_skipped);
+  s.no_backend = r(c.no_backend);
+  s.no_service = r(c.no_service);
+  s.fragments = r(c.fragments);
+  s.table_full = r(c.table_full);
+  s.snat_collision = r(c.snat_collision);
+  s.return_unknown = r(c.return_unknown);
+  s.essential_changes = r(c.essential_changes);
+  for (std::size_t i = 0; i < max_services; ++i)
+    for (std::size_t j = 0; j < max_backends_per_service; ++j)
+      s.backend_chosen[i][j] = r(c.backend_chosen[i][j]);
+  return s;
+}
+
+}  // namespace baton::net

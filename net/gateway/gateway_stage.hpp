@@ -1,0 +1,234 @@
+#pragma once
+// The cluster member's gateway stage (document 004; issue 4 "The packet path"): the work-unit
+// filter, NAT or direct-server-return forwarding to a consistently chosen backend, per-flow TCP
+// failover state (Figure 7) and its export / import for replication. CAF-free; the packet-I/O
+// actor installs it in its packet_loop and drives the control calls below.
+//
+// Per datagram (process()):
+//  1. Work-unit filter. A datagram to the cluster IP is hashed (settings.hasher, the document's
+//     function by default, work-set filter) over its own flow key, which is the client-side key
+//     client:port -> cluster:service. A reply from a backend is hashed over the SAME client-side
+//     key, rebuilt from the reply: client = the reply's destination address and port, cluster =
+//     the cluster IP and the port of the service the reply's source (the backend endpoint)
+//     belongs to, protocol kept. Both directions of a connection therefore land on one unit on
+//     every member, with no state and whatever hash is configured. (With source NAT on, the
+//     reply's destination is this member, not the client: the client-side key comes from this
+//     member's flow table, and a reply without state cannot be placed; see gateway_config.)
+//     A unit this member does not own: drop(not_owned), silently: nothing is ever sent back, so
+//     no RST or ICMP leaks from a non-owner.
+//  2. NAT: a new flow (TCP SYN or any UDP datagram without state) gets a backend by rendezvous
+//     hashing of the client-side key (select_backend), skipping unhealthy backends; the
+//     destination becomes the backend (and the source member_addr if source_nat); the flow is
+//     recorded. Return traffic gets the cluster IP and service port back as its source. A TCP
+//     segment without state that is not a SYN (the state was lost in a failover) re-derives the
+//     same backend from the same hash and is counted as recovered: the connection survives.
+//  3. DSR: the datagram is wrapped in IP-in-IP (member_addr -> backend) in the buffer's headroom.
+//  4. TCP state: every TCP segment of a carried flow updates its Figure 7 state
+//     (tcp_failover_state.hpp) in both directions the member sees.
+//
+// Threading: process() runs on the loop thread. publish_config() / publish_owned() may be
+// called from any control thread (table_slot). Everything else (export_unit, import_unit,
+// drop_unit, expire, find_flow, flow_count) touches the flow table and must run on the loop
+// thread between batches (the packet-I/O actor's command queue), or while the loop is stopped.
+// counters() may be read from any thread.
+//
+// Replication cost per flow (the figures bench_gateway prints come from these layouts):
+//   initial portion, once per flow:      22 bytes (gateway_initial_record_size)
+//   essential portion, per change batch: 41 bytes (gateway_essential_record_size), TCP only
+//   plus a 12-byte header per unit and message. A steadily transferring TCP flow changes its
+//   essential state with nearly every segment; sent per segment that is 41 B x packets/s, batched
+//   every T it is at most 41 B / T per flow (410 B/s at T = 100 ms), however fast the flow runs.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "net/flow/flow_table.hpp"
+#include "net/flow/work_unit.hpp"
+#include "net/gateway/gateway_config.hpp"
+#include "net/gateway/tcp_failover_state.hpp"
+#include "net/io/stage.hpp"
+#include "net/io/table_slot.hpp"
+
+namespace baton::net {
+
+/// Fixed at construction: every member of a cluster must agree on the hasher.
+struct gateway_settings {
+  std::size_t flow_capacity = 65536;  // flows carried at once (records; the table holds 2 keys each)
+  flow_timeouts timeouts{};
+  work_unit_hasher hasher{};          // document's function, 1024 units by default (<= 1024)
+  /// Time source in milliseconds; nullptr: CLOCK_MONOTONIC_COARSE (a few ns, 1-4 ms resolution,
+  /// plenty for idle timeouts). Tests pass their own for determinism.
+  std::chrono::milliseconds (*clock)() noexcept = nullptr;
+};
+
+/// A copy of the stage's counters (each read once, relaxed).
+struct gateway_counters {
+  std::uint64_t owned = 0;          // datagrams whose unit this member owns (both directions)
+  std::uint64_t not_owned = 0;      // dropped silently: another member's unit
+  std::uint64_t not_cluster = 0;    // neither to the cluster IP nor from a backend: next()
+  std::uint64_t nat_new = 0;        // new flows (SYN, or UDP without state)
+  std::uint64_t nat_hit = 0;        // client datagrams of known flows
+  std::uint64_t recovered = 0;      // flows re-derived without state (mid-flow, either direction)
+  std::uint64_t returned = 0;       // replies rewritten back to the cluster IP
+  std::uint64_t dsr_encapsulated = 0;
+  std::uint64_t unhealthy_skipped = 0;  // new flows whose first-choice backend was unhealthy
+  std::uint64_t no_backend = 0;     // dropped (no_route): no healthy backend
+  std::uint64_t no_service = 0;     // dropped (no_route): owned, TCP/UDP, but no such service
+  std::uint64_t fragments = 0;      // dropped (policy): fragments are not reassembled here
+  std::uint64_t table_full = 0;     // dropped (policy): no room for a new flow
+  std::uint64_t snat_collision = 0;  // dropped (policy): source-NAT endpoint already in use
+  std::uint64_t return_unknown = 0;  // dropped (not_owned): source-NAT reply without state
+  std::uint64_t essential_changes = 0;  // times a flow's essential state changed
+  std::array<std::array<std::uint64_t, max_backends_per_service>, max_services> backend_chosen{};
+};
+
+// Replication byte layout (all integers big-endian). One blob per unit and portion:
+//   header: format(1) = 1, kind(1) = 'I' or 'E', unit(2), cluster_ip(4), count(4)
+//   initial record:   client addr(4) client port(2) service port(2) protocol(1)
+//                     backend addr(4) backend port(2) source-NAT port(2) (0: none)
+//                     client MSS(2) backend MSS(2) options size(1)
+//   essential record: client addr(4) client port(2) service port(2) protocol(1)
+//                     connection state(1) flags(1) valid(1) scales(1: send << 4 | receive)
+//                     snd_nxt snd_wl1 snd_wl2 snd_wnd rcv_nxt rcv_adv ts_recent (4 each)
+inline constexpr std::uint8_t gateway_state_format = 1;
+inline constexpr std::size_t gateway_state_header_size = 12;
+inline constexpr std::size_t gateway_initial_record_size = 22;
+inline constexpr std::size_t gateway_essential_record_size = 41;
+
+/// What export_unit produced.
+struct unit_export {
+  std::uint64_t version = 0;      // pass as `since` next time to get only later changes
+  std::size_t initial_flows = 0;  // records in the initial blob
+  std::size_t essential_flows = 0;
+};
+
+/// What import_unit did.
+struct unit_import {
+  parse_status status = parse_status::ok;  // not ok: a blob did not parse; nothing after the
+                                           // bad record was applied
+  std::size_t created = 0;   // flows new to this member
+  std::size_t updated = 0;   // essential records applied
+  std::size_t orphans = 0;   // essential records for flows with no initial record here
+  std::size_t rejected = 0;  // records that do not hash to the blob's unit, or no room
+};
+
+/// A copy of one flow's state (console, tests).
+struct gateway_flow_info {
+  flow_key client;            // client-side key
+  ipv4_host backend_addr = 0;
+  port_host backend_port = 0;
+  port_host snat_port = 0;    // 0: no source NAT
+  std::uint32_t unit = 0;
+  flow_state state = flow_state::other;
+  tcp_initial_state initial;
+  tcp_essential_state essential;
+};
+
+class gateway_stage final : public stage {
+ public:
+  /// A stage reading its tables through `epoch` (the loop's; must outlive the stage). Allocates
+  /// everything now: the flow table, flow_capacity records, the per-unit lists.
+  /// `config` must pass validate(); `owned` starts as given (empty: drop everything).
+  /// Throws std::invalid_argument for a config that does not validate, a capacity of 0 or a
+  /// hasher with more than 1024 units; std::bad_alloc.
+  gateway_stage(const reader_epoch& epoch, gateway_settings settings, const gateway_config& config,
+                const owned_units& owned = {});
+  ~gateway_stage() override;
+
+  /// Control thread: replaces the config (health, services, mode). Flows keep the backend they
+  /// have. Throws std::invalid_argument when `config` does not validate; std::bad_alloc.
+  void publish_config(const gateway_config& config);
+  /// Control thread: replaces the owned-units set. Returns once the loop uses the new set.
+  /// Dropping a unit here stops its traffic; drop_unit() then frees its flows. Throws
+  /// std::bad_alloc.
+  void publish_owned(const owned_units& owned);
+
+  const char* name() const noexcept override { return "gateway"; }
+  /// See the file comment. Verdicts: forward(backend_port) for client traffic, forward(client_port)
+  /// for replies, drop(not_owned) for other members' units, drop(no_route) for no service or no
+  /// healthy backend, drop(policy) for fragments / a full table / a source-NAT collision,
+  /// drop(oversize) when DSR has no headroom, next() for traffic that is not the cluster's
+  /// (and owned non-TCP/UDP datagrams to the cluster IP, e.g. ping, for a later stage).
+  verdict process(packet_context& ctx) noexcept override;
+
+  // Loop thread only (see the file comment). -------------------------------------------------
+
+  /// Appends unit `unit`'s replication blobs to `initial` and `essential` (each gets a header
+  /// even with no records): initial records of flows created after version `since`, essential
+  /// records of TCP flows whose essential state changed after `since`. since = 0: everything.
+  /// Returns the version to pass next time. Allocates only by growing the vectors (control path).
+  unit_export export_unit(std::uint32_t unit, std::uint64_t since, std::vector<std::uint8_t>& initial,
+                          std::vector<std::uint8_t>& essential) const;
+
+  /// Takes over flows from blobs made by export_unit on another member (either may be empty):
+  /// initial records create flows not yet here (same backend, same NAT binding), then essential
+  /// records overwrite their TCP state. Records whose client key does not hash to the blob's unit
+  /// are rejected. The bytes are untrusted: every read is bounds-checked. Never throws.
+  unit_import import_unit(bytes_view initial, bytes_view essential) noexcept;
+
+  /// Forgets every flow of `unit` (it was revoked or handed over). Returns how many. Never throws.
+  std::size_t drop_unit(std::uint32_t unit) noexcept;
+
+  /// Removes idle flows: examines at most `max_slots` (<= 256) table slots per call (a bounded
+  /// slice of work; call it between batches). Returns what the table sweep did.
+  sweep_result expire(std::size_t max_slots) noexcept;
+
+  /// The state of the flow with client-side key `client`, or false.
+  bool find_flow(const flow_key& client, gateway_flow_info& out) const noexcept;
+  /// Flows of one unit (for /units).
+  std::size_t flow_count(std::uint32_t unit) const noexcept;
+  /// Flows carried now.
+  std::size_t flows() const noexcept { return records_in_use_; }
+  /// The replication version: grows with every flow creation and essential change.
+  std::uint64_t version() const noexcept { return version_; }
+  const gateway_settings& settings() const noexcept { return settings_; }
+
+  /// Counters, readable from any thread.
+  gateway_counters counters() const noexcept;
+
+ private:
+  struct flow_record;
+  struct live_counters;
+  static constexpr std::uint32_t npos = 0xffffffffU;
+
+  std::chrono::milliseconds now() const noexcept;
+  verdict from_client(packet_context& ctx, const gateway_config& cfg,
+                      const owned_units& owned) noexcept;
+  verdict from_backend(packet_context& ctx, const gateway_config& cfg, const owned_units& owned,
+                       std::size_t service, std::size_t backend) noexcept;
+  verdict from_backend_snat(packet_context& ctx, const gateway_config& cfg,
+                            const owned_units& owned) noexcept;
+  // Makes a flow record and its table entries; npos when full or on a source-NAT collision
+  // (`why` says which).
+  std::uint32_t create_flow(const flow_key& client, std::uint32_t unit, ipv4_host backend_addr,
+                            port_host backend_port, bool source_nat, ipv4_host snat_addr,
+                            std::uint8_t tcp_flags, std::chrono::milliseconds now,
+                            drop_reason& why, bool& collision) noexcept;
+  void free_record(std::uint32_t index) noexcept;
+  // Updates a TCP flow's Figure 7 state; bumps the version when it (or `state_changed`) changed.
+  void track(std::uint32_t index, bytes_view packet, const packet_fields& f,
+             segment_direction dir, bool state_changed) noexcept;
+
+  gateway_settings settings_;
+  flow_table table_;
+  std::vector<flow_record> records_;
+  std::vector<std::uint32_t> free_;        // stack of free record indexes
+  std::vector<std::uint32_t> unit_head_;   // per unit: first record of its list
+  std::vector<std::uint32_t> unit_flows_;  // per unit: records in its list
+  std::size_t records_in_use_ = 0;
+  std::uint64_t version_ = 0;
+  std::uint16_t ipip_id_ = 0;
+  table_slot<gateway_config> config_;
+  // Copies for the loop-thread control calls, which run outside the loop's epoch and so must not
+  // hold a config pointer that a concurrent publish_config() may free.
+  std::atomic<ipv4_host> cluster_ip_{0};
+  std::atomic<ipv4_host> member_addr_{0};
+  table_slot<owned_units> owned_;
+  std::unique_ptr<live_counters> counters_;
+};
+
+}  // namespace baton::net
