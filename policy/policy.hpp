@@ -13,6 +13,7 @@
 //               encrypt}]
 //   rules     the node's rule list (see rule_list.hpp for its grammar)
 //   pep       {rules: [...]}: the PEP endpoint's selection rules, same grammar, same profiles
+//   cluster   {ip, inside_ip, mac, outside, inside, mode, hash, services: [{port, backends}]}
 // Unknown keys anywhere are errors, as are wrong types, out-of-range numbers, duplicate names,
 // missing required keys and references to undefined names.
 
@@ -129,6 +130,37 @@ struct profile {
   bool encrypt = false;
 };
 
+/// A backend server behind the cluster IP.
+struct cluster_backend {
+  std::uint32_t address = 0;
+  std::uint16_t port = 0;
+};
+
+/// One service the cluster offers on its IP: a port and the pool serving it.
+struct cluster_service {
+  std::uint16_t port = 0;
+  std::vector<cluster_backend> backends;
+};
+
+enum class cluster_mode : std::uint8_t { nat, dsr };
+enum class work_unit_hash_name : std::uint8_t { document, mixed };
+const char* to_string(cluster_mode m) noexcept;
+const char* to_string(work_unit_hash_name h) noexcept;
+
+/// The cluster member's section (document 004): the shared cluster IP on the outside segment, the
+/// inside address backends use as their gateway, the cluster MAC both are reached at, and the
+/// services with their backend pools.
+struct cluster_section {
+  std::uint32_t ip = 0;          // the cluster (virtual) IP clients connect to
+  std::uint32_t inside_ip = 0;   // the backends' gateway; 0 in DSR mode (replies bypass us)
+  std::string mac;               // "02:ba:70:00:00:01": the unicast cluster MAC
+  std::string outside;           // interface toward clients
+  std::string inside;            // interface toward backends
+  cluster_mode mode = cluster_mode::nat;
+  work_unit_hash_name hash = work_unit_hash_name::document;
+  std::vector<cluster_service> services;
+};
+
 /// The PEP endpoint's section: its selection rules over the shared profiles.
 struct pep_section {
   rule_set rules;
@@ -145,6 +177,7 @@ struct policy {
   std::vector<profile> profiles;
   rule_set rules;
   std::optional<pep_section> pep;
+  std::optional<cluster_section> cluster;
 
   bool has_role(role r) const noexcept;
   /// The profile / peer called `name`, or nullptr. Pointers live as long as this policy.
@@ -162,6 +195,9 @@ bool operator==(const io_interface& x, const io_interface& y) noexcept;
 bool operator==(const io_section& x, const io_section& y) noexcept;
 bool operator==(const profile& x, const profile& y) noexcept;
 bool operator==(const pep_section& x, const pep_section& y);
+bool operator==(const cluster_backend& x, const cluster_backend& y) noexcept;
+bool operator==(const cluster_service& x, const cluster_service& y) noexcept;
+bool operator==(const cluster_section& x, const cluster_section& y) noexcept;
 bool operator==(const policy& x, const policy& y);
 inline bool operator!=(const policy& x, const policy& y) { return !(x == y); }
 

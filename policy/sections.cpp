@@ -3,6 +3,7 @@
 
 #include "policy/sections.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -471,9 +472,103 @@ void parse_pep(const value_ref& v, policy& out) {
 json pep_json(const policy& p) { return {{"rules", detail::rule_list_to_json(p.pep->rules)}}; }
 void pep_text(const policy& p, std::string& out) { rules_lines(p.pep->rules, "pep rules", out); }
 
+// cluster --------------------------------------------------------------------------------------
+
+constexpr const char* cluster_mode_names[] = {"nat", "dsr"};
+constexpr const char* hash_names[] = {"document", "mixed"};
+
+std::string as_interface(const value_ref& v) {
+  std::string name = v.as_string();
+  bool ok = !name.empty() && name.size() <= 15;
+  for (char c : name) ok = ok && c != '/' && c > ' ' && c != 0x7f;
+  if (!ok) v.fail(describe(v.value()) + " is not an interface name");
+  return name;
+}
+
+void parse_cluster(const value_ref& v, policy& out) {
+  v.expect_object({"ip", "inside_ip", "mac", "outside", "inside", "mode", "hash", "services"});
+  cluster_section c;
+  c.ip = v.get("ip").as_ipv4();
+  if (auto m = v.find("mode")) c.mode = static_cast<cluster_mode>(one_of(*m, cluster_mode_names, "a cluster mode"));
+  if (auto h = v.find("hash")) c.hash = static_cast<work_unit_hash_name>(one_of(*h, hash_names, "a work-unit hash"));
+  if (c.mode == cluster_mode::nat) c.inside_ip = v.get("inside_ip").as_ipv4();
+  else if (auto i = v.find("inside_ip")) c.inside_ip = i->as_ipv4();
+  auto mac = v.get("mac");
+  c.mac = mac.as_string();
+  bool mac_ok = c.mac.size() == 17;
+  for (std::size_t i = 0; mac_ok && i < 17; ++i)
+    mac_ok = (i % 3 == 2) ? c.mac[i] == ':' : std::isxdigit(static_cast<unsigned char>(c.mac[i])) != 0;
+  if (!mac_ok) mac.fail(describe(mac.value()) + " is not a MAC address (aa:bb:cc:dd:ee:ff)");
+  if (std::stoi(c.mac.substr(0, 2), nullptr, 16) & 1)
+    mac.fail(describe(mac.value()) + " is a multicast MAC; the unicast cluster MAC mode needs a unicast one");
+  c.outside = as_interface(v.get("outside"));
+  c.inside = as_interface(v.get("inside"));
+  if (c.outside == c.inside) v.get("inside").fail("\"" + c.inside + "\" is also the outside interface");
+  auto services = v.get("services");
+  std::size_t n = services.expect_array();
+  if (n == 0) services.fail("a cluster needs at least one service");
+  for (std::size_t i = 0; i < n; ++i) {
+    auto item = services.at(i);
+    item.expect_object({"port", "backends"});
+    cluster_service svc;
+    svc.port = static_cast<std::uint16_t>(item.get("port").as_uint(1, 65535));
+    for (const auto& other : c.services)
+      if (other.port == svc.port) item.get("port").fail("port " + std::to_string(svc.port) + " is already a service");
+    auto backends = item.get("backends");
+    std::size_t m = backends.expect_array();
+    if (m == 0) backends.fail("a service needs at least one backend");
+    for (std::size_t j = 0; j < m; ++j) {
+      auto b = backends.at(j);
+      b.expect_object({"address", "port"});
+      svc.backends.push_back({b.get("address").as_ipv4(),
+                              static_cast<std::uint16_t>(b.get("port").as_uint(1, 65535))});
+    }
+    c.services.push_back(std::move(svc));
+  }
+  out.cluster = std::move(c);
+}
+json cluster_json(const policy& p) {
+  const auto& c = *p.cluster;
+  json services = json::array();
+  for (const auto& svc : c.services) {
+    json backends = json::array();
+    for (const auto& b : svc.backends) backends.push_back({{"address", format_ipv4(b.address)}, {"port", b.port}});
+    services.push_back({{"port", svc.port}, {"backends", backends}});
+  }
+  json j{{"ip", format_ipv4(c.ip)}, {"mac", c.mac}, {"outside", c.outside}, {"inside", c.inside},
+         {"mode", to_string(c.mode)}, {"hash", to_string(c.hash)}, {"services", services}};
+  if (c.inside_ip) j["inside_ip"] = format_ipv4(c.inside_ip);
+  return j;
+}
+void cluster_text(const policy& p, std::string& out) {
+  const auto& c = *p.cluster;
+  line(out, "cluster", "ip " + format_ipv4(c.ip) + " mac " + c.mac + ", " + to_string(c.mode) +
+                           ", hash " + to_string(c.hash) + ", outside " + c.outside + ", inside " +
+                           c.inside + (c.inside_ip ? " (gateway " + format_ipv4(c.inside_ip) + ")" : ""));
+  for (const auto& svc : c.services) {
+    std::vector<std::string> pool;
+    for (const auto& b : svc.backends) pool.push_back(format_ipv4(b.address) + ":" + std::to_string(b.port));
+    line(out, "", "port " + std::to_string(svc.port) + " -> " + join(pool));
+  }
+}
+
 bool always(const policy&) { return true; }
 
 }  // namespace
+
+const char* to_string(cluster_mode m) noexcept { return cluster_mode_names[static_cast<std::size_t>(m)]; }
+const char* to_string(work_unit_hash_name h) noexcept { return hash_names[static_cast<std::size_t>(h)]; }
+
+bool operator==(const cluster_backend& x, const cluster_backend& y) noexcept {
+  return x.address == y.address && x.port == y.port;
+}
+bool operator==(const cluster_service& x, const cluster_service& y) noexcept {
+  return x.port == y.port && x.backends == y.backends;
+}
+bool operator==(const cluster_section& x, const cluster_section& y) noexcept {
+  return x.ip == y.ip && x.inside_ip == y.inside_ip && x.mac == y.mac && x.outside == y.outside &&
+         x.inside == y.inside && x.mode == y.mode && x.hash == y.hash && x.services == y.services;
+}
 
 namespace detail {
 
@@ -499,6 +594,9 @@ const std::vector<section_entry>& sections() {
        [](const policy& x, const policy& y) { return x.rules == y.rules; }},
       {"pep", false, parse_pep, [](const policy& p) { return p.pep.has_value(); }, pep_json,
        pep_text, [](const policy& x, const policy& y) { return x.pep == y.pep; }},
+      {"cluster", false, parse_cluster, [](const policy& p) { return p.cluster.has_value(); },
+       cluster_json, cluster_text,
+       [](const policy& x, const policy& y) { return x.cluster == y.cluster; }},
   };
   return table;
 }

@@ -202,6 +202,13 @@ std::size_t af_packet_port::send_batch(const packet_batch& batch) noexcept {
     const bytes_view d = batch[i]->data();
     iov_[i].iov_base = const_cast<std::uint8_t*>(d.data);
     iov_[i].iov_len = d.size;
+    if (batch[i]->has_next_hop) {
+      to_each_[i] = to_;
+      std::memcpy(to_each_[i].sll_addr, batch[i]->next_hop.data(), 6);
+      msgs_[i].msg_hdr.msg_name = &to_each_[i];
+    } else {
+      msgs_[i].msg_hdr.msg_name = &to_;
+    }
   }
   std::size_t i = 0, sent = 0;
   while (i < n) {

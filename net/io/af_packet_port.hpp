@@ -83,6 +83,7 @@ class af_packet_port final : public packet_port {
   const std::uint8_t* next_frame_ = nullptr;
   // Send scratch, sized once.
   sockaddr_ll to_{};
+  std::array<sockaddr_ll, max_batch_size> to_each_{};  // per-packet next hops (has_next_hop)
   std::array<mmsghdr, max_batch_size> msgs_{};
   std::array<iovec, max_batch_size> iov_{};
 };

@@ -43,6 +43,7 @@ packet_buffer* buffer_pool::acquire() noexcept {
   free_count_.store(free_.size(), std::memory_order_relaxed);
   b->reset();
   b->in_port = 0;
+  b->has_next_hop = false;
   return b;
 }
 

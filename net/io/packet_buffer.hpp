@@ -81,6 +81,10 @@ class packet_buffer {
 
   /// The port this packet arrived on (set by the receiving port).
   port_id in_port = 0;
+  /// Where a link-layer port sends this packet: a stage that knows the next hop per packet (a
+  /// gateway choosing among backends) sets it; otherwise the port's configured next hop is used.
+  std::array<std::uint8_t, 6> next_hop{};
+  bool has_next_hop = false;
 
  private:
   friend class buffer_pool;

@@ -100,6 +100,7 @@ std::uint64_t thread_cpu_now() noexcept {
 void packet_loop::run_thread() noexcept {
   const std::uint64_t cpu0 = thread_cpu_now();
   while (!stop_requested_.load(std::memory_order_acquire)) {
+    if (commands_pending_.load(std::memory_order_acquire)) run_commands();
     if (turn() == 0) {
       // Read only when idle: the clock is a system call, too dear for every busy turn.
       thread_cpu_ns_.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
@@ -107,6 +108,32 @@ void packet_loop::run_thread() noexcept {
     }
   }
   thread_cpu_ns_.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
+}
+
+void packet_loop::run_on_loop(std::function<void()> command) {
+  if (!running()) {
+    command();
+    return;
+  }
+  std::packaged_task<void()> task(std::move(command));
+  auto done = task.get_future();
+  {
+    std::lock_guard<std::mutex> guard{commands_mutex_};
+    commands_.push_back(std::move(task));
+    commands_pending_.store(true, std::memory_order_release);
+  }
+  signal_eventfd(stop_event_);  // wakes an idle loop; it checks the stop flag and the commands
+  done.get();
+}
+
+void packet_loop::run_commands() noexcept {
+  std::deque<std::packaged_task<void()>> batch;
+  {
+    std::lock_guard<std::mutex> guard{commands_mutex_};
+    batch.swap(commands_);
+    commands_pending_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& task : batch) task();  // exceptions land in the caller's future
 }
 
 void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
@@ -120,6 +147,8 @@ void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
   }
   bump(idle_waits_);
   ::poll(fds.data(), n, static_cast<int>(wait.count()));
+  // Woken for a stop or a command: re-arm. The flags themselves are checked at the top of the loop.
+  if (fds[0].revents & POLLIN) drain_eventfd(stop_event_);
 }
 
 std::size_t packet_loop::turn() noexcept {

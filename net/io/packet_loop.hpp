@@ -9,6 +9,10 @@
 // stop() and snapshot().
 
 #include <array>
+#include <mutex>
+#include <future>
+#include <functional>
+#include <deque>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -107,6 +111,12 @@ class packet_loop {
   /// Counters, readable from any thread.
   loop_snapshot snapshot() const;
 
+  /// Control thread: runs `command` on the loop thread between two batches and returns once it
+  /// ran, so the command may touch state the stages own (a flow table, say) without locks on the
+  /// hot path. When the loop is not running, runs it on the caller's thread. Must not be called
+  /// from the loop thread. Rethrows what the command throws.
+  void run_on_loop(std::function<void()> command);
+
  private:
   struct stage_counters {
     std::atomic<std::uint64_t> seen{0}, forwarded{0}, dropped{0}, consumed{0};
@@ -120,7 +130,12 @@ class packet_loop {
   void wait_for_work(std::chrono::milliseconds wait) noexcept;
   void run_thread() noexcept;
 
+  void run_commands() noexcept;
+
   buffer_pool& pool_;
+  std::mutex commands_mutex_;                       // control side; the loop takes it only when
+  std::deque<std::packaged_task<void()>> commands_; // commands_pending_ says there is work
+  std::atomic<bool> commands_pending_{false};
   packet_loop_config config_;
   reader_epoch epoch_;  // first: the stages' table slots refer to it until they are gone
   std::vector<std::unique_ptr<packet_port>> ports_;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -395,4 +396,27 @@ TEST_CASE("stop returns promptly from an idle loop") {
   const auto took = std::chrono::steady_clock::now() - t0;
   CHECK(took < 200ms);  // the idle wait is at most 50 ms and the stop eventfd cuts it short
   CHECK_FALSE(rig.loop.running());
+}
+
+TEST_CASE("run_on_loop runs commands on the loop thread, between batches, and waits for them") {
+  using namespace baton::net;
+  buffer_pool pool{buffer_pool_config{64, 128, 2048}};
+  packet_loop loop{pool};
+  loop.add_port(std::make_unique<memory_port>(pool));
+  // Not running: the command runs on the caller's thread.
+  std::thread::id ran_on;
+  loop.run_on_loop([&] { ran_on = std::this_thread::get_id(); });
+  bool on_caller = ran_on == std::this_thread::get_id();
+  CHECK(on_caller);
+  loop.start();
+  for (int i = 0; i < 20; ++i) {
+    CAPTURE(i);
+    std::thread::id where;
+    loop.run_on_loop([&] { where = std::this_thread::get_id(); });
+    bool on_loop_thread = where != std::this_thread::get_id();
+    CHECK(on_loop_thread);
+  }
+  CHECK_THROWS_AS(loop.run_on_loop([] { throw std::runtime_error("from the loop"); }),
+                  std::runtime_error);
+  loop.stop();
 }
