@@ -156,6 +156,7 @@ struct cluster_section {
   std::string mac;               // "02:ba:70:00:00:01": the unicast cluster MAC
   std::string outside;           // interface toward clients
   std::string inside;            // interface toward backends
+  std::uint32_t router = 0;      // outside next hop for replies to clients (required for NAT)
   cluster_mode mode = cluster_mode::nat;
   work_unit_hash_name hash = work_unit_hash_name::document;
   std::vector<cluster_service> services;

@@ -486,7 +486,7 @@ std::string as_interface(const value_ref& v) {
 }
 
 void parse_cluster(const value_ref& v, policy& out) {
-  v.expect_object({"ip", "inside_ip", "mac", "outside", "inside", "mode", "hash", "services"});
+  v.expect_object({"ip", "inside_ip", "mac", "outside", "inside", "router", "mode", "hash", "services"});
   cluster_section c;
   c.ip = v.get("ip").as_ipv4();
   if (auto m = v.find("mode")) c.mode = static_cast<cluster_mode>(one_of(*m, cluster_mode_names, "a cluster mode"));
@@ -502,6 +502,9 @@ void parse_cluster(const value_ref& v, policy& out) {
   if (std::stoi(c.mac.substr(0, 2), nullptr, 16) & 1)
     mac.fail(describe(mac.value()) + " is a multicast MAC; the unicast cluster MAC mode needs a unicast one");
   c.outside = as_interface(v.get("outside"));
+  // NAT replies go back out through the outside router (TCP drops frames not sent to its MAC).
+  if (c.mode == cluster_mode::nat) c.router = v.get("router").as_ipv4();
+  else if (auto r = v.find("router")) c.router = r->as_ipv4();
   c.inside = as_interface(v.get("inside"));
   if (c.outside == c.inside) v.get("inside").fail("\"" + c.inside + "\" is also the outside interface");
   auto services = v.get("services");
@@ -538,6 +541,7 @@ json cluster_json(const policy& p) {
   json j{{"ip", format_ipv4(c.ip)}, {"mac", c.mac}, {"outside", c.outside}, {"inside", c.inside},
          {"mode", to_string(c.mode)}, {"hash", to_string(c.hash)}, {"services", services}};
   if (c.inside_ip) j["inside_ip"] = format_ipv4(c.inside_ip);
+  if (c.router) j["router"] = format_ipv4(c.router);
   return j;
 }
 void cluster_text(const policy& p, std::string& out) {
@@ -567,7 +571,8 @@ bool operator==(const cluster_service& x, const cluster_service& y) noexcept {
 }
 bool operator==(const cluster_section& x, const cluster_section& y) noexcept {
   return x.ip == y.ip && x.inside_ip == y.inside_ip && x.mac == y.mac && x.outside == y.outside &&
-         x.inside == y.inside && x.mode == y.mode && x.hash == y.hash && x.services == y.services;
+         x.inside == y.inside && x.router == y.router && x.mode == y.mode && x.hash == y.hash &&
+         x.services == y.services;
 }
 
 namespace detail {

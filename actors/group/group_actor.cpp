@@ -85,9 +85,14 @@ void log_event(group_pointer self, const event& e) {
         log.add(severity::warning, "peer_refused",
                 {{"stage", "join"}, {"peer", ev.identity}, {"address", dotted(ev.node)},
                  {"reason", ev.reason}});
-      } else {
-        // Unit events are for the roles that work on units (cluster members); the console reads
-        // ownership from the member itself.
+      } else if constexpr (std::is_same_v<T, unit_assigned>) {
+        if (self->state.cfg.role) caf::anon_send(self->state.cfg.role, protocol::assign_atom::value, ev.unit);
+      } else if constexpr (std::is_same_v<T, unit_revoked>) {
+        if (self->state.cfg.role)
+          caf::anon_send(self->state.cfg.role, protocol::revoke_atom::value, ev.unit, ev.handing_over);
+      } else if constexpr (std::is_same_v<T, take_over_unit>) {
+        if (self->state.cfg.role)
+          caf::anon_send(self->state.cfg.role, protocol::takeover_atom::value, ev.unit, ev.essential);
       }
     },
     e);
@@ -303,6 +308,12 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
       st.events->add(severity::info, "peer_discovered",
                      {{"peer", name}, {"address", dotted(address)}, {"by", "beacon"}});
       reconnect_due(self);
+    },
+    [=](protocol::replicate_atom, unit_id unit, state_bytes& state) {
+      auto& st = self->state;
+      // Refused (false) when the unit is no longer ours: the role learns that from revoke.
+      st.member->update_essential(unit, std::move(state), st.now());
+      flush(self);
     },
     [=](get_atom) { return status_json(self); },
     [=](units_atom) { return units_json(self); },

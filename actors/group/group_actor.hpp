@@ -4,6 +4,7 @@
 // timers, and answers the console. Every role that forms a group (cluster members, SLR hot spares,
 // PEP gateway clusters, rim sets) runs one of these; it is the only place the substrate meets CAF.
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -35,6 +36,7 @@ using group_actor = caf::typed_actor<
   caf::reacts_to<state_essential>, caf::reacts_to<state_ack>, caf::reacts_to<state_handover>,
   caf::reacts_to<protocol::tick_atom>,
   caf::reacts_to<protocol::discover_atom, std::string, std::uint32_t, std::uint16_t>,
+  caf::reacts_to<protocol::replicate_atom, unit_id, state_bytes>,
   caf::replies_to<protocol::get_atom>::with<std::string>,
   caf::replies_to<protocol::units_atom>::with<std::string>,
   caf::replies_to<protocol::drain_atom>::with<std::string>>;
@@ -54,6 +56,10 @@ struct group_actor_config {
   /// Discovery on: peers found by beacon are dialled, and a hello from a node that is not listed
   /// is accepted (its certificate has already passed the TLS handshake against our CA).
   bool accept_discovered = false;
+  /// The role working on units (a cluster member's cluster actor), told of every unit event:
+  /// (assign_atom, unit), (revoke_atom, unit, handing_over), (takeover_atom, unit, essential).
+  /// It replicates with (replicate_atom, unit, state). Empty: nobody works on units.
+  caf::actor role;
   std::uint32_t tick_ms = 5;      // how often the state machine's timers are checked
   std::uint32_t reconnect_ms = 500;
 };

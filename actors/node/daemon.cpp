@@ -12,6 +12,7 @@
 
 #include "actors/console/http_server.hpp"
 #include "actors/console/metrics.hpp"
+#include "actors/cluster/cluster_actor.hpp"
 #include "actors/group/discovery.hpp"
 #include "actors/group/group_actor.hpp"
 #include "actors/node/io_runtime.hpp"
@@ -84,6 +85,7 @@ struct daemon::impl {
   std::unique_ptr<caf::actor_system> sys;
   group::group_actor group;
   packet_io_actor packet_io;
+  cluster::cluster_actor cluster;  // when the policy makes this node a cluster member
   std::uint16_t group_port = 0;
   std::unique_ptr<console::http_server> console;
   std::unique_ptr<group::discovery> discovery;
@@ -103,7 +105,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   });
 
   // The data path first: a port that cannot be opened stops start-up before anything listens.
-  auto io = std::make_unique<io_runtime>(p);
+  auto io = std::make_shared<io_runtime>(p);
 
   tls_files tls{p.identity.certificate, p.identity.key, p.identity.ca};
   bool linked = !p.peers.empty() || p.group.discovery_broadcast;
@@ -113,8 +115,15 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   d.cfg = std::make_unique<node_config>(tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
 
+  auto group_cfg = make_group_config(p);
+  if (io->cluster()) {
+    d.cluster = cluster::spawn_cluster_actor(*d.sys, io, events_, std::chrono::milliseconds(100));
+    group_cfg.role = caf::actor_cast<caf::actor>(d.cluster);
+  }
   d.packet_io = spawn_packet_io_actor(*d.sys, std::move(io), events_);
-  d.group = group::spawn_group_actor(*d.sys, make_group_config(p), events_);
+  d.group = group::spawn_group_actor(*d.sys, std::move(group_cfg), events_);
+  if (d.cluster)
+    caf::anon_send(d.cluster, protocol::group_atom::value, d.group);
   if (linked) {
     auto addr = dotted(p.identity.address);
     auto port = caf::openssl::publish(d.group, p.identity.port, addr.c_str(), true);
@@ -152,6 +161,10 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
        {"listening", d.group_port}},
       {{"name", "packet_io"}, {"id", d.packet_io.id()}, {"purpose", "owns the packet loop thread"}},
     });
+    if (d.cluster)
+      j["actors"].push_back({{"name", "cluster"}, {"id", d.cluster.id()},
+                             {"purpose", "cluster member: owned units on the packet path, flow "
+                                         "state replication and take-over"}});
     j["running_actors"] = sys.registry().running();
     json messages = json::array();
     for (auto& m : protocol::message_catalog())
@@ -182,6 +195,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
                   {"messages_received", g["messages_received"]},
                   {"unknown_sender", g["unknown_sender"]},
                   {"unreachable", g["unreachable"]}};
+    if (d.cluster) j["cluster"] = json::parse(ask(sys, d.cluster, protocol::get_atom::value));
     j["tls"] = {{"refused", tls_refusals()}, {"accepted", tls_accepted()}};
     j["events"] = {{"peer_refused", events_.count("peer_refused")},
                    {"reload_failed", events_.count("reload_failed")}};
@@ -265,6 +279,7 @@ daemon::~daemon() {
   if (d.sys) {
     caf::anon_send_exit(d.group, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.packet_io, caf::exit_reason::user_shutdown);
+    if (d.cluster) caf::anon_send_exit(d.cluster, caf::exit_reason::user_shutdown);
     d.sys->await_all_actors_done();
   }
   on_tls_refusal({});

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 
+#include "actors/cluster/cluster_stage.hpp"
 #include "actors/node/classify_stage.hpp"
 #include "actors/node/neighbor.hpp"
 #include "net/io/af_packet_port.hpp"
@@ -59,6 +60,10 @@ std::unique_ptr<net::packet_port> open_port(net::buffer_pool& pool,
 
 io_runtime::io_runtime(const policy::policy& p) {
   const auto& io = p.io;
+  if (p.cluster && p.has_role(policy::role::cluster)) {
+    build_cluster(p);
+    return;
+  }
   if (io.backend == policy::io_backend::memory && io.interfaces.empty()) return;
   if (io.interfaces.size() != 2)
     throw std::runtime_error("pass-through needs exactly two interfaces, the policy names " +
@@ -95,6 +100,69 @@ net::pass_through_table io_runtime::routes_for(const policy::io_section& io) con
               tunnel);
   table.route(1, 0, io.ipip.decap ? net::tunnel_action::decapsulate : net::tunnel_action::none);
   return table;
+}
+
+void io_runtime::build_cluster(const policy::policy& p) {
+  const auto& c = *p.cluster;
+  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
+  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  // Both segments are shared: every member captures every frame (promiscuous) and the work-unit
+  // filter decides. Frames for the cluster MAC are "other host" to the kernel, which drops them:
+  // only the owner's baton answers.
+  policy::io_interface outside{c.outside, policy::io_backend::af_packet, c.router, true};
+  policy::io_interface inside{c.inside, policy::io_backend::af_packet, 0, true};
+  net::port_id client_port = 0, backend_port = 0;
+  for (auto* itf : {&outside, &inside}) {
+    std::unique_ptr<net::packet_port> port;
+    try {
+      port = open_port(*pool_, *itf, policy::io_backend::af_packet);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cluster: cannot open " + itf->name + ": " + e.what());
+    }
+    auto id = loop_->add_port(std::move(port));
+    (itf == &outside ? client_port : backend_port) = id;
+    port_names_.push_back(itf->name);
+  }
+  net::gateway_config g;
+  g.cluster_ip = c.ip;
+  g.member_addr = p.identity.address;
+  g.mode = c.mode == policy::cluster_mode::nat ? net::gateway_mode::nat
+                                               : net::gateway_mode::direct_server_return;
+  g.client_port = client_port;
+  g.backend_port = backend_port;
+  std::vector<cluster::backend_neighbor> neighbors;
+  for (const auto& svc : c.services) {
+    net::gateway_service s;
+    s.port = svc.port;
+    for (const auto& b : svc.backends) {
+      s.backends.push_back({b.address, b.port, true});
+      auto mac = resolve_neighbor(c.inside, b.address, std::chrono::seconds(3));
+      if (!mac)
+        throw std::runtime_error("cluster: backend " + dotted(b.address) + " does not answer ARP on " +
+                                 c.inside);
+      neighbors.push_back({b.address, *mac});
+    }
+    g.services.push_back(std::move(s));
+  }
+  if (const char* why = g.validate(); why && *why) throw std::runtime_error(std::string("cluster: ") + why);
+  net::gateway_settings settings;
+  settings.hasher = net::work_unit_hasher(c.hash == policy::work_unit_hash_name::document
+                                            ? net::work_unit_hash::document
+                                            : net::work_unit_hash::mixed,
+                                          p.timers.work_units);
+  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
+  classify_ = classify.get();
+  loop_->add_stage(std::move(classify));
+  auto stage = std::make_unique<cluster::cluster_stage>(
+    std::make_unique<net::gateway_stage>(loop_->epoch(), settings, g), std::move(neighbors),
+    backend_port);
+  cluster_ = stage.get();
+  loop_->add_stage(std::move(stage));
+}
+
+void io_runtime::run_on_loop(std::function<void()> command) {
+  if (loop_) loop_->run_on_loop(std::move(command));
+  else command();
 }
 
 void io_runtime::start() {

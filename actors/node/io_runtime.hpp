@@ -4,6 +4,7 @@
 // only control-plane face.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,10 @@
 namespace baton::policy {
 struct io_section;
 struct policy;
+}
+
+namespace baton::cluster {
+class cluster_stage;
 }
 
 namespace baton::node {
@@ -44,6 +49,12 @@ public:
   /// Whether the io section asked for a data path at all (a memory backend with no ports does not).
   bool active() const noexcept { return !port_names_.empty(); }
 
+  /// The cluster member's stage when the policy has a cluster section, else nullptr. Its
+  /// publish_* calls are safe from any thread; flow-table calls go through run_on_loop().
+  cluster::cluster_stage* cluster() noexcept { return cluster_; }
+  /// Runs `command` on the loop thread between batches (or here when the loop is stopped).
+  void run_on_loop(std::function<void()> command);
+
   /// The loop's counters as JSON: rx/tx, drops by reason, malformed by parse status, stages, ports.
   nlohmann::json counters() const;
   /// The raw snapshot, for /metrics.
@@ -51,11 +62,13 @@ public:
 
 private:
   net::pass_through_table routes_for(const policy::io_section& io) const;
+  void build_cluster(const policy::policy& p);
 
   std::unique_ptr<net::buffer_pool> pool_;
   std::unique_ptr<net::packet_loop> loop_;
   net::pass_through_stage* pass_through_ = nullptr;  // owned by loop_
   classify_stage* classify_ = nullptr;                // owned by loop_
+  cluster::cluster_stage* cluster_ = nullptr;         // owned by loop_
   std::vector<std::string> port_names_;
 };
 

@@ -13,14 +13,17 @@ namespace {
 
 struct packet_io_state {
   static inline const char* name = "packet_io";
-  std::unique_ptr<io_runtime> io;
+  std::shared_ptr<io_runtime> io;
   event_log* events = nullptr;
+  ~packet_io_state() {
+    if (io) io->stop();
+  }
 };
 
 packet_io_actor::behavior_type packet_io_impl(packet_io_actor::stateful_pointer<packet_io_state> self,
-                                              std::shared_ptr<std::unique_ptr<io_runtime>> io,
+                                              std::shared_ptr<io_runtime> io,
                                               event_log* events) {
-  self->state.io = std::move(*io);
+  self->state.io = std::move(io);
   self->state.events = events;
   if (self->state.io->active()) {
     self->state.io->start();
@@ -42,11 +45,9 @@ packet_io_actor::behavior_type packet_io_impl(packet_io_actor::stateful_pointer<
 
 }  // namespace
 
-packet_io_actor spawn_packet_io_actor(caf::actor_system& sys, std::unique_ptr<io_runtime> io,
+packet_io_actor spawn_packet_io_actor(caf::actor_system& sys, std::shared_ptr<io_runtime> io,
                                       event_log& events) {
-  // The runtime is move-only; CAF copies spawn arguments, so it travels in a shared holder.
-  auto holder = std::make_shared<std::unique_ptr<io_runtime>>(std::move(io));
-  return sys.spawn(packet_io_impl, holder, &events);
+  return sys.spawn(packet_io_impl, std::move(io), &events);
 }
 
 }  // namespace baton::node

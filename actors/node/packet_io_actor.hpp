@@ -29,9 +29,9 @@ using packet_io_actor =
   caf::typed_actor<caf::replies_to<protocol::get_atom>::with<std::string>,
                    caf::replies_to<protocol::reload_atom, policy_ptr>::with<std::string>>;
 
-/// Spawns the actor, which takes `io` over and starts its loop. `events` must outlive it.
-/// The loop stops when the actor terminates.
-packet_io_actor spawn_packet_io_actor(caf::actor_system& sys, std::unique_ptr<io_runtime> io,
+/// Spawns the actor, which starts `io`'s loop and stops it when it terminates. The cluster role
+/// shares the runtime (to publish tables and run commands on the loop). `events` must outlive it.
+packet_io_actor spawn_packet_io_actor(caf::actor_system& sys, std::shared_ptr<io_runtime> io,
                                       event_log& events);
 
 }  // namespace baton::node

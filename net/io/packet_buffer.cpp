@@ -44,6 +44,7 @@ packet_buffer* buffer_pool::acquire() noexcept {
   b->reset();
   b->in_port = 0;
   b->has_next_hop = false;
+  b->addressed_to_host = false;
   return b;
 }
 

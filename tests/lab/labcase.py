@@ -39,6 +39,10 @@ class LabCase:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if os.environ.get("BATON_LAB_KEEP") and (exc[0] is not None or self.failures):
+            print(f"lab {self.prefix} kept for inspection (BATON_LAB_KEEP); "
+                  f"deploy/lab --prefix {self.prefix} down removes it")
+            return False
         self.lab("down", check=False)
         return False
 

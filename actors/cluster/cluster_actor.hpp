@@ -1,0 +1,49 @@
+#pragma once
+// The cluster member (document 004): the actor that makes the group's decisions true on the packet
+// path. The group actor tells it which work units this member owns (assign, revoke, take over with
+// the replicated state); it publishes the owned-units table to the gateway stage, imports taken-over
+// flows, and replicates the flows of its own units to their backups (the whole unit's flow state,
+// batched every replication interval, through the group's essential portion).
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <memory>
+#include <string>
+
+#include "actors/group/group_actor.hpp"
+#include "actors/group/types.hpp"
+#include "actors/protocol/atoms.hpp"
+
+namespace baton::node {
+class io_runtime;
+class event_log;
+}  // namespace baton::node
+
+namespace baton::cluster {
+
+using cluster_actor = caf::typed_actor<
+  caf::reacts_to<protocol::group_atom, group::group_actor>,
+  caf::reacts_to<protocol::assign_atom, group::unit_id>,
+  caf::reacts_to<protocol::revoke_atom, group::unit_id, bool>,
+  caf::reacts_to<protocol::takeover_atom, group::unit_id, group::state_bytes>,
+  caf::reacts_to<protocol::tick_atom>,
+  caf::replies_to<protocol::get_atom>::with<std::string>>;
+
+/// Spawns the cluster actor over the node's data path (whose io_runtime must hold a cluster stage).
+/// `events` must outlive the actor. Tell it its group actor with (group_atom, handle).
+/// (The group actor reaches it through an untyped handle: group_actor_config::role.)
+cluster_actor spawn_cluster_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
+                                  node::event_log& events,
+                                  std::chrono::milliseconds replication_interval);
+
+/// The bytes a unit's replicated state travels as: the gateway's initial blob and essential blob,
+/// prefixed by the initial blob's length (4 bytes, big-endian).
+group::state_bytes pack_unit_state(const std::vector<std::uint8_t>& initial,
+                                   const std::vector<std::uint8_t>& essential);
+/// Splits packed state; false when it is too short or its length prefix runs past the end.
+bool unpack_unit_state(const group::state_bytes& packed, std::size_t& initial_size);
+
+}  // namespace baton::cluster
