@@ -120,6 +120,17 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
       replicate(self);
       self->delayed_send(self, self->state.interval, tick_atom::value);
     },
+    [=](protocol::units_atom) {
+      // Flows carried per owned unit: {"66": 1, ...}; units without flows are left out.
+      auto& st = self->state;
+      nlohmann::json j = nlohmann::json::object();
+      st.io->run_on_loop([&] {
+        for (group::unit_id u = 0; u < st.versions.size(); ++u)
+          if (st.owned.test(u))
+            if (auto n = st.gateway().flow_count(u)) j[std::to_string(u)] = n;
+      });
+      return j.dump();
+    },
     [=](protocol::get_atom) {
       auto& st = self->state;
       auto c = st.gateway().counters();

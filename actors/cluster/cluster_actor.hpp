@@ -30,7 +30,8 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<protocol::revoke_atom, group::unit_id, bool>,
   caf::reacts_to<protocol::takeover_atom, group::unit_id, group::state_bytes>,
   caf::reacts_to<protocol::tick_atom>,
-  caf::replies_to<protocol::get_atom>::with<std::string>>;
+  caf::replies_to<protocol::get_atom>::with<std::string>,
+  caf::replies_to<protocol::units_atom>::with<std::string>>;
 
 /// Spawns the cluster actor over the node's data path (whose io_runtime must hold a cluster stage).
 /// `events` must outlive the actor. Tell it its group actor with (group_atom, handle).

@@ -176,7 +176,17 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     return http_response::json(ask(sys, impl_->group, protocol::get_atom::value));
   });
   server.route("GET", "/units", [this, &sys](const http_request&) {
-    return http_response::json(ask(sys, impl_->group, protocol::units_atom::value));
+    auto& d = *impl_;
+    auto units = ask(sys, d.group, protocol::units_atom::value);
+    if (!d.cluster) return http_response::json(units);
+    // A cluster member adds the flows it carries for each unit it owns.
+    auto table = json::parse(units);
+    auto flows = json::parse(ask(sys, d.cluster, protocol::units_atom::value));
+    for (auto& u : table) {
+      auto key = std::to_string(u["unit"].get<unsigned>());
+      u["flows"] = flows.contains(key) ? flows[key].get<std::uint64_t>() : 0;
+    }
+    return http_response::json(table.dump());
   });
   server.route("GET", "/flows", [this](const http_request&) {
     // The pass-through stage keeps no per-flow state; roles with flow tables list them here.
