@@ -13,7 +13,7 @@
 //               encrypt}]
 //   rules     the node's rule list (see rule_list.hpp for its grammar)
 //   pep       {rules: [...]}: the PEP endpoint's selection rules, same grammar, same profiles
-//   cluster   {ip, inside_ip, mac, outside, inside, mode, hash, services: [{port, backends}]}
+//   cluster   {ip, inside_ip, mac, traffic, outside, inside, router, mode, hash, services}
 // Unknown keys anywhere are errors, as are wrong types, out-of-range numbers, duplicate names,
 // missing required keys and references to undefined names.
 
@@ -143,6 +143,11 @@ struct cluster_service {
 };
 
 enum class cluster_mode : std::uint8_t { nat, dsr };
+/// How the cluster IP's frames reach every member (document 004): a unicast cluster MAC that no
+/// member ever sends from (so switches flood it), or a multicast cluster MAC (for switched
+/// segments). Either way each member captures the frames and the work-unit filter decides.
+enum class traffic_mode : std::uint8_t { unicast_mac, multicast_mac };
+const char* to_string(traffic_mode m) noexcept;
 enum class work_unit_hash_name : std::uint8_t { document, mixed };
 const char* to_string(cluster_mode m) noexcept;
 const char* to_string(work_unit_hash_name h) noexcept;
@@ -153,11 +158,12 @@ const char* to_string(work_unit_hash_name h) noexcept;
 struct cluster_section {
   std::uint32_t ip = 0;          // the cluster (virtual) IP clients connect to
   std::uint32_t inside_ip = 0;   // the backends' gateway; 0 in DSR mode (replies bypass us)
-  std::string mac;               // "02:ba:70:00:00:01": the unicast cluster MAC
+  std::string mac;               // "02:ba:70:00:00:01": the cluster MAC (multicast for multicast_mac)
   std::string outside;           // interface toward clients
   std::string inside;            // interface toward backends
   std::uint32_t router = 0;      // outside next hop for replies to clients (required for NAT)
   cluster_mode mode = cluster_mode::nat;
+  traffic_mode traffic = traffic_mode::unicast_mac;
   work_unit_hash_name hash = work_unit_hash_name::document;
   std::vector<cluster_service> services;
 };

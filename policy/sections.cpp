@@ -476,6 +476,7 @@ void pep_text(const policy& p, std::string& out) { rules_lines(p.pep->rules, "pe
 
 constexpr const char* cluster_mode_names[] = {"nat", "dsr"};
 constexpr const char* hash_names[] = {"document", "mixed"};
+constexpr const char* traffic_names[] = {"unicast_mac", "multicast_mac"};
 
 std::string as_interface(const value_ref& v) {
   std::string name = v.as_string();
@@ -486,7 +487,8 @@ std::string as_interface(const value_ref& v) {
 }
 
 void parse_cluster(const value_ref& v, policy& out) {
-  v.expect_object({"ip", "inside_ip", "mac", "outside", "inside", "router", "mode", "hash", "services"});
+  v.expect_object({"ip", "inside_ip", "mac", "traffic", "outside", "inside", "router", "mode", "hash",
+                   "services"});
   cluster_section c;
   c.ip = v.get("ip").as_ipv4();
   if (auto m = v.find("mode")) c.mode = static_cast<cluster_mode>(one_of(*m, cluster_mode_names, "a cluster mode"));
@@ -499,8 +501,12 @@ void parse_cluster(const value_ref& v, policy& out) {
   for (std::size_t i = 0; mac_ok && i < 17; ++i)
     mac_ok = (i % 3 == 2) ? c.mac[i] == ':' : std::isxdigit(static_cast<unsigned char>(c.mac[i])) != 0;
   if (!mac_ok) mac.fail(describe(mac.value()) + " is not a MAC address (aa:bb:cc:dd:ee:ff)");
-  if (std::stoi(c.mac.substr(0, 2), nullptr, 16) & 1)
-    mac.fail(describe(mac.value()) + " is a multicast MAC; the unicast cluster MAC mode needs a unicast one");
+  if (auto t = v.find("traffic")) c.traffic = static_cast<traffic_mode>(one_of(*t, traffic_names, "a traffic mode"));
+  bool multicast = std::stoi(c.mac.substr(0, 2), nullptr, 16) & 1;
+  if (multicast && c.traffic == traffic_mode::unicast_mac)
+    mac.fail(describe(mac.value()) + " is a multicast MAC; the unicast_mac traffic mode needs a unicast one");
+  if (!multicast && c.traffic == traffic_mode::multicast_mac)
+    mac.fail(describe(mac.value()) + " is a unicast MAC; the multicast_mac traffic mode needs a multicast one");
   c.outside = as_interface(v.get("outside"));
   // NAT replies go back out through the outside router (TCP drops frames not sent to its MAC).
   if (c.mode == cluster_mode::nat) c.router = v.get("router").as_ipv4();
@@ -538,7 +544,8 @@ json cluster_json(const policy& p) {
     for (const auto& b : svc.backends) backends.push_back({{"address", format_ipv4(b.address)}, {"port", b.port}});
     services.push_back({{"port", svc.port}, {"backends", backends}});
   }
-  json j{{"ip", format_ipv4(c.ip)}, {"mac", c.mac}, {"outside", c.outside}, {"inside", c.inside},
+  json j{{"ip", format_ipv4(c.ip)}, {"mac", c.mac}, {"traffic", to_string(c.traffic)},
+         {"outside", c.outside}, {"inside", c.inside},
          {"mode", to_string(c.mode)}, {"hash", to_string(c.hash)}, {"services", services}};
   if (c.inside_ip) j["inside_ip"] = format_ipv4(c.inside_ip);
   if (c.router) j["router"] = format_ipv4(c.router);
@@ -546,7 +553,8 @@ json cluster_json(const policy& p) {
 }
 void cluster_text(const policy& p, std::string& out) {
   const auto& c = *p.cluster;
-  line(out, "cluster", "ip " + format_ipv4(c.ip) + " mac " + c.mac + ", " + to_string(c.mode) +
+  line(out, "cluster", "ip " + format_ipv4(c.ip) + " mac " + c.mac + " (" + to_string(c.traffic) +
+                           "), " + to_string(c.mode) +
                            ", hash " + to_string(c.hash) + ", outside " + c.outside + ", inside " +
                            c.inside + (c.inside_ip ? " (gateway " + format_ipv4(c.inside_ip) + ")" : ""));
   for (const auto& svc : c.services) {
@@ -562,6 +570,7 @@ bool always(const policy&) { return true; }
 
 const char* to_string(cluster_mode m) noexcept { return cluster_mode_names[static_cast<std::size_t>(m)]; }
 const char* to_string(work_unit_hash_name h) noexcept { return hash_names[static_cast<std::size_t>(h)]; }
+const char* to_string(traffic_mode m) noexcept { return traffic_names[static_cast<std::size_t>(m)]; }
 
 bool operator==(const cluster_backend& x, const cluster_backend& y) noexcept {
   return x.address == y.address && x.port == y.port;
@@ -571,7 +580,8 @@ bool operator==(const cluster_service& x, const cluster_service& y) noexcept {
 }
 bool operator==(const cluster_section& x, const cluster_section& y) noexcept {
   return x.ip == y.ip && x.inside_ip == y.inside_ip && x.mac == y.mac && x.outside == y.outside &&
-         x.inside == y.inside && x.router == y.router && x.mode == y.mode && x.hash == y.hash &&
+         x.inside == y.inside && x.router == y.router && x.mode == y.mode &&
+         x.traffic == y.traffic && x.hash == y.hash &&
          x.services == y.services;
 }
 
