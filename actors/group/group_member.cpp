@@ -385,9 +385,15 @@ void group_member::on(node_id from, const master_keepalive& m, time_ms now) {
   if (from == self_) return;  // Figure 8A, 803: "is it from me?"
   switch (current_phase()) {
     case phase::master: {
-      // Figure 8A: two masters; the tie-break decides.
+      // Figure 8A: two masters; the tie-break decides. A node belongs to one group: the other
+      // master's list counts only members that are not ours. (Keepalives it queued during a
+      // partition arrive first when the partition heals and still list the nodes that have since
+      // joined us; counting those would hand the group to the smaller side.)
       const auto mine = members_.size();
-      if (wins_tie_break({mine, self_}, {static_cast<std::uint32_t>(m.members.size()), from})) {
+      std::uint32_t theirs = 0;
+      for (const auto& e : m.members)
+        if (e.id != self_ && !members_.contains(e.id)) ++theirs;
+      if (wins_tie_break({mine, self_}, {theirs, from})) {
         send(from, other_master_exists{mine});  // 825
         keepalive_now_ = true;                  // 827: announce ourselves again
       } else {

@@ -176,3 +176,36 @@ TEST_CASE("a partition that heals leaves exactly one master") {
     for (const auto& v : s.violations()) FAIL_CHECK(v);
   }
 }
+
+TEST_CASE("after a partition heals, the cut-off master's stale keepalives do not win the tie-break") {
+  // A master cut off alone keeps queueing keepalives that still list its old members; over TCP they
+  // arrive first when the link heals. The majority's master must not count the members that are
+  // now its own, or the smaller side would win (Figure 8A: more members wins).
+  group_sim s{make_config(3, 0.0, 1)};
+  s.start_all();
+  REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
+  const auto old_master = s.masters().at(0);
+  std::vector<std::size_t> rest;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (i != old_master) rest.push_back(i);
+  const auto stale_list = s.node(old_master).members();
+  REQUIRE(stale_list.size() == 3);
+  s.partition({{old_master}, rest});
+  std::size_t majority_master = 3;
+  REQUIRE(s.run_until([&] {
+    for (auto m : s.masters())
+      if (m != old_master && s.node(m).members().size() == 2) majority_master = m;
+    return majority_master < 3;
+  }, time_ms{10000}));
+
+  master_keepalive stale;
+  stale.sequence = 1u << 30;
+  stale.members = stale_list;
+  s.node(majority_master).on_message(group_sim::address(old_master), stale, s.now());
+  CHECK(s.node(majority_master).is_master());
+
+  s.heal();
+  CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
+  REQUIRE(s.masters().size() == 1);
+  CHECK(s.masters()[0] == majority_master);
+}
