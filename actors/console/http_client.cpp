@@ -1,4 +1,5 @@
 #include "actors/console/http_client.hpp"
+#include "actors/console/http_parse.hpp"
 
 #include <array>
 #include <cctype>
@@ -19,17 +20,6 @@ namespace {
 
 constexpr std::size_t max_reply = 64u << 20;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 [[noreturn]] void bad_reply(const std::string& why) {
   throw http_client_error(http_client_error::kind::protocol, "malformed HTTP answer: " + why);

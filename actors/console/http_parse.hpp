@@ -43,4 +43,9 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 /// Splits a query string "a=1&b=x%20y&c" into decoded fields; nullopt if any escape is malformed.
 std::optional<std::vector<field>> parse_query(std::string_view query);
 
+/// ASCII lower case (header names compare case-insensitively).
+std::string lower(std::string_view s);
+/// `s` without leading and trailing spaces and tabs (HTTP optional white space).
+std::string_view trim(std::string_view s);
+
 }  // namespace baton::console

@@ -596,14 +596,7 @@ void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool expl
     } else if (explicit_assign) {
       // A de-assign the master gave up: the unit comes back with the state we kept.
       st = unit_status::owned;
-      const auto s = state_.get(u, self_);
-      take_over_unit ev{u, self_, true, false, {}, {}};
-      if (s) {
-        ev.has_initial = s->has_initial;
-        ev.initial = s->initial;
-        ev.essential = s->essential;
-      }
-      emit(std::move(ev));
+      resume_own(u);
       acks.push_back(u);
     }
     if (backup != previous_backup || previous != self_) replicate_now_ = true;
@@ -652,6 +645,18 @@ void group_member::on(node_id from, const work_deassign& m, time_ms) {
   if (st == unit_status::handing_over) send_handover(m.unit, m.target);
 }
 
+void group_member::resume_own(unit_id u) {
+  // A hand-over that did not happen: the unit continues here from the state this node kept.
+  const auto s = state_.get(u, self_);
+  take_over_unit ev{u, self_, true, false, {}, {}};
+  if (s) {
+    ev.has_initial = s->has_initial;
+    ev.initial = s->initial;
+    ev.essential = s->essential;
+  }
+  emit(std::move(ev));
+}
+
 void group_member::send_handover(unit_id u, node_id target) {
   state_handover h;
   h.unit = u;
@@ -682,14 +687,7 @@ void group_member::resume_handovers() {
   for (unit_id u = 0; u < cfg_.work_units; ++u) {
     if (status_[u] != unit_status::handing_over) continue;
     status_[u] = unit_status::owned;
-    const auto s = state_.get(u, self_);
-    take_over_unit ev{u, self_, true, false, {}, {}};
-    if (s) {
-      ev.has_initial = s->has_initial;
-      ev.initial = s->initial;
-      ev.essential = s->essential;
-    }
-    emit(std::move(ev));
+    resume_own(u);
   }
 }
 

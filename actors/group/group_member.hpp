@@ -160,6 +160,7 @@ class group_member {
   void apply_table(const std::vector<node_id>& owners, const std::vector<node_id>& backups);
   void adopt(unit_id u, node_id previous_owner);
   void send_handover(unit_id u, node_id target);
+  void resume_own(unit_id u);
   void resume_handovers();
 
   node_id self_;

@@ -1,4 +1,5 @@
 #include "net/io/raw_ipv4_port.hpp"
+#include "net/io/send_messages.hpp"
 
 #include <net/if.h>
 #include <unistd.h>
@@ -52,25 +53,7 @@ std::size_t raw_ipv4_port::send_batch(const packet_batch& batch) noexcept {
     iov_[n].iov_len = d.size;
     ++n;
   }
-  std::size_t i = 0, sent = 0;
-  while (i < n) {
-    const int r = ::sendmmsg(fd_, &msgs_[i], static_cast<unsigned>(n - i), MSG_DONTWAIT);
-    if (r > 0) {
-      for (int k = 0; k < r; ++k) bump(counters_.tx_bytes, iov_[i + k].iov_len);
-      i += static_cast<std::size_t>(r);
-      sent += static_cast<std::size_t>(r);
-      continue;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-      bump(counters_.tx_errors, n - i);
-      break;
-    }
-    bump(counters_.tx_errors);
-    ++i;
-  }
-  bump(counters_.tx_packets, sent);
-  return sent;
+  return send_messages(fd_, msgs_.data(), n, counters_);
 }
 
 }  // namespace baton::net
