@@ -23,6 +23,11 @@ struct cluster_state {
   net::owned_units owned;
   std::vector<std::uint64_t> versions;  // per unit: export version last replicated
   std::chrono::milliseconds interval{100};
+  // Unit events arrive by the hundred when the group rebalances; they are applied together, in
+  // one table publish and one command on the loop thread, rather than one blocking round trip each.
+  std::vector<group::unit_id> pending_drops;
+  std::vector<std::pair<group::unit_id, group::state_bytes>> pending_imports;
+  bool apply_scheduled = false;
   std::uint64_t replicated_blobs = 0, replicated_bytes = 0, takeovers = 0, imported_flows = 0,
                 import_errors = 0;
 
@@ -31,6 +36,55 @@ struct cluster_state {
 };
 
 using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
+
+void schedule_apply(cluster_pointer self) {
+  if (self->state.apply_scheduled) return;
+  self->state.apply_scheduled = true;
+  self->send(self, protocol::apply_atom::value);
+}
+
+/// Publishes the owned units, then drops the flows of units given up and imports the state of
+/// units taken over, all in one command on the loop thread.
+void apply_pending(cluster_pointer self) {
+  auto& st = self->state;
+  st.apply_scheduled = false;
+  st.publish();
+  auto drops = std::move(st.pending_drops);
+  auto imports = std::move(st.pending_imports);
+  st.pending_drops.clear();
+  st.pending_imports.clear();
+  struct outcome {
+    group::unit_id unit;
+    net::unit_import result;
+  };
+  std::vector<outcome> imported;
+  std::size_t dropped = 0;
+  st.io->run_on_loop([&] {
+    auto& gw = st.gateway();
+    for (auto u : drops)
+      if (!st.owned.test(u)) dropped += gw.drop_unit(u);
+    for (auto& [u, state] : imports) {
+      std::size_t initial_size = 0;
+      if (!unpack_unit_state(state, initial_size)) {
+        imported.push_back({u, net::unit_import{net::parse_status::truncated, 0, 0, 0, 0}});
+        continue;
+      }
+      net::bytes_view initial{state.data() + 4, initial_size};
+      net::bytes_view essential{state.data() + 4 + initial_size, state.size() - 4 - initial_size};
+      imported.push_back({u, gw.import_unit(initial, essential)});
+    }
+  });
+  for (auto& [u, r] : imported) {
+    st.imported_flows += r.created;
+    if (r.status != net::parse_status::ok) ++st.import_errors;
+    st.events->add(severity::info, "unit_taken_over",
+                   {{"unit", std::to_string(u)}, {"flows", std::to_string(r.created)},
+                    {"status", net::to_string(r.status)}});
+  }
+  if (dropped)
+    st.events->add(severity::info, "unit_flows_released",
+                   {{"units", std::to_string(drops.size())}, {"flows", std::to_string(dropped)}});
+}
 
 /// Exports every owned unit whose flows changed since the last round and hands the unit's whole
 /// state to the group, which sends it to the unit's backup.
@@ -79,43 +133,26 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
       if (u >= net::owned_units::size()) return;
       st.owned.set(u);
       st.versions[u] = 0;
-      st.publish();
+      schedule_apply(self);
     },
-    [=](protocol::revoke_atom, group::unit_id u, bool handing_over) {
+    [=](protocol::revoke_atom, group::unit_id u, bool) {
+      // Moving on purpose or not, the filter stops passing the unit; its flows here go stale.
       auto& st = self->state;
       if (u >= net::owned_units::size()) return;
       st.owned.reset(u);
-      st.publish();
-      // Once the filter no longer passes the unit, its flows here are stale copies.
-      std::size_t dropped = 0;
-      st.io->run_on_loop([&] { dropped = st.gateway().drop_unit(u); });
-      if (dropped)
-        st.events->add(severity::info, "unit_flows_released",
-                       {{"unit", std::to_string(u)}, {"flows", std::to_string(dropped)},
-                        {"handing_over", handing_over ? "true" : "false"}});
+      st.pending_drops.push_back(u);
+      schedule_apply(self);
     },
-    [=](protocol::takeover_atom, group::unit_id u, const group::state_bytes& state) {
+    [=](protocol::takeover_atom, group::unit_id u, group::state_bytes& state) {
       auto& st = self->state;
       if (u >= net::owned_units::size()) return;
       ++st.takeovers;
-      std::size_t initial_size = 0;
-      if (!state.empty() && unpack_unit_state(state, initial_size)) {
-        net::bytes_view initial{state.data() + 4, initial_size};
-        net::bytes_view essential{state.data() + 4 + initial_size, state.size() - 4 - initial_size};
-        net::unit_import r;
-        st.io->run_on_loop([&] { r = st.gateway().import_unit(initial, essential); });
-        st.imported_flows += r.created;
-        if (r.status != net::parse_status::ok) ++st.import_errors;
-        st.events->add(severity::info, "unit_taken_over",
-                       {{"unit", std::to_string(u)}, {"flows", std::to_string(r.created)},
-                        {"status", net::to_string(r.status)}});
-      } else if (!state.empty()) {
-        ++st.import_errors;
-      }
+      if (!state.empty()) st.pending_imports.emplace_back(u, std::move(state));
       st.owned.set(u);
       st.versions[u] = 0;
-      st.publish();
+      schedule_apply(self);
     },
+    [=](protocol::apply_atom) { apply_pending(self); },
     [=](tick_atom) {
       replicate(self);
       self->delayed_send(self, self->state.interval, tick_atom::value);

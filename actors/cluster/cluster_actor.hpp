@@ -30,6 +30,7 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<protocol::revoke_atom, group::unit_id, bool>,
   caf::reacts_to<protocol::takeover_atom, group::unit_id, group::state_bytes>,
   caf::reacts_to<protocol::tick_atom>,
+  caf::reacts_to<protocol::apply_atom>,
   caf::replies_to<protocol::get_atom>::with<std::string>,
   caf::replies_to<protocol::units_atom>::with<std::string>>;
 

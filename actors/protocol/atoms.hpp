@@ -15,6 +15,7 @@ using revoke_atom = caf::atom_constant<caf::atom("revoke")>;        // group -> 
 using takeover_atom = caf::atom_constant<caf::atom("takeover")>;    // group -> role: continue unit
 using replicate_atom = caf::atom_constant<caf::atom("replicate")>;  // role -> group: unit's state
 using group_atom = caf::atom_constant<caf::atom("group")>;          // tells a role its group actor
+using apply_atom = caf::atom_constant<caf::atom("apply")>;          // an actor's own batched work
 using units_atom = caf::atom_constant<caf::atom("units")>;    // ask for the work-unit table
 
 }  // namespace baton::protocol
