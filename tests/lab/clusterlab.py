@@ -23,6 +23,16 @@ CLIENT = "10.40.0.2"
 VIP = "10.40.0.100"
 INSIDE_VIP = "10.41.0.100"
 CLUSTER_MAC = "02:ba:70:00:00:01"
+TRAFFIC = "unicast_mac"
+TOPOLOGY_MAC = "02:ba:70:00:00:01"  # what cluster3.json's neighbour commands name
+
+
+def use_multicast_mac():
+    """Switches this run to the multicast cluster MAC traffic mode (document 004's mode for
+    switched segments): a multicast cluster MAC, which bridges flood to every port anyway."""
+    global CLUSTER_MAC, TRAFFIC
+    CLUSTER_MAC = "03:ba:70:00:00:01"
+    TRAFFIC = "multicast_mac"
 BACKENDS = {"b1": "10.41.0.21", "b2": "10.41.0.22"}
 UNITS = 1024
 HTTP = {"port": 80, "backends": [{"address": a, "port": 8080} for a in BACKENDS.values()]}
@@ -30,7 +40,7 @@ HTTP = {"port": 80, "backends": [{"address": a, "port": 8080} for a in BACKENDS.
 
 def cluster_section(services=(HTTP,)):
     """The policy's "cluster" section, the same for every member. Key names live only here."""
-    return {"ip": VIP, "inside_ip": INSIDE_VIP, "mac": CLUSTER_MAC,
+    return {"ip": VIP, "inside_ip": INSIDE_VIP, "mac": CLUSTER_MAC, "traffic": TRAFFIC,
             "outside": "eth0", "inside": "eth1", "router": CLIENT, "mode": "nat", "hash": "document",
             "services": list(services)}
 
@@ -79,6 +89,11 @@ def write_setup(d, www, services=(HTTP,), adjust=None, extra_peers=None, timers=
     for name in BACKENDS:
         http = [c for c in topo["nodes"][name]["commands"] if c["name"] == "http"][0]
         http["argv"][http["argv"].index("--directory") + 1] = www
+    if CLUSTER_MAC != TOPOLOGY_MAC:  # the client's and backends' static neighbour entries
+        for node in topo["nodes"].values():
+            for c in node.get("commands", []):
+                if "shell" in c:
+                    c["shell"] = c["shell"].replace(TOPOLOGY_MAC, CLUSTER_MAC)
     if adjust:
         adjust(topo)
     path = os.path.join(d, "cluster3.json")
