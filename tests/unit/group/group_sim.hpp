@@ -141,4 +141,20 @@ class group_sim {
 state_bytes encode_counter(std::uint64_t v);
 std::uint64_t decode_counter(const state_bytes& b);
 
+/// One row of the loss tables the scenario tests loop over.
+struct loss_row {
+  std::string name;
+  double loss;
+  std::uint64_t seed;
+};
+
+/// A simulation of `nodes` nodes dropping `loss` of the messages, randomised by `seed`.
+inline sim_config make_config(std::uint32_t nodes, double loss, std::uint64_t seed) {
+  sim_config c;
+  c.nodes = nodes;
+  c.loss = loss;
+  c.seed = seed;
+  return c;
+}
+
 }  // namespace baton::group::sim

@@ -10,6 +10,8 @@
 
 using namespace baton::group;
 using baton::group::sim::group_sim;
+using baton::group::sim::loss_row;
+using baton::group::sim::make_config;
 using baton::group::sim::sim_config;
 
 TEST_CASE("tie-break: more members wins, then the lower address") {
@@ -72,24 +74,10 @@ TEST_CASE("election timers: join, offer, master after 100 ms without objection")
 
 namespace {
 
-struct loss_row {
-  std::string name;
-  double loss;
-  std::uint64_t seed;
-};
-
 const std::vector<loss_row> loss_rows = {
     {"0% loss seed 1", 0.0, 1},   {"0% loss seed 2", 0.0, 2},   {"5% loss seed 1", 0.05, 1},
     {"5% loss seed 7", 0.05, 7},  {"20% loss seed 1", 0.20, 1}, {"20% loss seed 3", 0.20, 3},
 };
-
-sim_config make_config(std::uint32_t nodes, double loss, std::uint64_t seed) {
-  sim_config c;
-  c.nodes = nodes;
-  c.loss = loss;
-  c.seed = seed;
-  return c;
-}
 
 }  // namespace
 

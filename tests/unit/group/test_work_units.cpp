@@ -12,6 +12,8 @@
 
 using namespace baton::group;
 using baton::group::sim::group_sim;
+using baton::group::sim::loss_row;
+using baton::group::sim::make_config;
 using baton::group::sim::sim_config;
 
 namespace {
@@ -150,23 +152,9 @@ TEST_CASE("an abandoned move leaves the unit with its owner, to be confirmed aga
 
 namespace {
 
-struct loss_row {
-  std::string name;
-  double loss;
-  std::uint64_t seed;
-};
-
 const std::vector<loss_row> loss_rows = {
     {"0% loss", 0.0, 1}, {"5% loss", 0.05, 2}, {"20% loss", 0.20, 3},
 };
-
-sim_config make_config(std::uint32_t nodes, double loss, std::uint64_t seed) {
-  sim_config c;
-  c.nodes = nodes;
-  c.loss = loss;
-  c.seed = seed;
-  return c;
-}
 
 }  // namespace
 
