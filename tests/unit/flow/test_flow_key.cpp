@@ -8,20 +8,10 @@
 #include <unordered_set>
 
 #include "net/flow/flow_key.hpp"
+#include "flow_keys.hpp"
 
 using namespace baton::net;
-
-namespace {
-flow_key key(std::uint32_t s, std::uint32_t d, std::uint16_t sp, std::uint16_t dp, std::uint8_t p) {
-  flow_key k;
-  k.src_addr = s;
-  k.dst_addr = d;
-  k.src_port = sp;
-  k.dst_port = dp;
-  k.protocol = p;
-  return k;
-}
-}  // namespace
+using baton::net::test::key;
 
 TEST_CASE("flow_key is a 16-byte trivially copyable value") {
   CHECK(std::is_trivially_copyable_v<flow_key>);

@@ -9,23 +9,16 @@
 #include <vector>
 
 #include "net/flow/work_unit.hpp"
+#include "flow_keys.hpp"
 
 using namespace baton::net;
+using baton::net::test::key;
 
 namespace {
 constexpr std::uint8_t icmp = 1, tcp = 6, udp = 17, gre = 47;
 
 constexpr std::uint32_t ip(std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t d) {
   return (a << 24) | (b << 16) | (c << 8) | d;
-}
-flow_key key(std::uint32_t s, std::uint32_t d, std::uint16_t sp, std::uint16_t dp, std::uint8_t p) {
-  flow_key k;
-  k.src_addr = s;
-  k.dst_addr = d;
-  k.src_port = sp;
-  k.dst_port = dp;
-  k.protocol = p;
-  return k;
 }
 }  // namespace
 
