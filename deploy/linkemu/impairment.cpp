@@ -190,13 +190,8 @@ void direction::offer(const std::uint8_t* data, std::size_t len, std::int64_t no
       ++counters_.dropped_queue;
       return;
     }
-    if (free_slots_.empty()) {
-      ++counters_.dropped_pool;
-      return;
-    }
-    const std::uint32_t slot = free_slots_.back();
-    free_slots_.pop_back();
-    std::copy(data, data + len, slot_data(slot));
+    std::uint32_t slot = 0;
+    if (!take_slot(data, len, slot)) return;
     if (pass_now) {
       tokens_ -= static_cast<double>(len);
       enter_delay_line(slot, flen, now_ns);
@@ -206,14 +201,19 @@ void direction::offer(const std::uint8_t* data, std::size_t len, std::int64_t no
     }
     return;
   }
+  std::uint32_t slot = 0;
+  if (take_slot(data, len, slot)) enter_delay_line(slot, flen, now_ns);
+}
+
+bool direction::take_slot(const std::uint8_t* data, std::size_t len, std::uint32_t& slot) {
   if (free_slots_.empty()) {
     ++counters_.dropped_pool;
-    return;
+    return false;
   }
-  const std::uint32_t slot = free_slots_.back();
+  slot = free_slots_.back();
   free_slots_.pop_back();
   std::copy(data, data + len, slot_data(slot));
-  enter_delay_line(slot, flen, now_ns);
+  return true;
 }
 
 void direction::refill(std::int64_t now_ns) {

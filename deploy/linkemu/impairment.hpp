@@ -122,6 +122,9 @@ class direction {
   void refill(std::int64_t now_ns);
   std::int64_t departure_time(std::uint32_t len) const;
   void enter_delay_line(std::uint32_t slot, std::uint32_t len, std::int64_t t_ns);
+  /// Copies the frame into a free pool slot and returns it; false (counted as dropped_pool) when
+  /// the pool is empty.
+  bool take_slot(const std::uint8_t* data, std::size_t len, std::uint32_t& slot);
   in_flight pop_delay_line();
   std::uint8_t* slot_data(std::uint32_t slot) { return &storage_[std::size_t{slot} * capacity_]; }
 
