@@ -1,4 +1,5 @@
 #include "actors/group/discovery.hpp"
+#include "policy/rules.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,11 +18,6 @@ namespace {
 constexpr const char* magic = "baton-beacon";
 constexpr int version = 1;
 
-std::string dotted(std::uint32_t a) {
-  in_addr in{htonl(a)};
-  return inet_ntoa(in);
-}
-
 [[noreturn]] void fail(const char* what) {
   throw std::system_error(errno, std::generic_category(), what);
 }
@@ -30,7 +26,7 @@ std::string dotted(std::uint32_t a) {
 
 std::string encode_beacon(const beacon& b) {
   return std::string(magic) + " " + std::to_string(version) + " " + b.name + " " +
-         dotted(b.address) + " " + std::to_string(b.port);
+         policy::format_ipv4(b.address) + " " + std::to_string(b.port);
 }
 
 bool decode_beacon(const std::string& datagram, beacon& out) {

@@ -1,7 +1,5 @@
 #include "actors/group/group_actor.hpp"
 
-#include <arpa/inet.h>
-
 #include <caf/all.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/openssl/manager.hpp>
@@ -14,6 +12,7 @@
 
 #include "actors/group/group_member.hpp"
 #include "actors/node/event_log.hpp"
+#include "policy/rules.hpp"
 
 namespace baton::group {
 namespace {
@@ -22,11 +21,6 @@ using protocol::get_atom;
 using protocol::tick_atom;
 using protocol::units_atom;
 using node::severity;
-
-std::string dotted(std::uint32_t a) {
-  in_addr in{htonl(a)};
-  return inet_ntoa(in);
-}
 
 struct link {
   peer_address address;
@@ -63,27 +57,27 @@ void log_event(group_pointer self, const event& e) {
     [&](const auto& ev) {
       using T = std::decay_t<decltype(ev)>;
       if constexpr (std::is_same_v<T, joined>) {
-        log.add(severity::info, "group_joined", {{"master", dotted(ev.master)}});
+        log.add(severity::info, "group_joined", {{"master", policy::format_ipv4(ev.master)}});
       } else if constexpr (std::is_same_v<T, left>) {
         log.add(severity::warning, "group_left", {{"reason", ev.reason}});
       } else if constexpr (std::is_same_v<T, became_master>) {
         log.add(severity::info, "became_master", {});
       } else if constexpr (std::is_same_v<T, lost_master>) {
-        log.add(severity::warning, "lost_master", {{"master", dotted(ev.master)}});
+        log.add(severity::warning, "lost_master", {{"master", policy::format_ipv4(ev.master)}});
       } else if constexpr (std::is_same_v<T, join_refused>) {
         log.add(severity::warning, "join_refused", {{"reason", ev.reason}});
       } else if constexpr (std::is_same_v<T, member_joined>) {
         log.add(severity::info, "member_joined",
-                {{"member", dotted(ev.node)}, {"identity", ev.identity}});
+                {{"member", policy::format_ipv4(ev.node)}, {"identity", ev.identity}});
       } else if constexpr (std::is_same_v<T, member_left>) {
         log.add(severity::warning, "member_left",
-                {{"member", dotted(ev.node)}, {"reason", ev.reason}});
+                {{"member", policy::format_ipv4(ev.node)}, {"reason", ev.reason}});
       } else if constexpr (std::is_same_v<T, join_vote>) {
         // No role vetoes joins yet: accept at once (the vote hook is where roles will answer).
         self->state.member->resolve_join(ev.node, true, {}, self->state.now());
       } else if constexpr (std::is_same_v<T, peer_refused>) {
         log.add(severity::warning, "peer_refused",
-                {{"stage", "join"}, {"peer", ev.identity}, {"address", dotted(ev.node)},
+                {{"stage", "join"}, {"peer", ev.identity}, {"address", policy::format_ipv4(ev.node)},
                  {"reason", ev.reason}});
       } else if constexpr (std::is_same_v<T, unit_assigned>) {
         if (self->state.cfg.role) caf::anon_send(self->state.cfg.role, protocol::assign_atom::value, ev.unit);
@@ -127,7 +121,7 @@ void attach(group_pointer self, link& l, group_actor handle) {
   self->monitor(handle);
   self->send(handle, self->state.cfg.self);
   self->state.events->add(severity::info, "peer_linked",
-                          {{"peer", l.address.name}, {"address", dotted(l.address.id)}});
+                          {{"peer", l.address.name}, {"address", policy::format_ipv4(l.address.id)}});
 }
 
 void connect(group_pointer self, link& l) {
@@ -135,7 +129,7 @@ void connect(group_pointer self, link& l) {
   l.connecting = true;
   auto id = l.address.id;
   auto mm = self->home_system().openssl_manager().actor_handle();
-  self->request(mm, std::chrono::seconds(5), caf::connect_atom::value, dotted(id), l.address.port)
+  self->request(mm, std::chrono::seconds(5), caf::connect_atom::value, policy::format_ipv4(id), l.address.port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
         auto& link = self->state.links[id];
@@ -190,10 +184,10 @@ std::string status_json(group_pointer self) {
   auto& st = self->state;
   auto& m = *st.member;
   nlohmann::json j;
-  j["self"] = dotted(m.self());
+  j["self"] = policy::format_ipv4(m.self());
   j["identity"] = m.identity();
   j["phase"] = phase_name(m.current_phase());
-  j["master"] = m.master() == no_node ? "" : dotted(m.master());
+  j["master"] = m.master() == no_node ? "" : policy::format_ipv4(m.master());
   j["is_master"] = m.is_master();
   j["keepalive_n"] = m.keepalive_n();
   j["loss_estimate"] = m.loss_estimate();
@@ -201,11 +195,11 @@ std::string status_json(group_pointer self) {
   j["owned_units"] = m.owned_units().size();
   auto& members = j["members"] = nlohmann::json::array();
   for (auto& e : m.members())
-    members.push_back({{"address", dotted(e.id)}, {"identity", e.identity}, {"load", e.load}});
+    members.push_back({{"address", policy::format_ipv4(e.id)}, {"identity", e.identity}, {"load", e.load}});
   auto& peers = j["peers"] = nlohmann::json::array();
   for (auto& [id, l] : st.links)
     peers.push_back({{"name", l.address.name},
-                     {"address", dotted(id)},
+                     {"address", policy::format_ipv4(id)},
                      {"port", l.address.port},
                      {"linked", static_cast<bool>(l.handle)},
                      {"sent", l.sent},
@@ -224,8 +218,8 @@ std::string units_json(group_pointer self) {
     auto owner = m.owner_of(u);
     auto backup = m.backup_of(u);
     units.push_back({{"unit", u},
-                     {"owner", owner == no_node ? "" : dotted(owner)},
-                     {"backup", backup == no_node ? "" : dotted(backup)},
+                     {"owner", owner == no_node ? "" : policy::format_ipv4(owner)},
+                     {"backup", backup == no_node ? "" : policy::format_ipv4(backup)},
                      {"mine", m.owns(u)}});
   }
   return units.dump();
@@ -265,11 +259,11 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
         i = st.links.emplace(h.address, link{}).first;
         i->second.address = {h.name, h.address, 0};  // it dialled us: we never dial it back
         st.events->add(severity::info, "peer_discovered",
-                       {{"peer", h.name}, {"address", dotted(h.address)}, {"by", "hello"}});
+                       {{"peer", h.name}, {"address", policy::format_ipv4(h.address)}, {"by", "hello"}});
       }
       if (i == st.links.end() || i->second.address.name != h.name || h.version != st.cfg.self.version) {
         st.events->add(severity::warning, "peer_refused",
-                       {{"stage", "hello"}, {"peer", h.name}, {"address", dotted(h.address)},
+                       {{"stage", "hello"}, {"peer", h.name}, {"address", policy::format_ipv4(h.address)},
                         {"reason", "not a configured peer of this group"}});
         return;
       }
@@ -306,7 +300,7 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
         return;
       st.links[address].address = {name, address, port};
       st.events->add(severity::info, "peer_discovered",
-                     {{"peer", name}, {"address", dotted(address)}, {"by", "beacon"}});
+                     {{"peer", name}, {"address", policy::format_ipv4(address)}, {"by", "beacon"}});
       reconnect_due(self);
     },
     [=](protocol::replicate_atom, unit_id unit, state_bytes& state) {

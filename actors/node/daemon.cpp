@@ -1,7 +1,5 @@
 #include "actors/node/daemon.hpp"
 
-#include <arpa/inet.h>
-
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
@@ -23,6 +21,7 @@
 #include "policy/diff.hpp"
 #include "policy/policy.hpp"
 #include "policy/render.hpp"
+#include "policy/rules.hpp"
 
 namespace baton::node {
 namespace {
@@ -30,11 +29,6 @@ namespace {
 using console::http_request;
 using console::http_response;
 using nlohmann::json;
-
-std::string dotted(std::uint32_t a) {
-  in_addr in{htonl(a)};
-  return inet_ntoa(in);
-}
 
 constexpr auto ask_timeout = std::chrono::seconds(3);
 constexpr std::uint16_t discovery_port = 4791;  // UDP; beacons say where the group actor listens
@@ -125,7 +119,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   if (d.cluster)
     caf::anon_send(d.cluster, protocol::group_atom::value, d.group);
   if (linked) {
-    auto addr = dotted(p.identity.address);
+    auto addr = policy::format_ipv4(p.identity.address);
     auto port = caf::openssl::publish(d.group, p.identity.port, addr.c_str(), true);
     if (!port)
       throw std::runtime_error("cannot listen for peers on " + addr + ":" +

@@ -1,7 +1,5 @@
 #include "actors/node/io_runtime.hpp"
 
-#include <arpa/inet.h>
-
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
@@ -13,14 +11,10 @@
 #include "net/io/raw_ipv4_port.hpp"
 #include "net/io/tun_port.hpp"
 #include "policy/policy.hpp"
+#include "policy/rules.hpp"
 
 namespace baton::node {
 namespace {
-
-std::string dotted(std::uint32_t a) {
-  in_addr in{htonl(a)};
-  return inet_ntoa(in);
-}
 
 std::unique_ptr<net::packet_port> open_port(net::buffer_pool& pool,
                                             const policy::io_interface& itf,
@@ -33,7 +27,7 @@ std::unique_ptr<net::packet_port> open_port(net::buffer_pool& pool,
       if (itf.next_hop != 0) {
         auto mac = resolve_neighbor(itf.name, itf.next_hop, std::chrono::seconds(3));
         if (!mac)
-          throw std::runtime_error("cannot resolve next hop " + dotted(itf.next_hop) + " on " +
+          throw std::runtime_error("cannot resolve next hop " + policy::format_ipv4(itf.next_hop) + " on " +
                                    itf.name + " (no ARP answer)");
         cfg.next_hop = *mac;
       }
@@ -138,7 +132,7 @@ void io_runtime::build_cluster(const policy::policy& p) {
       s.backends.push_back({b.address, b.port, true});
       auto mac = resolve_neighbor(c.inside, b.address, std::chrono::seconds(3));
       if (!mac)
-        throw std::runtime_error("cluster: backend " + dotted(b.address) + " does not answer ARP on " +
+        throw std::runtime_error("cluster: backend " + policy::format_ipv4(b.address) + " does not answer ARP on " +
                                  c.inside);
       neighbors.push_back({b.address, *mac});
     }

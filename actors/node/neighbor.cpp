@@ -1,4 +1,5 @@
 #include "actors/node/neighbor.hpp"
+#include "policy/rules.hpp"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -18,8 +19,7 @@ std::optional<net::mac_address> lookup(const std::string& interface, std::uint32
   std::ifstream arp{"/proc/net/arp"};
   std::string line;
   std::getline(arp, line);  // header
-  in_addr want{htonl(address)};
-  std::string want_text = inet_ntoa(want);
+  const std::string want_text = policy::format_ipv4(address);
   while (std::getline(arp, line)) {
     std::istringstream in{line};
     std::string ip, hw_type, flags, mac, mask, device;
