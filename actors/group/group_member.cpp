@@ -367,9 +367,9 @@ void group_member::on(node_id from, const exit_request& m, time_ms now) {
   }
 }
 
-void group_member::on(node_id from, const master_offer&, time_ms) {
+void group_member::on(node_id from, const master_offer&, time_ms now) {
   // Figure 6, 617: an existing master answers an offer with "other master exists".
-  if (is_master() && from != self_) send(from, other_master_exists{members_.size()});
+  if (is_master() && from != self_) send(from, other_master_exists{contested_count({}, from, now)});
 }
 
 void group_member::on(node_id from, const other_master_exists& m, time_ms now) {
@@ -377,8 +377,30 @@ void group_member::on(node_id from, const other_master_exists& m, time_ms now) {
   if (p == phase::joining || p == phase::offering) {
     act(election_.on_objection(now), from, now);  // "the member tries to join again"
   } else if (p == phase::master && from != self_) {
-    if (!wins_tie_break({members_.size(), self_}, {m.members, from})) step_down(from, now);
+    if (!wins_tie_break({contested_count({}, from, now), self_}, {m.members, from}))
+      step_down(from, now);
   }
+}
+
+bool group_member::still_ours(node_id id, time_ms now) const {
+  const auto* rec = members_.find(id);
+  // One keepalive interval and half another for jitter: a member that has since followed another
+  // master has missed at least one.
+  return rec && !rec->heard.expired(now, keepalive_period(cfg_.client_watchdog, keepalive_n_) * 3 / 2);
+}
+
+std::uint32_t group_member::contested_count(const std::vector<member_entry>& their_list,
+                                            node_id other, time_ms now) const {
+  // A node belongs to one group. Members the other master lists too count for us only while
+  // they still talk to us (still_ours): a master cut off by a partition keeps its old members in
+  // its table until its client watchdog fires, and counting them would let the cut-off side win
+  // the tie-break against the side those members now follow. The other master is never ours.
+  std::uint32_t mine = 1;  // ourselves
+  for (auto id : members_.ids()) {
+    if (id == self_ || id == other) continue;
+    if (!lists(their_list, id) || still_ours(id, now)) ++mine;
+  }
+  return mine;
 }
 
 void group_member::on(node_id from, const master_keepalive& m, time_ms now) {
@@ -389,10 +411,10 @@ void group_member::on(node_id from, const master_keepalive& m, time_ms now) {
       // master's list counts only members that are not ours. (Keepalives it queued during a
       // partition arrive first when the partition heals and still list the nodes that have since
       // joined us; counting those would hand the group to the smaller side.)
-      const auto mine = members_.size();
+      const auto mine = contested_count(m.members, from, now);
       std::uint32_t theirs = 0;
       for (const auto& e : m.members)
-        if (e.id != self_ && !members_.contains(e.id)) ++theirs;
+        if (e.id != self_ && (e.id == from || !still_ours(e.id, now))) ++theirs;
       if (wins_tie_break({mine, self_}, {theirs, from})) {
         send(from, other_master_exists{mine});  // 825
         keepalive_now_ = true;                  // 827: announce ourselves again

@@ -153,6 +153,12 @@ class group_member {
   void member_tick(time_ms now);
   void master_flush(time_ms now);
   void send_master_keepalive(time_ms now);
+  /// Whether `id` is in our member table and sent a client keepalive lately (within 1.5 intervals).
+  bool still_ours(node_id id, time_ms now) const;
+  /// Our side's count for a tie-break against master `other` listing `their_list`: ourselves,
+  /// members it does not list, and members it lists that still talk to us.
+  std::uint32_t contested_count(const std::vector<member_entry>& their_list, node_id other,
+                                time_ms now) const;
 
   // the units this node works on
   void apply_row(unit_id u, node_id owner, node_id backup, bool explicit_assign,

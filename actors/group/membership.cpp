@@ -10,6 +10,11 @@ member_record* member_table::find(node_id id) noexcept {
   return it == members_.end() ? nullptr : &it->second;
 }
 
+const member_record* member_table::find(node_id id) const noexcept {
+  auto it = members_.find(id);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
 member_record& member_table::add(node_id id, std::string identity, time_ms now,
                                  double initial_loss, double weight) {
   member_record rec;

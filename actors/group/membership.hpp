@@ -58,6 +58,7 @@ class member_table {
   bool contains(node_id id) const noexcept { return members_.count(id) != 0; }
   /// The record, or nullptr. The pointer is valid until the next add/remove/clear.
   member_record* find(node_id id) noexcept;
+  const member_record* find(node_id id) const noexcept;
   /// Adds (or replaces) a member; its watchdog starts at `now` and its loss estimate at
   /// `initial_loss` with smoothing `weight`. Returns the record.
   member_record& add(node_id id, std::string identity, time_ms now, double initial_loss,

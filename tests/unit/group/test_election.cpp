@@ -197,3 +197,38 @@ TEST_CASE("after a partition heals, the cut-off master's stale keepalives do not
   REQUIRE(s.masters().size() == 1);
   CHECK(s.masters()[0] == majority_master);
 }
+
+TEST_CASE("after a partition heals, a cut-off master still listing its old members steps down") {
+  // The other side of the same heal: the cut-off master's client watchdog is longer than the time
+  // the rest need to elect a new master, so when the link comes back it still lists the members
+  // that now follow the other master. Members that no longer talk to it must not count for it.
+  auto cfg = make_config(3, 0.0, 7);
+  cfg.group.client_watchdog = time_ms{3000};
+  group_sim s{cfg};
+  s.start_all();
+  REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
+  const auto old_master = s.masters().at(0);
+  std::vector<std::size_t> rest;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (i != old_master) rest.push_back(i);
+  const auto cut_at = s.now();
+  s.partition({{old_master}, rest});
+  std::size_t majority_master = 3;
+  REQUIRE(s.run_until([&] {
+    for (auto m : s.masters())
+      if (m != old_master && s.node(m).members().size() == 2) majority_master = m;
+    return majority_master < 3;
+  }, time_ms{2000}));
+  // Apart for longer than one and a half client keepalive intervals (2 * 3000 / 5 = 1200 ms each),
+  // shorter than the cut-off master's client watchdog.
+  s.run_for(cut_at + time_ms{1950} - s.now());
+  // The cut-off master has not expired anyone yet: it still lists all three.
+  REQUIRE(s.node(old_master).is_master());
+  REQUIRE(s.node(old_master).members().size() == 3);
+
+  s.heal();
+  CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
+  REQUIRE(s.masters().size() == 1);
+  CHECK(s.masters()[0] == majority_master);
+  for (const auto& v : s.violations()) FAIL_CHECK(v);
+}
