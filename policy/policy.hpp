@@ -7,13 +7,15 @@
 //   console   "host:port" of the introspection API                         default 127.0.0.1:9000
 //   peers     [{name, address, port}]
 //   timers    document 004's timers                                        defaults below
-//   group     {peers: [peer names], discovery_broadcast}
+//   group     {peers: [peer names], discovery_broadcast, quorum}
 //   io        {backend, interfaces, mode, ipip: {encap, decap, local, remote}}
 //   profiles  [{name, action, spoof, three_way_handshake, priority, disposition, mss, compress,
 //               encrypt}]
 //   rules     the node's rule list (see rule_list.hpp for its grammar)
 //   pep       {rules: [...]}: the PEP endpoint's selection rules, same grammar, same profiles
 //   cluster   {ip, inside_ip, mac, traffic, outside, inside, router, mode, hash, services}
+//   slr       document 001's SLR / host agent (level, virtual subnets, F, G, ...): slr_section.cpp
+//   shaping   start-time fair queueing classes on an access link: slr_section.cpp
 // Unknown keys anywhere are errors, as are wrong types, out-of-range numbers, duplicate names,
 // missing required keys and references to undefined names.
 
@@ -80,6 +82,10 @@ struct timers_section {
 struct group_section {
   std::vector<std::string> peers;     // names from /peers that form this node's group
   bool discovery_broadcast = false;   // also find members by broadcast on the segment
+  /// Members the group must have before its master assigns units that nobody owns. 1 is document
+  /// 004's behaviour; a larger quorum keeps a node that cannot link to anyone (no valid
+  /// certificate, cut off at start) from claiming every unit of a shared cluster IP.
+  std::uint32_t quorum = 1;
 };
 
 enum class io_backend : std::uint8_t { tun, af_packet, raw, memory };
@@ -145,8 +151,10 @@ struct cluster_service {
 enum class cluster_mode : std::uint8_t { nat, dsr };
 /// How the cluster IP's frames reach every member (document 004): a unicast cluster MAC that no
 /// member ever sends from (so switches flood it), or a multicast cluster MAC (for switched
-/// segments). Either way each member captures the frames and the work-unit filter decides.
-enum class traffic_mode : std::uint8_t { unicast_mac, multicast_mac };
+/// segments): each member captures the frames and the work-unit filter decides. Or forwarding:
+/// the master answers ARP for the cluster addresses with its own MAC and forwards each datagram to
+/// its unit's owner (the cluster MAC is then unused).
+enum class traffic_mode : std::uint8_t { unicast_mac, multicast_mac, forwarding };
 const char* to_string(traffic_mode m) noexcept;
 enum class work_unit_hash_name : std::uint8_t { document, mixed };
 const char* to_string(cluster_mode m) noexcept;
@@ -158,7 +166,8 @@ const char* to_string(work_unit_hash_name h) noexcept;
 struct cluster_section {
   std::uint32_t ip = 0;          // the cluster (virtual) IP clients connect to
   std::uint32_t inside_ip = 0;   // the backends' gateway; 0 in DSR mode (replies bypass us)
-  std::string mac;               // "02:ba:70:00:00:01": the cluster MAC (multicast for multicast_mac)
+  std::string mac;               // "02:ba:70:00:00:01": the cluster MAC (multicast for multicast_mac;
+                                 // optional, may be empty, for forwarding)
   std::string outside;           // interface toward clients
   std::string inside;            // interface toward backends
   std::uint32_t router = 0;      // outside next hop for replies to clients (required for NAT)
@@ -173,6 +182,145 @@ struct pep_section {
   rule_set rules;
 };
 
+/// A virtual subnet (document 001): a prefix of virtual host addresses, host byte order, no
+/// bits set past `length`.
+struct virtual_subnet {
+  std::uint32_t prefix = 0;
+  std::uint8_t length = 32;
+  /// Whether `address` lies in this subnet.
+  bool contains(std::uint32_t address) const noexcept {
+    return length == 0 || (address >> (32 - length)) == (prefix >> (32 - length));
+  }
+  /// Whether `other` lies wholly inside this subnet (equal counts).
+  bool covers(const virtual_subnet& other) const noexcept {
+    return other.length >= length && contains(other.prefix);
+  }
+};
+bool operator==(const virtual_subnet& x, const virtual_subnet& y) noexcept;
+inline bool operator!=(const virtual_subnet& x, const virtual_subnet& y) noexcept { return !(x == y); }
+/// Orders by prefix, then by length (shorter first).
+bool operator<(const virtual_subnet& x, const virtual_subnet& y) noexcept;
+/// "a.b.c.d/len".
+std::string to_string(const virtual_subnet& s);
+
+/// The SLR's place in document 001's hierarchy; `host` is the host agent at the bottom.
+enum class slr_level : std::uint8_t { network, system, site, host };
+/// How Figure 9's table turns costs into the data path's choice for new connections:
+/// `lowest` sends them all to the lowest cost m (the document's step 9300); `spread` gives each
+/// candidate a share proportional to 1 / (epsilon + m).
+enum class slr_selection : std::uint8_t { spread, lowest };
+/// F in m = F(s, r): weighted_sum = load_weight * s + cost_weight * r; least_load = s;
+/// lowest_cost = r.
+enum class slr_function_kind : std::uint8_t { weighted_sum, least_load, lowest_cost };
+/// G in M_k = G(s_k1..s_kJ, r_1..r_J) (steps 9310 / 9320): min = the lowest load below;
+/// mean = the plain mean of the loads; weighted_mean = mean weighted by 1 / r_j (near nodes count
+/// more). aggregate_cost is added to each result.
+enum class slr_aggregate : std::uint8_t { min, mean, weighted_mean };
+/// Where the host agent's load index comes from.
+enum class load_source : std::uint8_t { connections, cpu, command, fixed /* "static" */ };
+const char* to_string(slr_level x) noexcept;
+const char* to_string(slr_selection x) noexcept;
+const char* to_string(slr_function_kind x) noexcept;
+const char* to_string(slr_aggregate x) noexcept;
+const char* to_string(load_source x) noexcept;
+
+struct slr_function {
+  slr_function_kind kind = slr_function_kind::weighted_sum;
+  double load_weight = 1.0;  // weighted_sum only; both >= 0
+  double cost_weight = 0.0;
+};
+
+/// A time-of-day rule: between local hours [from_hour, to_hour) (wrapping past midnight when
+/// from_hour > to_hour; "00-24" is all day), for the virtual subnets inside `subnet` (all when
+/// absent), F is `function`. Rules apply in order, the first match wins, slr_section::function
+/// is the default.
+struct slr_time_rule {
+  std::uint8_t from_hour = 0;  // 0..23
+  std::uint8_t to_hour = 24;   // 1..24, != from_hour
+  std::optional<virtual_subnet> subnet;
+  slr_function function;
+};
+
+/// Another SLR this node talks to: one level up (upper: hello and state updates) or at the
+/// same level (neighbors: WHOHAS). `port` is where its node listens (its identity.port).
+/// Port SLRs listen on for SLR links (hello, state, tunnel objects, WHOHAS); the group keeps 4790.
+inline constexpr std::uint16_t default_slr_port = 4792;
+
+struct slr_upper {
+  std::string name;
+  std::uint32_t address = 0;
+  std::uint16_t port = default_slr_port;
+};
+
+struct slr_route_cost {
+  std::uint32_t next_hop = 0;  // a lower node's tunnel address
+  double cost = 1.0;           // r_j, >= 0
+};
+
+struct slr_load {
+  load_source source = load_source::connections;
+  std::string command;            // command: run with /bin/sh -c; the first number printed
+  std::uint32_t command_timeout_ms = 1000;
+  double value = 0.0;             // static: the constant load index
+};
+
+struct slr_hot_spare {
+  std::uint32_t address = 0;  // the SLR cluster address the primary and its spare share
+  std::string mac;            // "aa:bb:cc:dd:ee:ff", empty = not given
+};
+
+/// Document 001's service level router (network / system / site) or host agent (host).
+struct slr_section {
+  slr_level level = slr_level::site;
+  std::vector<virtual_subnet> virtual_subnets;  // what this node serves (site / host)
+  std::uint32_t tunnel_address = 0;            // where tunnels to this node end; default identity
+  std::uint16_t port = default_slr_port;        // SLRs: where lower nodes and neighbours dial
+  std::vector<slr_upper> upper;                 // the SLR(s) one level up: hello + state updates
+  std::vector<slr_upper> neighbors;             // SLRs of the same level asked by WHOHAS
+  std::uint32_t update_interval_ms = 500;       // Figure 9's period and the state update period
+  std::uint32_t expiry_ms = 1500;               // state older than this is dropped (3 x interval)
+  slr_selection selection = slr_selection::spread;
+  double epsilon = 0.01;                        // spread: share ~ 1 / (epsilon + m)
+  slr_function function;                        // the default F
+  std::vector<slr_time_rule> time_of_day;
+  slr_aggregate aggregate = slr_aggregate::min;
+  double aggregate_cost = 0.0;                  // added to every M_k sent upward
+  std::vector<slr_route_cost> route_costs;      // r_j per next hop; others cost 1
+  bool shortcuts = true;                        // tell the upstream SLR the chosen tunnel end
+  std::uint32_t flow_capacity = 65536;          // pinned flows this node keeps
+  slr_load load;                                // host agent
+  std::uint32_t progress_timeout_ms = 1000;     // host agent: Figure 10's no-feedback time
+  std::optional<slr_hot_spare> hot_spare;
+};
+
+/// One class of start-time fair queueing on an access link: traffic from `source` (the virtual
+/// host addresses of the reverse flow) gets `share` of the link relative to the other classes.
+struct shaping_class {
+  std::string name;
+  virtual_subnet source;
+  std::uint32_t share = 1;
+};
+
+/// Link scheduling on an access link (document 001: e.g. 20% for client X's web, 30% for
+/// client Y's audio).
+struct shaping_section {
+  std::string interface;
+  double rate_mbit = 0;            // the link rate the scheduler paces to
+  std::uint32_t burst_kbyte = 64;
+  std::vector<shaping_class> classes;
+  std::uint32_t default_share = 1;  // traffic matching no class
+};
+
+bool operator==(const slr_function& x, const slr_function& y) noexcept;
+bool operator==(const slr_time_rule& x, const slr_time_rule& y) noexcept;
+bool operator==(const slr_upper& x, const slr_upper& y) noexcept;
+bool operator==(const slr_route_cost& x, const slr_route_cost& y) noexcept;
+bool operator==(const slr_load& x, const slr_load& y) noexcept;
+bool operator==(const slr_hot_spare& x, const slr_hot_spare& y) noexcept;
+bool operator==(const slr_section& x, const slr_section& y) noexcept;
+bool operator==(const shaping_class& x, const shaping_class& y) noexcept;
+bool operator==(const shaping_section& x, const shaping_section& y) noexcept;
+
 struct policy {
   identity_section identity;
   std::vector<role> roles;
@@ -185,6 +333,8 @@ struct policy {
   rule_set rules;
   std::optional<pep_section> pep;
   std::optional<cluster_section> cluster;
+  std::optional<slr_section> slr;          // policy/slr_section.cpp
+  std::optional<shaping_section> shaping;  // policy/slr_section.cpp
 
   bool has_role(role r) const noexcept;
   /// The profile / peer called `name`, or nullptr. Pointers live as long as this policy.

@@ -14,6 +14,7 @@
 
 #include "policy/render.hpp"
 #include "policy/rule_list.hpp"
+#include "policy/slr_section.hpp"
 
 namespace baton::policy {
 
@@ -87,7 +88,8 @@ bool operator==(const timers_section& x, const timers_section& y) noexcept {
          std::tie(y.master_watchdog_ms, y.master_offer_ms, y.rebalance_ms, y.k, y.work_units);
 }
 bool operator==(const group_section& x, const group_section& y) noexcept {
-  return x.peers == y.peers && x.discovery_broadcast == y.discovery_broadcast;
+  return x.peers == y.peers && x.discovery_broadcast == y.discovery_broadcast &&
+         x.quorum == y.quorum;
 }
 bool operator==(const ipip_section& x, const ipip_section& y) noexcept {
   return std::tie(x.encap, x.decap, x.local, x.remote) ==
@@ -283,7 +285,7 @@ void timers_text(const policy& p, std::string& out) {
 // group ----------------------------------------------------------------------------------------
 
 void parse_group(const value_ref& v, policy& out) {
-  v.expect_object({"peers", "discovery_broadcast"});
+  v.expect_object({"peers", "discovery_broadcast", "quorum"});
   if (auto peers = v.find("peers")) {
     std::size_t n = peers->expect_array();
     for (std::size_t i = 0; i < n; ++i) {
@@ -296,14 +298,17 @@ void parse_group(const value_ref& v, policy& out) {
     }
   }
   if (auto b = v.find("discovery_broadcast")) out.group.discovery_broadcast = b->as_bool();
+  if (auto q = v.find("quorum")) out.group.quorum = static_cast<std::uint32_t>(q->as_uint(1, 64));
 }
 json group_json(const policy& p) {
-  return {{"peers", p.group.peers}, {"discovery_broadcast", p.group.discovery_broadcast}};
+  return {{"peers", p.group.peers}, {"discovery_broadcast", p.group.discovery_broadcast},
+          {"quorum", p.group.quorum}};
 }
 void group_text(const policy& p, std::string& out) {
   line(out, "group",
        "peers " + (p.group.peers.empty() ? std::string("none") : join(p.group.peers)) +
-           "; discovery broadcast " + (p.group.discovery_broadcast ? "on" : "off"));
+           "; discovery broadcast " + (p.group.discovery_broadcast ? "on" : "off") + "; quorum " +
+           std::to_string(p.group.quorum));
 }
 
 // io -------------------------------------------------------------------------------------------
@@ -476,7 +481,7 @@ void pep_text(const policy& p, std::string& out) { rules_lines(p.pep->rules, "pe
 
 constexpr const char* cluster_mode_names[] = {"nat", "dsr"};
 constexpr const char* hash_names[] = {"document", "mixed"};
-constexpr const char* traffic_names[] = {"unicast_mac", "multicast_mac"};
+constexpr const char* traffic_names[] = {"unicast_mac", "multicast_mac", "forwarding"};
 
 std::string as_interface(const value_ref& v) {
   std::string name = v.as_string();
@@ -495,18 +500,21 @@ void parse_cluster(const value_ref& v, policy& out) {
   if (auto h = v.find("hash")) c.hash = static_cast<work_unit_hash_name>(one_of(*h, hash_names, "a work-unit hash"));
   if (c.mode == cluster_mode::nat) c.inside_ip = v.get("inside_ip").as_ipv4();
   else if (auto i = v.find("inside_ip")) c.inside_ip = i->as_ipv4();
-  auto mac = v.get("mac");
-  c.mac = mac.as_string();
-  bool mac_ok = c.mac.size() == 17;
-  for (std::size_t i = 0; mac_ok && i < 17; ++i)
-    mac_ok = (i % 3 == 2) ? c.mac[i] == ':' : std::isxdigit(static_cast<unsigned char>(c.mac[i])) != 0;
-  if (!mac_ok) mac.fail(describe(mac.value()) + " is not a MAC address (aa:bb:cc:dd:ee:ff)");
   if (auto t = v.find("traffic")) c.traffic = static_cast<traffic_mode>(one_of(*t, traffic_names, "a traffic mode"));
-  bool multicast = std::stoi(c.mac.substr(0, 2), nullptr, 16) & 1;
-  if (multicast && c.traffic == traffic_mode::unicast_mac)
-    mac.fail(describe(mac.value()) + " is a multicast MAC; the unicast_mac traffic mode needs a unicast one");
-  if (!multicast && c.traffic == traffic_mode::multicast_mac)
-    mac.fail(describe(mac.value()) + " is a unicast MAC; the multicast_mac traffic mode needs a multicast one");
+  // Forwarding binds the cluster addresses to the master's own MAC: a cluster MAC is optional.
+  if (c.traffic != traffic_mode::forwarding || v.find("mac")) {
+    auto mac = v.get("mac");
+    c.mac = mac.as_string();
+    bool mac_ok = c.mac.size() == 17;
+    for (std::size_t i = 0; mac_ok && i < 17; ++i)
+      mac_ok = (i % 3 == 2) ? c.mac[i] == ':' : std::isxdigit(static_cast<unsigned char>(c.mac[i])) != 0;
+    if (!mac_ok) mac.fail(describe(mac.value()) + " is not a MAC address (aa:bb:cc:dd:ee:ff)");
+    bool multicast = std::stoi(c.mac.substr(0, 2), nullptr, 16) & 1;
+    if (multicast && c.traffic == traffic_mode::unicast_mac)
+      mac.fail(describe(mac.value()) + " is a multicast MAC; the unicast_mac traffic mode needs a unicast one");
+    if (!multicast && c.traffic == traffic_mode::multicast_mac)
+      mac.fail(describe(mac.value()) + " is a unicast MAC; the multicast_mac traffic mode needs a multicast one");
+  }
   c.outside = as_interface(v.get("outside"));
   // NAT replies go back out through the outside router (TCP drops frames not sent to its MAC).
   if (c.mode == cluster_mode::nat) c.router = v.get("router").as_ipv4();
@@ -544,17 +552,18 @@ json cluster_json(const policy& p) {
     for (const auto& b : svc.backends) backends.push_back({{"address", format_ipv4(b.address)}, {"port", b.port}});
     services.push_back({{"port", svc.port}, {"backends", backends}});
   }
-  json j{{"ip", format_ipv4(c.ip)}, {"mac", c.mac}, {"traffic", to_string(c.traffic)},
+  json j{{"ip", format_ipv4(c.ip)}, {"traffic", to_string(c.traffic)},
          {"outside", c.outside}, {"inside", c.inside},
          {"mode", to_string(c.mode)}, {"hash", to_string(c.hash)}, {"services", services}};
+  if (!c.mac.empty()) j["mac"] = c.mac;
   if (c.inside_ip) j["inside_ip"] = format_ipv4(c.inside_ip);
   if (c.router) j["router"] = format_ipv4(c.router);
   return j;
 }
 void cluster_text(const policy& p, std::string& out) {
   const auto& c = *p.cluster;
-  line(out, "cluster", "ip " + format_ipv4(c.ip) + " mac " + c.mac + " (" + to_string(c.traffic) +
-                           "), " + to_string(c.mode) +
+  line(out, "cluster", "ip " + format_ipv4(c.ip) + (c.mac.empty() ? "" : " mac " + c.mac) + " (" +
+                           to_string(c.traffic) + "), " + to_string(c.mode) +
                            ", hash " + to_string(c.hash) + ", outside " + c.outside + ", inside " +
                            c.inside + (c.inside_ip ? " (gateway " + format_ipv4(c.inside_ip) + ")" : ""));
   for (const auto& svc : c.services) {
@@ -612,6 +621,11 @@ const std::vector<section_entry>& sections() {
       {"cluster", false, parse_cluster, [](const policy& p) { return p.cluster.has_value(); },
        cluster_json, cluster_text,
        [](const policy& x, const policy& y) { return x.cluster == y.cluster; }},
+      {"slr", false, parse_slr, [](const policy& p) { return p.slr.has_value(); }, slr_json,
+       slr_text, [](const policy& x, const policy& y) { return x.slr == y.slr; }},
+      {"shaping", false, parse_shaping, [](const policy& p) { return p.shaping.has_value(); },
+       shaping_json, shaping_text,
+       [](const policy& x, const policy& y) { return x.shaping == y.shaping; }},
   };
   return table;
 }

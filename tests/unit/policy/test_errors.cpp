@@ -138,6 +138,7 @@ TEST_CASE("malformed policies are refused with pointer and reason") {
       {"group peer undefined", doc(R"("group": {"peers": ["ghost"]})"), "/group/peers/0", R"(undefined peer "ghost")"},
       {"group broadcast not a bool", doc(R"("group": {"discovery_broadcast": "yes"})"),
        "/group/discovery_broadcast", R"(expected true or false, got "yes")"},
+      {"group quorum zero", doc(R"("group": {"quorum": 0})"), "/group/quorum", "0 is out of range"},
       // io
       {"unknown backend", doc(R"("io": {"backend": "dpdk"})"), "/io/backend", R"("dpdk" is not an I/O backend)"},
       {"af_packet without interfaces", doc(R"("io": {"backend": "af_packet"})"), "/io",

@@ -175,7 +175,7 @@ TEST_CASE("the text form lists every section") {
       "peers      hub-2 10.20.0.12:7400\n",
       "           hub-3 10.20.0.13:7401\n",
       "timers     master watchdog 300 ms, master offer 150 ms, rebalance 5000 ms, K 7200, work units 4096\n",
-      "group      peers hub-3, hub-2; discovery broadcast on\n",
+      "group      peers hub-3, hub-2; discovery broadcast on; quorum 1\n",
       "io         backend af_packet, interfaces lan0, wan0, mode passthrough; ipip encap 10.20.0.11 -> 192.0.2.50; ipip decap at 10.20.0.11\n",
       "profiles   unspoofed: forward, priority 0\n",
       "           fast: forward, spoof (three-way handshake off, disposition discard), priority 3, mss 1400, compress, encrypt\n",
@@ -212,5 +212,5 @@ TEST_CASE("section names come in parse order") {
   auto names = section_names();
   std::vector<std::string> got(names.begin(), names.end());
   CHECK(got == std::vector<std::string>{"identity", "roles", "console", "peers", "timers", "group", "io",
-                                        "profiles", "rules", "pep", "cluster"});
+                                        "profiles", "rules", "pep", "cluster", "slr", "shaping"});
 }
