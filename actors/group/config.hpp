@@ -42,6 +42,9 @@ struct group_config {
   /// assigning unassigned units, so members that still own units or hold their replicas (after a
   /// master failure, or a concurrent start) can join and claim them first.
   time_ms settle_time{200};
+  /// Members (the master included) the group needs before the master assigns unowned units
+  /// (policy /group/quorum). Units already owned stay where they are when the group shrinks.
+  std::uint32_t quorum = 1;
   /// How long the master waits for the roles' vote on a join (Figure 8F) before refusing it.
   time_ms join_vote_timeout{1000};
   /// A node whose join was refused asks again after this long (its certificate may be added).

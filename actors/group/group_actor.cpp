@@ -192,6 +192,7 @@ std::string status_json(group_pointer self) {
   j["keepalive_n"] = m.keepalive_n();
   j["loss_estimate"] = m.loss_estimate();
   j["work_units"] = m.config().work_units;
+  j["quorum"] = m.config().quorum;
   j["owned_units"] = m.owned_units().size();
   auto& members = j["members"] = nlohmann::json::array();
   for (auto& e : m.members())

@@ -503,7 +503,8 @@ void group_member::master_tick(time_ms now) {
 
   const auto ids = members_.ids();
   const bool settled = now >= settled_at_;
-  if (settled && (table_dirty_ || table_.version() != repaired_version_)) {
+  const bool quorate = ids.size() >= cfg_.quorum;
+  if (settled && quorate && (table_dirty_ || table_.version() != repaired_version_)) {
     for (auto it = backup_claims_.begin(); it != backup_claims_.end();)
       it = members_.contains(it->second) ? std::next(it) : backup_claims_.erase(it);
     table_.assign_unassigned(ids, backup_claims_);

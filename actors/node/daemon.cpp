@@ -18,6 +18,7 @@
 #include "actors/node/packet_io_actor.hpp"
 #include "actors/node/tls_watch.hpp"
 #include "actors/protocol/catalog.hpp"
+#include "actors/slr/slr_actor.hpp"
 #include "policy/diff.hpp"
 #include "policy/policy.hpp"
 #include "policy/render.hpp"
@@ -66,6 +67,7 @@ group::group_actor_config make_group_config(const policy::policy& p) {
     if (member) cfg.peers.push_back({peer.name, peer.at.address, peer.at.port});
   }
   cfg.accept_discovered = p.group.discovery_broadcast;
+  cfg.group.quorum = p.group.quorum;
   return cfg;
 }
 
@@ -80,6 +82,8 @@ struct daemon::impl {
   group::group_actor group;
   packet_io_actor packet_io;
   cluster::cluster_actor cluster;  // when the policy makes this node a cluster member
+  caf::actor slr;                  // SLR or host agent, when the policy has an slr section
+  std::uint16_t slr_port = 0;
   std::uint16_t group_port = 0;
   std::unique_ptr<console::http_server> console;
   std::unique_ptr<group::discovery> discovery;
@@ -103,7 +107,9 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
 
   tls_files tls{p.identity.certificate, p.identity.key, p.identity.ca};
   bool linked = !p.peers.empty() || p.group.discovery_broadcast;
-  if (tls.certificate.empty() && linked)
+  const bool slr_role =
+    p.slr && (p.has_role(policy::role::slr) || p.has_role(policy::role::host_agent));
+  if (tls.certificate.empty() && (linked || slr_role))
     throw std::runtime_error("/identity/certificate: this node links to peers (listed or "
                              "discovered), so it needs a certificate, key and CA");
   d.cfg = std::make_unique<node_config>(tls);
@@ -114,10 +120,24 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     d.cluster = cluster::spawn_cluster_actor(*d.sys, io, events_, std::chrono::milliseconds(100));
     group_cfg.role = caf::actor_cast<caf::actor>(d.cluster);
   }
+  if (slr_role)
+    d.slr = p.slr->level == policy::slr_level::host ? slr::spawn_host_agent(*d.sys, io, events_, p)
+                                                    : slr::spawn_slr_actor(*d.sys, io, events_, p);
   d.packet_io = spawn_packet_io_actor(*d.sys, std::move(io), events_);
   d.group = group::spawn_group_actor(*d.sys, std::move(group_cfg), events_);
   if (d.cluster)
     caf::anon_send(d.cluster, protocol::group_atom::value, d.group);
+  if (d.slr && p.slr->hot_spare)
+    caf::anon_send(d.slr, protocol::group_atom::value, d.group);
+  if (d.slr && p.slr->level != policy::slr_level::host) {
+    // Lower nodes and neighbour SLRs dial this port; TLS checks their certificates.
+    auto addr = policy::format_ipv4(p.identity.address);
+    auto port = caf::openssl::publish(d.slr, p.slr->port, addr.c_str(), true);
+    if (!port)
+      throw std::runtime_error("cannot listen for SLR links on " + addr + ":" +
+                               std::to_string(p.slr->port) + ": " + d.sys->render(port.error()));
+    d.slr_port = *port;
+  }
   if (linked) {
     auto addr = policy::format_ipv4(p.identity.address);
     auto port = caf::openssl::publish(d.group, p.identity.port, addr.c_str(), true);
@@ -155,6 +175,12 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
        {"listening", d.group_port}},
       {{"name", "packet_io"}, {"id", d.packet_io.id()}, {"purpose", "owns the packet loop thread"}},
     });
+    if (d.slr)
+      j["actors"].push_back({{"name", d.current->slr->level == policy::slr_level::host ? "host_agent" : "slr"},
+                             {"id", d.slr.id()},
+                             {"purpose", "service level routing: state updates, Figure 9's table, "
+                                         "shortcuts, flow recovery"},
+                             {"listening", d.slr_port}});
     if (d.cluster)
       j["actors"].push_back({{"name", "cluster"}, {"id", d.cluster.id()},
                              {"purpose", "cluster member: owned units on the packet path, flow "
@@ -182,6 +208,20 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     }
     return http_response::json(table.dump());
   });
+  server.route("GET", "/slr", [this, &sys](const http_request&) {
+    auto& d = *impl_;
+    if (!d.slr) return http_response::json(json{{"error", "this node has no slr role"}}.dump(), 404);
+    return http_response::json(ask(sys, d.slr, protocol::get_atom::value));
+  });
+  server.route("POST", "/slr/flush", [this, &sys](const http_request& req) {
+    auto& d = *impl_;
+    if (!d.slr || d.current->slr->level == policy::slr_level::host)
+      return http_response::json(json{{"error", "this node is not an SLR"}}.dump(), 404);
+    std::string scope = req.param("scope").value_or("table");
+    if (scope != "table" && scope != "all")
+      return http_response::json(json{{"error", "scope must be table or all"}}.dump(), 400);
+    return http_response::json(ask(sys, d.slr, slr::flush_atom::value, scope));
+  });
   server.route("GET", "/flows", [this](const http_request&) {
     // The pass-through stage keeps no per-flow state; roles with flow tables list them here.
     json j;
@@ -200,6 +240,11 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
                   {"unknown_sender", g["unknown_sender"]},
                   {"unreachable", g["unreachable"]}};
     if (d.cluster) j["cluster"] = json::parse(ask(sys, d.cluster, protocol::get_atom::value));
+    if (d.slr) {
+      auto s = json::parse(ask(sys, d.slr, protocol::get_atom::value));
+      j["slr"] = {{"data_path", s.value("data_path", json::object())},
+                  {"control", s.value("control", json::object())}};
+    }
     j["tls"] = {{"refused", tls_refusals()}, {"accepted", tls_accepted()}};
     j["events"] = {{"peer_refused", events_.count("peer_refused")},
                    {"reload_failed", events_.count("reload_failed")}};
@@ -284,6 +329,7 @@ daemon::~daemon() {
     caf::anon_send_exit(d.group, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.packet_io, caf::exit_reason::user_shutdown);
     if (d.cluster) caf::anon_send_exit(d.cluster, caf::exit_reason::user_shutdown);
+    if (d.slr) caf::anon_send_exit(d.slr, caf::exit_reason::user_shutdown);
     d.sys->await_all_actors_done();
   }
   on_tls_refusal({});

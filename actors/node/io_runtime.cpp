@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <netinet/in.h>
+
 #include <stdexcept>
 
 #include "actors/cluster/cluster_stage.hpp"
@@ -10,6 +12,7 @@
 #include "net/io/af_packet_port.hpp"
 #include "net/io/raw_ipv4_port.hpp"
 #include "net/io/tun_port.hpp"
+#include "net/slr/slr_stage.hpp"
 #include "policy/policy.hpp"
 #include "policy/rules.hpp"
 
@@ -56,6 +59,11 @@ io_runtime::io_runtime(const policy::policy& p) {
   const auto& io = p.io;
   if (p.cluster && p.has_role(policy::role::cluster)) {
     build_cluster(p);
+    return;
+  }
+  if (p.slr && (p.has_role(policy::role::slr) || p.has_role(policy::role::host_agent))) {
+    if (p.slr->level == policy::slr_level::host) build_host_agent(p);
+    else build_slr(p);
     return;
   }
   if (io.backend == policy::io_backend::memory && io.interfaces.empty()) return;
@@ -154,6 +162,88 @@ void io_runtime::build_cluster(const policy::policy& p) {
   loop_->add_stage(std::move(stage));
 }
 
+net::port_id io_runtime::add_port(std::unique_ptr<net::packet_port> port, const std::string& name) {
+  auto id = loop_->add_port(std::move(port));
+  port_names_.push_back(name);
+  return id;
+}
+
+namespace {
+
+/// The raw IP-in-IP port of the SLR hierarchy: receives the tunnels that end here (an open raw
+/// protocol-4 socket also keeps the kernel, which has no ipip module, from answering them with
+/// ICMP protocol-unreachable) and sends the tunnels this node makes, through the kernel's routing.
+std::unique_ptr<net::packet_port> open_tunnel_port(net::buffer_pool& pool) {
+  net::raw_ipv4_config cfg;
+  cfg.name = "ipip";
+  cfg.receive_protocol = IPPROTO_IPIP;
+  cfg.mtu = 1500;
+  try {
+    return std::make_unique<net::raw_ipv4_port>(pool, cfg);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("slr: cannot open the raw IP-in-IP socket: ") + e.what());
+  }
+}
+
+}  // namespace
+
+void io_runtime::build_slr(const policy::policy& p) {
+  const auto& s = *p.slr;
+  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
+  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  const auto tunnel = add_port(open_tunnel_port(*pool_), "ipip");
+  // Virtual-host traffic the kernel routes into a TUN (the network-level SLR takes clients'
+  // packets this way); the io section names it.
+  for (auto& itf : p.io.interfaces) {
+    try {
+      add_port(open_port(*pool_, itf, p.io.backend), itf.name);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
+    }
+  }
+  net::slr_stage_config cfg;
+  cfg.self = s.tunnel_address ? s.tunnel_address : p.identity.address;
+  cfg.tunnel_in = tunnel;
+  cfg.out = tunnel;
+  cfg.active = !s.hot_spare;
+  cfg.flow_capacity = s.flow_capacity;
+  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
+  classify_ = classify.get();
+  loop_->add_stage(std::move(classify));
+  auto stage = std::make_unique<net::slr_stage>(loop_->epoch(), cfg);
+  slr_ = stage.get();
+  loop_->add_stage(std::move(stage));
+}
+
+void io_runtime::build_host_agent(const policy::policy& p) {
+  // The host side of direct server return: tunnels from the site SLR arrive on the raw socket,
+  // lose their outer header and go to the local stack through the TUN, where the virtual
+  // address sits on a local interface. Nothing is routed back into the TUN: the service answers
+  // the client through the kernel's ordinary routing, from the virtual address.
+  if (p.io.interfaces.size() != 1 || p.io.interfaces[0].kind.value_or(p.io.backend) !=
+                                           policy::io_backend::tun)
+    throw std::runtime_error("slr host agent: /io/interfaces must name exactly one TUN device "
+                             "(where decapsulated datagrams enter the local stack)");
+  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
+  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  const auto tunnel = add_port(open_tunnel_port(*pool_), "ipip");
+  const auto& itf = p.io.interfaces[0];
+  net::port_id tun = 0;
+  try {
+    tun = add_port(open_port(*pool_, itf, p.io.backend), itf.name);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
+  }
+  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
+  classify_ = classify.get();
+  loop_->add_stage(std::move(classify));
+  net::pass_through_table routes;
+  routes.route(tunnel, tun, net::tunnel_action::decapsulate);
+  auto stage = std::make_unique<net::pass_through_stage>(loop_->epoch(), routes);
+  pass_through_ = stage.get();
+  loop_->add_stage(std::move(stage));
+}
+
 void io_runtime::run_on_loop(std::function<void()> command) {
   if (loop_) loop_->run_on_loop(std::move(command));
   else command();
@@ -170,6 +260,13 @@ void io_runtime::stop() noexcept {
 void io_runtime::apply(const policy::policy& p) {
   const auto& io = p.io;
   if (classify_) classify_->publish(classify_table::from(p));
+  if (p.slr && (p.has_role(policy::role::slr) || p.has_role(policy::role::host_agent))) {
+    // SLR and host agent: the raw IP-in-IP port plus the io section's devices, fixed at start.
+    std::vector<std::string> names{"ipip"};
+    for (auto& itf : io.interfaces) names.push_back(itf.name);
+    if (names != port_names_) throw std::runtime_error("io interfaces changed: needs a restart");
+    return;
+  }
   if (!pass_through_) {
     if (io.interfaces.empty()) return;
     throw std::runtime_error("the data path was not running: adding ports needs a restart");

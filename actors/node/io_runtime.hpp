@@ -24,6 +24,10 @@ namespace baton::cluster {
 class cluster_stage;
 }
 
+namespace baton::net {
+class slr_stage;
+}
+
 namespace baton::node {
 
 class classify_stage;
@@ -52,6 +56,10 @@ public:
   /// The cluster member's stage when the policy has a cluster section, else nullptr. Its
   /// publish_* calls are safe from any thread; flow-table calls go through run_on_loop().
   cluster::cluster_stage* cluster() noexcept { return cluster_; }
+  /// The service level router's stage when the policy has an slr section with an SLR level (not
+  /// host), else nullptr. Its publish() and set_active() are safe from any thread; flow-table
+  /// calls go through run_on_loop().
+  net::slr_stage* slr() noexcept { return slr_; }
   /// Runs `command` on the loop thread between batches (or here when the loop is stopped).
   void run_on_loop(std::function<void()> command);
 
@@ -63,12 +71,16 @@ public:
 private:
   net::pass_through_table routes_for(const policy::io_section& io) const;
   void build_cluster(const policy::policy& p);
+  void build_slr(const policy::policy& p);
+  void build_host_agent(const policy::policy& p);
+  net::port_id add_port(std::unique_ptr<net::packet_port> port, const std::string& name);
 
   std::unique_ptr<net::buffer_pool> pool_;
   std::unique_ptr<net::packet_loop> loop_;
   net::pass_through_stage* pass_through_ = nullptr;  // owned by loop_
   classify_stage* classify_ = nullptr;                // owned by loop_
   cluster::cluster_stage* cluster_ = nullptr;         // owned by loop_
+  net::slr_stage* slr_ = nullptr;                     // owned by loop_
   std::vector<std::string> port_names_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "actors/protocol/group.hpp"
 #include "actors/protocol/node.hpp"
+#include "actors/protocol/slr.hpp"
 
 namespace baton::protocol {
 namespace {
@@ -42,6 +43,14 @@ const std::vector<entry>& table() {
     row<state_essential>("state_essential", "a unit's essential state portion, on each change"),
     row<state_ack>("state_ack", "the backup stored a state portion"),
     row<state_handover>("state_handover", "a unit's whole state, moving on purpose"),
+    row<slr_hello>("slr_hello", "a host agent or SLR introduces itself to the SLR one level up"),
+    row<slr_subnet_load>("slr_subnet_load", "one virtual subnet and its load index"),
+    row<std::vector<slr_subnet_load>>("slr_subnet_load_list", "the virtual subnets in a state update"),
+    row<slr_state>("slr_state", "periodic state: virtual subnets with load (host) or aggregate M (SLR)"),
+    row<slr_flow>("slr_flow", "a flow classifier: client address and port, virtual address and port"),
+    row<tunnel_object>("tunnel_object", "shortcut: the host a flow was routed to, passed upstream"),
+    row<whohas>("whohas", "limited-scope query to neighbour SLRs for an ongoing flow's tunnel"),
+    row<ihave>("ihave", "answer to whohas: the flow's tunnel termination point"),
   };
   return rows;
 }

@@ -66,11 +66,12 @@ def member_policy(name, address, certs, ca, peers, services=(HTTP,)):
     }
 
 
-def write_setup(d, www, services=(HTTP,), adjust=None, extra_peers=None, timers=None):
+def write_setup(d, www, services=(HTTP,), adjust=None, extra_peers=None, timers=None, group=None):
     """Certificates for m1..m3 in d/ca, their policies in d (linked to each other and to
     `extra_peers`, name -> address), and a copy of cluster3.json whose members use them and whose
     backends serve `www`. `adjust(topology)` may change the topology before it is written;
-    `timers` (the policy's timers section) replaces document 004's defaults.
+    `timers` (the policy's timers section) replaces document 004's defaults; `group` (the policy's
+    group section, e.g. {"quorum": 2}) is added to each member's policy.
     Returns the topology's path."""
     subprocess.run([os.path.join(labcase.REPO, "deploy", "make-certs.sh"), os.path.join(d, "ca"),
                     *MEMBERS], check=True, stdout=subprocess.DEVNULL)
@@ -83,6 +84,8 @@ def write_setup(d, www, services=(HTTP,), adjust=None, extra_peers=None, timers=
                                dict(MEMBERS, **(extra_peers or {})), services)
         if timers:
             policy["timers"] = timers
+        if group:
+            policy["group"] = group
         with open(path, "w") as f:
             json.dump(policy, f, indent=1)
         topo["nodes"][name]["batond"]["policy"] = path
@@ -226,3 +229,35 @@ def static_neighbours(case):
             return None
         case.wait_until(f"{node}: neighbour {address} -> {CLUSTER_MAC}", entry, timeout=10)
         case.check(True, f"{node}: {address} is the cluster MAC {CLUSTER_MAC}")
+
+
+# ---- the forwarding traffic mode (tests/lab/test_cluster_forwarding) ----
+
+def use_forwarding():
+    """Switches this run to the forwarding traffic mode (document 004's method 1): the master
+    answers ARP for the cluster addresses with its own MAC and forwards each datagram to its unit's
+    owner. (The policy still names CLUSTER_MAC; forwarding does not use it.)"""
+    global TRAFFIC
+    TRAFFIC = "forwarding"
+
+
+def without_static_neighbours(topo):
+    """A write_setup `adjust`: drops the topology's cluster-neigh commands, so the client and the
+    backends resolve the cluster addresses by ARP."""
+    for node in topo["nodes"].values():
+        if "commands" in node:
+            node["commands"] = [c for c in node["commands"] if c.get("name") != "cluster-neigh"]
+
+
+def interface_mac(case, node, ifname):
+    """The MAC of `node`'s interface `ifname`."""
+    return json.loads(case.run(node, "ip", "-j", "link", "show", ifname))[0]["address"]
+
+
+def neighbour(case, node, address):
+    """(lladdr, states) of `node`'s neighbour entry for `address`, or None when it has none with
+    a link-layer address."""
+    for n in json.loads(case.run(node, "ip", "-j", "neigh", "show", address) or b"[]"):
+        if n.get("dst") == address and "lladdr" in n:
+            return n["lladdr"], n.get("state", [])
+    return None

@@ -232,3 +232,29 @@ TEST_CASE("after a partition heals, a cut-off master still listing its old membe
   CHECK(s.masters()[0] == majority_master);
   for (const auto& v : s.violations()) FAIL_CHECK(v);
 }
+
+TEST_CASE("a master below its quorum assigns no units; it does once enough members join") {
+  struct row {
+    const char* name;
+    std::uint32_t quorum;
+    bool alone_owns;  // does a node that links to nobody claim the units?
+  };
+  const row rows[] = {{"document 004: a group of one works", 1, true},
+                      {"quorum 2: a node alone claims nothing", 2, false}};
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto cfg = make_config(3, 0.0, 11);
+    cfg.group.quorum = r.quorum;
+    group_sim s{cfg};
+    s.start_all();
+    s.partition({{0}, {1, 2}});  // node 0 cannot reach anyone (say, its certificate is refused)
+    s.run_for(time_ms{3000});
+    CHECK(!s.node(0).owned_units().empty() == r.alone_owns);
+    CHECK(s.node(1).owned_units().size() + s.node(2).owned_units().size() == cfg.group.work_units);
+    s.heal();
+    CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
+    std::string why;
+    CHECK_MESSAGE(s.converged(&why), why);
+    for (const auto& v : s.violations()) FAIL_CHECK(v);
+  }
+}
