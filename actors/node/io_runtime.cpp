@@ -12,6 +12,7 @@
 #include "net/io/af_packet_port.hpp"
 #include "net/io/raw_ipv4_port.hpp"
 #include "net/io/tun_port.hpp"
+#include "net/sched/shaper_stage.hpp"
 #include "net/slr/slr_stage.hpp"
 #include "policy/policy.hpp"
 #include "policy/rules.hpp"
@@ -53,6 +54,20 @@ std::unique_ptr<net::packet_port> open_port(net::buffer_pool& pool,
   throw std::runtime_error("interface " + itf.name + ": the memory backend has no devices");
 }
 
+/// The policy's shaping section as the shaper takes it.
+net::shaping_config shaping_config_of(const policy::shaping_section& s) {
+  net::shaping_config c;
+  c.interface = s.interface;
+  c.rate_mbit = s.rate_mbit;
+  c.burst_kbyte = s.burst_kbyte;
+  c.default_share = s.default_share;
+  for (const auto& k : s.classes) {
+    const std::uint32_t mask = k.source.length == 0 ? 0 : ~std::uint32_t{0} << (32 - k.source.length);
+    c.classes.push_back({k.name, {k.source.prefix & mask, mask}, k.share});
+  }
+  return c;
+}
+
 }  // namespace
 
 io_runtime::io_runtime(const policy::policy& p) {
@@ -66,15 +81,26 @@ io_runtime::io_runtime(const policy::policy& p) {
     else build_slr(p);
     return;
   }
+  // The shaped link must be one of ours; checked before anything is opened.
+  if (p.shaping) {
+    bool found = false;
+    for (auto& itf : io.interfaces) found = found || itf.name == p.shaping->interface;
+    if (!found)
+      throw std::runtime_error("/shaping/interface: " + p.shaping->interface +
+                               " is not one of the /io/interfaces");
+  }
   if (io.backend == policy::io_backend::memory && io.interfaces.empty()) return;
   if (io.interfaces.size() != 2)
     throw std::runtime_error("pass-through needs exactly two interfaces, the policy names " +
                              std::to_string(io.interfaces.size()));
   pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
   loop_ = std::make_unique<net::packet_loop>(*pool_);
+  net::packet_port* shaped_port = nullptr;  // owned by loop_ from add_port on
   for (auto& itf : io.interfaces) {
     try {
-      loop_->add_port(open_port(*pool_, itf, io.backend));
+      auto port = open_port(*pool_, itf, io.backend);
+      if (p.shaping && itf.name == p.shaping->interface) shaped_port = port.get();
+      loop_->add_port(std::move(port));
     } catch (const std::exception& e) {
       throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
     }
@@ -85,7 +111,23 @@ io_runtime::io_runtime(const policy::policy& p) {
   loop_->add_stage(std::move(classify));
   auto stage = std::make_unique<net::pass_through_stage>(loop_->epoch(), routes_for(io));
   pass_through_ = stage.get();
-  loop_->add_stage(std::move(stage));
+  if (!shaped_port) {
+    loop_->add_stage(std::move(stage));
+    return;
+  }
+  // The shaper runs pass-through first and queues what it forwards to the shaped port; the rest
+  // keeps pass-through's verdict. pass_through_ stays valid: the shaper owns the stage.
+  std::unique_ptr<net::shaper_stage> shaper;
+  try {
+    shaper = std::make_unique<net::shaper_stage>(loop_->epoch(), *pool_, *shaped_port,
+                                                 shaping_config_of(*p.shaping), net::steady_clock_ns(),
+                                                 std::move(stage));
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("/shaping: ") + e.what());
+  }
+  shaper_ = shaper.get();
+  shaping_ = std::make_unique<policy::shaping_section>(*p.shaping);
+  loop_->add_stage(std::move(shaper));
 }
 
 io_runtime::~io_runtime() { stop(); }
@@ -157,7 +199,7 @@ void io_runtime::build_cluster(const policy::policy& p) {
   loop_->add_stage(std::move(classify));
   auto stage = std::make_unique<cluster::cluster_stage>(
     std::make_unique<net::gateway_stage>(loop_->epoch(), settings, g), std::move(neighbors),
-    backend_port);
+    backend_port, cluster::segment_settings_from(p, client_port, backend_port));
   cluster_ = stage.get();
   loop_->add_stage(std::move(stage));
 }
@@ -274,7 +316,24 @@ void io_runtime::apply(const policy::policy& p) {
   std::vector<std::string> names;
   for (auto& itf : io.interfaces) names.push_back(itf.name);
   if (names != port_names_) throw std::runtime_error("io interfaces changed: needs a restart");
+  // The shaper wraps pass-through and holds its port from the start: it cannot come or go.
+  if (bool(shaper_) != p.shaping.has_value())
+    throw std::runtime_error(shaper_ ? "shaping: removing the section needs a restart"
+                                     : "shaping: adding the section needs a restart");
+  if (shaper_ && p.shaping->interface != shaping_->interface)
+    throw std::runtime_error("shaping: moving it from " + shaping_->interface + " to " +
+                             p.shaping->interface + " needs a restart");
   pass_through_->publish(routes_for(io));
+  if (shaper_ && !(*p.shaping == *shaping_)) {
+    try {
+      shaper_->publish(shaping_config_of(*p.shaping));
+    } catch (const std::length_error& e) {
+      throw std::runtime_error(std::string("shaping: ") + e.what() + " (needs a restart)");
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(std::string("shaping: ") + e.what());
+    }
+    *shaping_ = *p.shaping;
+  }
 }
 
 net::loop_snapshot io_runtime::snapshot() const {
@@ -316,6 +375,26 @@ nlohmann::json io_runtime::counters() const {
   j["pool"] = {{"capacity", s.pool_capacity},
                {"available", s.pool_available},
                {"exhausted", s.pool_exhausted}};
+  if (shaper_) {
+    const auto st = shaper_->stats();
+    auto classes = nlohmann::json::array();
+    for (const auto& c : st.classes)
+      classes.push_back({{"name", c.name},
+                         {"share", c.share},
+                         {"enqueued", c.counters.enqueued},
+                         {"enqueued_bytes", c.counters.enqueued_bytes},
+                         {"sent", c.counters.sent},
+                         {"sent_bytes", c.counters.sent_bytes},
+                         {"dropped", c.counters.dropped},
+                         {"dropped_bytes", c.counters.dropped_bytes},
+                         {"queued", c.counters.queued()}});
+    j["shaping"] = {{"interface", st.interface},
+                    {"rate_bytes_per_s", st.rate_bytes_per_s},
+                    {"burst_bytes", st.burst_bytes},
+                    {"oversize", st.oversize},
+                    {"tx_errors", st.tx_errors},
+                    {"classes", std::move(classes)}};
+  }
   return j;
 }
 

@@ -18,6 +18,7 @@
 namespace baton::policy {
 struct io_section;
 struct policy;
+struct shaping_section;
 }
 
 namespace baton::cluster {
@@ -25,6 +26,7 @@ class cluster_stage;
 }
 
 namespace baton::net {
+class shaper_stage;
 class slr_stage;
 }
 
@@ -35,9 +37,12 @@ class classify_stage;
 class io_runtime {
 public:
   /// Opens every port the policy's io section names and installs the stages: classify (the
-  /// policy's rules) and pass-through (its routes). Throws std::runtime_error naming the port and
+  /// policy's rules) and pass-through (its routes). With a "shaping" section (pass-through only),
+  /// what pass-through forwards to the shaping interface goes through a shaper (net/sched) that
+  /// shares that link's rate among the classes. Throws std::runtime_error naming the port and
   /// the system error when a port cannot be opened (no such interface, no CAP_NET_ADMIN /
-  /// CAP_NET_RAW, no /dev/net/tun).
+  /// CAP_NET_RAW, no /dev/net/tun), naming /shaping/interface when it is not one of the io
+  /// interfaces, and "shaping: ..." when the shaper refuses the section.
   explicit io_runtime(const policy::policy& p);
   ~io_runtime();
 
@@ -45,9 +50,10 @@ public:
   void start();
   void stop() noexcept;
 
-  /// Applies a reloaded policy by table swaps: new rules for classify, new pass-through routes.
-  /// Throws std::runtime_error when the io ports differ (that needs a restart); the rules are
-  /// replaced even then.
+  /// Applies a reloaded policy by table swaps: new rules for classify, new pass-through routes,
+  /// new shaping classes, shares, rate and burst. Throws std::runtime_error when the io ports
+  /// differ, or the shaping section appears, disappears or names another interface (those need a
+  /// restart); the rules are replaced even then.
   void apply(const policy::policy& p);
 
   /// Whether the io section asked for a data path at all (a memory backend with no ports does not).
@@ -63,7 +69,8 @@ public:
   /// Runs `command` on the loop thread between batches (or here when the loop is stopped).
   void run_on_loop(std::function<void()> command);
 
-  /// The loop's counters as JSON: rx/tx, drops by reason, malformed by parse status, stages, ports.
+  /// The loop's counters as JSON: rx/tx, drops by reason, malformed by parse status, stages, ports,
+  /// and "shaping" (interface, rate, burst, per class counters) when a shaper runs.
   nlohmann::json counters() const;
   /// The raw snapshot, for /metrics.
   net::loop_snapshot snapshot() const;
@@ -81,6 +88,8 @@ private:
   classify_stage* classify_ = nullptr;                // owned by loop_
   cluster::cluster_stage* cluster_ = nullptr;         // owned by loop_
   net::slr_stage* slr_ = nullptr;                     // owned by loop_
+  net::shaper_stage* shaper_ = nullptr;               // owned by loop_; owns pass_through_
+  std::unique_ptr<policy::shaping_section> shaping_;  // what shaper_ runs (for reload diffs)
   std::vector<std::string> port_names_;
 };
 

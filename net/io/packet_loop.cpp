@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
@@ -90,6 +91,13 @@ std::size_t packet_loop::run_once(std::chrono::milliseconds wait) {
 }
 
 namespace {
+// The stages' pump() time base (net/sched's steady_clock_ns() reads the same clock).
+std::uint64_t steady_clock_now_ns() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now().time_since_epoch())
+                                      .count());
+}
+
 std::uint64_t thread_cpu_now() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -137,6 +145,12 @@ void packet_loop::run_commands() noexcept {
 }
 
 void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
+  // A stage holding datagrams back (a shaper) must be pumped when its next one is due: sleep no
+  // longer than that, and not at all when it is due now. turn() measured it after its pumps.
+  const auto wait_ns = static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count());
+  const std::uint64_t sleep_ns = std::min(wait_ns, next_pump_ns_);
+  if (sleep_ns == 0) return;
   // At most max_ports + 1 descriptors; on the stack, so waiting does not allocate either.
   std::array<pollfd, max_ports + 1> fds{};
   std::size_t n = 0;
@@ -146,7 +160,10 @@ void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
     if (p->wait_fd() >= 0) fds[n++] = pollfd{p->wait_fd(), POLLIN, 0};
   }
   bump(idle_waits_);
-  ::poll(fds.data(), n, static_cast<int>(wait.count()));
+  // ppoll: a timespec, so the sub-millisecond waits between two of a shaper's releases work.
+  const timespec timeout{static_cast<time_t>(sleep_ns / 1000000000u),
+                         static_cast<long>(sleep_ns % 1000000000u)};
+  ::ppoll(fds.data(), n, &timeout, nullptr);
   // Woken for a stop or a command: re-arm. The flags themselves are checked at the top of the loop.
   if (fds[0].revents & POLLIN) drain_eventfd(stop_event_);
 }
@@ -167,6 +184,17 @@ std::size_t packet_loop::turn() noexcept {
     epoch_.leave();
     for (port_id out = 0; out < ports_.size(); ++out) flush(out);
   }
+  // Every turn, arrivals or not: stages holding datagrams back send what is due now. One clock
+  // reading per turn (vDSO, no system call); the same instant says how long the loop may sleep.
+  const std::uint64_t now = steady_clock_now_ns();
+  std::size_t sent = 0;
+  std::uint64_t next = UINT64_MAX;
+  epoch_.enter();
+  for (auto& s : stages_) sent += s->pump(now);
+  for (auto& s : stages_) next = std::min(next, s->next_pump_ns(now));
+  epoch_.leave();
+  if (sent != 0) bump(tx_packets_, sent);
+  next_pump_ns_ = next;
   return total;
 }
 

@@ -59,7 +59,7 @@ struct loop_snapshot {
   std::uint64_t turns = 0;        // loop iterations
   std::uint64_t idle_waits = 0;   // times the loop found nothing and waited
   std::uint64_t rx_packets = 0;   // datagrams that entered the pipeline
-  std::uint64_t tx_packets = 0;   // datagrams an output port took
+  std::uint64_t tx_packets = 0;   // datagrams an output port took (stages' pump() sends included)
   std::uint64_t thread_cpu_ns = 0;  // CPU time of the loop thread (updated when idle and at stop)
   std::array<std::uint64_t, drop_reason_count> drops{};        // by drop_reason
   std::array<std::uint64_t, parse_status_count> malformed{};   // malformed drops by parse_status
@@ -104,8 +104,10 @@ class packet_loop {
   bool running() const noexcept { return thread_.joinable(); }
 
   /// One turn on the caller's thread (tests, benchmarks): receives from every port, processes and
-  /// sends; when nothing came, waits up to `wait` for a port to become readable. Returns the
-  /// datagrams processed. Must not be called while the thread runs (std::logic_error).
+  /// sends, then pumps every stage (stage::pump); when nothing came, waits up to `wait` for a port
+  /// to become readable, less when a stage's next_pump_ns() is sooner. Returns the datagrams
+  /// received and processed (not those pumped). Must not be called while the thread runs
+  /// (std::logic_error).
   std::size_t run_once(std::chrono::milliseconds wait = std::chrono::milliseconds{0});
 
   /// Counters, readable from any thread.
@@ -143,6 +145,9 @@ class packet_loop {
   std::vector<packet_batch> tx_;  // one pending output batch per port
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
+  // Loop thread: the soonest any stage's pump() can send, from the last turn (UINT64_MAX: none
+  // holds anything); bounds the idle wait.
+  std::uint64_t next_pump_ns_ = UINT64_MAX;
   int stop_event_ = -1;
 
   // Counters: written by the loop thread only.

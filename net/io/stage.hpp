@@ -61,6 +61,19 @@ class stage {
   /// Decides one datagram. Must not block, allocate or throw. Tables it reads through a
   /// table_slot are valid for the whole call (the loop is inside its reader_epoch).
   virtual verdict process(packet_context& ctx) noexcept = 0;
+  /// Called by the loop every turn, whether or not anything arrived, with the steady clock's
+  /// nanoseconds (one reading per turn): a stage that holds datagrams back (a shaper) sends the
+  /// ones now due and returns how many its port took. Default: holds nothing, sends nothing.
+  virtual std::size_t pump(std::uint64_t now_ns) noexcept {
+    (void)now_ns;
+    return 0;
+  }
+  /// Nanoseconds from `now_ns` until pump() can send something (0: now), or UINT64_MAX when the
+  /// stage holds nothing. The loop sleeps no longer than this while it is finite.
+  virtual std::uint64_t next_pump_ns(std::uint64_t now_ns) noexcept {
+    (void)now_ns;
+    return UINT64_MAX;
+  }
 };
 
 }  // namespace baton::net

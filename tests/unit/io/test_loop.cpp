@@ -420,3 +420,82 @@ TEST_CASE("run_on_loop runs commands on the loop thread, between batches, and wa
                   std::runtime_error);
   loop.stop();
 }
+
+namespace {
+
+// A stage that holds nothing but says when it would next release, and counts its pumps.
+struct timed_stage final : stage {
+  const char* name() const noexcept override { return "timed"; }
+  verdict process(packet_context&) noexcept override { return verdict::next(); }
+  std::size_t pump(std::uint64_t now_ns) noexcept override {
+    if (now_ns < last_now) went_back = true;
+    last_now = now_ns;
+    pumps.fetch_add(1, std::memory_order_relaxed);
+    return sends;
+  }
+  std::uint64_t next_pump_ns(std::uint64_t) noexcept override { return next; }
+
+  std::uint64_t next = UINT64_MAX;
+  std::size_t sends = 0;            // what pump() claims its port took
+  std::uint64_t last_now = 0;
+  bool went_back = false;
+  std::atomic<std::uint64_t> pumps{0};
+};
+
+}  // namespace
+
+TEST_CASE("stages are pumped every turn, arrivals or not; what they send counts as tx") {
+  memory_rig rig(2);
+  auto s = std::make_unique<timed_stage>();
+  timed_stage& timed = *s;
+  timed.sends = 2;
+  rig.loop.add_stage(std::move(s));
+  for (int i = 1; i <= 3; ++i) {
+    CAPTURE(i);
+    CHECK(rig.loop.run_once() == 0);  // nothing arrived
+    CHECK(timed.pumps.load() == std::uint64_t(i));
+    CHECK(rig.loop.snapshot().tx_packets == std::uint64_t(2 * i));
+  }
+  CHECK(timed.last_now > 0);
+  CHECK_FALSE(timed.went_back);
+}
+
+TEST_CASE("the soonest next_pump_ns bounds the idle wait") {
+  struct row {
+    const char* name;
+    std::uint64_t next;
+  };
+  const std::vector<row> rows = {
+      {"nothing held: the whole idle wait", UINT64_MAX},
+      {"due in 200 us: sub-millisecond sleeps", 200'000},
+      {"due now: no sleep at all", 0},
+  };
+  constexpr auto idle = 5ms;
+  constexpr std::uint64_t waits = 20;
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    buffer_pool pool{buffer_pool_config{64, 128, 2048}};
+    packet_loop loop{pool, packet_loop_config{max_batch_size, idle, true}};
+    loop.add_port(std::make_unique<memory_port>(pool));
+    auto s = std::make_unique<timed_stage>();
+    timed_stage& timed = *s;
+    timed.next = r.next;
+    loop.add_stage(std::move(s));
+    const auto t0 = std::chrono::steady_clock::now();
+    loop.start();
+    if (r.next == 0) {
+      REQUIRE(await([&] { return loop.snapshot().turns >= 2000; }));
+      loop.stop();
+      CHECK(loop.snapshot().idle_waits == 0);
+      CHECK(timed.pumps.load() >= 2000);
+      continue;
+    }
+    // idle_waits counts a wait when it begins: waits + 1 means `waits` have ended.
+    REQUIRE(await([&] { return loop.snapshot().idle_waits >= waits + 1; }));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    loop.stop();
+    const auto least = r.next == UINT64_MAX ? waits * idle : waits * std::chrono::nanoseconds(r.next);
+    CHECK(took >= least);  // a wait never ends early: nothing arrives and nobody signals
+    if (r.next != UINT64_MAX) CHECK(took < waits * idle);  // but it is cut to the next release
+  }
+}
