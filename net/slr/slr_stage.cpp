@@ -49,7 +49,7 @@ struct slr_stage::compiled_routes {
 };
 
 struct slr_stage::live_counters {
-  std::atomic<std::uint64_t> tunneled{0}, decapsulated{0}, new_flows{0}, pinned_hits{0},
+  std::atomic<std::uint64_t> tunneled{0}, decapsulated{0}, new_flows{0}, reused_tuples{0}, pinned_hits{0},
       shortcut_hits{0}, unknown_flow_drops{0}, advert_installs{0}, adverts_refused{0},
       no_route{0}, decap_errors{0}, standby_drops{0}, table_full{0}, fragments{0}, oversize{0},
       events_lost{0};
@@ -331,6 +331,23 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
   // (d) The flow classifier: a pinned-down path?
   const auto t = now();
   if (flow_value* v = table_.find(key)) {
+    // A SYN on a flow that has closed: the client reuses the 4-tuple for a new connection, which
+    // gets a choice of its own (the old next hop may be gone, and the new flow must follow the
+    // table as it is now).
+    if (f.protocol == ip_protocol_tcp && opens_tcp_flow(f.tcp_flags) &&
+        (v->state == flow_state::tcp_closing || v->state == flow_state::tcp_closed)) {
+      const long i = select_candidate(candidates, net->count, key);
+      if (i < 0) {
+        bump(counters_->no_route);
+        return verdict::drop(drop_reason::no_route);
+      }
+      *v = make_flow_value(f.protocol, f.tcp_flags, 0, t, candidates[i].next_hop);
+      v->flags = static_cast<std::uint8_t>(flow_origin::chosen);
+      bump(counters_->new_flows);
+      bump(counters_->reused_tuples);
+      queue(slr_event_kind::new_flow, key, v->user, prev_hop);
+      return tunnel(ctx, v->user);
+    }
     touch(*v, t, f.tcp_flags);
     bump(counters_->pinned_hits);
     if (v->flags == static_cast<std::uint8_t>(flow_origin::shortcut))
@@ -409,6 +426,7 @@ slr_counters slr_stage::counters() const noexcept {
   s.tunneled = r(c.tunneled);
   s.decapsulated = r(c.decapsulated);
   s.new_flows = r(c.new_flows);
+  s.reused_tuples = r(c.reused_tuples);
   s.pinned_hits = r(c.pinned_hits);
   s.shortcut_hits = r(c.shortcut_hits);
   s.unknown_flow_drops = r(c.unknown_flow_drops);

@@ -129,6 +129,7 @@ struct slr_counters {
   std::uint64_t tunneled = 0;            // datagrams encapsulated and forwarded
   std::uint64_t decapsulated = 0;        // tunnel_in datagrams unwrapped
   std::uint64_t new_flows = 0;           // flows pinned by this SLR's choice
+  std::uint64_t reused_tuples = 0;       // of those, a SYN on a closed flow's 4-tuple: re-chosen
   std::uint64_t pinned_hits = 0;         // datagrams of known flows (all origins)
   std::uint64_t shortcut_hits = 0;       // of those, flows installed as shortcuts
   std::uint64_t unknown_flow_drops = 0;  // mid-flow TCP without an entry

@@ -36,7 +36,7 @@ SITES = {"siteA1": "10.50.0.31", "siteA2": "10.50.0.32", "siteB1": "10.50.0.33",
          "siteB2": "10.50.0.34"}
 SPARE = ("siteA1s", "10.50.0.35")   # siteA1's hot spare
 SITE_A1_TUNNEL = "10.50.0.30"       # the address siteA1 and its spare share
-SITE_A1_MAC = "02:ba:70:00:00:30"
+SITE_A1_MAC = "03:ba:70:00:00:30"
 SITE_OF_SYSTEM = {"sysA": ["siteA1", "siteA2"], "sysB": ["siteB1", "siteB2"]}
 HOSTS = {"hA1a": "10.50.0.41", "hA1b": "10.50.0.42", "hA2a": "10.50.0.43", "hA2b": "10.50.0.44",
          "hB1a": "10.50.0.45", "hB1b": "10.50.0.46", "hB2a": "10.50.0.47", "hB2b": "10.50.0.48"}
@@ -169,15 +169,19 @@ def write_setup(d, www, site_a1_shortcuts=False):
         nodes[site] = {"sysctls": SLR_SYSCTLS, "routes": default, "batond": batond(site)}
     for site in ("siteA1", SPARE[0]):
         nodes[site]["comment"] = ("siteA1's SLR cluster: primary and hot spare both accept "
-                                  f"{SITE_A1_TUNNEL} at {SITE_A1_MAC} (macvlan, no ARP)")
+                                  f"{SITE_A1_TUNNEL} (on lo; arp_ignore keeps ARP quiet about it) "
+                                  f"at the multicast MAC {SITE_A1_MAC}, which the bridge floods")
+        nodes[site]["sysctls"] = dict(SLR_SYSCTLS, **{"net.ipv4.conf.all.arp_ignore": 1})
         nodes[site]["commands"] = [{"name": "cluster-address", "shell":
-                                    f"ip link add mv0 link eth0 address {SITE_A1_MAC} type macvlan "
-                                    f"mode private && ip addr add {SITE_A1_TUNNEL}/32 dev mv0 && "
-                                    "ip link set mv0 arp off && ip link set mv0 up && "
-                                    "sysctl -qw net.ipv4.conf.mv0.rp_filter=0"}]
+                                    f"ip addr add {SITE_A1_TUNNEL}/32 dev lo && "
+                                    f"ip maddr add {SITE_A1_MAC} dev eth0"}]
     for host, addr in HOSTS.items():
         nodes[host] = {
-            "sysctls": SLR_SYSCTLS, "routes": default,
+            # The usual direct-server-return host settings: never answer ARP for, nor announce
+            # ARP from, the virtual address on lo.
+            "sysctls": dict(SLR_SYSCTLS, **{"net.ipv4.conf.all.arp_ignore": 1,
+                                            "net.ipv4.conf.all.arp_announce": 2}),
+            "routes": default,
             "commands": [
                 {"name": "virtual-address", "shell":
                  f"ip addr add {VIP}/32 dev lo && ip tuntap add dev vh0 mode tun && "
@@ -199,14 +203,6 @@ def write_setup(d, www, site_a1_shortcuts=False):
     with open(path, "w") as f:
         json.dump(topo, f, indent=1)
     return path
-
-
-def make_core_hub(case):
-    """Ageing time 0 on the core bridge: frames to the siteA1 cluster MAC, which no port ever
-    sends from, reach both the primary and its spare."""
-    core = f"{case.prefix}.core"
-    subprocess.run(["ip", "netns", "exec", core, "ip", "link", "set", "dev", "br-core", "type",
-                    "bridge", "ageing_time", "0"], check=True)
 
 
 if __name__ == "__main__":

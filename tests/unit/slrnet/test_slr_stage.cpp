@@ -148,6 +148,46 @@ TEST_CASE("the following segments of a flow follow its pinned-down path") {
   }
 }
 
+TEST_CASE("a SYN that reuses a closed flow's 4-tuple is a new connection with a choice of its own") {
+  struct row {
+    std::string name;
+    std::uint8_t closing_flags;  // how the old connection ended
+    bool rechosen;               // does the next SYN choose again?
+  };
+  const std::vector<row> rows = {
+      {"closed by FIN", fin_ack, true},
+      {"closed by RST", rst, true},
+      {"still open: a retransmitted SYN keeps its path", psh_ack, false},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    slr_rig rig;
+    slr_routes routes = default_routes();
+    rig.stage->publish(routes);
+    const bytes first = tcp_segment(client_a, virtual_host, 40200, 80, syn);
+    const std::uint32_t hop = expected_hop(routes, 0, key_of(first));
+    REQUIRE(rig.send(slr_rig::tun, first).size() == 1);
+    REQUIRE(rig.send(slr_rig::tun, tcp_segment(client_a, virtual_host, 40200, 80, r.closing_flags)).size() == 1);
+    // The old connection's host leaves the table (say its state expired).
+    routes.subnets[0].candidates.erase(
+        std::remove_if(routes.subnets[0].candidates.begin(), routes.subnets[0].candidates.end(),
+                       [&](const slr_candidate& c) { return c.next_hop == hop; }),
+        routes.subnets[0].candidates.end());
+    rig.stage->publish(routes);
+    const auto sent = rig.send(slr_rig::tun, tcp_segment(client_a, virtual_host, 40200, 80, syn));
+    REQUIRE(sent.size() == 1);
+    CHECK((ipv4_view(sent[0]).dst() != hop) == r.rechosen);
+    const auto c = rig.stage->counters();
+    CHECK(c.new_flows == (r.rechosen ? 2u : 1u));
+    CHECK(c.reused_tuples == (r.rechosen ? 1u : 0u));
+    std::size_t new_flow_events = 0;
+    rig.stage->drain_events([&](const slr_event& e) {
+      new_flow_events += e.kind == slr_event_kind::new_flow;
+    });
+    CHECK(new_flow_events == c.new_flows);
+  }
+}
+
 TEST_CASE("new flows share out by the candidates' weights") {
   struct row {
     std::string name;
