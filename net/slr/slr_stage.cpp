@@ -77,6 +77,16 @@ bool opens_tcp_flow(std::uint8_t flags) noexcept {
   return (flags & (tcp_syn | tcp_ack | tcp_rst)) == tcp_syn;
 }
 
+/// The low 16 bits of a TCP segment's sequence number (0 when the header is not all there). An
+/// SLR entry keeps those of the SYN that opened the flow in flow_value::work_unit (SLR flows have
+/// no work unit): a SYN with other bits is a new connection on a reused 4-tuple, one with the same
+/// bits a retransmission.
+std::uint16_t isn_bits(bytes_span datagram, const packet_fields& f) noexcept {
+  const std::size_t at = f.ip_header_len + 4u;
+  if (datagram.size < at + 4u) return 0;
+  return static_cast<std::uint16_t>((datagram.data[at + 2] << 8) | datagram.data[at + 3]);
+}
+
 }  // namespace
 
 const char* to_string(flow_origin o) noexcept {
@@ -334,14 +344,16 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
     // A SYN on a flow that has closed: the client reuses the 4-tuple for a new connection, which
     // gets a choice of its own (the old next hop may be gone, and the new flow must follow the
     // table as it is now).
-    if (f.protocol == ip_protocol_tcp && opens_tcp_flow(f.tcp_flags) &&
-        (v->state == flow_state::tcp_closing || v->state == flow_state::tcp_closed)) {
+    const bool syn = f.protocol == ip_protocol_tcp && opens_tcp_flow(f.tcp_flags);
+    if (syn && (v->state == flow_state::tcp_closing || v->state == flow_state::tcp_closed ||
+                v->work_unit != isn_bits(ctx.buffer->data(), f))) {
       const long i = select_candidate(candidates, net->count, key);
       if (i < 0) {
         bump(counters_->no_route);
         return verdict::drop(drop_reason::no_route);
       }
       *v = make_flow_value(f.protocol, f.tcp_flags, 0, t, candidates[i].next_hop);
+      v->work_unit = isn_bits(ctx.buffer->data(), f);
       v->flags = static_cast<std::uint8_t>(flow_origin::chosen);
       bump(counters_->new_flows);
       bump(counters_->reused_tuples);
@@ -370,6 +382,7 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
   const std::uint32_t hop = candidates[i].next_hop;
   flow_value value = make_flow_value(f.protocol, f.tcp_flags, 0, t, hop);
   value.flags = static_cast<std::uint8_t>(flow_origin::chosen);
+  if (f.protocol == ip_protocol_tcp) value.work_unit = isn_bits(ctx.buffer->data(), f);
   if (table_.insert(key, value).status != insert_status::inserted) {
     bump(counters_->table_full);  // a miss just now, so the only other outcome is full
     return verdict::drop(drop_reason::policy);

@@ -25,7 +25,10 @@
 //      (flow_value::user = next hop, flow_value::flags = flow_origin). Hit ("pinned-down" path):
 //      the datagram is encapsulated to the next hop (outer source config.self, TTL 64) and sent
 //      on config.out. The inner datagram is not changed: the host recovers it exactly as the
-//      client sent it.
+//      client sent it. A SYN on an entry is a new connection reusing the 4-tuple (and chooses
+//      again, as in (e)) when the entry's flow has closed or the SYN's sequence number differs
+//      from the one that opened it (low 16 bits kept in flow_value::work_unit); with the same
+//      sequence number it is a retransmission and follows the pinned path.
 //  (e) Miss: a TCP segment other than a SYN without ACK belongs to a flow whose entry was lost
 //      (recovery, document 001 "state failure and recovery"): an unknown_flow event is queued
 //      (not for a RST) and it is dropped (not_owned); TCP retransmits it once control code has
@@ -129,7 +132,7 @@ struct slr_counters {
   std::uint64_t tunneled = 0;            // datagrams encapsulated and forwarded
   std::uint64_t decapsulated = 0;        // tunnel_in datagrams unwrapped
   std::uint64_t new_flows = 0;           // flows pinned by this SLR's choice
-  std::uint64_t reused_tuples = 0;       // of those, a SYN on a closed flow's 4-tuple: re-chosen
+  std::uint64_t reused_tuples = 0;       // of those, a new connection on a pinned 4-tuple: re-chosen
   std::uint64_t pinned_hits = 0;         // datagrams of known flows (all origins)
   std::uint64_t shortcut_hits = 0;       // of those, flows installed as shortcuts
   std::uint64_t unknown_flow_drops = 0;  // mid-flow TCP without an entry

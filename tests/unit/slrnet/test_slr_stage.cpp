@@ -151,13 +151,18 @@ TEST_CASE("the following segments of a flow follow its pinned-down path") {
 TEST_CASE("a SYN that reuses a closed flow's 4-tuple is a new connection with a choice of its own") {
   struct row {
     std::string name;
-    std::uint8_t closing_flags;  // how the old connection ended
+    std::uint8_t closing_flags;  // the old connection's last segment
+    std::uint32_t next_isn;      // sequence number of the next SYN (the first had 1000)
     bool rechosen;               // does the next SYN choose again?
   };
   const std::vector<row> rows = {
-      {"closed by FIN", fin_ack, true},
-      {"closed by RST", rst, true},
-      {"still open: a retransmitted SYN keeps its path", psh_ack, false},
+      {"closed by FIN", fin_ack, 1000, true},
+      {"closed by RST", rst, 1000, true},
+      {"still open: a retransmitted SYN keeps its path", psh_ack, 1000, false},
+      // An SLR that saw only the SYN (the shortcut took the rest past it) cannot see the close:
+      // a SYN with another initial sequence number is a new connection.
+      {"only the SYN seen: a SYN with a new sequence number", syn, 77000, true},
+      {"only the SYN seen: the same SYN again", syn, 1000, false},
   };
   for (const auto& r : rows) {
     CAPTURE(r.name);
@@ -174,7 +179,8 @@ TEST_CASE("a SYN that reuses a closed flow's 4-tuple is a new connection with a 
                        [&](const slr_candidate& c) { return c.next_hop == hop; }),
         routes.subnets[0].candidates.end());
     rig.stage->publish(routes);
-    const auto sent = rig.send(slr_rig::tun, tcp_segment(client_a, virtual_host, 40200, 80, syn));
+    const auto sent =
+      rig.send(slr_rig::tun, tcp_segment(client_a, virtual_host, 40200, 80, syn, 0, r.next_isn));
     REQUIRE(sent.size() == 1);
     CHECK((ipv4_view(sent[0]).dst() != hop) == r.rechosen);
     const auto c = rig.stage->counters();
