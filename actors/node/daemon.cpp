@@ -124,6 +124,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     d.slr = p.slr->level == policy::slr_level::host ? slr::spawn_host_agent(*d.sys, io, events_, p)
                                                     : slr::spawn_slr_actor(*d.sys, io, events_, p);
   d.packet_io = spawn_packet_io_actor(*d.sys, std::move(io), events_);
+  if (d.slr && p.slr->hot_spare) group_cfg.role = d.slr;  // one unit: the active SLR's
   d.group = group::spawn_group_actor(*d.sys, std::move(group_cfg), events_);
   if (d.cluster)
     caf::anon_send(d.cluster, protocol::group_atom::value, d.group);
@@ -302,6 +303,22 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     auto& received = counter("baton_group_messages_received_total", "group messages received, by type");
     for (auto& [type, n] : c["group"]["messages_received"].items())
       received.add({{"type", type}}, n.get<double>());
+    if (c.contains("slr")) {
+      auto& dp = counter("baton_slr_datagrams_total", "SLR data path, by what happened");
+      for (auto& [what, n] : c["slr"]["data_path"].items())
+        if (what != "flows") dp.add({{"what", what}}, n.get<double>());
+      auto& ctl = counter("baton_slr_control_total", "SLR control plane events, by kind");
+      for (auto& [what, n] : c["slr"]["control"].items())
+        if (what != "flow_records") ctl.add({{"what", what}}, n.get<double>());
+    }
+    if (io.contains("shaping")) {
+      auto& sent = counter("baton_shaping_sent_bytes_total", "bytes the shaper sent, by class");
+      auto& dropped = counter("baton_shaping_dropped_total", "datagrams the shaper dropped, by class");
+      for (auto& cl : io["shaping"]["classes"]) {
+        sent.add({{"class", cl["name"].get<std::string>()}}, cl["sent_bytes"].get<double>());
+        dropped.add({{"class", cl["name"].get<std::string>()}}, cl["dropped"].get<double>());
+      }
+    }
     counter("baton_tls_refused_total", "node-to-node TLS handshakes refused")
       .add({}, c["tls"]["refused"].get<double>());
     counter("baton_peer_refused_total", "peers refused at TLS, hello or join")

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "actors/protocol/slr.hpp"
 #include "net/flow/flow_key.hpp"
@@ -39,6 +40,11 @@ class flow_records {
   /// Drops records older than the ttl; returns how many.
   std::size_t expire(std::chrono::steady_clock::time_point now);
   void clear() { records_.clear(); }
+  /// Calls f(const flow_record&) for every record.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [k, r] : records_) f(r);
+  }
   std::size_t size() const noexcept { return records_.size(); }
 
  private:
@@ -46,6 +52,15 @@ class flow_records {
   std::chrono::seconds ttl_;
   std::unordered_map<net::flow_key, flow_record, net::flow_key_hash> records_;
 };
+
+/// A hot spare's copy of the records (the group replicates it as the SLR unit's state): 18 bytes
+/// a record, network byte order: client address, virtual address, client port, virtual port,
+/// protocol, next hop, origin. Previous hops are not carried (the spare's own traffic fills them).
+std::vector<std::uint8_t> pack_flow_records(const flow_records& records);
+/// Reads pack_flow_records() output into `out` (appended); false, with `out` unchanged, when the
+/// length is not a whole number of records or an origin is out of range.
+bool unpack_flow_records(const std::vector<std::uint8_t>& bytes, std::vector<flow_record>& out);
+inline constexpr std::size_t packed_flow_record_size = 18;
 
 /// Between the data path's flow key (client -> virtual host) and the protocol's flow classifier.
 protocol::slr_flow to_protocol(const net::flow_key& k) noexcept;

@@ -110,12 +110,14 @@ struct slr_state {
   std::map<std::uint32_t, std::uint64_t> chosen;  // new flows per next hop while active
   group::group_actor group;
   bool active = true;
+  bool dirty = false;  // records changed since the last copy to the hot spare
   std::uint64_t sequence = 0;
   std::uint64_t states_received = 0, states_sent = 0, states_stale = 0, entries_ignored = 0,
                 recomputes = 0, publish_errors = 0, shortcuts_sent = 0, shortcuts_received = 0,
                 shortcuts_forwarded = 0, recreated = 0, whohas_sent = 0, whohas_answered = 0,
                 ihave_installed = 0, unrecovered = 0, adverts = 0, events_seen = 0,
-                install_failures = 0, takeovers = 0;
+                install_failures = 0, takeovers = 0, replications = 0, replicated_bytes = 0,
+                imported = 0, import_errors = 0;
 
   net::slr_stage& stage() { return *io->slr(); }
 };
@@ -128,6 +130,13 @@ std::vector<outbound_link>& neighbors_of(slr_pointer self) { return self->state.
 std::chrono::milliseconds loop_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
     clock_type::now().time_since_epoch());
+}
+
+/// Records a flow in the SLR's own table; an active SLR with a hot spare copies it over later.
+flow_record& remember(slr_state& st, const net::flow_key& key, std::uint32_t next_hop,
+                      std::uint32_t prev_hop, net::flow_origin origin) {
+  st.dirty = st.dirty || st.active;
+  return st.flows.record(key, next_hop, prev_hop, origin, clock_type::now());
 }
 
 /// Installs entries in the data path in one command on the loop thread.
@@ -170,7 +179,7 @@ void on_events(slr_pointer self) {
     ++st.events_seen;
     switch (e.kind) {
       case net::slr_event_kind::new_flow: {
-        auto& r = st.flows.record(e.key, e.next_hop, e.prev_hop, net::flow_origin::chosen, now);
+        auto& r = remember(st, e.key, e.next_hop, e.prev_hop, net::flow_origin::chosen);
         if (st.active) ++st.chosen[e.next_hop];
         // A site SLR's choice is a host: tell the SLR above (document 001's tunnel object).
         if (st.cfg.level == policy::slr_level::site && st.active) {
@@ -181,7 +190,7 @@ void on_events(slr_pointer self) {
       }
       case net::slr_event_kind::advertised_flow:
         ++st.adverts;
-        st.flows.record(e.key, e.next_hop, e.prev_hop, net::flow_origin::advertised, now);
+        remember(st, e.key, e.next_hop, e.prev_hop, net::flow_origin::advertised);
         st.events->add(severity::info, "flow_advertised",
                        {{"flow", to_string(e.key)}, {"server", policy::format_ipv4(e.next_hop)}});
         break;
@@ -319,8 +328,23 @@ json status(slr_pointer self) {
                   {"whohas_sent", st.whohas_sent}, {"whohas_answered", st.whohas_answered},
                   {"ihave_installed", st.ihave_installed}, {"unrecovered", st.unrecovered},
                   {"adverts", st.adverts}, {"events", st.events_seen},
-                  {"install_failures", st.install_failures}, {"takeovers", st.takeovers}};
+                  {"install_failures", st.install_failures}, {"takeovers", st.takeovers},
+                  {"replications", st.replications}, {"replicated_bytes", st.replicated_bytes},
+                  {"imported", st.imported}, {"import_errors", st.import_errors}};
   return j;
+}
+
+/// How often an active SLR with a hot spare copies its changed flow records over.
+constexpr std::chrono::milliseconds replication_interval{100};
+
+void set_active(slr_pointer self, bool active, const std::string& why) {
+  auto& st = self->state;
+  if (active == st.active) return;
+  st.active = active;
+  st.stage().set_active(active);
+  st.dirty = active;
+  st.events->add(severity::info, active ? "slr_active" : "slr_standby",
+                 {{"reason", why}, {"flows", std::to_string(st.stage().flows())}});
 }
 
 caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<node::io_runtime> io,
@@ -353,7 +377,7 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
     }
   });
   self->send(self, protocol::tick_atom::value);
-  if (st.cfg.hot_spare) self->send(self, spare_atom::value);
+  if (st.cfg.hot_spare) self->send(self, protocol::apply_atom::value);
   st.events->add(severity::info, "slr_started",
                  {{"level", st.level}, {"tunnel_address", policy::format_ipv4(st.cfg.tunnel_address)},
                   {"uppers", std::to_string(st.uppers.size())}});
@@ -372,28 +396,39 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
     },
     [=](pump_atom) { on_events(self); },
     [=](protocol::group_atom, group::group_actor g) { self->state.group = std::move(g); },
-    [=](spare_atom) {
-      // Hot spare: the group's master is the active SLR.
+    // Hot spare: the pair's group has one work unit; its owner is the active SLR, its backup the
+    // spare, which holds the active one's flow records (replicated as the unit's state) and
+    // takes the unit over with them when the active SLR fails.
+    [=](protocol::assign_atom, group::unit_id) { set_active(self, true, "unit assigned"); },
+    [=](protocol::revoke_atom, group::unit_id, bool) { set_active(self, false, "unit revoked"); },
+    [=](protocol::takeover_atom, group::unit_id, group::state_bytes& state) {
       auto& st = self->state;
-      self->delayed_send(self, std::chrono::milliseconds(50), spare_atom::value);
-      if (!st.group) return;
-      self->request(st.group, std::chrono::seconds(1), protocol::get_atom::value)
-        .then([=](const std::string& text) {
-          auto& st = self->state;
-          bool master = false;
-          try {
-            master = json::parse(text).value("is_master", false);
-          } catch (const std::exception&) {
-            return;
-          }
-          if (master == st.active) return;
-          st.active = master;
-          st.stage().set_active(master);
-          if (master) ++st.takeovers;
-          st.events->add(severity::info, master ? "slr_active" : "slr_standby",
-                         {{"flows", std::to_string(st.stage().flows())}});
-        },
-        [](caf::error&) {});
+      std::vector<flow_record> copy;
+      if (!unpack_flow_records(state, copy)) {
+        ++st.import_errors;
+        st.events->add(severity::error, "slr_takeover_state_malformed",
+                       {{"bytes", std::to_string(state.size())}});
+      }
+      std::vector<std::tuple<net::flow_key, std::uint32_t, net::flow_origin>> entries;
+      for (auto& r : copy) {
+        entries.emplace_back(r.key, r.next_hop, net::flow_origin::replicated);
+        st.flows.record(r.key, r.next_hop, 0, r.origin, clock_type::now());
+      }
+      st.imported += install_all(self, entries);
+      ++st.takeovers;
+      set_active(self, true, "took over with " + std::to_string(copy.size()) + " replicated flows");
+    },
+    [=](protocol::apply_atom) {
+      // Copy the records to the hot spare when they changed (the group sends the latest state
+      // of the unit to its backup; 18 bytes a flow).
+      auto& st = self->state;
+      self->delayed_send(self, replication_interval, protocol::apply_atom::value);
+      if (!st.group || !st.active || !st.dirty) return;
+      st.dirty = false;
+      auto bytes = pack_flow_records(st.flows);
+      ++st.replications;
+      st.replicated_bytes += bytes.size();
+      self->send(st.group, protocol::replicate_atom::value, group::unit_id{0}, std::move(bytes));
     },
     [=](const protocol::slr_hello& h) {
       auto& st = self->state;
@@ -453,7 +488,7 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       install_all(self, {{key, t.host, net::flow_origin::shortcut}});
       auto* r = st.flows.find(key);
       auto prev = r ? r->prev_hop : 0;
-      auto& rec = st.flows.record(key, t.host, prev, net::flow_origin::shortcut, clock_type::now());
+      auto& rec = remember(st, key, t.host, prev, net::flow_origin::shortcut);
       if (rec.prev_hop && upper_for(st, rec.prev_hop)) {
         send_upstream(self, rec, t.host);
         ++st.shortcuts_forwarded;
@@ -472,7 +507,7 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       auto key = to_key(a.flow);
       if (st.flows.find(key)) return;  // already recovered
       install_all(self, {{key, a.next_hop, net::flow_origin::recovered}});
-      st.flows.record(key, a.next_hop, 0, net::flow_origin::recovered, clock_type::now());
+      remember(st, key, a.next_hop, 0, net::flow_origin::recovered);
       ++st.ihave_installed;
       st.events->add(severity::info, "flow_recovered_by_whohas",
                      {{"flow", to_string(key)}, {"from", a.from},

@@ -16,9 +16,12 @@
 //       SLR on the way pins and passes on to the SLR the flow came from; a mid-flow packet with
 //       no entry is re-created from the SLR's own record of its flows, else asked of its
 //       neighbour SLRs (WHOHAS); a flow advertisement installs itself in the data path.
-//       With a hot spare, the group's master is the active SLR; the spare sees the same traffic
-//       (both accept the SLR cluster address's frames), learns the same flows by the same
-//       deterministic choice and forwards nothing until it becomes master.
+//       With a hot spare, the pair's group has one work unit: its owner is the active SLR and
+//       replicates its flow records as the unit's state to the backup, the spare. The spare sees
+//       the same traffic (both accept the SLR cluster address's frames), learns the same flows by
+//       the same deterministic choice, forwards nothing, and takes the unit over with the
+//       replicated records (shortcuts, recovered and advertised flows included) when the active
+//       SLR fails.
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
@@ -42,12 +45,11 @@ using pump_atom = caf::atom_constant<caf::atom("pump")>;
 /// "tunnel entry router loses its classification state"); "all" forgets the SLR's own record
 /// too, so only WHOHAS or a flow advertisement can restore them.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
-/// Hot spare: time to read the group's view (am I master?).
-using spare_atom = caf::atom_constant<caf::atom("spare")>;
 
 /// Spawns the SLR actor for a node whose policy has an slr section with level network, system or
 /// site; `io` must hold the SLR stage (io_runtime::slr()). `events` must outlive the actor.
-/// Tell it the group actor with (group_atom, handle) when the policy names a hot spare.
+/// With a hot spare it is its group's role (the group actor's config names it) and must be told
+/// the group actor with (group_atom, handle).
 /// Answers (get_atom) -> JSON text, (flush_atom, std::string scope) -> JSON text.
 caf::actor spawn_slr_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
                            node::event_log& events, const policy::policy& p);

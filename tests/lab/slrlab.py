@@ -68,7 +68,7 @@ def set_load(d, host, value):
     os.replace(load_file(d, host) + ".tmp", load_file(d, host))
 
 
-def _policy(d, name, address, slr, roles=("slr",), io=None, peers=None):
+def _policy(d, name, address, slr, roles=("slr",), io=None, peers=None, timers=None):
     certs = os.path.join(d, "ca")
     p = {
         "identity": {"name": name, "address": address,
@@ -83,6 +83,8 @@ def _policy(d, name, address, slr, roles=("slr",), io=None, peers=None):
         p["io"] = io
     if peers:
         p["peers"] = [{"name": n, "address": a, "port": 4790} for n, a in peers.items()]
+    if timers:
+        p["timers"] = timers
     path = os.path.join(d, f"{name}.json")
     with open(path, "w") as f:
         json.dump(p, f, indent=1)
@@ -117,7 +119,9 @@ def write_policies(d, site_a1_shortcuts=False):
             slr["shortcuts"] = site_a1_shortcuts
             other = SPARE if site == "siteA1" else ("siteA1", SITES["siteA1"])
             peers = {other[0]: other[1]}
-        paths[site] = _policy(d, site, addr, slr, peers=peers)
+        paths[site] = _policy(d, site, addr, slr, peers=peers,
+                              # the pair's group has one work unit: its owner is the active SLR
+                              timers={"work_units": 1} if peers else None)
     for host, addr in HOSTS.items():
         site = SITE_OF_HOST[host]
         uppers = [_upper(site, SITES[site])]
