@@ -2,7 +2,9 @@
 topology, certificates, every node's policy, the served file and the hosts' load files.
 
   client 10.60.0.2 --(10 ms each way)-- edge 10.60.0.1 / 10.50.0.1 -- bridge "core" 10.50.0.0/24
-  core: network SLR nslr .10 (the kernel routes the virtual subnet 10.200.0.0/16 into its TUN);
+  core: network SLRs nslr .10 and nslr2 .11, neighbours (the kernel routes the virtual subnet
+        10.200.0.0/16 into their TUNs; the edge routes it to nslr, and to nslr2 when the test
+        changes the route: document 001's third failure, a flow arriving at another SLR cluster);
         system SLRs sysA .21, sysB .22;
         site SLRs siteA1 (primary .31 + hot spare siteA1s .35, sharing tunnel address .30 through a
         macvlan with MAC 02:ba:70:00:00:30 on both), siteA2 .32, siteB1 .33, siteB2 .34;
@@ -30,7 +32,7 @@ EDGE_OUT, EDGE_CORE = "10.60.0.1", "10.50.0.1"
 VIRTUAL_SUBNETS = "10.200.0.0/16"   # routed to the network SLR
 SERVICE_SUBNET = "10.200.1.0/24"    # what the hosts serve
 VIP = "10.200.1.1"
-NETWORK = {"nslr": "10.50.0.10"}
+NETWORK = {"nslr": "10.50.0.10", "nslr2": "10.50.0.11"}
 SYSTEMS = {"sysA": "10.50.0.21", "sysB": "10.50.0.22"}
 SITES = {"siteA1": "10.50.0.31", "siteA2": "10.50.0.32", "siteB1": "10.50.0.33",
          "siteB2": "10.50.0.34"}
@@ -103,11 +105,13 @@ def write_policies(d, site_a1_shortcuts=False):
               "selection": "spread", "function": {"kind": "least_load"},
               "aggregate": "min", "port": SLR_PORT}
     paths = {}
-    paths["nslr"] = _policy(d, "nslr", NETWORK["nslr"], dict(common, level="network"),
-                            io={"backend": "tun", "interfaces": [{"name": "slr0", "kind": "tun"}]})
+    for name, addr in NETWORK.items():
+        neighbors = [_upper(n, a) for n, a in NETWORK.items() if n != name]
+        paths[name] = _policy(d, name, addr, dict(common, level="network", neighbors=neighbors),
+                              io={"backend": "tun", "interfaces": [{"name": "slr0", "kind": "tun"}]})
     for sysname, addr in SYSTEMS.items():
         paths[sysname] = _policy(d, sysname, addr, dict(common, level="system",
-                                                        upper=[_upper("nslr", NETWORK["nslr"])]))
+                                                        upper=[_upper(n, a) for n, a in NETWORK.items()]))
     system_of = {s: sysname for sysname, sites in SITE_OF_SYSTEM.items() for s in sites}
     for site, addr in list(SITES.items()) + [SPARE]:
         up_name = system_of["siteA1" if site == SPARE[0] else site]
@@ -156,14 +160,15 @@ def write_setup(d, www, site_a1_shortcuts=False):
         "edge": {"comment": "the client's access router: virtual subnets to the network SLR",
                  "sysctls": {"net.ipv4.ip_forward": 1},
                  "routes": [{"dst": VIRTUAL_SUBNETS, "via": NETWORK["nslr"]}]},
-        "nslr": {"comment": "network SLR: the kernel routes the virtual subnets into slr0",
-                 "sysctls": dict(SLR_SYSCTLS, **{"net.ipv4.ip_forward": 1}),
-                 "routes": default,
-                 "commands": [{"name": "tun", "shell":
-                               "ip tuntap add dev slr0 mode tun && ip link set slr0 up && "
-                               f"ip route add {VIRTUAL_SUBNETS} dev slr0"}],
-                 "batond": batond("nslr")},
     }
+    for name in NETWORK:
+        nodes[name] = {"comment": "network SLR: the kernel routes the virtual subnets into slr0",
+                       "sysctls": dict(SLR_SYSCTLS, **{"net.ipv4.ip_forward": 1}),
+                       "routes": default,
+                       "commands": [{"name": "tun", "shell":
+                                     "ip tuntap add dev slr0 mode tun && ip link set slr0 up && "
+                                     f"ip route add {VIRTUAL_SUBNETS} dev slr0"}],
+                       "batond": batond(name)}
     for sysname in SYSTEMS:
         nodes[sysname] = {"sysctls": SLR_SYSCTLS, "routes": default, "batond": batond(sysname)}
     nodes["sysA"]["commands"] = [{"name": "site-a1-neigh", "shell":
