@@ -74,4 +74,16 @@ class value_ref {
   std::string pointer_;
 };
 
+/// Reads a string that must be one of `names` and returns its index; otherwise fails with the
+/// value's pointer and the list of accepted names.
+template <std::size_t N>
+std::size_t one_of(const value_ref& v, const char* const (&names)[N], const char* what) {
+  std::string s = v.as_string();
+  for (std::size_t i = 0; i < N; ++i)
+    if (s == names[i]) return i;
+  std::string list;
+  for (std::size_t i = 0; i < N; ++i) list += (i ? ", " : "") + std::string(names[i]);
+  v.fail(describe(v.value()) + " is not " + what + " (" + list + ")");
+}
+
 }  // namespace baton::policy::detail

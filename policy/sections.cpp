@@ -34,16 +34,6 @@ constexpr const char* mode_names[] = {"passthrough"};
 constexpr const char* action_names[] = {"forward", "drop"};
 constexpr const char* disposition_names[] = {"forward", "discard"};
 
-// Reads a string that must be one of `names`; returns its index.
-template <std::size_t N>
-std::size_t one_of(const value_ref& v, const char* const (&names)[N], const char* what) {
-  std::string s = v.as_string();
-  for (std::size_t i = 0; i < N; ++i)
-    if (s == names[i]) return i;
-  std::string list;
-  for (std::size_t i = 0; i < N; ++i) list += (i ? ", " : "") + std::string(names[i]);
-  v.fail(describe(v.value()) + " is not " + what + " (" + list + ")");
-}
 
 std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
   std::string out;

@@ -80,15 +80,6 @@ namespace detail {
 
 namespace {
 
-template <std::size_t N>
-std::size_t one_of(const value_ref& v, const char* const (&names)[N], const char* what) {
-  std::string s = v.as_string();
-  for (std::size_t i = 0; i < N; ++i)
-    if (s == names[i]) return i;
-  std::string list;
-  for (std::size_t i = 0; i < N; ++i) list += (i ? ", " : "") + std::string(names[i]);
-  v.fail(describe(v.value()) + " is not " + what + " (" + list + ")");
-}
 
 // A finite JSON number (integer or not) in [lo, hi]; booleans and strings are type errors.
 double as_number(const value_ref& v, double lo, double hi) {

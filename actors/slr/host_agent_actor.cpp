@@ -107,11 +107,7 @@ void report(host_pointer self) {
   s.tunnel_address = st.cfg.tunnel_address;
   s.sequence = ++st.sequence;
   for (auto& [net, load] : r.loads) s.subnets.push_back({net.prefix, net.length, load});
-  for (auto& u : st.uppers)
-    if (u.handle) {
-      self->send(u.handle, s);
-      ++st.states_sent;
-    }
+  st.states_sent += send_to_linked(self, st.uppers, s);
 }
 
 /// Figure 10: a flow that gets no feedback from the client may have lost its state in the

@@ -101,6 +101,19 @@ inline std::size_t link_lost(std::vector<outbound_link>& links, const caf::actor
   return links.size();
 }
 
+/// Sends `message` on every link that is up; returns how many.
+template <class Self, class Message>
+std::size_t send_to_linked(Self* self, const std::vector<outbound_link>& links,
+                           const Message& message) {
+  std::size_t sent = 0;
+  for (auto& l : links)
+    if (l.handle) {
+      self->send(l.handle, message);
+      ++sent;
+    }
+  return sent;
+}
+
 /// The link whose far actor is `who`, or nullptr.
 inline outbound_link* link_of(std::vector<outbound_link>& links, const caf::actor_addr& who) {
   for (auto& l : links)

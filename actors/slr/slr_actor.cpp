@@ -256,11 +256,7 @@ void recompute(slr_pointer self) {
   up.sequence = ++st.sequence;
   for (auto& [net, m] : upward(st.routes))
     up.subnets.push_back({net.prefix, net.length, m});
-  for (auto& u : st.uppers)
-    if (u.handle) {
-      self->send(u.handle, up);
-      ++st.states_sent;
-    }
+  st.states_sent += send_to_linked(self, st.uppers, up);
 }
 
 json status(slr_pointer self) {

@@ -189,11 +189,8 @@ std::size_t af_packet_port::receive_batch(packet_batch& batch,
       next_frame_ += h->tp_next_offset;
     }
     if (b == nullptr) continue;
-    b->in_port = id();
-    batch.push(b);
+    hand_over(batch, b);
     ++added;
-    bump(counters_.rx_packets);
-    bump(counters_.rx_bytes, b->size());
   }
   return added;
 }

@@ -122,11 +122,8 @@ std::size_t memory_port::receive_batch(packet_batch& batch,
         bump(counters_.rx_oversize);
         continue;
       }
-      b->in_port = id();
-      batch.push(b);
+      hand_over(batch, b);
       ++added;
-      bump(counters_.rx_packets);
-      bump(counters_.rx_bytes, b->size());
     }
     // Wait only when asked to and nothing came (the loop passes zero and waits on its own).
     if (added != 0 || batch.full() || timeout.count() <= 0) break;

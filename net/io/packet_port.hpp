@@ -72,6 +72,14 @@ class packet_port {
 
  protected:
   packet_port(std::string name, std::size_t mtu) : name_(std::move(name)), mtu_(mtu) {}
+  /// For receive_batch(): tags a received datagram (its size set) with this port, adds it to
+  /// `batch` and counts it.
+  void hand_over(packet_batch& batch, packet_buffer* b) noexcept {
+    b->in_port = id_;
+    batch.push(b);
+    bump(counters_.rx_packets);
+    bump(counters_.rx_bytes, b->size());
+  }
   port_counters counters_;
 
  private:

@@ -111,11 +111,8 @@ std::size_t raw_ipv4_port::receive_batch(packet_batch& batch, std::chrono::milli
         continue;
       }
       b->set_size(len);
-      b->in_port = id();
-      batch.push(b);
+      hand_over(batch, b);
       ++added;
-      bump(counters_.rx_packets);
-      bump(counters_.rx_bytes, len);
     }
     for (std::size_t i = got; i < want; ++i) pool_->release(rx_buffers_[i]);
     if (n < 0 && err != EAGAIN && err != EWOULDBLOCK) {

@@ -83,11 +83,8 @@ std::size_t tun_port::receive_batch(packet_batch& batch, std::chrono::millisecon
       continue;
     }
     b->set_size(len);
-    b->in_port = id();
-    batch.push(b);
+    hand_over(batch, b);
     ++added;
-    bump(counters_.rx_packets);
-    bump(counters_.rx_bytes, len);
   }
   return added;
 }

@@ -17,6 +17,7 @@
 #include "net/gateway/gateway_stage.hpp"
 #include "net/io/packet_buffer.hpp"
 #include "net/packet/checksum.hpp"
+#include "tests/bench/bench_packets.hpp"
 #include "net/packet/ipv4.hpp"
 #include "net/packet/tcp.hpp"
 
@@ -27,35 +28,10 @@ namespace {
 
 volatile std::uint64_t sink;
 
-constexpr std::uint32_t ip4(int a, int b, int c, int d) {
-  return (std::uint32_t(a) << 24) | (std::uint32_t(b) << 16) | (std::uint32_t(c) << 8) |
-         std::uint32_t(d);
-}
+using baton::bench::ip4;
+using baton::bench::tcp_datagram;
 const std::uint32_t vip = ip4(10, 0, 0, 100);
 
-std::vector<std::uint8_t> tcp_datagram(std::uint32_t src, std::uint32_t dst, std::uint16_t sport,
-                                       std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
-                                       std::uint8_t flags, std::size_t payload) {
-  std::vector<std::uint8_t> p(40 + payload);
-  p[0] = 0x45;
-  store_be16(&p[2], static_cast<std::uint16_t>(p.size()));
-  store_be16(&p[6], 0x4000);
-  p[8] = 64;
-  p[9] = ip_protocol_tcp;
-  store_be32(&p[12], src);
-  store_be32(&p[16], dst);
-  store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
-  store_be16(&p[20], sport);
-  store_be16(&p[22], dport);
-  store_be32(&p[24], seq);
-  store_be32(&p[28], ack);
-  p[32] = 5 << 4;
-  p[33] = flags;
-  store_be16(&p[34], 1000);
-  store_be16(&p[36], transport_checksum(src, dst, ip_protocol_tcp,
-                                        bytes_view(p.data() + 20, p.size() - 20)));
-  return p;
-}
 
 gateway_config config(gateway_mode mode) {
   gateway_config c;

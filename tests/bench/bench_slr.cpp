@@ -24,6 +24,7 @@
 #include "net/io/memory_port.hpp"
 #include "net/io/packet_loop.hpp"
 #include "net/packet/checksum.hpp"
+#include "tests/bench/bench_packets.hpp"
 #include "net/packet/ipv4.hpp"
 #include "net/slr/slr_stage.hpp"
 
@@ -34,32 +35,9 @@ namespace {
 
 volatile std::uint64_t sink;
 
-constexpr std::uint32_t ip4(int a, int b, int c, int d) {
-  return (std::uint32_t(a) << 24) | (std::uint32_t(b) << 16) | (std::uint32_t(c) << 8) |
-         std::uint32_t(d);
-}
+using baton::bench::ip4;
+using baton::bench::tcp_datagram;
 
-std::vector<std::uint8_t> tcp_segment(std::uint32_t src, std::uint32_t dst, std::uint16_t sport,
-                                      std::uint16_t dport, std::uint8_t flags, std::size_t payload) {
-  std::vector<std::uint8_t> p(40 + payload);
-  p[0] = 0x45;
-  store_be16(&p[2], static_cast<std::uint16_t>(p.size()));
-  store_be16(&p[6], 0x4000);
-  p[8] = 64;
-  p[9] = ip_protocol_tcp;
-  store_be32(&p[12], src);
-  store_be32(&p[16], dst);
-  store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
-  store_be16(&p[20], sport);
-  store_be16(&p[22], dport);
-  store_be32(&p[24], 1);
-  p[32] = 5 << 4;
-  p[33] = flags;
-  store_be16(&p[34], 1000);
-  store_be16(&p[36], transport_checksum(src, dst, ip_protocol_tcp,
-                                        bytes_view(p.data() + 20, p.size() - 20)));
-  return p;
-}
 
 const std::uint32_t self = ip4(10, 9, 0, 1);
 
@@ -88,9 +66,10 @@ std::vector<std::vector<std::uint8_t>> segments(std::size_t n, std::uint8_t flag
   std::vector<std::vector<std::uint8_t>> v;
   v.reserve(n);
   for (std::size_t i = 0; i < n; ++i)
-    v.push_back(tcp_segment(ip4(100, 64, 0, 0) | static_cast<std::uint32_t>(i / 50000),
-                            ip4(10, 50, 2 + static_cast<int>(i % 200), 10),
-                            static_cast<std::uint16_t>(1024 + i % 50000), 443, flags, payload));
+    v.push_back(tcp_datagram(ip4(100, 64, 0, 0) | static_cast<std::uint32_t>(i / 50000),
+                             ip4(10, 50, 2 + static_cast<int>(i % 200), 10),
+                             static_cast<std::uint16_t>(1024 + i % 50000), 443, 1, 0, flags,
+                             payload));
   return v;
 }
 

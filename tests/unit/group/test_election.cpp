@@ -165,6 +165,23 @@ TEST_CASE("a partition that heals leaves exactly one master") {
   }
 }
 
+/// Cuts a formed three-node group's master off from the other two and runs until those two have
+/// a master of their own (within `limit`). Returns {old master, the other side's master}.
+std::pair<std::size_t, std::size_t> cut_off_master(group_sim& s, time_ms limit) {
+  const auto old_master = s.masters().at(0);
+  std::vector<std::size_t> rest;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (i != old_master) rest.push_back(i);
+  s.partition({{old_master}, rest});
+  std::size_t majority_master = 3;
+  REQUIRE(s.run_until([&] {
+    for (auto m : s.masters())
+      if (m != old_master && s.node(m).members().size() == 2) majority_master = m;
+    return majority_master < 3;
+  }, limit));
+  return {old_master, majority_master};
+}
+
 TEST_CASE("after a partition heals, the cut-off master's stale keepalives do not win the tie-break") {
   // A master cut off alone keeps queueing keepalives that still list its old members; over TCP they
   // arrive first when the link heals. The majority's master must not count the members that are
@@ -172,19 +189,9 @@ TEST_CASE("after a partition heals, the cut-off master's stale keepalives do not
   group_sim s{make_config(3, 0.0, 1)};
   s.start_all();
   REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
-  const auto old_master = s.masters().at(0);
-  std::vector<std::size_t> rest;
-  for (std::size_t i = 0; i < 3; ++i)
-    if (i != old_master) rest.push_back(i);
-  const auto stale_list = s.node(old_master).members();
+  const auto stale_list = s.node(s.masters().at(0)).members();
   REQUIRE(stale_list.size() == 3);
-  s.partition({{old_master}, rest});
-  std::size_t majority_master = 3;
-  REQUIRE(s.run_until([&] {
-    for (auto m : s.masters())
-      if (m != old_master && s.node(m).members().size() == 2) majority_master = m;
-    return majority_master < 3;
-  }, time_ms{10000}));
+  const auto [old_master, majority_master] = cut_off_master(s, time_ms{10000});
 
   master_keepalive stale;
   stale.sequence = 1u << 30;
@@ -207,18 +214,8 @@ TEST_CASE("after a partition heals, a cut-off master still listing its old membe
   group_sim s{cfg};
   s.start_all();
   REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
-  const auto old_master = s.masters().at(0);
-  std::vector<std::size_t> rest;
-  for (std::size_t i = 0; i < 3; ++i)
-    if (i != old_master) rest.push_back(i);
   const auto cut_at = s.now();
-  s.partition({{old_master}, rest});
-  std::size_t majority_master = 3;
-  REQUIRE(s.run_until([&] {
-    for (auto m : s.masters())
-      if (m != old_master && s.node(m).members().size() == 2) majority_master = m;
-    return majority_master < 3;
-  }, time_ms{2000}));
+  const auto [old_master, majority_master] = cut_off_master(s, time_ms{2000});
   // Apart for longer than one and a half client keepalive intervals (2 * 3000 / 5 = 1200 ms each),
   // shorter than the cut-off master's client watchdog.
   s.run_for(cut_at + time_ms{1950} - s.now());
