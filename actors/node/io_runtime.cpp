@@ -68,6 +68,11 @@ net::shaping_config shaping_config_of(const policy::shaping_section& s) {
   return c;
 }
 
+/// Whether the policy makes this node an SLR or a host agent (an slr section and its role).
+bool runs_slr(const policy::policy& p) {
+  return p.slr && (p.has_role(policy::role::slr) || p.has_role(policy::role::host_agent));
+}
+
 }  // namespace
 
 io_runtime::io_runtime(const policy::policy& p) {
@@ -76,7 +81,7 @@ io_runtime::io_runtime(const policy::policy& p) {
     build_cluster(p);
     return;
   }
-  if (p.slr && (p.has_role(policy::role::slr) || p.has_role(policy::role::host_agent))) {
+  if (runs_slr(p)) {
     if (p.slr->level == policy::slr_level::host) build_host_agent(p);
     else build_slr(p);
     return;
@@ -93,22 +98,13 @@ io_runtime::io_runtime(const policy::policy& p) {
   if (io.interfaces.size() != 2)
     throw std::runtime_error("pass-through needs exactly two interfaces, the policy names " +
                              std::to_string(io.interfaces.size()));
-  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
-  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  start_loop();
   net::packet_port* shaped_port = nullptr;  // owned by loop_ from add_port on
   for (auto& itf : io.interfaces) {
-    try {
-      auto port = open_port(*pool_, itf, io.backend);
-      if (p.shaping && itf.name == p.shaping->interface) shaped_port = port.get();
-      loop_->add_port(std::move(port));
-    } catch (const std::exception& e) {
-      throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
-    }
-    port_names_.push_back(itf.name);
+    auto& port = add_io_port(itf, io.backend);
+    if (p.shaping && itf.name == p.shaping->interface) shaped_port = &port;
   }
-  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
-  classify_ = classify.get();
-  loop_->add_stage(std::move(classify));
+  add_classify_stage(p);
   auto stage = std::make_unique<net::pass_through_stage>(loop_->epoch(), routes_for(io));
   pass_through_ = stage.get();
   if (!shaped_port) {
@@ -148,8 +144,7 @@ net::pass_through_table io_runtime::routes_for(const policy::io_section& io) con
 
 void io_runtime::build_cluster(const policy::policy& p) {
   const auto& c = *p.cluster;
-  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
-  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  start_loop();
   // Both segments are shared: every member captures every frame (promiscuous) and the work-unit
   // filter decides. Frames for the cluster MAC are "other host" to the kernel, which drops them:
   // only the owner's baton answers.
@@ -194,9 +189,7 @@ void io_runtime::build_cluster(const policy::policy& p) {
                                             ? net::work_unit_hash::document
                                             : net::work_unit_hash::mixed,
                                           p.timers.work_units);
-  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
-  classify_ = classify.get();
-  loop_->add_stage(std::move(classify));
+  add_classify_stage(p);
   auto stage = std::make_unique<cluster::cluster_stage>(
     std::make_unique<net::gateway_stage>(loop_->epoch(), settings, g), std::move(neighbors),
     backend_port, cluster::segment_settings_from(p, client_port, backend_port));
@@ -204,10 +197,34 @@ void io_runtime::build_cluster(const policy::policy& p) {
   loop_->add_stage(std::move(stage));
 }
 
+void io_runtime::start_loop() {
+  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
+  loop_ = std::make_unique<net::packet_loop>(*pool_);
+}
+
 net::port_id io_runtime::add_port(std::unique_ptr<net::packet_port> port, const std::string& name) {
   auto id = loop_->add_port(std::move(port));
   port_names_.push_back(name);
   return id;
+}
+
+net::packet_port& io_runtime::add_io_port(const policy::io_interface& itf,
+                                          policy::io_backend backend) {
+  std::unique_ptr<net::packet_port> port;
+  try {
+    port = open_port(*pool_, itf, backend);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
+  }
+  auto& kept = *port;  // the loop owns it from here on
+  add_port(std::move(port), itf.name);
+  return kept;
+}
+
+void io_runtime::add_classify_stage(const policy::policy& p) {
+  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
+  classify_ = classify.get();
+  loop_->add_stage(std::move(classify));
 }
 
 namespace {
@@ -231,27 +248,18 @@ std::unique_ptr<net::packet_port> open_tunnel_port(net::buffer_pool& pool) {
 
 void io_runtime::build_slr(const policy::policy& p) {
   const auto& s = *p.slr;
-  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
-  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  start_loop();
   const auto tunnel = add_port(open_tunnel_port(*pool_), "ipip");
   // Virtual-host traffic the kernel routes into a TUN (the network-level SLR takes clients'
   // packets this way); the io section names it.
-  for (auto& itf : p.io.interfaces) {
-    try {
-      add_port(open_port(*pool_, itf, p.io.backend), itf.name);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
-    }
-  }
+  for (auto& itf : p.io.interfaces) add_io_port(itf, p.io.backend);
   net::slr_stage_config cfg;
-  cfg.self = s.tunnel_address ? s.tunnel_address : p.identity.address;
+  cfg.self = s.tunnel_address;  // the policy defaults it to the identity's address
   cfg.tunnel_in = tunnel;
   cfg.out = tunnel;
   cfg.active = !s.hot_spare;
   cfg.flow_capacity = s.flow_capacity;
-  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
-  classify_ = classify.get();
-  loop_->add_stage(std::move(classify));
+  add_classify_stage(p);
   auto stage = std::make_unique<net::slr_stage>(loop_->epoch(), cfg);
   slr_ = stage.get();
   loop_->add_stage(std::move(stage));
@@ -266,19 +274,10 @@ void io_runtime::build_host_agent(const policy::policy& p) {
                                            policy::io_backend::tun)
     throw std::runtime_error("slr host agent: /io/interfaces must name exactly one TUN device "
                              "(where decapsulated datagrams enter the local stack)");
-  pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
-  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  start_loop();
   const auto tunnel = add_port(open_tunnel_port(*pool_), "ipip");
-  const auto& itf = p.io.interfaces[0];
-  net::port_id tun = 0;
-  try {
-    tun = add_port(open_port(*pool_, itf, p.io.backend), itf.name);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("io: cannot open " + itf.name + ": " + e.what());
-  }
-  auto classify = std::make_unique<classify_stage>(loop_->epoch(), classify_table::from(p));
-  classify_ = classify.get();
-  loop_->add_stage(std::move(classify));
+  const net::port_id tun = add_io_port(p.io.interfaces[0], p.io.backend).id();
+  add_classify_stage(p);
   net::pass_through_table routes;
   routes.route(tunnel, tun, net::tunnel_action::decapsulate);
   auto stage = std::make_unique<net::pass_through_stage>(loop_->epoch(), routes);
@@ -302,7 +301,7 @@ void io_runtime::stop() noexcept {
 void io_runtime::apply(const policy::policy& p) {
   const auto& io = p.io;
   if (classify_) classify_->publish(classify_table::from(p));
-  if (p.slr && (p.has_role(policy::role::slr) || p.has_role(policy::role::host_agent))) {
+  if (runs_slr(p)) {
     // SLR and host agent: the raw IP-in-IP port plus the io section's devices, fixed at start.
     std::vector<std::string> names{"ipip"};
     for (auto& itf : io.interfaces) names.push_back(itf.name);

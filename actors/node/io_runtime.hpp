@@ -17,6 +17,8 @@
 
 namespace baton::policy {
 struct io_section;
+struct io_interface;
+enum class io_backend : std::uint8_t;
 struct policy;
 struct shaping_section;
 }
@@ -80,7 +82,12 @@ private:
   void build_cluster(const policy::policy& p);
   void build_slr(const policy::policy& p);
   void build_host_agent(const policy::policy& p);
+  void start_loop();
+  void add_classify_stage(const policy::policy& p);
+  /// Adds a port (its name kept for reloads); returns its id.
   net::port_id add_port(std::unique_ptr<net::packet_port> port, const std::string& name);
+  /// Opens and adds an io-section device; an error names the device. The loop owns the port.
+  net::packet_port& add_io_port(const policy::io_interface& itf, policy::io_backend backend);
 
   std::unique_ptr<net::buffer_pool> pool_;
   std::unique_ptr<net::packet_loop> loop_;

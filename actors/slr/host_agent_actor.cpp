@@ -230,11 +230,9 @@ caf::behavior host_impl(host_pointer self, std::shared_ptr<node::io_runtime> io,
 
 caf::actor spawn_host_agent(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
                             node::event_log& events, const policy::policy& p) {
-  auto cfg = *p.slr;
-  if (cfg.tunnel_address == 0) cfg.tunnel_address = p.identity.address;
-  // Detached: a load command may block for up to its timeout.
-  return sys.spawn<caf::detached>(host_impl, std::move(io), &events, std::move(cfg),
-                                  p.identity.name);
+  // Detached: a load command may block for up to its timeout. The policy defaults
+  // slr.tunnel_address to the identity's address.
+  return sys.spawn<caf::detached>(host_impl, std::move(io), &events, *p.slr, p.identity.name);
 }
 
 }  // namespace baton::slr

@@ -530,9 +530,8 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
 
 caf::actor spawn_slr_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
                            node::event_log& events, const policy::policy& p) {
-  auto cfg = *p.slr;
-  if (cfg.tunnel_address == 0) cfg.tunnel_address = p.identity.address;
-  return sys.spawn(slr_impl, std::move(io), &events, std::move(cfg), p.identity.name);
+  // The policy defaults slr.tunnel_address to the identity's address.
+  return sys.spawn(slr_impl, std::move(io), &events, *p.slr, p.identity.name);
 }
 
 }  // namespace baton::slr
