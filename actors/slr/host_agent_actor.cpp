@@ -77,7 +77,8 @@ struct host_state {
   std::vector<outbound_link> uppers;
   std::unique_ptr<load_index> loads;
   std::vector<std::pair<subnet, double>> last_loads;
-  std::string last_error;
+  std::string last_error;           // of the load index
+  std::string last_progress_error;  // of the stalled-flow check
   std::unique_ptr<advert_socket> adverts;
   // When each stalled flow was last advertised: once per progress timeout per flow.
   std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t>, clock_type::time_point>
@@ -122,7 +123,11 @@ void check_progress(host_pointer self) {
   try {
     stalled = stalled_flows(st.cfg.virtual_subnets, timeout);
   } catch (const std::exception& e) {
+    // Said once per distinct reason: the check runs four times per progress timeout.
     ++st.advert_errors;
+    if (st.last_progress_error != e.what())
+      st.events->add(severity::warning, "progress_check_failed", {{"reason", e.what()}});
+    st.last_progress_error = e.what();
     return;
   }
   const auto now = clock_type::now();

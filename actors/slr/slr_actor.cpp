@@ -160,12 +160,14 @@ outbound_link* upper_for(slr_state& st, std::uint32_t prev_hop) {
 }
 
 /// Passes a tunnel object on to the SLR the flow came from (the shortcut moves upstream).
-void send_upstream(slr_pointer self, const flow_record& r, std::uint32_t host) {
+/// Returns whether one was sent (shortcuts on, and the flow came through a linked upper SLR).
+bool send_upstream(slr_pointer self, const flow_record& r, std::uint32_t host) {
   auto& st = self->state;
-  if (!st.cfg.shortcuts || r.prev_hop == 0) return;
+  if (!st.cfg.shortcuts || r.prev_hop == 0) return false;
   auto* up = upper_for(st, r.prev_hop);
-  if (!up) return;
+  if (!up) return false;
   self->send(up->handle, protocol::tunnel_object{to_protocol(r.key), host});
+  return true;
 }
 
 void on_events(slr_pointer self) {
@@ -183,8 +185,7 @@ void on_events(slr_pointer self) {
         if (st.active) ++st.chosen[e.next_hop];
         // A site SLR's choice is a host: tell the SLR above (document 001's tunnel object).
         if (st.cfg.level == policy::slr_level::site && st.active) {
-          send_upstream(self, r, e.next_hop);
-          if (r.prev_hop) ++st.shortcuts_sent;
+          if (send_upstream(self, r, e.next_hop)) ++st.shortcuts_sent;
         }
         break;
       }
@@ -482,13 +483,9 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       on_events(self);  // our own record of the flow may still wait in the ring
       auto key = to_key(t.flow);
       install_all(self, {{key, t.host, net::flow_origin::shortcut}});
-      auto* r = st.flows.find(key);
-      auto prev = r ? r->prev_hop : 0;
-      auto& rec = remember(st, key, t.host, prev, net::flow_origin::shortcut);
-      if (rec.prev_hop && upper_for(st, rec.prev_hop)) {
-        send_upstream(self, rec, t.host);
-        ++st.shortcuts_forwarded;
-      }
+      // A previous hop of 0 keeps the one our record has.
+      auto& rec = remember(st, key, t.host, 0, net::flow_origin::shortcut);
+      if (send_upstream(self, rec, t.host)) ++st.shortcuts_forwarded;
     },
     [=](const protocol::whohas& q) {
       auto& st = self->state;
