@@ -26,9 +26,9 @@ const char* to_string(flow_state s) noexcept {
 flow_state initial_state(std::uint8_t protocol, std::uint8_t tcp_flags) noexcept {
   if (protocol == 17) return flow_state::udp;
   if (protocol != 6) return flow_state::other;
-  if (tcp_flags & tcp_rst) return flow_state::tcp_closed;
-  if (tcp_flags & tcp_fin) return flow_state::tcp_closing;
-  if ((tcp_flags & (tcp_syn | tcp_ack)) == tcp_syn) return flow_state::tcp_syn_seen;
+  if (tcp_flags & tcp_flag_rst) return flow_state::tcp_closed;
+  if (tcp_flags & tcp_flag_fin) return flow_state::tcp_closing;
+  if ((tcp_flags & (tcp_flag_syn | tcp_flag_ack)) == tcp_flag_syn) return flow_state::tcp_syn_seen;
   return flow_state::tcp_established;
 }
 
@@ -40,12 +40,12 @@ flow_state next_state(flow_state s, std::uint8_t tcp_flags) noexcept {
     default:
       break;
   }
-  if (tcp_flags & tcp_rst) return flow_state::tcp_closed;
-  const bool new_syn = (tcp_flags & (tcp_syn | tcp_ack)) == tcp_syn;
+  if (tcp_flags & tcp_flag_rst) return flow_state::tcp_closed;
+  const bool new_syn = (tcp_flags & (tcp_flag_syn | tcp_flag_ack)) == tcp_flag_syn;
   if ((s == flow_state::tcp_closing || s == flow_state::tcp_closed) && new_syn)
     return flow_state::tcp_syn_seen;
-  if (tcp_flags & tcp_fin) return s == flow_state::tcp_closed ? s : flow_state::tcp_closing;
-  if (s == flow_state::tcp_syn_seen && (tcp_flags & (tcp_syn | tcp_ack)) == tcp_ack)
+  if (tcp_flags & tcp_flag_fin) return s == flow_state::tcp_closed ? s : flow_state::tcp_closing;
+  if (s == flow_state::tcp_syn_seen && (tcp_flags & (tcp_flag_syn | tcp_flag_ack)) == tcp_flag_ack)
     return flow_state::tcp_established;
   return s;
 }

@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "net/flow/flow_key.hpp"
+#include "net/packet/tcp.hpp"  // tcp_flag_*: the flags byte the state functions read
 
 namespace baton::net {
 
@@ -39,12 +40,6 @@ inline constexpr std::size_t flow_state_count = 6;
 
 /// A short stable name ("tcp_syn_seen", "udp", ...). Never returns null.
 const char* to_string(flow_state s) noexcept;
-
-// TCP flag bits as in the header's flags byte (packet_fields::tcp_flags).
-inline constexpr std::uint8_t tcp_fin = 0x01;
-inline constexpr std::uint8_t tcp_syn = 0x02;
-inline constexpr std::uint8_t tcp_rst = 0x04;
-inline constexpr std::uint8_t tcp_ack = 0x10;
 
 /// The state of a flow whose first packet has this protocol and TCP flags byte.
 /// TCP: RST -> closed, FIN -> closing, SYN without ACK -> syn_seen, anything else -> established

@@ -74,7 +74,7 @@ std::chrono::milliseconds coarse_now() noexcept {
 
 // A TCP segment that may open a flow: SYN without ACK (and without RST).
 bool opens_tcp_flow(std::uint8_t flags) noexcept {
-  return (flags & (tcp_syn | tcp_ack | tcp_rst)) == tcp_syn;
+  return (flags & (tcp_flag_syn | tcp_flag_ack | tcp_flag_rst)) == tcp_flag_syn;
 }
 
 /// The low 16 bits of a TCP segment's sequence number (0 when the header is not all there). An
@@ -370,7 +370,7 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
   // (e) No entry. Mid-flow TCP: the state was lost; control code recovers it.
   if (f.protocol == ip_protocol_tcp && !opens_tcp_flow(f.tcp_flags)) {
     bump(counters_->unknown_flow_drops);
-    if ((f.tcp_flags & tcp_rst) == 0) queue(slr_event_kind::unknown_flow, key, 0, prev_hop);
+    if ((f.tcp_flags & tcp_flag_rst) == 0) queue(slr_event_kind::unknown_flow, key, 0, prev_hop);
     return verdict::drop(drop_reason::not_owned);
   }
   // A new flow: a flow label (the entry) and a next hop by the routing policy.
@@ -396,7 +396,7 @@ bool slr_stage::install(const flow_key& key, std::uint32_t next_hop, flow_origin
                         std::chrono::milliseconds now) noexcept {
   if (next_hop == 0 || next_hop == config_.self) return false;
   // Installed flows are live connections: established, not a half-open SYN.
-  flow_value v = make_flow_value(key.protocol, tcp_ack, 0, now, next_hop);
+  flow_value v = make_flow_value(key.protocol, tcp_flag_ack, 0, now, next_hop);
   v.flags = static_cast<std::uint8_t>(origin);
   const insert_result r = table_.insert(key, v);
   if (r.status == insert_status::full) {

@@ -94,7 +94,7 @@ void table_bench(std::size_t entries, std::size_t capacity) {
   auto t0 = clock_type::now();
   std::size_t refused = 0;
   for (std::size_t i = 0; i < entries; ++i) {
-    const flow_value v = make_flow_value(present[i].protocol, tcp_syn, 0,
+    const flow_value v = make_flow_value(present[i].protocol, tcp_flag_syn, 0,
                                          std::chrono::milliseconds{0},
                                          static_cast<std::uint32_t>(i));
     if (t.insert(present[i], v).status != insert_status::inserted) ++refused;

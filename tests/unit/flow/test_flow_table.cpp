@@ -169,19 +169,19 @@ TEST_CASE("state machine") {
     flow_state to;
   };
   const row rows[] = {
-      {"syn then ack", flow_state::tcp_syn_seen, tcp_ack, flow_state::tcp_established},
-      {"syn retransmit", flow_state::tcp_syn_seen, tcp_syn, flow_state::tcp_syn_seen},
-      {"syn-ack seen", flow_state::tcp_syn_seen, tcp_syn | tcp_ack, flow_state::tcp_syn_seen},
-      {"data", flow_state::tcp_established, tcp_ack, flow_state::tcp_established},
-      {"fin", flow_state::tcp_established, tcp_fin | tcp_ack, flow_state::tcp_closing},
-      {"rst", flow_state::tcp_established, tcp_rst, flow_state::tcp_closed},
-      {"rst while closing", flow_state::tcp_closing, tcp_rst | tcp_ack, flow_state::tcp_closed},
-      {"last ack", flow_state::tcp_closing, tcp_ack, flow_state::tcp_closing},
-      {"fin after rst", flow_state::tcp_closed, tcp_fin, flow_state::tcp_closed},
-      {"reuse after close", flow_state::tcp_closed, tcp_syn, flow_state::tcp_syn_seen},
-      {"reuse in time-wait", flow_state::tcp_closing, tcp_syn, flow_state::tcp_syn_seen},
-      {"udp stays udp", flow_state::udp, tcp_rst, flow_state::udp},
-      {"other stays other", flow_state::other, tcp_fin, flow_state::other},
+      {"syn then ack", flow_state::tcp_syn_seen, tcp_flag_ack, flow_state::tcp_established},
+      {"syn retransmit", flow_state::tcp_syn_seen, tcp_flag_syn, flow_state::tcp_syn_seen},
+      {"syn-ack seen", flow_state::tcp_syn_seen, tcp_flag_syn | tcp_flag_ack, flow_state::tcp_syn_seen},
+      {"data", flow_state::tcp_established, tcp_flag_ack, flow_state::tcp_established},
+      {"fin", flow_state::tcp_established, tcp_flag_fin | tcp_flag_ack, flow_state::tcp_closing},
+      {"rst", flow_state::tcp_established, tcp_flag_rst, flow_state::tcp_closed},
+      {"rst while closing", flow_state::tcp_closing, tcp_flag_rst | tcp_flag_ack, flow_state::tcp_closed},
+      {"last ack", flow_state::tcp_closing, tcp_flag_ack, flow_state::tcp_closing},
+      {"fin after rst", flow_state::tcp_closed, tcp_flag_fin, flow_state::tcp_closed},
+      {"reuse after close", flow_state::tcp_closed, tcp_flag_syn, flow_state::tcp_syn_seen},
+      {"reuse in time-wait", flow_state::tcp_closing, tcp_flag_syn, flow_state::tcp_syn_seen},
+      {"udp stays udp", flow_state::udp, tcp_flag_rst, flow_state::udp},
+      {"other stays other", flow_state::other, tcp_flag_fin, flow_state::other},
   };
   for (const row& r : rows) {
     INFO("row: " << r.name);
@@ -195,11 +195,11 @@ TEST_CASE("state machine") {
     flow_state st;
   };
   const first firsts[] = {
-      {"syn", 6, tcp_syn, flow_state::tcp_syn_seen},
-      {"mid-stream ack", 6, tcp_ack, flow_state::tcp_established},
-      {"syn-ack", 6, tcp_syn | tcp_ack, flow_state::tcp_established},
-      {"fin", 6, tcp_fin | tcp_ack, flow_state::tcp_closing},
-      {"rst", 6, tcp_rst, flow_state::tcp_closed},
+      {"syn", 6, tcp_flag_syn, flow_state::tcp_syn_seen},
+      {"mid-stream ack", 6, tcp_flag_ack, flow_state::tcp_established},
+      {"syn-ack", 6, tcp_flag_syn | tcp_flag_ack, flow_state::tcp_established},
+      {"fin", 6, tcp_flag_fin | tcp_flag_ack, flow_state::tcp_closing},
+      {"rst", 6, tcp_flag_rst, flow_state::tcp_closed},
       {"udp", 17, 0, flow_state::udp},
       {"icmp", 1, 0, flow_state::other},
   };
@@ -213,8 +213,8 @@ TEST_CASE("state machine") {
     CHECK(v.last_seen == 1234u);
   }
 
-  flow_value v = make_flow_value(6, tcp_syn, 1, milliseconds{10});
-  touch(v, milliseconds{20}, tcp_ack);
+  flow_value v = make_flow_value(6, tcp_flag_syn, 1, milliseconds{10});
+  touch(v, milliseconds{20}, tcp_flag_ack);
   CHECK(v.state == flow_state::tcp_established);
   CHECK(v.last_seen == 20u);
 }
@@ -267,9 +267,9 @@ TEST_CASE("idle timeouts per state") {
 
   // touch() restarts the idle time and the state decides which timeout applies.
   flow_table t(16, to);
-  flow_value* v = t.insert(key(5), make_flow_value(6, tcp_syn, 3, milliseconds{0})).value;
+  flow_value* v = t.insert(key(5), make_flow_value(6, tcp_flag_syn, 3, milliseconds{0})).value;
   REQUIRE(v != nullptr);
-  touch(*v, milliseconds{900}, tcp_ack);  // now established: 50 s
+  touch(*v, milliseconds{900}, tcp_flag_ack);  // now established: 50 s
   CHECK_FALSE(t.expired(*v, milliseconds{900 + 49999}));
   CHECK(t.expired(*v, milliseconds{900 + 50000}));
 }
@@ -349,7 +349,8 @@ TEST_CASE("model test against std::unordered_map") {
       const flow_key k = key(n, n % 3 == 0 ? 17 : 6);
       const auto op = rng() % 10;
       if (op < 4) {
-        const flow_value v = make_flow_value(k.protocol, tcp_ack, n % 1024, milliseconds{now}, n);
+        const flow_value v =
+            make_flow_value(k.protocol, tcp_flag_ack, n % 1024, milliseconds{now}, n);
         const insert_result res = t.insert(k, v);
         const auto it = model.find(k);
         if (it != model.end()) {
@@ -371,8 +372,8 @@ TEST_CASE("model test against std::unordered_map") {
         if (v) {
           REQUIRE(v->user == it->second.user);
           REQUIRE(v->last_seen == it->second.last_seen);
-          touch(*v, milliseconds{now}, tcp_ack);
-          touch(it->second, milliseconds{now}, tcp_ack);
+          touch(*v, milliseconds{now}, tcp_flag_ack);
+          touch(it->second, milliseconds{now}, tcp_flag_ack);
         }
       } else {
         t.sweep(milliseconds{now}, rng() % 40, [&](const flow_key& ek, const flow_value& ev) {
