@@ -28,7 +28,7 @@ flow_state initial_state(std::uint8_t protocol, std::uint8_t tcp_flags) noexcept
   if (protocol != 6) return flow_state::other;
   if (tcp_flags & tcp_flag_rst) return flow_state::tcp_closed;
   if (tcp_flags & tcp_flag_fin) return flow_state::tcp_closing;
-  if ((tcp_flags & (tcp_flag_syn | tcp_flag_ack)) == tcp_flag_syn) return flow_state::tcp_syn_seen;
+  if (opens_flow(protocol, tcp_flags)) return flow_state::tcp_syn_seen;
   return flow_state::tcp_established;
 }
 
@@ -41,8 +41,8 @@ flow_state next_state(flow_state s, std::uint8_t tcp_flags) noexcept {
       break;
   }
   if (tcp_flags & tcp_flag_rst) return flow_state::tcp_closed;
-  const bool new_syn = (tcp_flags & (tcp_flag_syn | tcp_flag_ack)) == tcp_flag_syn;
-  if ((s == flow_state::tcp_closing || s == flow_state::tcp_closed) && new_syn)
+  if ((s == flow_state::tcp_closing || s == flow_state::tcp_closed) &&
+      opens_flow(ip_protocol_tcp, tcp_flags))
     return flow_state::tcp_syn_seen;
   if (tcp_flags & tcp_flag_fin) return s == flow_state::tcp_closed ? s : flow_state::tcp_closing;
   if (s == flow_state::tcp_syn_seen && (tcp_flags & (tcp_flag_syn | tcp_flag_ack)) == tcp_flag_ack)

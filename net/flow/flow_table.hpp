@@ -23,7 +23,8 @@
 #include <memory>
 
 #include "net/flow/flow_key.hpp"
-#include "net/packet/tcp.hpp"  // tcp_flag_*: the flags byte the state functions read
+#include "net/packet/ipv4.hpp"  // ip_protocol_tcp
+#include "net/packet/tcp.hpp"   // tcp_flag_*: the flags byte the state functions read
 
 namespace baton::net {
 
@@ -41,14 +42,25 @@ inline constexpr std::size_t flow_state_count = 6;
 /// A short stable name ("tcp_syn_seen", "udp", ...). Never returns null.
 const char* to_string(flow_state s) noexcept;
 
+/// True if a datagram with this IP protocol and TCP flags byte (packet_fields::tcp_flags; ignored
+/// for other protocols) may open a new flow, i.e. may be given a fresh choice (backend, next hop).
+/// TCP: SYN set with ACK and RST clear, the first segment of a handshake (RFC 9293 §3.5); FIN,
+/// PSH, URG, ECE and CWR are not looked at (a SYN with ECE|CWR is RFC 3168's ECN-setup SYN). Any
+/// other TCP segment belongs to a connection already under way (one whose state may have been
+/// lost in a failover). Every other protocol has no handshake: always true. Never throws.
+constexpr bool opens_flow(std::uint8_t protocol, std::uint8_t tcp_flags) noexcept {
+  if (protocol != ip_protocol_tcp) return true;
+  return (tcp_flags & (tcp_flag_syn | tcp_flag_ack | tcp_flag_rst)) == tcp_flag_syn;
+}
+
 /// The state of a flow whose first packet has this protocol and TCP flags byte.
-/// TCP: RST -> closed, FIN -> closing, SYN without ACK -> syn_seen, anything else -> established
+/// TCP: RST -> closed, FIN -> closing, opens_flow -> syn_seen, anything else -> established
 /// (a member that takes over a flow mid-stream must treat it as live). UDP -> udp; else other.
 flow_state initial_state(std::uint8_t protocol, std::uint8_t tcp_flags) noexcept;
 
 /// The state after one more packet with `tcp_flags` (ignored for udp/other, which never change).
-/// RST -> closed; FIN -> closing; ACK without SYN in syn_seen -> established; SYN without ACK in
-/// closing/closed -> syn_seen (the 4-tuple is being reused by a new connection).
+/// RST -> closed; an opens_flow segment in closing/closed -> syn_seen (the 4-tuple is being reused
+/// by a new connection); FIN -> closing; ACK without SYN in syn_seen -> established.
 flow_state next_state(flow_state s, std::uint8_t tcp_flags) noexcept;
 
 /// Idle timeout per state: a flow not seen for this long is removed by the sweep.

@@ -111,11 +111,6 @@ std::chrono::milliseconds coarse_now() noexcept {
   return std::chrono::milliseconds{std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000};
 }
 
-bool is_new_flow(std::uint8_t protocol, std::uint8_t tcp_flags) {
-  if (protocol != ip_protocol_tcp) return true;  // UDP: any datagram may start a flow
-  return (tcp_flags & (tcp_flag_syn | tcp_flag_ack | tcp_flag_rst)) == tcp_flag_syn;
-}
-
 }  // namespace
 
 gateway_stage::gateway_stage(const reader_epoch& epoch, gateway_settings settings,
@@ -221,7 +216,7 @@ verdict gateway_stage::from_client(packet_context& ctx, const gateway_config& cf
       return verdict::drop(why);
     }
     if (choice.skipped_unhealthy) bump(counters_->unhealthy_skipped);
-    bump(is_new_flow(f.protocol, f.tcp_flags) ? counters_->nat_new : counters_->recovered);
+    bump(opens_flow(f.protocol, f.tcp_flags) ? counters_->nat_new : counters_->recovered);
     bump(counters_->backend_chosen[static_cast<std::size_t>(svc - cfg.services.data())]
                                   [choice.index]);
   }

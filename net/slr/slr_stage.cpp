@@ -72,11 +72,6 @@ std::chrono::milliseconds coarse_now() noexcept {
   return std::chrono::milliseconds{std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000};
 }
 
-// A TCP segment that may open a flow: SYN without ACK (and without RST).
-bool opens_tcp_flow(std::uint8_t flags) noexcept {
-  return (flags & (tcp_flag_syn | tcp_flag_ack | tcp_flag_rst)) == tcp_flag_syn;
-}
-
 /// The low 16 bits of a TCP segment's sequence number (0 when the header is not all there). An
 /// SLR entry keeps those of the SYN that opened the flow in flow_value::work_unit (SLR flows have
 /// no work unit): a SYN with other bits is a new connection on a reused 4-tuple, one with the same
@@ -344,7 +339,7 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
     // A SYN on a flow that has closed: the client reuses the 4-tuple for a new connection, which
     // gets a choice of its own (the old next hop may be gone, and the new flow must follow the
     // table as it is now).
-    const bool syn = f.protocol == ip_protocol_tcp && opens_tcp_flow(f.tcp_flags);
+    const bool syn = f.protocol == ip_protocol_tcp && opens_flow(f.protocol, f.tcp_flags);
     if (syn && (v->state == flow_state::tcp_closing || v->state == flow_state::tcp_closed ||
                 v->work_unit != isn_bits(ctx.buffer->data(), f))) {
       const long i = select_candidate(candidates, net->count, key);
@@ -368,7 +363,7 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
   }
 
   // (e) No entry. Mid-flow TCP: the state was lost; control code recovers it.
-  if (f.protocol == ip_protocol_tcp && !opens_tcp_flow(f.tcp_flags)) {
+  if (!opens_flow(f.protocol, f.tcp_flags)) {
     bump(counters_->unknown_flow_drops);
     if ((f.tcp_flags & tcp_flag_rst) == 0) queue(slr_event_kind::unknown_flow, key, 0, prev_hop);
     return verdict::drop(drop_reason::not_owned);

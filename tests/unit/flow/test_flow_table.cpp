@@ -161,6 +161,40 @@ TEST_CASE("deletion keeps probe chains valid and frees its slot for reuse") {
   for (auto n : live) CHECK(t.find(key(n)) != nullptr);
 }
 
+TEST_CASE("opens_flow: which first datagram may get a fresh choice") {
+  constexpr std::uint8_t tcp = 6, udp = 17, icmp = 1, gre = 47;
+  struct row {
+    const char* name;
+    std::uint8_t protocol;
+    std::uint8_t flags;
+    bool opens;
+  };
+  const row rows[] = {
+      {"syn", tcp, tcp_flag_syn, true},
+      {"syn with ecn setup (ece|cwr)", tcp, tcp_flag_syn | tcp_flag_ece | tcp_flag_cwr, true},
+      {"syn with fin (not looked at)", tcp, tcp_flag_syn | tcp_flag_fin, true},
+      {"syn with psh", tcp, tcp_flag_syn | tcp_flag_psh, true},
+      {"syn+ack (the reply)", tcp, tcp_flag_syn | tcp_flag_ack, false},
+      {"syn+rst", tcp, tcp_flag_syn | tcp_flag_rst, false},
+      {"syn+ack+rst", tcp, tcp_flag_syn | tcp_flag_ack | tcp_flag_rst, false},
+      {"ack (mid-stream)", tcp, tcp_flag_ack, false},
+      {"ack+psh (data)", tcp, tcp_flag_ack | tcp_flag_psh, false},
+      {"fin+ack", tcp, tcp_flag_fin | tcp_flag_ack, false},
+      {"rst", tcp, tcp_flag_rst, false},
+      {"no flags (null scan)", tcp, 0, false},
+      {"all flags (xmas)", tcp, 0xff, false},
+      {"udp, flags byte 0", udp, 0, true},
+      {"udp, flags byte ignored", udp, tcp_flag_ack | tcp_flag_rst, true},
+      {"icmp", icmp, 0, true},
+      {"gre", gre, tcp_flag_ack, true},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.name);
+    CHECK(opens_flow(r.protocol, r.flags) == r.opens);
+  }
+  static_assert(opens_flow(6, tcp_flag_syn) && !opens_flow(6, tcp_flag_syn | tcp_flag_ack));
+}
+
 TEST_CASE("state machine") {
   struct row {
     const char* name;
