@@ -127,10 +127,7 @@ using slr_pointer = caf::stateful_actor<slr_state>*;
 std::vector<outbound_link>& uppers_of(slr_pointer self) { return self->state.uppers; }
 std::vector<outbound_link>& neighbors_of(slr_pointer self) { return self->state.neighbors; }
 
-std::chrono::milliseconds loop_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-    clock_type::now().time_since_epoch());
-}
+std::chrono::milliseconds loop_now() { return net::coarse_now(); }  // the SLR stage's own clock
 
 /// Records a flow in the SLR's own table; an active SLR with a hot spare copies it over later.
 flow_record& remember(slr_state& st, const net::flow_key& key, std::uint32_t next_hop,

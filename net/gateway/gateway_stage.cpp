@@ -1,7 +1,5 @@
 #include "net/gateway/gateway_stage.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -103,12 +101,6 @@ parse_status read_header(bytes_view b, std::uint8_t kind, std::size_t record_siz
   if (body / record_size < h.count) return parse_status::truncated;
   if (body != std::size_t{h.count} * record_size) return parse_status::bad_length;
   return parse_status::ok;
-}
-
-std::chrono::milliseconds coarse_now() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::chrono::milliseconds{std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000};
 }
 
 }  // namespace

@@ -50,6 +50,7 @@
 #include "net/flow/work_unit.hpp"
 #include "net/gateway/gateway_config.hpp"
 #include "net/gateway/tcp_failover_state.hpp"
+#include "net/io/clock.hpp"
 #include "net/io/stage.hpp"
 #include "net/io/table_slot.hpp"
 
@@ -60,8 +61,8 @@ struct gateway_settings {
   std::size_t flow_capacity = 65536;  // flows carried at once (records; the table holds 2 keys each)
   flow_timeouts timeouts{};
   work_unit_hasher hasher{};          // document's function, 1024 units by default (<= 1024)
-  /// Time source in milliseconds; nullptr: CLOCK_MONOTONIC_COARSE (a few ns, 1-4 ms resolution,
-  /// plenty for idle timeouts). Tests pass their own for determinism.
+  /// Time source in milliseconds; nullptr: coarse_now() (net/io/clock.hpp: a few ns, 1-4 ms
+  /// resolution, plenty for idle timeouts). Tests pass their own for determinism.
   std::chrono::milliseconds (*clock)() noexcept = nullptr;
 };
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "net/io/clock.hpp"
 #include "net/packet/checksum.hpp"
 #include "net/packet/packet_fields.hpp"
 
@@ -91,13 +92,6 @@ std::size_t packet_loop::run_once(std::chrono::milliseconds wait) {
 }
 
 namespace {
-// The stages' pump() time base (net/sched's steady_clock_ns() reads the same clock).
-std::uint64_t steady_clock_now_ns() noexcept {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                      std::chrono::steady_clock::now().time_since_epoch())
-                                      .count());
-}
-
 std::uint64_t thread_cpu_now() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -186,7 +180,7 @@ std::size_t packet_loop::turn() noexcept {
   }
   // Every turn, arrivals or not: stages holding datagrams back send what is due now. One clock
   // reading per turn (vDSO, no system call); the same instant says how long the loop may sleep.
-  const std::uint64_t now = steady_clock_now_ns();
+  const std::uint64_t now = steady_clock_ns();  // the pump() time base (clock.hpp)
   std::size_t sent = 0;
   std::uint64_t next = UINT64_MAX;
   epoch_.enter();

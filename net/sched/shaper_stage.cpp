@@ -29,12 +29,6 @@ std::uint32_t mask_of(int len) noexcept {
 
 }  // namespace
 
-std::uint64_t steady_clock_ns() noexcept {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
-
 link_budget link_budget_of(const shaping_config& config, std::size_t mtu) {
   if (!(config.rate_mbit > 0) || !std::isfinite(config.rate_mbit))
     throw std::invalid_argument("shaping: rate_mbit must be positive");

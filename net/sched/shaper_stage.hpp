@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "net/io/clock.hpp"  // steady_clock_ns(): the time base pump() expects
 #include "net/io/packet_buffer.hpp"
 #include "net/io/packet_port.hpp"
 #include "net/io/stage.hpp"
@@ -97,9 +98,6 @@ struct shaper_stats {
   std::uint64_t tx_errors = 0;  // datagrams the port did not take from pump()
   std::vector<shaper_class_stats> classes;  // the default class first, then the policy's order
 };
-
-/// Nanoseconds of the steady clock: the time base pump() expects.
-std::uint64_t steady_clock_ns() noexcept;
 
 /// The class table the loop reads (built by the shaper from a shaping_config).
 struct shaper_table {

@@ -1,7 +1,6 @@
 #include "net/slr/slr_stage.hpp"
 
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,12 +63,6 @@ constexpr std::uint32_t mask_of(std::uint8_t length) noexcept {
 std::string subnet_text(std::uint32_t prefix, unsigned length) {
   char buf[16];
   return std::string(ipv4_to_text(prefix, buf)) + "/" + std::to_string(length);
-}
-
-std::chrono::milliseconds coarse_now() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::chrono::milliseconds{std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000};
 }
 
 /// The low 16 bits of a TCP segment's sequence number (0 when the header is not all there). An

@@ -62,6 +62,7 @@
 
 #include "net/flow/flow_key.hpp"
 #include "net/flow/flow_table.hpp"
+#include "net/io/clock.hpp"
 #include "net/io/spsc_ring.hpp"
 #include "net/io/stage.hpp"
 #include "net/io/table_slot.hpp"
@@ -96,7 +97,8 @@ struct slr_stage_config {
   flow_timeouts timeouts{};
   std::size_t event_capacity = 4096;  // rounded up to a power of two
   bool accept_flow_adverts = true;    // false: flow advertisements are ordinary pings
-  /// Time source in milliseconds; nullptr: CLOCK_MONOTONIC_COARSE. Tests pass their own.
+  /// Time source in milliseconds; nullptr: coarse_now() (net/io/clock.hpp). A `now` passed to
+  /// install() or expire() must come from the same clock. Tests pass their own.
   std::chrono::milliseconds (*clock)() noexcept = nullptr;
 };
 
