@@ -392,18 +392,32 @@ void gateway_stage::track(std::uint32_t idx, bytes_view packet, const packet_fie
 }
 
 sweep_result gateway_stage::expire(std::size_t max_slots) noexcept {
-  constexpr std::size_t budget = 256;
-  if (max_slots > budget) max_slots = budget;
-  std::array<std::uint32_t, budget> dead;
-  std::size_t n = 0;
+  // The table is swept in slices of `slice` slots: each removes at most `slice` keys, so the
+  // records they name fit in a fixed array on the stack, and are decided (freed, or a source-NAT
+  // key put back) before the next slice. All of max_slots is swept, however large.
+  constexpr std::size_t slice = 256;
+  std::array<std::uint32_t, slice> dead;
   const auto t = now();
-  const sweep_result r = table_.sweep(t, max_slots, [&](const flow_key&, const flow_value& v) {
-    flow_record& rec = records_[v.user];
-    if (!rec.dying && n < budget) {
-      rec.dying = true;
-      dead[n++] = v.user;
-    }
-  });
+  sweep_result total;
+  while (total.visited < max_slots) {
+    const std::size_t n_slots = std::min(max_slots - total.visited, slice);
+    std::size_t n = 0;
+    const sweep_result r = table_.sweep(t, n_slots, [&](const flow_key&, const flow_value& v) {
+      flow_record& rec = records_[v.user];
+      if (!rec.dying) {  // n <= removals <= n_slots <= slice
+        rec.dying = true;
+        dead[n++] = v.user;
+      }
+    });
+    total.visited += r.visited;
+    total.expired += r.expired;
+    settle_expired(dead.data(), n, t);
+  }
+  return total;
+}
+
+void gateway_stage::settle_expired(const std::uint32_t* dead, std::size_t n,
+                                   std::chrono::milliseconds t) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     flow_record& rec = records_[dead[i]];
     if (rec.snat_port != 0) {
@@ -421,7 +435,6 @@ sweep_result gateway_stage::expire(std::size_t max_slots) noexcept {
     }
     free_record(dead[i]);
   }
-  return r;
 }
 
 std::size_t gateway_stage::drop_unit(std::uint32_t unit) noexcept {

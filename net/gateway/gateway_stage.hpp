@@ -174,8 +174,10 @@ class gateway_stage final : public stage {
   /// Forgets every flow of `unit` (it was revoked or handed over). Returns how many. Never throws.
   std::size_t drop_unit(std::uint32_t unit) noexcept;
 
-  /// Removes idle flows: examines at most `max_slots` (<= 256) table slots per call (a bounded
-  /// slice of work; call it between batches). Returns what the table sweep did.
+  /// Removes idle flows: examines `max_slots` table slots, continuing where the previous call
+  /// stopped (a bounded slice of work; call it between batches; slot count / max_slots calls make
+  /// a full pass). Any max_slots is honoured (the work is done in internal slices of 256).
+  /// Returns what the table sweep did: visited == max_slots, expired = keys removed.
   sweep_result expire(std::size_t max_slots) noexcept;
 
   /// The state of the flow with client-side key `client`, or false.
@@ -210,6 +212,10 @@ class gateway_stage final : public stage {
                             std::uint8_t tcp_flags, std::chrono::milliseconds now,
                             drop_reason& why, bool& collision) noexcept;
   void free_record(std::uint32_t index) noexcept;
+  // expire()'s second half for one slice: frees the `n` records whose keys the sweep removed, or
+  // puts back a source-NAT flow's expired key while its other direction is live at time `t`.
+  void settle_expired(const std::uint32_t* dead, std::size_t n,
+                      std::chrono::milliseconds t) noexcept;
   // Updates a TCP flow's Figure 7 state; bumps the version when it (or `state_changed`) changed.
   void track(std::uint32_t index, bytes_view packet, const packet_fields& f,
              segment_direction dir, bool state_changed) noexcept;

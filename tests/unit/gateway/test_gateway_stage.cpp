@@ -558,6 +558,23 @@ TEST_CASE("gateway: idle flows expire; a source-NAT flow lives while either dire
   CHECK(s.gw->flows() == 0);
 }
 
+TEST_CASE("gateway: one expire(n) examines n slots, n above 256 too") {
+  test_now = 1'000'000ms;
+  member m;  // 1024 flows: a table of 2048 keys in 2561 slots
+  constexpr std::size_t idle = 600;  // more than 256, all within the first 4096 slots
+  for (std::uint16_t i = 0; i < idle; ++i)
+    REQUIRE(m.from_client(tcp_datagram(syn_from(static_cast<std::uint16_t>(40000 + i)))));
+  REQUIRE(m.gw->flows() == idle);
+  test_now += 31s;  // past the SYN timeout (30 s)
+  // The cluster actor's call: one slice of 4096 slots, a whole pass of this table. (Each removal
+  // counts as an examined slot: the slot is looked at again after the backward shift.)
+  const sweep_result r = m.gw->expire(4096);
+  CHECK(r.visited == 4096);
+  CHECK(r.expired == idle);
+  CHECK(m.gw->flows() == 0);
+  for (std::uint32_t u = 0; u < default_work_units; ++u) REQUIRE(m.gw->flow_count(u) == 0);
+}
+
 TEST_CASE("gateway: traffic that is not the cluster's passes to the next stage untouched") {
   member m;
   // Neither to the cluster IP nor from a backend endpoint: next(); with no later stage the loop
