@@ -4,7 +4,7 @@ baton's replication cost per flow. It prints figures; it never passes or fails o
 
   tests/bench/cluster_failover.py [--rounds 20] [--adverts 1,0.1,0.01]
                                   [--only replication,baton,keepalived] [--interval 0.01]
-  (root; batond from $BATON_BUILD, default /work/build-rel; not part of ctest)
+  (root; batond from $BATON_BUILD, default the repository's build/; not part of ctest)
 
 Both systems run in the cluster3 lab (deploy/topologies/cluster3.json: client 10.40.0.2 on bridge
 "out" with m1..m3; service address 10.40.0.100) and are measured by the same probe client,
@@ -58,7 +58,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 LABDIR = os.path.join(REPO, "tests", "lab")
 sys.path.insert(0, LABDIR)
-os.environ.setdefault("BATON_BUILD", "/work/build-rel")
+os.environ.setdefault("BATON_BUILD", os.path.join(REPO, "build"))  # as deploy/lab does
 import labcase  # noqa: E402
 import clusterlab  # noqa: E402
 from clusterlab import (BACKENDS, CLIENT, HTTP, MEMBERS, VIP, converged,  # noqa: E402

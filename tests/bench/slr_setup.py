@@ -4,7 +4,7 @@
 
   tests/bench/slr_setup.py [--count 300] [--delays 0,10] [--warmup 20] [--block 50]
                            [--no-shortcuts]
-  (root; batond and baton-linkemu from $BATON_BUILD, default /work/build-slrbench; not in ctest)
+  (root; batond and baton-linkemu from $BATON_BUILD, default the repository's build/; not in ctest)
 
 The lab, written into a temporary directory (topology, certificates, policies) and brought up
 under the prefix "bsb":
@@ -51,7 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 LABDIR = os.path.join(REPO, "tests", "lab")
 sys.path.insert(0, LABDIR)
-os.environ.setdefault("BATON_BUILD", "/work/build-slrbench")
+os.environ.setdefault("BATON_BUILD", os.path.join(REPO, "build"))  # as deploy/lab does
 import labcase  # noqa: E402
 from slrlab import SLR_SYSCTLS, _policy  # noqa: E402
 
