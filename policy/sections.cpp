@@ -8,10 +8,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <tuple>
 
+#include "policy/fields.hpp"
 #include "policy/render.hpp"
 #include "policy/rule_list.hpp"
 #include "policy/slr_section.hpp"
@@ -63,43 +65,78 @@ std::string to_string(const endpoint& e) {
   return format_ipv4(e.address) + ':' + std::to_string(e.port);
 }
 
-// --- comparison ------------------------------------------------------------------------------
+// --- field lists: equality and JSON come from these (policy/fields.hpp) ------------------------
 
-bool operator==(const endpoint& x, const endpoint& y) noexcept {
-  return x.address == y.address && x.port == y.port;
+using detail::field;
+using detail::ipv4;
+
+auto fields(const endpoint& x) {
+  return std::make_tuple(field("address", x.address, ipv4), field("port", x.port));
 }
-bool operator==(const identity_section& x, const identity_section& y) noexcept {
-  return std::tie(x.name, x.address, x.certificate, x.key, x.ca) ==
-         std::tie(y.name, y.address, y.certificate, y.key, y.ca);
+auto fields(const identity_section& x) {
+  return std::make_tuple(field("name", x.name), field("address", x.address, ipv4), field("port", x.port),
+                         field("certificate", x.certificate).when(!x.certificate.empty()),
+                         field("key", x.key).when(!x.key.empty()), field("ca", x.ca).when(!x.ca.empty()));
 }
-bool operator==(const peer& x, const peer& y) noexcept { return x.name == y.name && x.at == y.at; }
-bool operator==(const timers_section& x, const timers_section& y) noexcept {
-  return std::tie(x.master_watchdog_ms, x.master_offer_ms, x.rebalance_ms, x.k, x.work_units) ==
-         std::tie(y.master_watchdog_ms, y.master_offer_ms, y.rebalance_ms, y.k, y.work_units);
+auto fields(const peer& x) { return std::make_tuple(field("name", x.name), field(nullptr, x.at)); }
+auto fields(const timers_section& x) {
+  return std::make_tuple(field("master_watchdog_ms", x.master_watchdog_ms),
+                         field("master_offer_ms", x.master_offer_ms), field("rebalance_ms", x.rebalance_ms),
+                         field("k", x.k), field("work_units", x.work_units));
 }
-bool operator==(const group_section& x, const group_section& y) noexcept {
-  return x.peers == y.peers && x.discovery_broadcast == y.discovery_broadcast &&
-         x.quorum == y.quorum;
+auto fields(const group_section& x) {
+  return std::make_tuple(field("peers", x.peers), field("discovery_broadcast", x.discovery_broadcast),
+                         field("quorum", x.quorum));
 }
-bool operator==(const ipip_section& x, const ipip_section& y) noexcept {
-  return std::tie(x.encap, x.decap, x.local, x.remote) ==
-         std::tie(y.encap, y.decap, y.local, y.remote);
+auto fields(const ipip_section& x) {
+  return std::make_tuple(field("encap", x.encap), field("decap", x.decap),
+                         field("local", x.local, ipv4).when(x.local != 0),
+                         field("remote", x.remote, ipv4).when(x.remote != 0));
 }
-bool operator==(const io_interface& x, const io_interface& y) noexcept {
-  return x.name == y.name && x.kind == y.kind && x.next_hop == y.next_hop &&
-         x.promiscuous == y.promiscuous;
+auto fields(const io_interface& x) {
+  return std::make_tuple(field("name", x.name), field("kind", x.kind),
+                         field("next_hop", x.next_hop, ipv4).when(x.next_hop != 0),
+                         field("promiscuous", x.promiscuous));
 }
-bool operator==(const io_section& x, const io_section& y) noexcept {
-  return x.backend == y.backend && x.interfaces == y.interfaces && x.mode == y.mode &&
-         x.ipip == y.ipip;
+auto fields(const io_section& x) {
+  return std::make_tuple(field("backend", x.backend), field("interfaces", x.interfaces), field("mode", x.mode),
+                         field("ipip", x.ipip));
 }
-bool operator==(const profile& x, const profile& y) noexcept {
-  return std::tie(x.name, x.action, x.spoof, x.three_way_handshake, x.priority, x.disposition,
-                  x.mss, x.compress, x.encrypt) ==
-         std::tie(y.name, y.action, y.spoof, y.three_way_handshake, y.priority, y.disposition,
-                  y.mss, y.compress, y.encrypt);
+auto fields(const profile& x) {
+  return std::make_tuple(field("name", x.name), field("action", x.action), field("spoof", x.spoof),
+                         field("three_way_handshake", x.three_way_handshake), field("priority", x.priority),
+                         field("disposition", x.disposition), field("mss", x.mss), field("compress", x.compress),
+                         field("encrypt", x.encrypt));
 }
-bool operator==(const pep_section& x, const pep_section& y) { return x.rules == y.rules; }
+auto fields(const pep_section& x) { return std::make_tuple(field("rules", x.rules)); }
+auto fields(const cluster_backend& x) {
+  return std::make_tuple(field("address", x.address, ipv4), field("port", x.port));
+}
+auto fields(const cluster_service& x) {
+  return std::make_tuple(field("port", x.port), field("backends", x.backends));
+}
+auto fields(const cluster_section& x) {
+  return std::make_tuple(field("ip", x.ip, ipv4), field("inside_ip", x.inside_ip, ipv4).when(x.inside_ip != 0),
+                         field("mac", x.mac).when(!x.mac.empty()), field("outside", x.outside),
+                         field("inside", x.inside), field("router", x.router, ipv4).when(x.router != 0),
+                         field("mode", x.mode), field("traffic", x.traffic), field("hash", x.hash),
+                         field("services", x.services));
+}
+
+using detail::equal_fields;
+bool operator==(const endpoint& x, const endpoint& y) noexcept { return equal_fields(x, y); }
+bool operator==(const identity_section& x, const identity_section& y) noexcept { return equal_fields(x, y); }
+bool operator==(const peer& x, const peer& y) noexcept { return equal_fields(x, y); }
+bool operator==(const timers_section& x, const timers_section& y) noexcept { return equal_fields(x, y); }
+bool operator==(const group_section& x, const group_section& y) noexcept { return equal_fields(x, y); }
+bool operator==(const ipip_section& x, const ipip_section& y) noexcept { return equal_fields(x, y); }
+bool operator==(const io_interface& x, const io_interface& y) noexcept { return equal_fields(x, y); }
+bool operator==(const io_section& x, const io_section& y) noexcept { return equal_fields(x, y); }
+bool operator==(const profile& x, const profile& y) noexcept { return equal_fields(x, y); }
+bool operator==(const pep_section& x, const pep_section& y) { return equal_fields(x, y); }
+bool operator==(const cluster_backend& x, const cluster_backend& y) noexcept { return equal_fields(x, y); }
+bool operator==(const cluster_service& x, const cluster_service& y) noexcept { return equal_fields(x, y); }
+bool operator==(const cluster_section& x, const cluster_section& y) noexcept { return equal_fields(x, y); }
 
 bool operator==(const policy& x, const policy& y) {
   for (const auto& s : detail::sections())
@@ -149,14 +186,6 @@ void parse_identity(const value_ref& v, policy& out) {
   if (!id.certificate.empty() && id.key.empty()) v.fail("missing required key \"key\" (a certificate is given)");
   if (id.certificate.empty() && !id.key.empty()) v.fail("missing required key \"certificate\" (a key is given)");
 }
-json identity_json(const policy& p) {
-  json j{{"name", p.identity.name}, {"address", format_ipv4(p.identity.address)},
-         {"port", p.identity.port}};
-  if (!p.identity.certificate.empty()) j["certificate"] = p.identity.certificate;
-  if (!p.identity.key.empty()) j["key"] = p.identity.key;
-  if (!p.identity.ca.empty()) j["ca"] = p.identity.ca;
-  return j;
-}
 void identity_text(const policy& p, std::string& out) {
   line(out, "identity", p.identity.name + " " + format_ipv4(p.identity.address) + " port " +
                             std::to_string(p.identity.port));
@@ -178,11 +207,6 @@ void parse_roles(const value_ref& v, policy& out) {
     if (out.has_role(r)) item.fail(std::string("duplicate role \"") + to_string(r) + "\"");
     out.roles.push_back(r);
   }
-}
-json roles_json(const policy& p) {
-  json j = json::array();
-  for (role r : p.roles) j.push_back(to_string(r));
-  return j;
 }
 void roles_text(const policy& p, std::string& out) {
   std::vector<std::string> names;
@@ -233,12 +257,6 @@ void parse_peers(const value_ref& v, policy& out) {
     out.peers.push_back(std::move(p));
   }
 }
-json peers_json(const policy& p) {
-  json j = json::array();
-  for (const auto& x : p.peers)
-    j.push_back({{"name", x.name}, {"address", format_ipv4(x.at.address)}, {"port", x.at.port}});
-  return j;
-}
 void peers_text(const policy& p, std::string& out) {
   if (p.peers.empty()) line(out, "peers", "none");
   for (std::size_t i = 0; i < p.peers.size(); ++i)
@@ -258,11 +276,6 @@ void parse_timers(const value_ref& v, policy& out) {
   read("rebalance_ms", t.rebalance_ms, 1, 3600000);
   read("k", t.k, 1, 1000000000);
   read("work_units", t.work_units, 1, 65536);
-}
-json timers_json(const policy& p) {
-  const auto& t = p.timers;
-  return {{"master_watchdog_ms", t.master_watchdog_ms}, {"master_offer_ms", t.master_offer_ms},
-          {"rebalance_ms", t.rebalance_ms}, {"k", t.k}, {"work_units", t.work_units}};
 }
 void timers_text(const policy& p, std::string& out) {
   const auto& t = p.timers;
@@ -289,10 +302,6 @@ void parse_group(const value_ref& v, policy& out) {
   }
   if (auto b = v.find("discovery_broadcast")) out.group.discovery_broadcast = b->as_bool();
   if (auto q = v.find("quorum")) out.group.quorum = static_cast<std::uint32_t>(q->as_uint(1, 64));
-}
-json group_json(const policy& p) {
-  return {{"peers", p.group.peers}, {"discovery_broadcast", p.group.discovery_broadcast},
-          {"quorum", p.group.quorum}};
 }
 void group_text(const policy& p, std::string& out) {
   line(out, "group",
@@ -358,21 +367,6 @@ std::vector<std::string> interface_names(const io_section& io) {
   }
   return names;
 }
-json io_json(const policy& p) {
-  const auto& io = p.io;
-  json ipip{{"encap", io.ipip.encap}, {"decap", io.ipip.decap}};
-  if (io.ipip.local) ipip["local"] = format_ipv4(io.ipip.local);
-  if (io.ipip.remote) ipip["remote"] = format_ipv4(io.ipip.remote);
-  json interfaces = json::array();
-  for (const auto& itf : io.interfaces) {
-    json i{{"name", itf.name}, {"promiscuous", itf.promiscuous}};
-    if (itf.kind) i["kind"] = to_string(*itf.kind);
-    if (itf.next_hop) i["next_hop"] = format_ipv4(itf.next_hop);
-    interfaces.push_back(i);
-  }
-  return {{"backend", to_string(io.backend)}, {"interfaces", interfaces},
-          {"mode", to_string(io.mode)}, {"ipip", ipip}};
-}
 void io_text(const policy& p, std::string& out) {
   const auto& io = p.io;
   std::string s = std::string("backend ") + to_string(io.backend) + ", interfaces " +
@@ -414,16 +408,6 @@ void parse_profiles(const value_ref& v, policy& out) {
     out.profiles.push_back(std::move(p));
   }
 }
-json profiles_json(const policy& p) {
-  json j = json::array();
-  for (const auto& x : p.profiles) {
-    j.push_back({{"name", x.name}, {"action", to_string(x.action)}, {"spoof", x.spoof},
-                 {"three_way_handshake", x.three_way_handshake}, {"priority", x.priority},
-                 {"disposition", to_string(x.disposition)}, {"mss", x.mss},
-                 {"compress", x.compress}, {"encrypt", x.encrypt}});
-  }
-  return j;
-}
 void profiles_text(const policy& p, std::string& out) {
   if (p.profiles.empty()) line(out, "profiles", "none");
   for (std::size_t i = 0; i < p.profiles.size(); ++i) {
@@ -455,7 +439,6 @@ void rules_lines(const rule_set& rs, std::string_view label, std::string& out) {
 void parse_rules(const value_ref& v, policy& out) {
   out.rules = detail::parse_rule_list(v, out.profiles);
 }
-json rules_json(const policy& p) { return detail::rule_list_to_json(p.rules); }
 void rules_text(const policy& p, std::string& out) { rules_lines(p.rules, "rules", out); }
 
 void parse_pep(const value_ref& v, policy& out) {
@@ -464,7 +447,6 @@ void parse_pep(const value_ref& v, policy& out) {
   pep.rules = detail::parse_rule_list(v.get("rules"), out.profiles);
   out.pep = std::move(pep);
 }
-json pep_json(const policy& p) { return {{"rules", detail::rule_list_to_json(p.pep->rules)}}; }
 void pep_text(const policy& p, std::string& out) { rules_lines(p.pep->rules, "pep rules", out); }
 
 // cluster --------------------------------------------------------------------------------------
@@ -534,22 +516,6 @@ void parse_cluster(const value_ref& v, policy& out) {
   }
   out.cluster = std::move(c);
 }
-json cluster_json(const policy& p) {
-  const auto& c = *p.cluster;
-  json services = json::array();
-  for (const auto& svc : c.services) {
-    json backends = json::array();
-    for (const auto& b : svc.backends) backends.push_back({{"address", format_ipv4(b.address)}, {"port", b.port}});
-    services.push_back({{"port", svc.port}, {"backends", backends}});
-  }
-  json j{{"ip", format_ipv4(c.ip)}, {"traffic", to_string(c.traffic)},
-         {"outside", c.outside}, {"inside", c.inside},
-         {"mode", to_string(c.mode)}, {"hash", to_string(c.hash)}, {"services", services}};
-  if (!c.mac.empty()) j["mac"] = c.mac;
-  if (c.inside_ip) j["inside_ip"] = format_ipv4(c.inside_ip);
-  if (c.router) j["router"] = format_ipv4(c.router);
-  return j;
-}
 void cluster_text(const policy& p, std::string& out) {
   const auto& c = *p.cluster;
   line(out, "cluster", "ip " + format_ipv4(c.ip) + (c.mac.empty() ? "" : " mac " + c.mac) + " (" +
@@ -563,7 +529,46 @@ void cluster_text(const policy& p, std::string& out) {
   }
 }
 
-bool always(const policy&) { return true; }
+// The row of the section held in the policy member M: present unless it is an absent optional,
+// written as JSON from its field list, compared with its operator== (also from its field list).
+template <auto M>
+bool member_present(const policy& p) {
+  if constexpr (detail::is_optional<std::decay_t<decltype(p.*M)>>::value) return (p.*M).has_value();
+  else return true;
+}
+template <auto M>
+json member_json(const policy& p) {
+  if constexpr (detail::is_optional<std::decay_t<decltype(p.*M)>>::value) return detail::write_json(*(p.*M));
+  else return detail::write_json(p.*M);
+}
+template <auto M>
+bool member_equal(const policy& x, const policy& y) {
+  return x.*M == y.*M;
+}
+template <auto M>
+constexpr detail::section_entry row(std::string_view name, bool required, void (*parse)(const value_ref&, policy&),
+                                    void (*text)(const policy&, std::string&),
+                                    json (*to_json)(const policy&) = member_json<M>) {
+  return {name, required, parse, member_present<M>, to_json, text, member_equal<M>};
+}
+
+constexpr detail::section_entry section_rows[] = {
+    row<&policy::identity>("identity", true, parse_identity, identity_text),
+    row<&policy::roles>("roles", true, parse_roles, roles_text),
+    row<&policy::console>("console", false, parse_console, console_text, console_json),
+    row<&policy::peers>("peers", false, parse_peers, peers_text),
+    row<&policy::timers>("timers", false, parse_timers, timers_text),
+    row<&policy::group>("group", false, parse_group, group_text),
+    row<&policy::io>("io", false, parse_io, io_text),
+    row<&policy::profiles>("profiles", false, parse_profiles, profiles_text),
+    row<&policy::rules>("rules", false, parse_rules, rules_text),
+    row<&policy::pep>("pep", false, parse_pep, pep_text),
+    row<&policy::cluster>("cluster", false, parse_cluster, cluster_text),
+    row<&policy::slr>("slr", false, detail::parse_slr, detail::slr_text, detail::slr_json),
+    row<&policy::shaping>("shaping", false, detail::parse_shaping, detail::shaping_text, detail::shaping_json),
+};
+static_assert(std::size(section_rows) == detail::member_count<policy>(),
+              "every member of policy is a section with a row");
 
 }  // namespace
 
@@ -571,52 +576,10 @@ const char* to_string(cluster_mode m) noexcept { return cluster_mode_names[stati
 const char* to_string(work_unit_hash_name h) noexcept { return hash_names[static_cast<std::size_t>(h)]; }
 const char* to_string(traffic_mode m) noexcept { return traffic_names[static_cast<std::size_t>(m)]; }
 
-bool operator==(const cluster_backend& x, const cluster_backend& y) noexcept {
-  return x.address == y.address && x.port == y.port;
-}
-bool operator==(const cluster_service& x, const cluster_service& y) noexcept {
-  return x.port == y.port && x.backends == y.backends;
-}
-bool operator==(const cluster_section& x, const cluster_section& y) noexcept {
-  return x.ip == y.ip && x.inside_ip == y.inside_ip && x.mac == y.mac && x.outside == y.outside &&
-         x.inside == y.inside && x.router == y.router && x.mode == y.mode &&
-         x.traffic == y.traffic && x.hash == y.hash &&
-         x.services == y.services;
-}
-
 namespace detail {
 
 const std::vector<section_entry>& sections() {
-  static const std::vector<section_entry> table = {
-      {"identity", true, parse_identity, always, identity_json, identity_text,
-       [](const policy& x, const policy& y) { return x.identity == y.identity; }},
-      {"roles", true, parse_roles, always, roles_json, roles_text,
-       [](const policy& x, const policy& y) { return x.roles == y.roles; }},
-      {"console", false, parse_console, always, console_json, console_text,
-       [](const policy& x, const policy& y) { return x.console == y.console; }},
-      {"peers", false, parse_peers, always, peers_json, peers_text,
-       [](const policy& x, const policy& y) { return x.peers == y.peers; }},
-      {"timers", false, parse_timers, always, timers_json, timers_text,
-       [](const policy& x, const policy& y) { return x.timers == y.timers; }},
-      {"group", false, parse_group, always, group_json, group_text,
-       [](const policy& x, const policy& y) { return x.group == y.group; }},
-      {"io", false, parse_io, always, io_json, io_text,
-       [](const policy& x, const policy& y) { return x.io == y.io; }},
-      {"profiles", false, parse_profiles, always, profiles_json, profiles_text,
-       [](const policy& x, const policy& y) { return x.profiles == y.profiles; }},
-      {"rules", false, parse_rules, always, rules_json, rules_text,
-       [](const policy& x, const policy& y) { return x.rules == y.rules; }},
-      {"pep", false, parse_pep, [](const policy& p) { return p.pep.has_value(); }, pep_json,
-       pep_text, [](const policy& x, const policy& y) { return x.pep == y.pep; }},
-      {"cluster", false, parse_cluster, [](const policy& p) { return p.cluster.has_value(); },
-       cluster_json, cluster_text,
-       [](const policy& x, const policy& y) { return x.cluster == y.cluster; }},
-      {"slr", false, parse_slr, [](const policy& p) { return p.slr.has_value(); }, slr_json,
-       slr_text, [](const policy& x, const policy& y) { return x.slr == y.slr; }},
-      {"shaping", false, parse_shaping, [](const policy& p) { return p.shaping.has_value(); },
-       shaping_json, shaping_text,
-       [](const policy& x, const policy& y) { return x.shaping == y.shaping; }},
-  };
+  static const std::vector<section_entry> table(std::begin(section_rows), std::end(section_rows));
   return table;
 }
 

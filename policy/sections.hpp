@@ -2,7 +2,8 @@
 // Internal to policy/: the table of top-level sections. Each section is a row of functions: parse
 // it, say whether it is present, render it as JSON and as text, compare it. Loading, rendering and
 // the reload diff walk this table, so a role adds its section (a struct member in policy, the
-// functions, one row) without touching the others.
+// functions, one row) without touching the others. A section's JSON and comparison come from its
+// struct's field list (policy/fields.hpp).
 
 #include <string>
 #include <string_view>

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "policy/fields.hpp"
 #include "policy/rules.hpp"
 
 namespace baton::policy {
@@ -30,51 +31,92 @@ const char* to_string(load_source x) noexcept { return source_names[static_cast<
 std::string to_string(const virtual_subnet& s) {
   return format_ipv4(s.prefix) + '/' + std::to_string(s.length);
 }
-bool operator==(const virtual_subnet& x, const virtual_subnet& y) noexcept {
-  return x.prefix == y.prefix && x.length == y.length;
-}
 bool operator<(const virtual_subnet& x, const virtual_subnet& y) noexcept {
   return std::tie(x.prefix, x.length) < std::tie(y.prefix, y.length);
 }
 
-bool operator==(const slr_function& x, const slr_function& y) noexcept {
-  return x.kind == y.kind && x.load_weight == y.load_weight && x.cost_weight == y.cost_weight;
+// --- field lists: equality and JSON come from these (policy/fields.hpp) ------------------------
+
+namespace {
+
+using detail::field;
+using detail::ipv4;
+using detail::json;
+
+// "HH-HH" for [from, to).
+std::string format_hours(std::uint8_t from, std::uint8_t to) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02u-%02u", unsigned{from}, unsigned{to});
+  return buf;
 }
-bool operator==(const slr_time_rule& x, const slr_time_rule& y) noexcept {
-  return x.from_hour == y.from_hour && x.to_hour == y.to_hour && x.subnet == y.subnet &&
-         x.function == y.function;
+json hours_json(std::tuple<const std::uint8_t&, const std::uint8_t&> hours) {
+  return format_hours(std::get<0>(hours), std::get<1>(hours));
 }
-bool operator==(const slr_upper& x, const slr_upper& y) noexcept {
-  return x.name == y.name && x.address == y.address && x.port == y.port;
+// route_costs: an object keyed by next hop.
+json route_costs_json(const std::vector<slr_route_cost>& costs) {
+  json out = json::object();
+  for (const auto& c : costs) out[format_ipv4(c.next_hop)] = c.cost;
+  return out;
 }
-bool operator==(const slr_route_cost& x, const slr_route_cost& y) noexcept {
-  return x.next_hop == y.next_hop && x.cost == y.cost;
+
+}  // namespace
+
+auto fields(const virtual_subnet& x) { return std::make_tuple(field("prefix", x.prefix), field("length", x.length)); }
+auto fields(const slr_function& x) {
+  bool weighted = x.kind == slr_function_kind::weighted_sum;  // the weights apply to it only
+  return std::make_tuple(field("kind", x.kind), field("load_weight", x.load_weight).when(weighted),
+                         field("cost_weight", x.cost_weight).when(weighted));
 }
-bool operator==(const slr_load& x, const slr_load& y) noexcept {
-  return x.source == y.source && x.command == y.command &&
-         x.command_timeout_ms == y.command_timeout_ms && x.value == y.value;
+auto fields(const slr_time_rule& x) {
+  return std::make_tuple(field("hours", std::tie(x.from_hour, x.to_hour), hours_json), field("subnet", x.subnet),
+                         field("function", x.function));
 }
-bool operator==(const slr_hot_spare& x, const slr_hot_spare& y) noexcept {
-  return x.address == y.address && x.mac == y.mac;
+auto fields(const slr_upper& x) {
+  return std::make_tuple(field("name", x.name), field("address", x.address, ipv4), field("port", x.port));
 }
-bool operator==(const slr_section& x, const slr_section& y) noexcept {
-  return x.level == y.level && x.virtual_subnets == y.virtual_subnets &&
-         x.tunnel_address == y.tunnel_address && x.port == y.port && x.upper == y.upper && x.neighbors == y.neighbors &&
-         x.update_interval_ms == y.update_interval_ms && x.expiry_ms == y.expiry_ms &&
-         x.selection == y.selection && x.epsilon == y.epsilon && x.function == y.function &&
-         x.time_of_day == y.time_of_day && x.aggregate == y.aggregate &&
-         x.aggregate_cost == y.aggregate_cost && x.route_costs == y.route_costs &&
-         x.shortcuts == y.shortcuts && x.flow_capacity == y.flow_capacity && x.load == y.load &&
-         x.progress_timeout_ms == y.progress_timeout_ms && x.hot_spare == y.hot_spare;
+auto fields(const slr_route_cost& x) {
+  return std::make_tuple(field("next_hop", x.next_hop, ipv4), field("cost", x.cost));
 }
-bool operator==(const shaping_class& x, const shaping_class& y) noexcept {
-  return x.name == y.name && x.source == y.source && x.share == y.share;
+auto fields(const slr_load& x) {
+  return std::make_tuple(field("source", x.source),
+                         field("command", x.command).when(x.source == load_source::command),
+                         field("command_timeout_ms", x.command_timeout_ms).when(x.source == load_source::command),
+                         field("value", x.value).when(x.source == load_source::fixed));
 }
-bool operator==(const shaping_section& x, const shaping_section& y) noexcept {
-  return x.interface == y.interface && x.rate_mbit == y.rate_mbit &&
-         x.burst_kbyte == y.burst_kbyte && x.classes == y.classes &&
-         x.default_share == y.default_share;
+auto fields(const slr_hot_spare& x) {
+  return std::make_tuple(field("address", x.address, ipv4), field("mac", x.mac).when(!x.mac.empty()));
 }
+auto fields(const slr_section& x) {
+  return std::make_tuple(
+      field("level", x.level), field("virtual_subnets", x.virtual_subnets),
+      field("tunnel_address", x.tunnel_address, ipv4), field("port", x.port), field("upper", x.upper),
+      field("neighbors", x.neighbors), field("update_interval_ms", x.update_interval_ms),
+      field("expiry_ms", x.expiry_ms), field("selection", x.selection), field("epsilon", x.epsilon),
+      field("function", x.function), field("time_of_day", x.time_of_day), field("aggregate", x.aggregate),
+      field("aggregate_cost", x.aggregate_cost), field("route_costs", x.route_costs, route_costs_json),
+      field("shortcuts", x.shortcuts), field("flow_capacity", x.flow_capacity), field("load", x.load),
+      field("progress_timeout_ms", x.progress_timeout_ms), field("hot_spare", x.hot_spare));
+}
+auto fields(const shaping_class& x) {
+  return std::make_tuple(field("name", x.name), field("source", x.source), field("share", x.share));
+}
+auto fields(const shaping_section& x) {
+  return std::make_tuple(field("interface", x.interface), field("rate_mbit", x.rate_mbit),
+                         field("burst_kbyte", x.burst_kbyte), field("classes", x.classes),
+                         field("default_share", x.default_share));
+}
+
+using detail::equal_fields;
+bool operator==(const virtual_subnet& x, const virtual_subnet& y) noexcept { return equal_fields(x, y); }
+bool operator==(const slr_function& x, const slr_function& y) noexcept { return equal_fields(x, y); }
+bool operator==(const slr_time_rule& x, const slr_time_rule& y) noexcept { return equal_fields(x, y); }
+bool operator==(const slr_upper& x, const slr_upper& y) noexcept { return equal_fields(x, y); }
+bool operator==(const slr_route_cost& x, const slr_route_cost& y) noexcept { return equal_fields(x, y); }
+bool operator==(const slr_load& x, const slr_load& y) noexcept { return equal_fields(x, y); }
+bool operator==(const slr_hot_spare& x, const slr_hot_spare& y) noexcept { return equal_fields(x, y); }
+bool operator==(const slr_section& x, const slr_section& y) noexcept { return equal_fields(x, y); }
+bool operator==(const shaping_class& x, const shaping_class& y) noexcept { return equal_fields(x, y); }
+bool operator==(const shaping_section& x, const shaping_section& y) noexcept { return equal_fields(x, y); }
 
 namespace detail {
 
@@ -131,12 +173,6 @@ void parse_hours(const value_ref& v, slr_time_rule& r) {
   r.to_hour = static_cast<std::uint8_t>(to);
 }
 
-std::string format_hours(const slr_time_rule& r) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%02u-%02u", unsigned{r.from_hour}, unsigned{r.to_hour});
-  return buf;
-}
-
 slr_function parse_function(const value_ref& v) {
   v.expect_object({"kind", "load_weight", "cost_weight"});
   slr_function f;
@@ -154,15 +190,6 @@ slr_function parse_function(const value_ref& v) {
   if (f.load_weight == 0 && f.cost_weight == 0)
     v.fail("load_weight and cost_weight are both 0: every cost would be 0");
   return f;
-}
-
-json function_json(const slr_function& f) {
-  json j{{"kind", to_string(f.kind)}};
-  if (f.kind == slr_function_kind::weighted_sum) {
-    j["load_weight"] = f.load_weight;
-    j["cost_weight"] = f.cost_weight;
-  }
-  return j;
 }
 
 std::string function_text(const slr_function& f) {
@@ -195,13 +222,6 @@ std::vector<slr_upper> parse_links(const value_ref& list, const std::string& wha
     }
     out.push_back(std::move(u));
   }
-  return out;
-}
-
-json links_json(const std::vector<slr_upper>& links) {
-  json out = json::array();
-  for (const auto& u : links)
-    out.push_back({{"name", u.name}, {"address", format_ipv4(u.address)}, {"port", u.port}});
   return out;
 }
 
@@ -355,50 +375,7 @@ void parse_slr(const value_ref& v, policy& out) {
   out.slr = std::move(s);
 }
 
-json slr_json(const policy& p) {
-  const auto& s = *p.slr;
-  json subnets = json::array();
-  for (const auto& n : s.virtual_subnets) subnets.push_back(to_string(n));
-  json rules = json::array();
-  for (const auto& r : s.time_of_day) {
-    json j{{"hours", format_hours(r)}, {"function", function_json(r.function)}};
-    if (r.subnet) j["subnet"] = to_string(*r.subnet);
-    rules.push_back(j);
-  }
-  json costs = json::object();
-  for (const auto& c : s.route_costs) costs[format_ipv4(c.next_hop)] = c.cost;
-  json load{{"source", to_string(s.load.source)}};
-  if (s.load.source == load_source::command) {
-    load["command"] = s.load.command;
-    load["command_timeout_ms"] = s.load.command_timeout_ms;
-  }
-  if (s.load.source == load_source::fixed) load["value"] = s.load.value;
-  json j{{"level", to_string(s.level)},
-         {"virtual_subnets", subnets},
-         {"tunnel_address", format_ipv4(s.tunnel_address)},
-         {"port", s.port},
-         {"upper", links_json(s.upper)},
-         {"neighbors", links_json(s.neighbors)},
-         {"update_interval_ms", s.update_interval_ms},
-         {"expiry_ms", s.expiry_ms},
-         {"selection", to_string(s.selection)},
-         {"epsilon", s.epsilon},
-         {"function", function_json(s.function)},
-         {"time_of_day", rules},
-         {"aggregate", to_string(s.aggregate)},
-         {"aggregate_cost", s.aggregate_cost},
-         {"route_costs", costs},
-         {"shortcuts", s.shortcuts},
-         {"flow_capacity", s.flow_capacity},
-         {"load", load},
-         {"progress_timeout_ms", s.progress_timeout_ms}};
-  if (s.hot_spare) {
-    json h{{"address", format_ipv4(s.hot_spare->address)}};
-    if (!s.hot_spare->mac.empty()) h["mac"] = s.hot_spare->mac;
-    j["hot_spare"] = h;
-  }
-  return j;
-}
+json slr_json(const policy& p) { return write_json(*p.slr); }
 
 void slr_text(const policy& p, std::string& out) {
   const auto& s = *p.slr;
@@ -413,7 +390,7 @@ void slr_text(const policy& p, std::string& out) {
                     (s.selection == slr_selection::spread ? " (epsilon " + format_number(s.epsilon) + ")" : "") +
                     ", G " + to_string(s.aggregate) + " + " + format_number(s.aggregate_cost));
   for (const auto& r : s.time_of_day)
-    line(out, "", "hours " + format_hours(r) + (r.subnet ? " for " + to_string(*r.subnet) : "") + ": F " +
+    line(out, "", "hours " + format_hours(r.from_hour, r.to_hour) + (r.subnet ? " for " + to_string(*r.subnet) : "") + ": F " +
                       function_text(r.function));
   for (const auto& c : s.route_costs)
     line(out, "", "route cost " + format_ipv4(c.next_hop) + " = " + format_number(c.cost));
@@ -466,14 +443,7 @@ void parse_shaping(const value_ref& v, policy& out) {
   out.shaping = std::move(s);
 }
 
-json shaping_json(const policy& p) {
-  const auto& s = *p.shaping;
-  json classes = json::array();
-  for (const auto& c : s.classes)
-    classes.push_back({{"name", c.name}, {"source", to_string(c.source)}, {"share", c.share}});
-  return {{"interface", s.interface}, {"rate_mbit", s.rate_mbit}, {"burst_kbyte", s.burst_kbyte},
-          {"classes", classes}, {"default_share", s.default_share}};
-}
+json shaping_json(const policy& p) { return write_json(*p.shaping); }
 
 void shaping_text(const policy& p, std::string& out) {
   const auto& s = *p.shaping;
