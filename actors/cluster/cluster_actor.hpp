@@ -5,11 +5,14 @@
 // flows, and replicates the flows of its own units to their backups (the whole unit's flow state,
 // batched every replication interval, through the group's essential portion).
 //
-// It also runs the segment side of the traffic mode (cluster_stage.hpp, arp_speaker.hpp): as
-// master it answers ARP for the cluster addresses and announces them when it becomes master; in
-// forwarding mode it gives the stage a route per unit (forward to the owner's MAC, hold while the
-// assignment is in progress, or handle locally). It learns whether it is master, the owners and the
-// members by asking its group actor (get, units) every view_interval; see view_interval.
+// It also runs the segment side of the traffic mode (net/cluster: cluster_stage.hpp,
+// arp_speaker.hpp): as master it answers ARP for the cluster addresses and announces them when it
+// becomes master; in forwarding mode it gives the stage a route per unit (forward to the owner's
+// MAC, hold while the assignment is unacknowledged, or handle locally). Its group actor pushes the
+// group's view (master, members, owners, acknowledgements) whenever it changes.
+//
+// It never waits on the packet loop: flow-table work is posted to the loop and answered as a
+// message (actors/runtime/on_loop.hpp).
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
@@ -24,6 +27,8 @@
 #include "actors/group/group_actor.hpp"
 #include "actors/group/types.hpp"
 #include "actors/protocol/atoms.hpp"
+#include "actors/runtime/loop_reply.hpp"
+#include "actors/runtime/policy_ptr.hpp"
 
 namespace baton::node {
 class io_runtime;
@@ -32,12 +37,14 @@ class event_log;
 
 namespace baton::cluster {
 
-/// The cluster actor's own timer: read the group's view (master or not, owners, members) and
-/// bring the ARP side and the forwarding routes in line with it.
+/// The cluster actor's own timer: look at the last group view again (a master holding a unit's
+/// datagrams because its owner's MAC was not known yet).
 using view_atom = caf::atom_constant<caf::atom("view")>;
 
 using cluster_actor = caf::typed_actor<
+  caf::reacts_to<group::group_view>,
   caf::reacts_to<view_atom>,
+  caf::reacts_to<node::loop_atom, node::loop_reply>,
   caf::reacts_to<protocol::group_atom, group::group_actor>,
   caf::reacts_to<protocol::assign_atom, group::unit_id>,
   caf::reacts_to<protocol::revoke_atom, group::unit_id, bool>,
@@ -45,7 +52,8 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<protocol::tick_atom>,
   caf::reacts_to<protocol::apply_atom>,
   caf::replies_to<protocol::get_atom>::with<std::string>,
-  caf::replies_to<protocol::units_atom>::with<std::string>>;
+  caf::replies_to<protocol::units_atom>::with<std::string>,
+  caf::replies_to<protocol::reload_atom, node::policy_ptr>::with<std::string>>;
 
 /// Spawns the cluster actor over the node's data path (whose io_runtime must hold a cluster stage).
 /// `events` must outlive the actor. Tell it its group actor with (group_atom, handle).
@@ -53,12 +61,6 @@ using cluster_actor = caf::typed_actor<
 cluster_actor spawn_cluster_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
                                   node::event_log& events,
                                   std::chrono::milliseconds replication_interval);
-
-/// How often the cluster actor reads the group's view. A unit whose owner is the same in two
-/// consecutive reads counts as acknowledged (the group's work_assign / work_assign_ack round trip
-/// takes a few milliseconds on a LAN; the group does not report acknowledgements to its role);
-/// until then its datagrams are held on the master.
-inline constexpr std::chrono::milliseconds view_interval{40};
 
 /// The bytes a unit's replicated state travels as: the gateway's initial blob and essential blob,
 /// prefixed by the initial blob's length (4 bytes, big-endian).

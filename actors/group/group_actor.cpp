@@ -11,7 +11,8 @@
 #include <unordered_map>
 
 #include "actors/group/group_member.hpp"
-#include "actors/node/event_log.hpp"
+#include "actors/group/group_view.hpp"
+#include "actors/runtime/event_log.hpp"
 #include "policy/rules.hpp"
 
 namespace baton::group {
@@ -43,6 +44,8 @@ struct group_state {
   std::map<std::string, std::uint64_t> sent_by_type, received_by_type;
   std::uint64_t unknown_sender = 0;  // messages from a link that never said hello
   std::uint64_t unreachable = 0;     // messages for a peer with no link
+  group_view last_view;              // what the role was last told
+  std::uint64_t views_pushed = 0;
 
   time_ms now() const {
     return std::chrono::duration_cast<time_ms>(std::chrono::steady_clock::now() - epoch);
@@ -112,6 +115,15 @@ void flush(group_pointer self) {
     }
   }
   for (auto& e : st.member->take_events()) log_event(self, e);
+  // The role hears the group's view when it changes, after the unit events that changed it.
+  if (st.cfg.role) {
+    auto view = view_of(*st.member);
+    if (view != st.last_view) {
+      st.last_view = view;
+      ++st.views_pushed;
+      caf::anon_send(st.cfg.role, std::move(view));
+    }
+  }
 }
 
 void attach(group_pointer self, link& l, group_actor handle) {
@@ -209,6 +221,7 @@ std::string status_json(group_pointer self) {
   j["messages_received"] = st.received_by_type;
   j["unknown_sender"] = st.unknown_sender;
   j["unreachable"] = st.unreachable;
+  j["views_pushed"] = st.views_pushed;
   return j.dump();
 }
 

@@ -5,6 +5,7 @@
 // PEP gateway clusters, rim sets) runs one of these; it is the only place the substrate meets CAF.
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "actors/group/config.hpp"
+#include "actors/group/group_view.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/protocol/group.hpp"
 #include "actors/protocol/node.hpp"
@@ -58,7 +60,8 @@ struct group_actor_config {
   bool accept_discovered = false;
   /// The role working on units (a cluster member's cluster actor), told of every unit event:
   /// (assign_atom, unit), (revoke_atom, unit, handing_over), (takeover_atom, unit, essential).
-  /// It replicates with (replicate_atom, unit, state). Empty: nobody works on units.
+  /// It replicates with (replicate_atom, unit, state). It is also sent the group's view
+  /// (group_view) whenever that changes, first right after start. Empty: nobody works on units.
   caf::actor role;
   std::uint32_t tick_ms = 5;      // how often the state machine's timers are checked
   std::uint32_t reconnect_ms = 500;
@@ -71,3 +74,5 @@ group_actor spawn_group_actor(caf::actor_system& sys, group_actor_config cfg,
                               node::event_log& events);
 
 }  // namespace baton::group
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(baton::group::group_view)

@@ -14,8 +14,9 @@
 #include <map>
 #include <tuple>
 
-#include "actors/node/event_log.hpp"
-#include "actors/node/io_runtime.hpp"
+#include "actors/runtime/event_log.hpp"
+#include "actors/runtime/io_runtime.hpp"
+#include "actors/runtime/policy_ptr.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/protocol/slr.hpp"
 #include "actors/slr/links.hpp"
@@ -186,6 +187,9 @@ caf::behavior host_impl(host_pointer self, std::shared_ptr<node::io_runtime> io,
                   {"tunnel_address", policy::format_ipv4(st.cfg.tunnel_address)},
                   {"load", policy::to_string(st.cfg.load.source)}});
   return {
+    [=](protocol::reload_atom, const node::policy_ptr&) -> std::string {
+      return "slr section: takes effect when batond restarts";
+    },
     [=](protocol::tick_atom) {
       auto& st = self->state;
       dial_due(self, uppers_of, st.hello, *st.events);

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/node/event_log.hpp"
+#include "actors/runtime/event_log.hpp"
 #include "actors/protocol/slr.hpp"
 #include "policy/rules.hpp"
 

@@ -16,8 +16,9 @@
 #include <unordered_map>
 
 #include "actors/group/group_actor.hpp"
-#include "actors/node/event_log.hpp"
-#include "actors/node/io_runtime.hpp"
+#include "actors/runtime/event_log.hpp"
+#include "actors/runtime/on_loop.hpp"
+#include "actors/runtime/policy_ptr.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/protocol/slr.hpp"
 #include "actors/slr/flow_record.hpp"
@@ -119,7 +120,10 @@ struct slr_state {
                 install_failures = 0, takeovers = 0, replications = 0, replicated_bytes = 0,
                 imported = 0, import_errors = 0;
 
-  net::slr_stage& stage() { return *io->slr(); }
+  net::slr_stage* data_path = nullptr;  // owned by the loop; flow-table calls only on the loop
+  std::size_t data_path_flows = 0;      // its flow count, as the loop last reported it
+
+  net::slr_stage& stage() { return *data_path; }
 };
 
 using slr_pointer = caf::stateful_actor<slr_state>*;
@@ -136,17 +140,30 @@ flow_record& remember(slr_state& st, const net::flow_key& key, std::uint32_t nex
   return st.flows.record(key, next_hop, prev_hop, origin, clock_type::now());
 }
 
-/// Installs entries in the data path in one command on the loop thread.
-std::size_t install_all(slr_pointer self,
-                        const std::vector<std::tuple<net::flow_key, std::uint32_t, net::flow_origin>>& e) {
-  auto& st = self->state;
-  std::size_t ok = 0;
-  st.io->run_on_loop([&] {
-    auto now = loop_now();
-    for (auto& [key, hop, origin] : e) ok += st.stage().install(key, hop, origin, now) ? 1 : 0;
-  });
-  st.install_failures += e.size() - ok;
-  return ok;
+using flow_entries = std::vector<std::tuple<net::flow_key, std::uint32_t, net::flow_origin>>;
+
+/// Installs entries in the data path in one command on the loop thread; `then(installed)` runs in
+/// the actor once they are in.
+template <class Then>
+void install_all(slr_pointer self, flow_entries e, Then then) {
+  auto* stage = self->state.data_path;
+  const auto wanted = e.size();
+  node::on_loop(
+    self, *self->state.io,
+    [stage, e = std::move(e)] {
+      std::size_t ok = 0;
+      auto now = loop_now();
+      for (auto& [key, hop, origin] : e) ok += stage->install(key, hop, origin, now) ? 1 : 0;
+      return ok;
+    },
+    [self, wanted, then](std::size_t ok) {
+      self->state.install_failures += wanted - ok;
+      then(ok);
+    });
+}
+
+void install_all(slr_pointer self, flow_entries e) {
+  install_all(self, std::move(e), [](std::size_t) {});
 }
 
 /// The upper SLR whose tunnels arrive from `prev_hop`, or nullptr.
@@ -172,7 +189,7 @@ void on_events(slr_pointer self) {
   std::vector<net::slr_event> events;
   st.stage().drain_events([&](const net::slr_event& e) { events.push_back(e); });
   st.pump->drained();
-  std::vector<std::tuple<net::flow_key, std::uint32_t, net::flow_origin>> reinstall;
+  flow_entries reinstall;
   const auto now = clock_type::now();
   for (auto& e : events) {
     ++st.events_seen;
@@ -221,8 +238,8 @@ void on_events(slr_pointer self) {
     }
   }
   if (!reinstall.empty()) {
-    install_all(self, reinstall);
     st.events->add(severity::info, "flows_recreated", {{"flows", std::to_string(reinstall.size())}});
+    install_all(self, std::move(reinstall));
   }
 }
 
@@ -312,7 +329,7 @@ json status(slr_pointer self) {
                     {"no_route", sc.no_route}, {"decap_errors", sc.decap_errors},
                     {"standby_drops", sc.standby_drops}, {"table_full", sc.table_full},
                     {"fragments", sc.fragments}, {"oversize", sc.oversize},
-                    {"events_lost", sc.events_lost}, {"flows", st.stage().flows()}};
+                    {"events_lost", sc.events_lost}, {"flows", st.data_path_flows}};
   j["control"] = {{"flow_records", st.flows.size()}, {"states_received", st.states_received},
                   {"states_stale", st.states_stale}, {"entries_ignored", st.entries_ignored},
                   {"states_sent", st.states_sent}, {"recomputes", st.recomputes},
@@ -338,13 +355,14 @@ void set_active(slr_pointer self, bool active, const std::string& why) {
   st.stage().set_active(active);
   st.dirty = active;
   st.events->add(severity::info, active ? "slr_active" : "slr_standby",
-                 {{"reason", why}, {"flows", std::to_string(st.stage().flows())}});
+                 {{"reason", why}, {"flows", std::to_string(st.data_path_flows)}});
 }
 
 caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<node::io_runtime> io,
                        node::event_log* events, policy::slr_section cfg, std::string name) {
   auto& st = self->state;
   st.io = std::move(io);
+  st.data_path = st.io->stage<net::slr_stage>();
   st.events = events;
   st.cfg = std::move(cfg);
   st.self_name = std::move(name);
@@ -381,7 +399,14 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       dial_due(self, uppers_of, st.hello, *st.events);
       dial_due(self, neighbors_of, st.hello, *st.events);
       recompute(self);
-      st.io->run_on_loop([&] { st.stage().expire(loop_now(), 8192); });
+      auto* stage = st.data_path;
+      node::on_loop(
+        self, *st.io,
+        [stage] {
+          stage->expire(loop_now(), 8192);
+          return stage->flows();
+        },
+        [self](std::size_t flows) { self->state.data_path_flows = flows; });
       st.flows.expire(clock_type::now());
       for (auto it = st.asked.begin(); it != st.asked.end();)
         it = clock_type::now() - it->second > std::chrono::seconds(5) ? st.asked.erase(it) : std::next(it);
@@ -403,12 +428,12 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
         st.events->add(severity::error, "slr_takeover_state_malformed",
                        {{"bytes", std::to_string(state.size())}});
       }
-      std::vector<std::tuple<net::flow_key, std::uint32_t, net::flow_origin>> entries;
+      flow_entries entries;
       for (auto& r : copy) {
         entries.emplace_back(r.key, r.next_hop, net::flow_origin::replicated);
         st.flows.record(r.key, r.next_hop, 0, r.origin, clock_type::now());
       }
-      st.imported += install_all(self, entries);
+      install_all(self, std::move(entries), [self](std::size_t ok) { self->state.imported += ok; });
       ++st.takeovers;
       set_active(self, true, "took over with " + std::to_string(copy.size()) + " replicated flows");
     },
@@ -503,18 +528,33 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
                      {{"flow", to_string(key)}, {"from", a.from},
                       {"next_hop", policy::format_ipv4(a.next_hop)}});
     },
-    [=](flush_atom, const std::string& scope) -> std::string {
+    [=](flush_atom, const std::string& scope) {
       auto& st = self->state;
-      std::size_t table = 0, records = 0;
-      st.io->run_on_loop([&] { table = st.stage().flush(); });
+      std::size_t records = 0;
       if (scope == "all") {
         records = st.flows.size();
         st.flows.clear();
       }
-      st.events->add(severity::warning, "slr_flows_flushed",
-                     {{"scope", scope}, {"data_path", std::to_string(table)},
-                      {"records", std::to_string(records)}});
-      return json{{"scope", scope}, {"data_path_flows", table}, {"records", records}}.dump();
+      auto rp = self->make_response_promise();
+      auto* stage = st.data_path;
+      node::on_loop(
+        self, *st.io, [stage] { return stage->flush(); },
+        [self, rp, scope, records](std::size_t table) mutable {
+          self->state.data_path_flows = 0;
+          self->state.events->add(severity::warning, "slr_flows_flushed",
+                                  {{"scope", scope}, {"data_path", std::to_string(table)},
+                                   {"records", std::to_string(records)}});
+          rp.deliver(json{{"scope", scope}, {"data_path_flows", table}, {"records", records}}.dump());
+        });
+      return rp;
+    },
+    [=](node::loop_atom, node::loop_reply& k) { k(); },
+    // As the hot-spare pair's unit worker it hears the group's view too; the unit events say all
+    // it needs (active or spare), and it carries no per-unit flow counts.
+    [=](const group::group_view&) {},
+    [=](protocol::units_atom) { return std::string("{}"); },
+    [=](protocol::reload_atom, const node::policy_ptr&) -> std::string {
+      return "slr section: takes effect when batond restarts";
     },
     [=](protocol::get_atom) -> std::string { return status(self).dump(); },
   };

@@ -74,7 +74,14 @@ void packet_loop::start() {
   if (running()) throw std::logic_error("packet_loop::start: already running");
   stop_requested_.store(false, std::memory_order_relaxed);
   drain_eventfd(stop_event_);
-  thread_ = std::thread([this] { run_thread(); });
+  // Running before the thread exists: a command queued from now on waits for the thread.
+  running_.store(true, std::memory_order_release);
+  try {
+    thread_ = std::thread([this] { run_thread(); });
+  } catch (...) {
+    running_.store(false, std::memory_order_release);
+    throw;
+  }
 }
 
 void packet_loop::stop() noexcept {
@@ -82,6 +89,8 @@ void packet_loop::stop() noexcept {
   stop_requested_.store(true, std::memory_order_release);
   signal_eventfd(stop_event_);
   thread_.join();
+  running_.store(false, std::memory_order_release);
+  run_commands();  // what was queued after the thread's last look runs here, not never
 }
 
 std::size_t packet_loop::run_once(std::chrono::milliseconds wait) {
@@ -117,25 +126,47 @@ void packet_loop::run_on_loop(std::function<void()> command) {
     command();
     return;
   }
-  std::packaged_task<void()> task(std::move(command));
-  auto done = task.get_future();
+  auto task = std::make_shared<std::packaged_task<void()>>(std::move(command));
+  auto done = task->get_future();
+  enqueue([task] { (*task)(); });
+  done.get();  // rethrows what the command threw
+}
+
+void packet_loop::post(std::function<void()> command) {
+  if (!running()) {
+    try {
+      command();
+    } catch (...) {
+      command_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return;
+  }
+  enqueue(std::move(command));
+}
+
+void packet_loop::enqueue(std::function<void()> command) {
   {
     std::lock_guard<std::mutex> guard{commands_mutex_};
-    commands_.push_back(std::move(task));
+    commands_.push_back(std::move(command));
     commands_pending_.store(true, std::memory_order_release);
   }
   signal_eventfd(stop_event_);  // wakes an idle loop; it checks the stop flag and the commands
-  done.get();
 }
 
 void packet_loop::run_commands() noexcept {
-  std::deque<std::packaged_task<void()>> batch;
+  std::deque<std::function<void()>> batch;
   {
     std::lock_guard<std::mutex> guard{commands_mutex_};
     batch.swap(commands_);
     commands_pending_.store(false, std::memory_order_relaxed);
   }
-  for (auto& task : batch) task();  // exceptions land in the caller's future
+  for (auto& command : batch) {
+    try {
+      command();  // run_on_loop's commands hand their exception to the caller's future
+    } catch (...) {
+      command_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
 }
 
 void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
@@ -265,6 +296,7 @@ loop_snapshot packet_loop::snapshot() const {
   s.rx_packets = r(rx_packets_);
   s.tx_packets = r(tx_packets_);
   s.thread_cpu_ns = r(thread_cpu_ns_);
+  s.command_errors = r(command_errors_);
   for (std::size_t i = 0; i < drop_reason_count; ++i) s.drops[i] = r(drops_[i]);
   for (std::size_t i = 0; i < parse_status_count; ++i) s.malformed[i] = r(malformed_[i]);
   auto stage_row = [&](std::string name, const stage_counters& c) {

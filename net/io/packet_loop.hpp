@@ -68,6 +68,7 @@ struct loop_snapshot {
   std::size_t pool_capacity = 0;
   std::size_t pool_available = 0;
   std::uint64_t pool_exhausted = 0;  // failed buffer acquisitions
+  std::uint64_t command_errors = 0;  // posted commands that threw
 
   std::uint64_t drops_for(drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }
   std::uint64_t malformed_for(parse_status s) const noexcept {
@@ -101,7 +102,9 @@ class packet_loop {
   /// Asks the thread to finish its turn and joins it (at most about idle_wait when idle).
   /// Does nothing when not running. Never throws.
   void stop() noexcept;
-  bool running() const noexcept { return thread_.joinable(); }
+  /// Whether the loop thread runs (set before the thread starts, cleared after it joined: a
+  /// command queued while it reads true is run by the thread). Any thread may ask.
+  bool running() const noexcept { return running_.load(std::memory_order_acquire); }
 
   /// One turn on the caller's thread (tests, benchmarks): receives from every port, processes and
   /// sends, then pumps every stage (stage::pump); when nothing came, waits up to `wait` for a port
@@ -119,6 +122,12 @@ class packet_loop {
   /// from the loop thread. Rethrows what the command throws.
   void run_on_loop(std::function<void()> command);
 
+  /// Control thread: queues `command` to run on the loop thread between two batches and returns at
+  /// once (actors use it so that they never wait on the loop; the command reports back itself).
+  /// When the loop is not running, runs it on the caller's thread before returning. What the
+  /// command throws is caught and counted (snapshot().command_errors). Allocates (control path).
+  void post(std::function<void()> command);
+
  private:
   struct stage_counters {
     std::atomic<std::uint64_t> seen{0}, forwarded{0}, dropped{0}, consumed{0};
@@ -133,10 +142,11 @@ class packet_loop {
   void run_thread() noexcept;
 
   void run_commands() noexcept;
+  void enqueue(std::function<void()> command);
 
   buffer_pool& pool_;
   std::mutex commands_mutex_;                       // control side; the loop takes it only when
-  std::deque<std::packaged_task<void()>> commands_; // commands_pending_ says there is work
+  std::deque<std::function<void()>> commands_;      // commands_pending_ says there is work
   std::atomic<bool> commands_pending_{false};
   packet_loop_config config_;
   reader_epoch epoch_;  // first: the stages' table slots refer to it until they are gone
@@ -144,6 +154,7 @@ class packet_loop {
   std::vector<std::unique_ptr<stage>> stages_;
   std::vector<packet_batch> tx_;  // one pending output batch per port
   std::thread thread_;
+  std::atomic<bool> running_{false};
   std::atomic<bool> stop_requested_{false};
   // Loop thread: the soonest any stage's pump() can send, from the last turn (UINT64_MAX: none
   // holds anything); bounds the idle wait.
@@ -152,7 +163,7 @@ class packet_loop {
 
   // Counters: written by the loop thread only.
   std::atomic<std::uint64_t> turns_{0}, idle_waits_{0}, rx_packets_{0}, tx_packets_{0},
-      thread_cpu_ns_{0};
+      thread_cpu_ns_{0}, command_errors_{0};
   std::array<std::atomic<std::uint64_t>, drop_reason_count> drops_{};
   std::array<std::atomic<std::uint64_t>, parse_status_count> malformed_{};
   std::array<stage_counters, max_stages + 1> stage_counters_{};  // [0] is parse

@@ -1,0 +1,439 @@
+#include "actors/daemon/daemon.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+#include "actors/console/http_server.hpp"
+#include "actors/console/metrics.hpp"
+#include "actors/daemon/roles.hpp"
+#include "actors/group/discovery.hpp"
+#include "actors/group/group_actor.hpp"
+#include "actors/protocol/catalog.hpp"
+#include "actors/runtime/io_runtime.hpp"
+#include "actors/runtime/node_config.hpp"
+#include "actors/runtime/packet_io_actor.hpp"
+#include "actors/runtime/tls_watch.hpp"
+#include "actors/slr/slr_actor.hpp"
+#include "policy/diff.hpp"
+#include "policy/policy.hpp"
+#include "policy/render.hpp"
+#include "policy/rules.hpp"
+
+namespace baton::node {
+namespace {
+
+using console::http_request;
+using console::http_response;
+using nlohmann::json;
+
+constexpr auto ask_timeout = std::chrono::seconds(3);
+constexpr std::uint16_t discovery_port = 4791;  // UDP; beacons say where the group actor listens
+
+/// Asks a local actor for its JSON answer from a console thread.
+template <class Handle, class... Ts>
+std::string ask(caf::actor_system& sys, const Handle& h, Ts... xs) {
+  caf::scoped_actor self{sys};
+  std::string result;
+  std::string failure;
+  self->request(h, ask_timeout, xs...)
+    .receive([&](std::string& r) { result = std::move(r); },
+             [&](caf::error& e) { failure = sys.render(e); });
+  if (!failure.empty()) throw std::runtime_error("actor did not answer: " + failure);
+  return result;
+}
+
+group::group_actor_config make_group_config(const policy::policy& p) {
+  group::group_actor_config cfg;
+  cfg.self.name = p.identity.name;
+  cfg.self.address = p.identity.address;
+  for (auto r : p.roles) cfg.self.roles.push_back(policy::to_string(r));
+  cfg.self.console = policy::to_string(p.console);
+  cfg.identity = p.identity.name;
+  cfg.group.work_units = p.timers.work_units;
+  cfg.group.master_offer_timeout = group::time_ms{p.timers.master_offer_ms};
+  cfg.group.master_watchdog = group::time_ms{p.timers.master_watchdog_ms};
+  cfg.group.client_watchdog = group::time_ms{p.timers.master_watchdog_ms};
+  cfg.group.rebalance_interval = group::time_ms{p.timers.rebalance_ms};
+  cfg.group.keepalive_k = p.timers.k;
+  // The group is the peers named in /group/peers, or every peer when that list is empty.
+  for (auto& peer : p.peers) {
+    bool member = p.group.peers.empty();
+    for (auto& name : p.group.peers) member = member || name == peer.name;
+    if (member) cfg.peers.push_back({peer.name, peer.at.address, peer.at.port});
+  }
+  cfg.accept_discovered = p.group.discovery_broadcast;
+  cfg.group.quorum = p.group.quorum;
+  return cfg;
+}
+
+}  // namespace
+
+struct daemon::impl {
+  std::string policy_path;
+  std::mutex policy_mutex;
+  policy_ptr current;
+  std::unique_ptr<node_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  group::group_actor group;
+  packet_io_actor packet_io;
+  std::vector<const role_row*> rows;  // the role table's rows this node plays
+  std::vector<role_actor> roles;      // the actors they spawned
+  std::vector<const role_row*> role_of;  // per entry of roles: the row that spawned it
+  caf::actor unit_worker;             // the role working on the group's units, if any
+  std::vector<std::string> ports;     // the data path's port names (reload checks)
+  std::uint16_t group_port = 0;
+  std::unique_ptr<console::http_server> console;
+  std::unique_ptr<group::discovery> discovery;
+  std::uint64_t reloads = 0, reload_failures = 0;
+
+  /// The running policy; console threads read it while a reload may replace it.
+  policy_ptr policy() {
+    std::lock_guard<std::mutex> guard{policy_mutex};
+    return current;
+  }
+  /// The role actor named `name` ("slr", ...), or nullptr.
+  const role_actor* role(const std::string& name) const {
+    for (auto& r : roles)
+      if (r.name == name) return &r;
+    return nullptr;
+  }
+};
+
+namespace {
+
+/// The port names the data path opens for `p`: the selected rows', else the default path's.
+std::vector<std::string> data_path_ports(const std::vector<const role_row*>& rows,
+                                         const policy::policy& p) {
+  std::vector<std::string> names;
+  for (auto* row : rows)
+    for (auto& n : row->ports(p)) names.push_back(n);
+  return rows.empty() ? io_runtime::pass_through_ports(p) : names;
+}
+
+}  // namespace
+
+daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl) {
+  auto& d = *impl_;
+  d.policy_path = std::move(policy_path);
+  d.current = std::make_shared<const policy::policy>(std::move(initial));
+  const auto& p = *d.current;
+
+  on_tls_refusal([this](const tls_refusal& r) {
+    events_.add(severity::warning, "peer_refused",
+                {{"stage", "tls"}, {"direction", r.direction}, {"peer", r.peer},
+                 {"reason", r.reason}});
+  });
+
+  check_roles_runnable(p);
+  d.rows = selected_roles(p);
+
+  // The data path first: a port that cannot be opened stops start-up before anything listens.
+  auto io = std::make_shared<io_runtime>();
+  for (auto* row : d.rows) row->build_data_path(*io, p);
+  if (d.rows.empty()) io->build_pass_through(p);
+  d.ports = data_path_ports(d.rows, p);
+
+  tls_files tls{p.identity.certificate, p.identity.key, p.identity.ca};
+  bool linked = !p.peers.empty() || p.group.discovery_broadcast;
+  bool role_links = false;
+  for (auto* row : d.rows) role_links = role_links || row->links_over_tls;
+  if (tls.certificate.empty() && (linked || role_links))
+    throw std::runtime_error("/identity/certificate: this node links to peers (listed or "
+                             "discovered, or as its role), so it needs a certificate, key and CA");
+  d.cfg = std::make_unique<node_config>(tls);
+  d.sys = std::make_unique<caf::actor_system>(*d.cfg);
+
+  // The loop runs before any role actor exists: a role never sees a data path that is not
+  // running yet (its posts would run on its own thread, racing the loop's start).
+  if (io->active()) {
+    io->start();
+    events_.add(severity::info, "packet_loop_started", {});
+  }
+  d.packet_io = spawn_packet_io_actor(*d.sys, io, events_);
+  role_context ctx{*d.sys, io, events_, d.current};
+  for (auto* row : d.rows) {
+    auto spawned = row->spawn(ctx);
+    for (auto& a : spawned.actors) {
+      d.roles.push_back(std::move(a));
+      d.role_of.push_back(row);
+    }
+    if (spawned.unit_worker && !d.unit_worker) d.unit_worker = spawned.unit_worker;
+  }
+  auto group_cfg = make_group_config(p);
+  group_cfg.role = d.unit_worker;
+  d.group = group::spawn_group_actor(*d.sys, std::move(group_cfg), events_);
+  if (d.unit_worker) caf::anon_send(d.unit_worker, protocol::group_atom::value, d.group);
+  if (linked) {
+    auto addr = policy::format_ipv4(p.identity.address);
+    auto port = caf::openssl::publish(d.group, p.identity.port, addr.c_str(), true);
+    if (!port)
+      throw std::runtime_error("cannot listen for peers on " + addr + ":" +
+                               std::to_string(p.identity.port) + ": " + d.sys->render(port.error()));
+    d.group_port = *port;
+  }
+  if (p.group.discovery_broadcast) {
+    auto group_handle = d.group;
+    d.discovery = std::make_unique<group::discovery>(
+      group::beacon{p.identity.name, p.identity.address, d.group_port}, discovery_port,
+      std::chrono::milliseconds(1000), [group_handle](const group::beacon& b) {
+        caf::anon_send(group_handle, protocol::discover_atom::value, b.name, b.address, b.port);
+      });
+    try {
+      d.discovery->start();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("discovery: ") + e.what());
+    }
+  }
+  d.console = std::make_unique<console::http_server>(policy::to_string(p.console));
+  auto& server = *d.console;
+  auto& sys = *d.sys;
+  server.route("GET", "/actors", [this, &sys](const http_request&) {
+    auto& d = *impl_;
+    auto current = d.policy();
+    json j;
+    j["node"] = current->identity.name;
+    json roles = json::array();
+    for (auto r : current->roles) roles.push_back(policy::to_string(r));
+    j["roles"] = roles;
+    j["actors"] = json::array({
+      {{"name", "group"}, {"id", d.group.id()}, {"purpose", "group substrate: membership, election, "
+                                                             "keepalive, work units, replication"},
+       {"listening", d.group_port}},
+      {{"name", "packet_io"}, {"id", d.packet_io.id()}, {"purpose", "owns the packet loop thread"}},
+    });
+    for (auto& r : d.roles) {
+      json a = {{"name", r.name}, {"id", r.handle.id()}, {"purpose", r.purpose}};
+      if (r.listening) a["listening"] = r.listening;
+      j["actors"].push_back(a);
+    }
+    j["running_actors"] = sys.registry().running();
+    json messages = json::array();
+    for (auto& m : protocol::message_catalog())
+      messages.push_back({{"name", m.name}, {"purpose", m.purpose}});
+    j["messages"] = messages;
+    return http_response::json(j.dump());
+  });
+  server.route("GET", "/group", [this, &sys](const http_request&) {
+    return http_response::json(ask(sys, impl_->group, protocol::get_atom::value));
+  });
+  server.route("GET", "/units", [this, &sys](const http_request&) {
+    auto& d = *impl_;
+    auto units = ask(sys, d.group, protocol::units_atom::value);
+    if (!d.unit_worker) return http_response::json(units);
+    // The role working on units adds the flows it carries for each unit it owns.
+    auto table = json::parse(units);
+    auto flows = json::parse(ask(sys, d.unit_worker, protocol::units_atom::value));
+    for (auto& u : table) {
+      auto key = std::to_string(u["unit"].get<unsigned>());
+      u["flows"] = flows.contains(key) ? flows[key].get<std::uint64_t>() : 0;
+    }
+    return http_response::json(table.dump());
+  });
+  // Each role actor's status under its name: /slr, /cluster, /host_agent.
+  for (auto& r : d.roles) {
+    auto handle = r.handle;
+    server.route("GET", "/" + r.name, [handle, &sys](const http_request&) {
+      return http_response::json(ask(sys, handle, protocol::get_atom::value));
+    });
+  }
+  if (auto* slr = d.role("slr")) {
+    auto handle = slr->handle;
+    server.route("POST", "/slr/flush", [handle, &sys](const http_request& req) {
+      std::string scope = req.param("scope").value_or("table");
+      if (scope != "table" && scope != "all")
+        return http_response::json(json{{"error", "scope must be table or all"}}.dump(), 400);
+      return http_response::json(ask(sys, handle, slr::flush_atom::value, scope));
+    });
+  }
+  server.route("GET", "/flows", [this](const http_request&) {
+    // The pass-through stage keeps no per-flow state; roles with flow tables list them here.
+    json j;
+    j["flows"] = json::array();
+    j["roles_with_flow_state"] = json::array();
+    (void)this;
+    return http_response::json(j.dump());
+  });
+  auto counters = [this, &sys]() {
+    auto& d = *impl_;
+    json j;
+    j["packet_io"] = json::parse(ask(sys, d.packet_io, protocol::get_atom::value));
+    auto g = json::parse(ask(sys, d.group, protocol::get_atom::value));
+    j["group"] = {{"messages_sent", g["messages_sent"]},
+                  {"messages_received", g["messages_received"]},
+                  {"unknown_sender", g["unknown_sender"]},
+                  {"unreachable", g["unreachable"]}};
+    for (auto& r : d.roles) j[r.name] = json::parse(ask(sys, r.handle, protocol::get_atom::value));
+    j["tls"] = {{"refused", tls_refusals()}, {"accepted", tls_accepted()}};
+    j["events"] = {{"peer_refused", events_.count("peer_refused")},
+                   {"reload_failed", events_.count("reload_failed")}};
+    j["reloads"] = {{"applied", d.reloads}, {"failed", d.reload_failures}};
+    j["console"] = {{"requests", d.console->requests_total()}};
+    if (d.discovery)
+      j["discovery"] = {{"beacons_sent", d.discovery->beacons_sent()},
+                        {"beacons_received", d.discovery->beacons_received()},
+                        {"malformed", d.discovery->malformed()}};
+    return j;
+  };
+  server.route("GET", "/counters", [counters](const http_request&) {
+    return http_response::json(counters().dump());
+  });
+  server.route("GET", "/policy", [this](const http_request&) {
+    return http_response::json(policy::to_json_string(*impl_->policy()));
+  });
+  server.route("GET", "/events", [this](const http_request& req) {
+    std::uint64_t after = 0;
+    if (auto a = req.param("after")) after = std::stoull(*a);
+    return http_response::json(events_.json(after));
+  });
+  server.route("POST", "/reload", [this](const http_request&) {
+    return http_response::json(reload());
+  });
+  server.route("POST", "/drain", [this](const http_request&) {
+    return http_response::json(drain());
+  });
+  server.route("GET", "/metrics", [counters](const http_request&) {
+    auto c = counters();
+    auto& io = c["packet_io"];
+    std::vector<console::metric_family> families;
+    auto counter = [&](std::string name, std::string help) -> console::metric_family& {
+      families.push_back({std::move(name), std::move(help), console::metric_type::counter, {}});
+      return families.back();
+    };
+    counter("baton_packets_received_total", "datagrams that entered the packet loop")
+      .add({}, io["rx_packets"].get<double>());
+    counter("baton_packets_sent_total", "datagrams an output port took")
+      .add({}, io["tx_packets"].get<double>());
+    auto& drops = counter("baton_packets_dropped_total", "datagrams dropped, by reason");
+    for (auto& [reason, n] : io["drops"].items()) drops.add({{"reason", reason}}, n.get<double>());
+    auto& malformed = counter("baton_packets_malformed_total", "malformed datagrams, by parse status");
+    for (auto& [status, n] : io["malformed"].items())
+      malformed.add({{"status", status}}, n.get<double>());
+    auto& port_rx = counter("baton_port_received_total", "datagrams received, by port");
+    auto& port_tx = counter("baton_port_sent_total", "datagrams sent, by port");
+    for (auto& port : io["ports"]) {
+      port_rx.add({{"port", port["name"].get<std::string>()}}, port["rx_packets"].get<double>());
+      port_tx.add({{"port", port["name"].get<std::string>()}}, port["tx_packets"].get<double>());
+    }
+    auto& sent = counter("baton_group_messages_sent_total", "group messages sent, by type");
+    for (auto& [type, n] : c["group"]["messages_sent"].items()) sent.add({{"type", type}}, n.get<double>());
+    auto& received = counter("baton_group_messages_received_total", "group messages received, by type");
+    for (auto& [type, n] : c["group"]["messages_received"].items())
+      received.add({{"type", type}}, n.get<double>());
+    if (c.contains("slr")) {
+      auto& dp = counter("baton_slr_datagrams_total", "SLR data path, by what happened");
+      for (auto& [what, n] : c["slr"]["data_path"].items())
+        if (what != "flows") dp.add({{"what", what}}, n.get<double>());
+      auto& ctl = counter("baton_slr_control_total", "SLR control plane events, by kind");
+      for (auto& [what, n] : c["slr"]["control"].items())
+        if (what != "flow_records") ctl.add({{"what", what}}, n.get<double>());
+    }
+    if (io.contains("shaping")) {
+      auto& sent = counter("baton_shaping_sent_bytes_total", "bytes the shaper sent, by class");
+      auto& dropped = counter("baton_shaping_dropped_total", "datagrams the shaper dropped, by class");
+      for (auto& cl : io["shaping"]["classes"]) {
+        sent.add({{"class", cl["name"].get<std::string>()}}, cl["sent_bytes"].get<double>());
+        dropped.add({{"class", cl["name"].get<std::string>()}}, cl["dropped"].get<double>());
+      }
+    }
+    counter("baton_tls_refused_total", "node-to-node TLS handshakes refused")
+      .add({}, c["tls"]["refused"].get<double>());
+    counter("baton_peer_refused_total", "peers refused at TLS, hello or join")
+      .add({}, c["events"]["peer_refused"].get<double>());
+    counter("baton_reload_failed_total", "reloads refused because the new policy was invalid")
+      .add({}, c["events"]["reload_failed"].get<double>());
+    return http_response::text(console::render_prometheus(families), 200,
+                               "text/plain; version=0.0.4; charset=utf-8");
+  });
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("console " + policy::to_string(p.console) + ": " + e.what());
+  }
+  events_.add(severity::info, "started",
+              {{"node", p.identity.name}, {"console", server.address()},
+               {"group_port", std::to_string(d.group_port)}});
+}
+
+daemon::~daemon() {
+  auto& d = *impl_;
+  if (d.console) d.console->stop();
+  if (d.discovery) d.discovery->stop();
+  if (d.sys) {
+    caf::anon_send_exit(d.group, caf::exit_reason::user_shutdown);
+    for (auto& r : d.roles) caf::anon_send_exit(r.handle, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.packet_io, caf::exit_reason::user_shutdown);
+    d.sys->await_all_actors_done();
+  }
+  on_tls_refusal({});
+  events_.add(severity::info, "stopped", {});
+}
+
+std::string daemon::console_address() const { return impl_->console->address(); }
+
+std::string daemon::reload() {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> guard{d.policy_mutex};
+  policy_ptr next;
+  try {
+    next = std::make_shared<const policy::policy>(policy::load_policy_file(d.policy_path));
+  } catch (const policy::policy_error& e) {
+    ++d.reload_failures;
+    events_.add(severity::error, "reload_failed",
+                {{"file", d.policy_path}, {"pointer", e.pointer()}, {"reason", e.reason()},
+                 {"kept", "running policy"}});
+    return json{{"applied", false}, {"pointer", e.pointer()}, {"reason", e.reason()}}.dump();
+  }
+  try {
+    check_roles_runnable(*next);
+  } catch (const policy::policy_error& e) {
+    ++d.reload_failures;
+    events_.add(severity::error, "reload_failed",
+                {{"file", d.policy_path}, {"pointer", e.pointer()}, {"reason", e.reason()},
+                 {"kept", "running policy"}});
+    return json{{"applied", false}, {"pointer", e.pointer()}, {"reason", e.reason()}}.dump();
+  }
+  auto diff = policy::diff_policies(*d.current, *next);
+  json applied = json::array(), restart = json::array();
+  // The data path takes rules, profiles and routes by table swap, in one step.
+  std::string io_answer;
+  if (diff.changed("io") || diff.changed("rules") || diff.changed("profiles"))
+    io_answer = ask(*d.sys, d.packet_io, protocol::reload_atom::value, next,
+                    data_path_ports(d.rows, *next));
+  for (auto& section : diff.sections) {
+    bool role_section = false;
+    for (std::size_t i = 0; i < d.roles.size(); ++i) {
+      if (section != d.role_of[i]->section) continue;
+      // The role says what it did with its section (today: what needs a restart, and why).
+      auto answer = ask(*d.sys, d.roles[i].handle, protocol::reload_atom::value, next);
+      if (!role_section) restart.push_back(section);
+      role_section = true;
+      events_.add(severity::warning, "reload_needs_restart",
+                  {{"section", section}, {"role", d.roles[i].name}, {"reason", answer}});
+    }
+    if (role_section) continue;
+    if (section == "io") {
+      (io_answer.rfind("io not changed", 0) == 0 ? restart : applied).push_back(section);
+    } else if (section == "rules" || section == "profiles" || section == "pep") {
+      applied.push_back(section);
+    } else {
+      restart.push_back(section);
+      events_.add(severity::warning, "reload_needs_restart",
+                  {{"section", section}, {"reason", "takes effect when batond restarts; existing "
+                                                    "links and connections are kept until then"}});
+    }
+  }
+  d.current = next;
+  ++d.reloads;
+  events_.add(severity::info, "reloaded", {{"file", d.policy_path}, {"changes", policy::to_string(diff)}});
+  return json{{"applied", true}, {"sections_changed", diff.sections}, {"applied_now", applied},
+              {"need_restart", restart}}.dump();
+}
+
+std::string daemon::drain() { return ask(*impl_->sys, impl_->group, protocol::drain_atom::value); }
+
+}  // namespace baton::node

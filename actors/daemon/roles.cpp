@@ -1,0 +1,64 @@
+#include "actors/daemon/roles.hpp"
+
+#include <cstring>
+
+#include "actors/cluster/role.hpp"
+#include "actors/slr/role.hpp"
+#include "policy/policy.hpp"
+#include "policy/policy_error.hpp"
+
+namespace baton::node {
+
+const std::vector<const role_row*>& role_table() {
+  static const std::vector<const role_row*> rows{
+    &cluster::role_row,
+    &slr::slr_row,
+    &slr::host_agent_row,
+  };
+  return rows;
+}
+
+std::vector<const role_row*> selected_roles(const policy::policy& p) {
+  std::vector<const role_row*> out;
+  for (auto* row : role_table())
+    if (row->selected(p)) out.push_back(row);
+  return out;
+}
+
+namespace {
+
+/// The default data path (io_runtime::build_pass_through) is not a row but always runs.
+constexpr const char* default_path = "passthrough";
+
+std::string runnable_names() {
+  std::string names = default_path;
+  for (auto* row : role_table()) names += std::string(", ") + row->name;
+  return names;
+}
+
+}  // namespace
+
+void check_roles_runnable(const policy::policy& p) {
+  for (std::size_t i = 0; i < p.roles.size(); ++i) {
+    const char* name = policy::to_string(p.roles[i]);
+    bool known = std::strcmp(name, default_path) == 0;
+    for (auto* row : role_table()) known = known || std::strcmp(name, row->name) == 0;
+    if (!known)
+      throw policy::policy_error("/roles/" + std::to_string(i),
+                                 "\"" + std::string(name) + "\" is not a role this batond runs "
+                                 "(it runs: " + runnable_names() + ")");
+  }
+}
+
+std::string describe_roles() {
+  std::string out = "Roles this batond runs (policy /roles):\n";
+  out += "  passthrough  forwarding between the io section's two interfaces (the default data path)\n";
+  for (auto* row : role_table()) {
+    std::string name = row->name;
+    name.resize(std::max<std::size_t>(name.size(), 11), ' ');
+    out += "  " + name + "  " + row->summary + "\n";
+  }
+  return out;
+}
+
+}  // namespace baton::node
