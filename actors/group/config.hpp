@@ -2,6 +2,7 @@
 // Tunables of the group substrate, with document 004's defaults. The policy (DESIGN §4) fills
 // this struct; every timer is in milliseconds.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,6 +71,29 @@ struct group_config {
   /// more would not help. 0 follows the document (no limit per rebalance round); a positive
   /// value bounds how many de-assigns one round may start.
   std::uint32_t max_moves_per_rebalance = 0;
+
+  /// Replication compaction (replication.hpp): an owner asks its role for a fresh checkpoint of
+  /// a unit (events::checkpoint_wanted) once the deltas registered since the unit's last
+  /// checkpoint number more than `compact_deltas`, or their bytes exceed `compact_ratio` times
+  /// the checkpoint's bytes (and `compact_min_bytes`). A backup then holds at most about
+  /// (1 + compact_ratio) checkpoints' worth of bytes per unit, and compaction adds at most
+  /// 1/compact_ratio to the bytes the deltas cost.
+  std::uint32_t compact_deltas = 128;
+  std::uint32_t compact_ratio = 4;
+  std::uint32_t compact_min_bytes = 4096;
+  /// The high 32 bits of every replication stream number this node starts (replication.hpp).
+  /// The host sets it from a random source so a restarted node's streams differ from its
+  /// previous life's; 0 (tests) is fine where nodes do not restart with replicas outstanding.
+  std::uint32_t stream_base = 0;
 };
+
+/// Whether a unit whose last checkpoint has `checkpoint_bytes` and which has `deltas` deltas of
+/// `delta_bytes` registered after it should be compacted (see group_config::compact_*).
+inline bool compaction_due(const group_config& c, std::size_t checkpoint_bytes,
+                           std::size_t delta_bytes, std::size_t deltas) noexcept {
+  const std::size_t by_ratio = std::size_t{c.compact_ratio} * checkpoint_bytes;
+  const std::size_t bound = by_ratio > c.compact_min_bytes ? by_ratio : c.compact_min_bytes;
+  return deltas > c.compact_deltas || delta_bytes > bound;
+}
 
 }  // namespace baton::group

@@ -53,6 +53,7 @@ std::size_t table_capacity(std::size_t flows) {
 
 constexpr std::uint8_t kind_initial = 'I';
 constexpr std::uint8_t kind_essential = 'E';
+constexpr std::uint8_t kind_removal = 'R';
 
 void put_header(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t unit,
                 ipv4_host cluster_ip, std::size_t& count_at) {
@@ -122,6 +123,8 @@ gateway_stage::gateway_stage(const reader_epoch& epoch, gateway_settings setting
     free_.push_back(static_cast<std::uint32_t>(i));
   unit_head_.assign(settings_.hasher.units(), npos);
   unit_flows_.assign(settings_.hasher.units(), 0);
+  removed_.resize(settings_.hasher.units());
+  removed_floor_.assign(settings_.hasher.units(), 0);
 }
 
 gateway_stage::~gateway_stage() = default;
@@ -365,9 +368,17 @@ std::uint32_t gateway_stage::create_flow(const flow_key& client, std::uint32_t u
   return idx;
 }
 
-void gateway_stage::free_record(std::uint32_t idx) noexcept {
+void gateway_stage::free_record(std::uint32_t idx, bool remember) noexcept {
   flow_record& r = records_[idx];
   if (!r.in_use) return;
+  if (remember) {
+    auto& list = removed_[r.unit];
+    if (list.size() >= gateway_removals_per_unit) {
+      removed_floor_[r.unit] = list.front().version;
+      list.erase(list.begin());
+    }
+    list.push_back(removal{r.client, ++version_});
+  }
   table_.erase(r.client);
   if (r.snat_port != 0) table_.erase(r.reverse);
   if (r.prev != npos) records_[r.prev].next = r.next;
@@ -433,7 +444,7 @@ void gateway_stage::settle_expired(const std::uint32_t* dead, std::size_t n,
         continue;
       }
     }
-    free_record(dead[i]);
+    free_record(dead[i], true);
   }
 }
 
@@ -444,6 +455,8 @@ std::size_t gateway_stage::drop_unit(std::uint32_t unit) noexcept {
     free_record(unit_head_[unit]);
     ++n;
   }
+  removed_[unit].clear();
+  removed_floor_[unit] = 0;
   return n;
 }
 
@@ -596,6 +609,107 @@ unit_import gateway_stage::import_unit(bytes_view initial, bytes_view essential)
     }
   }
   return result;
+}
+
+unit_export gateway_stage::export_delta(std::uint32_t unit, std::uint64_t since,
+                                        std::vector<std::uint8_t>& out) {
+  unit_export e;
+  e.version = version_;
+  if (unit >= unit_head_.size()) return e;
+  const ipv4_host cluster_ip = cluster_ip_.load();
+  auto& removed = removed_[unit];
+  if (since > 0) {
+    e.complete = since >= removed_floor_[unit];
+    std::size_t count_at = 0;
+    const std::size_t start = out.size();
+    put_header(out, kind_removal, unit, cluster_ip, count_at);
+    for (const auto& rm : removed) {
+      if (rm.version <= since) continue;
+      const std::size_t at = out.size();
+      out.resize(at + gateway_removal_record_size);
+      put_id(&out[at], rm.client);
+      ++e.removed_flows;
+    }
+    if (e.removed_flows == 0) {
+      out.resize(start);
+    } else {
+      store_be32(&out[count_at], static_cast<std::uint32_t>(e.removed_flows));
+    }
+    // The consumer holds everything up to `since` now.
+    std::size_t keep = 0;
+    while (keep < removed.size() && removed[keep].version <= since) ++keep;
+    removed.erase(removed.begin(), removed.begin() + static_cast<std::ptrdiff_t>(keep));
+  }
+  // The initial and essential blobs as export_unit makes them, each left out when empty.
+  const std::size_t start = out.size();
+  std::vector<std::uint8_t> essential;
+  const unit_export ie = export_unit(unit, since, out, essential);
+  e.initial_flows = ie.initial_flows;
+  e.essential_flows = ie.essential_flows;
+  if (ie.initial_flows == 0) out.resize(start);
+  if (ie.essential_flows) out.insert(out.end(), essential.begin(), essential.end());
+  return e;
+}
+
+unit_import gateway_stage::import_blobs(bytes_view blobs) noexcept {
+  unit_import total;
+  std::size_t at = 0;
+  while (at < blobs.size) {
+    const bytes_view rest{blobs.data + at, blobs.size - at};
+    if (rest.size < gateway_state_header_size) {
+      total.status = parse_status::truncated;
+      return total;
+    }
+    const std::uint8_t kind = rest.data[1];
+    const std::size_t record = kind == kind_initial     ? gateway_initial_record_size
+                               : kind == kind_essential ? gateway_essential_record_size
+                               : kind == kind_removal   ? gateway_removal_record_size
+                                                        : 0;
+    if (rest.data[0] != gateway_state_format || record == 0) {
+      total.status = parse_status::unsupported;
+      return total;
+    }
+    const std::uint64_t count = load_be32(rest.data + 8);
+    const std::uint64_t size = gateway_state_header_size + count * record;
+    if (size > rest.size) {
+      total.status = parse_status::truncated;
+      return total;
+    }
+    const bytes_view blob{rest.data, static_cast<std::size_t>(size)};
+    at += static_cast<std::size_t>(size);
+    if (kind == kind_removal) {
+      blob_header h;
+      total.status = read_header(blob, kind_removal, gateway_removal_record_size, h);
+      if (total.status != parse_status::ok) return total;
+      for (std::uint32_t i = 0; i < h.count; ++i) {
+        const std::uint8_t* p =
+          blob.data + gateway_state_header_size + std::size_t{i} * gateway_removal_record_size;
+        const flow_key key = get_id(p, h.cluster_ip);
+        if (settings_.hasher(key, filter::work_set) != h.unit) {
+          ++total.rejected;
+          continue;
+        }
+        const flow_value* v = table_.find(key);
+        if (v == nullptr) continue;  // never here, or gone already
+        const std::uint32_t idx = v->user;
+        if (!records_[idx].in_use || records_[idx].client != key) continue;
+        free_record(idx);
+        ++total.removed;
+      }
+      continue;
+    }
+    const unit_import r = kind == kind_initial ? import_unit(blob, bytes_view{})
+                                               : import_unit(bytes_view{}, blob);
+    total.created += r.created;
+    total.updated += r.updated;
+    total.orphans += r.orphans;
+    total.rejected += r.rejected;
+    if (r.status != parse_status::ok) {
+      total.status = r.status;
+      return total;
+    }
+  }
+  return total;
 }
 
 gateway_counters gateway_stage::counters() const noexcept {

@@ -99,12 +99,22 @@ inline constexpr std::uint8_t gateway_state_format = 1;
 inline constexpr std::size_t gateway_state_header_size = 12;
 inline constexpr std::size_t gateway_initial_record_size = 22;
 inline constexpr std::size_t gateway_essential_record_size = 41;
+//   removal record:   client addr(4) client port(2) service port(2) protocol(1)  (kind 'R': a
+//                     flow that ended - expired or closed - since the version asked for)
+inline constexpr std::size_t gateway_removal_record_size = 9;
+/// Removals remembered per unit for export_delta; older ones are forgotten, and a delta asked
+/// for from before them reports complete = false (send a checkpoint instead).
+inline constexpr std::size_t gateway_removals_per_unit = 1024;
 
 /// What export_unit produced.
 struct unit_export {
   std::uint64_t version = 0;      // pass as `since` next time to get only later changes
   std::size_t initial_flows = 0;  // records in the initial blob
   std::size_t essential_flows = 0;
+  std::size_t removed_flows = 0;  // export_delta only: removal records
+  bool complete = true;           // export_delta only: false when removals since `since` were
+                                  // forgotten (more than gateway_removals_per_unit): export a
+                                  // checkpoint (since = 0) instead
 };
 
 /// What import_unit did.
@@ -115,6 +125,7 @@ struct unit_import {
   std::size_t updated = 0;   // essential records applied
   std::size_t orphans = 0;   // essential records for flows with no initial record here
   std::size_t rejected = 0;  // records that do not hash to the blob's unit, or no room
+  std::size_t removed = 0;   // import_blobs: flows removed by removal records
 };
 
 /// A copy of one flow's state (console, tests).
@@ -171,6 +182,28 @@ class gateway_stage final : public stage {
   /// are rejected. The bytes are untrusted: every read is bounds-checked. Never throws.
   unit_import import_unit(bytes_view initial, bytes_view essential) noexcept;
 
+  /// Replication as deltas (document 004's initial portion once per flow, the essential portion
+  /// when it changes; actors/group/replication.hpp). Appends to `out` the blobs that carry unit
+  /// `unit`'s changes after version `since`, each only if it has records, in the order they must
+  /// be applied: removals ('R': flows that ended - expired or closed - after `since`; none when
+  /// since = 0), initial records ('I': flows created after `since`), essential records ('E':
+  /// TCP flows whose essential state changed after `since`, new ones included). since = 0 gives
+  /// the unit's whole state: a checkpoint. Applying a checkpoint and then each delta, in order,
+  /// with import_blobs on an empty unit reproduces this stage's flows of the unit (backend, NAT
+  /// binding, initial and essential state, connection state).
+  /// One consumer per stage: a call forgets the unit's removals at or before `since`, so
+  /// `since` must only grow (the version returned by the previous call). Returns the version to
+  /// pass next time; complete = false when removals after `since` were already forgotten (then
+  /// `out` holds a partial delta: export a checkpoint instead). Allocates only by growing `out`.
+  unit_export export_delta(std::uint32_t unit, std::uint64_t since, std::vector<std::uint8_t>& out);
+
+  /// Applies blobs made by export_delta (or export_unit), concatenated, in order: removals free
+  /// the flows named (if here and of the blob's unit), initial records create flows, essential
+  /// records overwrite TCP state, as import_unit does. The bytes are untrusted: every read is
+  /// bounds-checked; status not ok stops at the first blob that does not parse (what came before
+  /// it stays applied). Never throws.
+  unit_import import_blobs(bytes_view blobs) noexcept;
+
   /// Forgets every flow of `unit` (it was revoked or handed over). Returns how many. Never throws.
   std::size_t drop_unit(std::uint32_t unit) noexcept;
 
@@ -211,7 +244,8 @@ class gateway_stage final : public stage {
                             port_host backend_port, bool source_nat, ipv4_host snat_addr,
                             std::uint8_t tcp_flags, std::chrono::milliseconds now,
                             drop_reason& why, bool& collision) noexcept;
-  void free_record(std::uint32_t index) noexcept;
+  // Frees a record; `remember` keeps a removal for export_delta (expiry, not drop_unit/import).
+  void free_record(std::uint32_t index, bool remember = false) noexcept;
   // expire()'s second half for one slice: frees the `n` records whose keys the sweep removed, or
   // puts back a source-NAT flow's expired key while its other direction is live at time `t`.
   void settle_expired(const std::uint32_t* dead, std::size_t n,
@@ -226,6 +260,12 @@ class gateway_stage final : public stage {
   std::vector<std::uint32_t> free_;        // stack of free record indexes
   std::vector<std::uint32_t> unit_head_;   // per unit: first record of its list
   std::vector<std::uint32_t> unit_flows_;  // per unit: records in its list
+  struct removal {
+    flow_key client;
+    std::uint64_t version = 0;
+  };
+  std::vector<std::vector<removal>> removed_;  // per unit: flows ended, oldest first
+  std::vector<std::uint64_t> removed_floor_;   // per unit: newest removal forgotten unasked
   std::size_t records_in_use_ = 0;
   std::uint64_t version_ = 0;
   std::uint16_t ipip_id_ = 0;

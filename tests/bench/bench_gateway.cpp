@@ -1,7 +1,9 @@
 // bench_gateway: the cluster member's gateway stage. Prints ns per datagram for the work-unit
 // filter + flow lookup + rewrite (client and reply direction, NAT and DSR, and the not-owned drop),
-// and what replicating the flow state costs in bytes per flow. Prints figures; never passes or
-// fails.
+// what replicating the flow state costs in bytes per flow, and the bytes per flow per second a
+// role hands the group substrate over 10 s of 100 ms batches: the whole unit re-exported on any
+// change (the old scheme) against deltas with compaction checkpoints (export_delta and the
+// substrate's compaction bound, actors/group/config.hpp). Prints figures; never passes or fails.
 //
 //   bench_gateway [flows]      (default 10000)
 //
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "actors/group/config.hpp"
 #include "net/gateway/gateway_stage.hpp"
 #include "net/io/packet_buffer.hpp"
 #include "net/packet/checksum.hpp"
@@ -183,5 +186,78 @@ int main(int argc, char** argv) {
                 "1 s %3.0f B/s\n",
                 pps, rec * pps, rec * std::min(pps, 100.0), rec * std::min(pps, 10.0),
                 rec * std::min(pps, 1.0));
+
+  // Bytes handed to the substrate per flow per second: N TCP flows, 100 ms batches over 10 s,
+  // each flow's essential state changing every k-th batch (flows staggered). Both schemes start
+  // from nothing, so the flows' first full export is included.
+  const std::size_t batches = 100;
+  const double seconds = 10.0;
+  const baton::group::group_config bounds;  // the substrate's compaction defaults
+  std::printf("replication to the substrate over %.0f s of 100 ms batches, %zu TCP flows "
+              "(compaction: > %u deltas or > %u x checkpoint bytes, min %u B)\n",
+              seconds, flows, bounds.compact_deltas, bounds.compact_ratio,
+              bounds.compact_min_bytes);
+  std::printf("  change every k-th batch   old: whole unit on change   new: deltas + checkpoints"
+              "   (checkpoints)\n");
+  for (std::size_t k : {1, 2, 10, 100}) {
+    gateway_stage rep(epoch, settings, config(gateway_mode::nat), all);
+    std::vector<std::vector<std::uint8_t>> segs = data;
+    for (const auto& p : syns) h.run(&rep, p);
+    std::vector<std::uint64_t> since_old(default_work_units, 0), since_new(default_work_units, 0);
+    std::vector<std::size_t> cp_bytes(default_work_units, 0), d_bytes(default_work_units, 0),
+      d_count(default_work_units, 0);
+    std::size_t old_bytes = 0, new_bytes = 0, checkpoints = 0;
+    std::vector<std::uint8_t> a, b, out;
+    for (std::size_t batch = 0; batch < batches; ++batch) {
+      for (std::size_t i = 0; i < segs.size(); ++i) {
+        if ((batch + i) % k != 0) continue;
+        auto& p = segs[i];
+        store_be32(&p[24], load_be32(&p[24]) + 64);  // the next segment of the flow
+        h.run(&rep, p);
+      }
+      for (std::uint32_t u = 0; u < default_work_units; ++u) {
+        if (rep.flow_count(u) == 0) continue;
+        // Old: anything changed since the last round? Then the whole unit, packed with its
+        // 4-byte initial-size prefix (cluster_actor's pack_unit_state).
+        a.clear();
+        b.clear();
+        const unit_export changed = rep.export_unit(u, since_old[u], a, b);
+        since_old[u] = changed.version;
+        if (changed.initial_flows + changed.essential_flows > 0) {
+          a.clear();
+          b.clear();
+          rep.export_unit(u, 0, a, b);
+          old_bytes += 4 + a.size() + b.size();
+        }
+        // New: the delta since the last round; a checkpoint first time and when the substrate's
+        // compaction bound is passed.
+        out.clear();
+        const bool first = since_new[u] == 0;
+        const unit_export d = rep.export_delta(u, since_new[u], out);
+        since_new[u] = d.version;
+        if (out.empty()) continue;
+        new_bytes += out.size();
+        if (first) {
+          cp_bytes[u] = out.size();
+          continue;
+        }
+        d_bytes[u] += out.size();
+        ++d_count[u];
+        if (baton::group::compaction_due(bounds, cp_bytes[u], d_bytes[u], d_count[u])) {
+          out.clear();
+          since_new[u] = rep.export_delta(u, 0, out).version;
+          new_bytes += out.size();
+          cp_bytes[u] = out.size();
+          d_bytes[u] = d_count[u] = 0;
+          ++checkpoints;
+        }
+      }
+    }
+    const double per = static_cast<double>(rep.flows()) * seconds;
+    std::printf("  k = %3zu                   %8.1f B/flow/s            %8.1f B/flow/s"
+                "          (%zu)\n",
+                k, static_cast<double>(old_bytes) / per, static_cast<double>(new_bytes) / per,
+                checkpoints);
+  }
   return 0;
 }
