@@ -13,6 +13,7 @@
 #include "actors/group/group_member.hpp"
 #include "actors/group/group_view.hpp"
 #include "actors/runtime/event_log.hpp"
+#include "actors/runtime/tls_dial.hpp"
 #include "policy/rules.hpp"
 
 namespace baton::group {
@@ -137,44 +138,38 @@ void attach(group_pointer self, link& l, group_actor handle) {
 }
 
 void connect(group_pointer self, link& l) {
-  auto& st = self->state;
   l.connecting = true;
   auto id = l.address.id;
-  auto mm = self->home_system().openssl_manager().actor_handle();
-  self->request(mm, std::chrono::seconds(5), caf::connect_atom::value, policy::format_ipv4(id), l.address.port)
-    .then(
-      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
-        auto& link = self->state.links[id];
-        link.connecting = false;
-        auto expected = self->home_system().message_types<group_actor>();
-        if (!ptr || ifs != expected) {
-          self->state.events->add(severity::error, "peer_refused",
-                                  {{"stage", "link"}, {"peer", link.address.name},
-                                   {"reason", "published interface is not a baton group actor"}});
-          link.next_attempt = self->state.now() + time_ms{self->state.cfg.reconnect_ms * 10};
-          return;
-        }
-        if (!link.handle) attach(self, link, caf::actor_cast<group_actor>(std::move(ptr)));
-      },
-      [=](caf::error& err) {
-        auto& link = self->state.links[id];
-        link.connecting = false;
-        link.next_attempt = self->state.now() + time_ms{self->state.cfg.reconnect_ms};
-        self->state.events->add(severity::debug, "peer_unreachable",
-                                {{"peer", link.address.name},
-                                 {"reason", self->home_system().render(err)}});
-      });
-  (void)st;
+  node::dial_tls(
+    self, id, l.address.port, self->home_system().message_types<group_actor>(),
+    [=](caf::strong_actor_ptr ptr) {
+      auto& link = self->state.links[id];
+      link.connecting = false;
+      if (!link.handle) attach(self, link, caf::actor_cast<group_actor>(std::move(ptr)));
+    },
+    [=](const std::string& reason, bool wrong_actor) {
+      auto& st = self->state;
+      auto& link = st.links[id];
+      link.connecting = false;
+      if (wrong_actor) {
+        st.events->add(severity::error, "peer_refused",
+                       {{"stage", "link"}, {"peer", link.address.name},
+                        {"reason", "published interface is not a baton group actor: " + reason}});
+        link.next_attempt = st.now() + time_ms{st.cfg.reconnect_ms * 10};
+        return;
+      }
+      link.next_attempt = st.now() + time_ms{st.cfg.reconnect_ms};
+      st.events->add(severity::debug, "peer_unreachable", {{"peer", link.address.name}, {"reason", reason}});
+    });
 }
 
-/// One link per pair of nodes: the node with the lower address dials, the other attaches when the
-/// hello arrives. (Two nodes dialling each other at once make CAF 0.17's BASP drop one of the two
-/// connections and with it the proxies of both: the link would flap.)
+/// Dials the peers that are down and due; of each pair, only the lower address dials
+/// (node::dials), the other attaches when the hello arrives.
 void reconnect_due(group_pointer self) {
   auto now = self->state.now();
   auto me = self->state.cfg.self.address;
   for (auto& [id, l] : self->state.links)
-    if (me < id && !l.handle && !l.connecting && now >= l.next_attempt) connect(self, l);
+    if (node::dials(me, id) && !l.handle && !l.connecting && now >= l.next_attempt) connect(self, l);
 }
 
 template <class Message>

@@ -8,8 +8,6 @@
 // state and calls dial_due() from its timer.
 
 #include <caf/all.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +15,7 @@
 #include <vector>
 
 #include "actors/runtime/event_log.hpp"
+#include "actors/runtime/tls_dial.hpp"
 #include "actors/protocol/slr.hpp"
 #include "policy/rules.hpp"
 
@@ -38,11 +37,12 @@ struct outbound_link {
 /// Redial period after a failed or lost link.
 inline constexpr std::chrono::milliseconds redial_interval{1000};
 
-/// Dials every link of `links` that is down and due. On success it monitors the far actor and
-/// sends it `hello`; on failure it logs an slr_link_failed event and retries after
-/// redial_interval. `Self` is a stateful actor whose state has `links_of(self)` returning the
-/// vector (so callbacks find the link again by index after the vector was reached through
-/// self). Never throws.
+/// Dials every link of `links` that is down and due (node::dial_tls: TLS checks the far side's
+/// certificate; what is published there must be a dynamically typed actor, as the SLR is, not a
+/// group actor on the wrong port). On success it monitors the far actor and sends it `hello`; on
+/// failure it logs an slr_link_failed event and retries after redial_interval. `Self` is a
+/// stateful actor whose state has `links_of(self)` returning the vector (so callbacks find the
+/// link again by index after the vector was reached through self). Never throws.
 template <class Self, class LinksOf>
 void dial_due(Self* self, LinksOf links_of, const protocol::slr_hello& hello,
               node::event_log& events) {
@@ -53,35 +53,25 @@ void dial_due(Self* self, LinksOf links_of, const protocol::slr_hello& hello,
     if (l.handle || l.connecting || now < l.next_attempt) continue;
     l.connecting = true;
     ++l.attempts;
-    auto mm = self->home_system().openssl_manager().actor_handle();
-    self->request(mm, std::chrono::seconds(5), caf::connect_atom::value,
-                  policy::format_ipv4(l.address), l.port)
-      .then(
-        [=, &events](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                     std::set<std::string>&) {
-          auto& link = links_of(self)[i];
-          link.connecting = false;
-          if (!ptr) {
-            ++link.failures;
-            link.next_attempt = std::chrono::steady_clock::now() + redial_interval;
-            events.add(node::severity::warning, "slr_link_failed",
-                       {{"peer", link.name}, {"reason", "nothing published on that port"}});
-            return;
-          }
-          link.handle = caf::actor_cast<caf::actor>(std::move(ptr));
-          self->monitor(link.handle);
-          self->send(link.handle, hello);
-          events.add(node::severity::info, "slr_linked",
-                     {{"peer", link.name}, {"address", policy::format_ipv4(link.address)}});
-        },
-        [=, &events](caf::error& err) {
-          auto& link = links_of(self)[i];
-          link.connecting = false;
-          ++link.failures;
-          link.next_attempt = std::chrono::steady_clock::now() + redial_interval;
-          events.add(node::severity::debug, "slr_link_failed",
-                     {{"peer", link.name}, {"reason", self->home_system().render(err)}});
-        });
+    node::dial_tls(
+      self, l.address, l.port, {},
+      [=, &events](caf::strong_actor_ptr ptr) {
+        auto& link = links_of(self)[i];
+        link.connecting = false;
+        link.handle = caf::actor_cast<caf::actor>(std::move(ptr));
+        self->monitor(link.handle);
+        self->send(link.handle, hello);
+        events.add(node::severity::info, "slr_linked",
+                   {{"peer", link.name}, {"address", policy::format_ipv4(link.address)}});
+      },
+      [=, &events](const std::string& reason, bool wrong_actor) {
+        auto& link = links_of(self)[i];
+        link.connecting = false;
+        ++link.failures;
+        link.next_attempt = std::chrono::steady_clock::now() + redial_interval;
+        events.add(wrong_actor ? node::severity::warning : node::severity::debug, "slr_link_failed",
+                   {{"peer", link.name}, {"reason", reason}});
+      });
   }
 }
 

@@ -372,8 +372,7 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
   st.flows = flow_records(st.cfg.flow_capacity);
   for (auto& u : st.cfg.upper) st.uppers.push_back({u.name, u.address, u.port});
   for (auto& n : st.cfg.neighbors)
-    // One link per pair: the lower tunnel address dials (CAF 0.17 drops both when both dial).
-    if (st.cfg.tunnel_address < n.address) st.neighbors.push_back({n.name, n.address, n.port});
+    if (node::dials(st.cfg.tunnel_address, n.address)) st.neighbors.push_back({n.name, n.address, n.port});
   st.active = !st.cfg.hot_spare;  // a hot-spare pair waits for the group to say who is master
   st.stage().set_active(st.active);
   st.pump = std::make_unique<event_pump>(st.stage().event_fd(), caf::actor_cast<caf::actor>(self));
