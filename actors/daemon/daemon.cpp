@@ -166,6 +166,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   }
   auto group_cfg = make_group_config(p);
   group_cfg.role = d.unit_worker;
+  group_cfg.own_thread = true;
   d.group = group::spawn_group_actor(*d.sys, std::move(group_cfg), events_);
   if (d.unit_worker) caf::anon_send(d.unit_worker, protocol::group_atom::value, d.group);
   if (linked) {

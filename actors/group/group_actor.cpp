@@ -336,6 +336,7 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
 
 group_actor spawn_group_actor(caf::actor_system& sys, group_actor_config cfg,
                               node::event_log& events) {
+  if (cfg.own_thread) return sys.spawn<caf::detached>(group_impl, std::move(cfg), &events);
   return sys.spawn(group_impl, std::move(cfg), &events);
 }
 

@@ -64,6 +64,10 @@ struct group_actor_config {
   /// (group_view) whenever that changes, first right after start. Empty: nobody works on units.
   caf::actor role;
   std::uint32_t tick_ms = 5;      // how often the state machine's timers are checked
+  /// Run on a thread of its own (caf::detached) rather than on CAF's shared workers: the group
+  /// keeps time (200 ms watchdogs), and a worker busy with a role's or the console's work must not
+  /// make it late (STYLE 14). batond sets it; tests on CAF's test coordinator leave it off.
+  bool own_thread = false;
   std::uint32_t reconnect_ms = 500;
 };
 
