@@ -2,8 +2,6 @@
 
 #include <caf/all.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include "actors/runtime/event_log.hpp"
 #include "actors/runtime/on_loop.hpp"
 #include "net/cluster/arp_speaker.hpp"
@@ -58,14 +56,14 @@ struct cluster_state {
   bool apply_scheduled = false;
   bool replicating = false;  // an export is on the loop; the next tick waits for it
   std::size_t flows = 0;     // the gateway's flow count, as the loop last reported it
-  std::uint64_t replicated_blobs = 0, replicated_bytes = 0, takeovers = 0, imported_flows = 0,
-                import_errors = 0;
+  cluster_replication_counters replication;
   // The segment side (traffic mode).
   net::segment_settings segment;
   std::unique_ptr<net::arp_speaker> arp;  // null when it could not be opened (logged)
   bool master = false;
   std::vector<net::unit_route> routes;    // what the stage was last given
-  std::uint64_t views = 0, routes_forward = 0, routes_hold = 0;
+  cluster_view_counters views;
+  cluster_route_gauges route_counts;
 
   net::gateway_stage& gateway() { return stage->gateway(); }
   void publish() { gateway().publish_owned(owned); }
@@ -120,8 +118,8 @@ void apply_pending(cluster_pointer self) {
       auto& st = self->state;
       st.flows = r.flows;
       for (auto& [u, x] : r.imported) {
-        st.imported_flows += x.created;
-        if (x.status != net::parse_status::ok) ++st.import_errors;
+        st.replication.imported_flows += x.created;
+        if (x.status != net::parse_status::ok) ++st.replication.import_errors;
         st.events->add(severity::info, "unit_taken_over",
                        {{"unit", std::to_string(u)}, {"flows", std::to_string(x.created)},
                         {"status", net::to_string(x.status)}});
@@ -180,8 +178,8 @@ void replicate(cluster_pointer self) {
         // A unit revoked or re-assigned meanwhile starts again from version 0.
         if (!st.owned.test(x.unit)) continue;
         st.versions[x.unit] = x.version;
-        ++st.replicated_blobs;
-        st.replicated_bytes += x.bytes.size();
+        ++st.replication.blobs;
+        st.replication.bytes += x.bytes.size();
         self->send(st.group, protocol::replicate_atom::value, x.unit, std::move(x.bytes));
       }
     });
@@ -221,7 +219,7 @@ void start_segment(cluster_pointer self) {
 /// Brings the ARP side and the stage's routes in line with the group's view.
 void apply_view(cluster_pointer self, const group::group_view& view) {
   auto& st = self->state;
-  ++st.views;
+  ++st.views.applied;
   const bool master = view.is_master;
   if (master != st.master) {
     st.master = master;
@@ -263,12 +261,61 @@ void apply_view(cluster_pointer self, const group::group_view& view) {
       routes[u] = r;
     }
   }
-  st.routes_forward = forward;
-  st.routes_hold = hold;
+  st.route_counts.routes_forward = forward;
+  st.route_counts.routes_hold = hold;
   st.routes = routes;
   auto* stage = st.stage;
   auto shared = std::make_shared<std::vector<net::unit_route>>(std::move(routes));
   st.io->post([stage, shared] { stage->install_routes(*shared); });
+}
+
+/// The member's status: the gateway's counters (with flows per backend), replication, the
+/// traffic mode, and in forwarding mode the routes and the stage's forwarding counters, and the
+/// ARP side's counters when it runs. Counters from the stage are read relaxed (any thread).
+node::role_status status(const cluster_state& st) {
+  node::role_status s;
+  s.group("", cluster_unit_gauges{st.owned.count(), st.flows});
+  const auto c = st.stage->gateway().counters();
+  s.group("gateway", c);
+  node::counter_family chosen{"gateway.backend_chosen",
+                              "flows given to each backend (service index/backend index)",
+                              net::counter_kind::counter, "backend", {}};
+  for (std::size_t i = 0; i < c.backend_chosen.size(); ++i)
+    for (std::size_t j = 0; j < c.backend_chosen[i].size(); ++j)
+      if (c.backend_chosen[i][j] != 0)
+        chosen.values.emplace_back(std::to_string(i) + "/" + std::to_string(j), c.backend_chosen[i][j]);
+  s.families.push_back(std::move(chosen));
+  s.group("replication", st.replication);
+  s.fact("traffic", node::scalar(st.segment.mode == net::traffic::forwarding ? "forwarding" : "cluster_mac"));
+  s.fact("master", node::scalar(st.master));
+  s.group("views", st.views);
+  if (st.segment.mode == net::traffic::forwarding) {
+    s.group("forwarding", st.route_counts);
+    s.group("forwarding", st.stage->counters());
+  }
+  if (st.arp) s.group("arp", st.arp->stats());
+  return s;
+}
+
+/// The gateway's flows as /flows lists them.
+node::flow_list flow_list_of(const std::vector<net::gateway_flow_info>& flows, std::size_t total) {
+  node::flow_list out;
+  out.role = "cluster";
+  out.total = total;
+  out.flows.reserve(flows.size());
+  for (const auto& f : flows) {
+    node::flow_row r;
+    r.key = f.client;
+    r.to_addr = f.backend_addr;
+    r.to_port = f.backend_port;
+    r.snat_port = f.snat_port;
+    r.unit = f.unit;
+    r.state = net::to_string(f.state);
+    r.age_ms = f.age_ms;
+    r.idle_ms = f.idle_ms;
+    out.flows.push_back(std::move(r));
+  }
+  return out;
 }
 
 /// How often a master in forwarding mode looks again at a view whose owners' MACs were not all
@@ -291,7 +338,7 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
   auto last_view = std::make_shared<group::group_view>();
   auto recheck_pending = std::make_shared<bool>(false);
   auto recheck_if_holding = [=] {
-    if (*recheck_pending || self->state.routes_hold == 0 || !last_view->is_master) return;
+    if (*recheck_pending || self->state.route_counts.routes_hold == 0 || !last_view->is_master) return;
     *recheck_pending = true;
     self->delayed_send(self, mac_recheck, view_atom::value);
   };
@@ -327,7 +374,7 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
     [=](protocol::takeover_atom, group::unit_id u, group::state_bytes& state) {
       auto& st = self->state;
       if (u >= net::owned_units::size()) return;
-      ++st.takeovers;
+      ++st.replication.takeovers;
       if (!state.empty()) st.pending_imports.emplace_back(u, std::move(state));
       st.owned.set(u);
       st.versions[u] = 0;
@@ -339,61 +386,45 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
       self->delayed_send(self, self->state.interval, tick_atom::value);
     },
     [=](protocol::units_atom) {
-      // Flows carried per owned unit: {"66": 1, ...}; units without flows are left out.
-      auto rp = self->make_response_promise<std::string>();
+      // Flows carried per owned unit; units without flows are left out.
+      auto rp = self->make_response_promise<node::unit_flows>();
       auto* stage = self->state.stage;
       node::on_loop(
         self, *self->state.io,
         [stage, owned = self->state.owned] {
-          nlohmann::json j = nlohmann::json::object();
+          node::unit_flows out;
           for (group::unit_id u = 0; u < net::owned_units::size(); ++u)
             if (owned.test(u))
-              if (auto n = stage->gateway().flow_count(u)) j[std::to_string(u)] = n;
-          return j.dump();
+              if (auto n = stage->gateway().flow_count(u)) out.counts.emplace_back(u, n);
+          return out;
         },
-        [rp](std::string j) mutable { rp.deliver(std::move(j)); });
+        [rp](node::unit_flows out) mutable { rp.deliver(std::move(out)); });
+      return rp;
+    },
+    [=](node::flows_atom, std::uint32_t limit) {
+      // At most `limit` flows, copied on the loop (bounded by the limit), named here.
+      auto rp = self->make_response_promise<node::flow_list>();
+      auto* stage = self->state.stage;
+      struct listed {
+        std::vector<net::gateway_flow_info> flows;
+        std::size_t total = 0;
+      };
+      node::on_loop(
+        self, *self->state.io,
+        [stage, limit] {
+          listed l;
+          l.flows.reserve(std::min<std::size_t>(limit, stage->gateway().flows()));
+          stage->gateway().list_flows(limit, l.flows);
+          l.total = stage->gateway().flows();
+          return l;
+        },
+        [rp](listed l) mutable { rp.deliver(flow_list_of(l.flows, l.total)); });
       return rp;
     },
     [=](protocol::reload_atom, const node::policy_ptr&) -> std::string {
       return "cluster section: takes effect when batond restarts";
     },
-    [=](protocol::get_atom) {
-      auto& st = self->state;
-      auto c = st.gateway().counters();
-      nlohmann::json j;
-      j["owned_units"] = st.owned.count();
-      j["flows"] = st.flows;
-      j["gateway"] = {{"owned", c.owned},           {"not_owned", c.not_owned},
-                      {"not_cluster", c.not_cluster}, {"nat_new", c.nat_new},
-                      {"nat_hit", c.nat_hit},       {"recovered", c.recovered},
-                      {"returned", c.returned},     {"dsr_encapsulated", c.dsr_encapsulated},
-                      {"unhealthy_skipped", c.unhealthy_skipped}, {"no_backend", c.no_backend},
-                      {"no_service", c.no_service}, {"fragments", c.fragments},
-                      {"table_full", c.table_full}, {"essential_changes", c.essential_changes}};
-      j["replication"] = {{"blobs", st.replicated_blobs}, {"bytes", st.replicated_bytes},
-                          {"takeovers", st.takeovers}, {"imported_flows", st.imported_flows},
-                          {"import_errors", st.import_errors}};
-      j["traffic"] = st.segment.mode == net::traffic::forwarding ? "forwarding" : "cluster_mac";
-      j["master"] = st.master;
-      j["views"] = {{"applied", st.views}};
-      if (st.segment.mode == net::traffic::forwarding) {
-        auto f = st.stage->counters();
-        j["forwarding"] = {{"routes_forward", st.routes_forward}, {"routes_hold", st.routes_hold},
-                           {"forwarded", f.forwarded},       {"held", f.held},
-                           {"released", f.released},         {"hold_full", f.hold_full},
-                           {"hold_expired", f.hold_expired}, {"hold_discarded", f.hold_discarded},
-                           {"release_errors", f.release_errors}, {"foreign", f.foreign},
-                           {"unplaced", f.unplaced}};
-      }
-      if (st.arp) {
-        auto a = st.arp->stats();
-        j["arp"] = {{"received", a.received},       {"malformed", a.malformed},
-                    {"answered", a.answered},       {"announced", a.announced},
-                    {"resolutions", a.resolutions}, {"learned", a.learned},
-                    {"send_errors", a.send_errors}};
-      }
-      return j.dump();
-    },
+    [=](protocol::get_atom) { return status(self->state); },
   };
 }
 

@@ -29,6 +29,8 @@
 #include "actors/protocol/atoms.hpp"
 #include "actors/runtime/loop_reply.hpp"
 #include "actors/runtime/policy_ptr.hpp"
+#include "actors/runtime/status_message.hpp"
+#include "net/io/counter_list.hpp"
 
 namespace baton::node {
 class io_runtime;
@@ -36,6 +38,28 @@ class event_log;
 }  // namespace baton::node
 
 namespace baton::cluster {
+
+/// The cluster actor's own counters, declared once (net/io/counter_list.hpp); its status
+/// (get_atom -> node::role_status) adds the gateway's, the forwarding stage's and the ARP side's.
+#define BATON_CLUSTER_UNIT_GAUGES(COUNTER, GAUGE)                                     \
+  GAUGE(owned_units, "work units this member owns")                                  \
+  GAUGE(flows, "flows in the gateway's table, as the packet loop last reported it")
+#define BATON_CLUSTER_REPLICATION_COUNTERS(COUNTER, GAUGE)                            \
+  COUNTER(blobs, "unit states handed to the group for the units' backups")           \
+  COUNTER(bytes, "bytes of unit state handed to the group")                          \
+  COUNTER(takeovers, "units taken over from another member")                         \
+  COUNTER(imported_flows, "flows created from taken-over state")                     \
+  COUNTER(import_errors, "taken-over unit states that did not parse")
+#define BATON_CLUSTER_VIEW_COUNTERS(COUNTER, GAUGE) \
+  COUNTER(applied, "group views applied to the ARP side and the routes")
+#define BATON_CLUSTER_ROUTE_GAUGES(COUNTER, GAUGE)                                    \
+  GAUGE(routes_forward, "units the master forwards to their owner's MAC")            \
+  GAUGE(routes_hold, "units whose datagrams the master holds (assignment in progress)")
+
+BATON_COUNTER_STRUCT(cluster_unit_gauges, BATON_CLUSTER_UNIT_GAUGES)
+BATON_COUNTER_STRUCT(cluster_replication_counters, BATON_CLUSTER_REPLICATION_COUNTERS)
+BATON_COUNTER_STRUCT(cluster_view_counters, BATON_CLUSTER_VIEW_COUNTERS)
+BATON_COUNTER_STRUCT(cluster_route_gauges, BATON_CLUSTER_ROUTE_GAUGES)
 
 /// The cluster actor's own timer: look at the last group view again (a master holding a unit's
 /// datagrams because its owner's MAC was not known yet).
@@ -51,8 +75,9 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<protocol::takeover_atom, group::unit_id, group::state_bytes>,
   caf::reacts_to<protocol::tick_atom>,
   caf::reacts_to<protocol::apply_atom>,
-  caf::replies_to<protocol::get_atom>::with<std::string>,
-  caf::replies_to<protocol::units_atom>::with<std::string>,
+  caf::replies_to<protocol::get_atom>::with<node::role_status>,
+  caf::replies_to<protocol::units_atom>::with<node::unit_flows>,
+  caf::replies_to<node::flows_atom, std::uint32_t>::with<node::flow_list>,
   caf::replies_to<protocol::reload_atom, node::policy_ptr>::with<std::string>>;
 
 /// Spawns the cluster actor over the node's data path (whose io_runtime must hold a cluster stage).

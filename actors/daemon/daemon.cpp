@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
+#include <unordered_map>
 
 #include "actors/console/http_server.hpp"
 #include "actors/console/metrics.hpp"
+#include "actors/console/status_render.hpp"
 #include "actors/daemon/roles.hpp"
 #include "actors/group/discovery.hpp"
 #include "actors/group/group_actor.hpp"
@@ -17,6 +19,7 @@
 #include "actors/runtime/io_runtime.hpp"
 #include "actors/runtime/node_config.hpp"
 #include "actors/runtime/packet_io_actor.hpp"
+#include "actors/runtime/status_message.hpp"
 #include "actors/runtime/tls_watch.hpp"
 #include "actors/slr/slr_actor.hpp"
 #include "policy/diff.hpp"
@@ -34,17 +37,66 @@ using nlohmann::json;
 constexpr auto ask_timeout = std::chrono::seconds(3);
 constexpr std::uint16_t discovery_port = 4791;  // UDP; beacons say where the group actor listens
 
-/// Asks a local actor for its JSON answer from a console thread.
-template <class Handle, class... Ts>
-std::string ask(caf::actor_system& sys, const Handle& h, Ts... xs) {
+/// Asks a local actor for its answer of type Result (JSON text, a role_status, a flow_list, ...)
+/// from a console thread.
+template <class Result = std::string, class Handle, class... Ts>
+Result ask(caf::actor_system& sys, const Handle& h, Ts... xs) {
   caf::scoped_actor self{sys};
-  std::string result;
+  Result result;
   std::string failure;
   self->request(h, ask_timeout, xs...)
-    .receive([&](std::string& r) { result = std::move(r); },
+    .receive([&](Result& r) { result = std::move(r); },
              [&](caf::error& e) { failure = sys.render(e); });
   if (!failure.empty()) throw std::runtime_error("actor did not answer: " + failure);
   return result;
+}
+
+/// The node's own counters (apart from its actors'), declared once (net/io/counter_list.hpp).
+#define BATON_NODE_TLS_COUNTERS(COUNTER, GAUGE)                    \
+  COUNTER(refused, "node-to-node TLS handshakes refused")          \
+  COUNTER(accepted, "node-to-node TLS handshakes accepted")
+/// Named as the events they count.
+#define BATON_NODE_EVENT_COUNTERS(COUNTER, GAUGE)                  \
+  COUNTER(peer_refused, "peers refused at TLS, hello or join")     \
+  COUNTER(reload_failed, "reloads refused because the new policy was invalid")
+#define BATON_NODE_RELOAD_COUNTERS(COUNTER, GAUGE)                 \
+  COUNTER(applied, "policy reloads applied")                       \
+  COUNTER(failed, "policy reloads that kept the running policy")
+#define BATON_NODE_CONSOLE_COUNTERS(COUNTER, GAUGE) \
+  COUNTER(requests, "console requests served")
+#define BATON_NODE_DISCOVERY_COUNTERS(COUNTER, GAUGE)              \
+  COUNTER(beacons_sent, "group discovery beacons sent")            \
+  COUNTER(beacons_received, "group discovery beacons received")    \
+  COUNTER(malformed, "group discovery beacons that did not parse")
+BATON_COUNTER_STRUCT(node_tls_counters, BATON_NODE_TLS_COUNTERS)
+BATON_COUNTER_STRUCT(node_event_counters, BATON_NODE_EVENT_COUNTERS)
+BATON_COUNTER_STRUCT(node_reload_counters, BATON_NODE_RELOAD_COUNTERS)
+BATON_COUNTER_STRUCT(node_console_counters, BATON_NODE_CONSOLE_COUNTERS)
+BATON_COUNTER_STRUCT(node_discovery_counters, BATON_NODE_DISCOVERY_COUNTERS)
+
+/// The group actor still answers JSON (actors/group/group_actor.cpp is not converted to a
+/// role_status yet): the part of it that /counters and /metrics show. Its message counts by type
+/// become labelled families, its other numbers counters, generically.
+constexpr const char* group_counter_keys[] = {"messages_sent", "messages_received",
+                                              "unknown_sender", "unreachable"};
+
+json group_counters(const json& status) {
+  json g = json::object();
+  for (const char* k : group_counter_keys)
+    if (status.contains(k)) g[k] = status[k];
+  return g;
+}
+
+void group_metrics(const json& g, std::vector<console::metric_family>& out) {
+  for (auto& [name, v] : g.items()) {
+    console::metric_family fam{"baton_group_" + name + "_total", "group: " + name,
+                               console::metric_type::counter, {}};
+    if (v.is_object())
+      for (auto& [type, n] : v.items()) fam.add({{"type", type}}, n.get<double>());
+    else if (v.is_number())
+      fam.add({}, v.get<double>());
+    out.push_back(std::move(fam));
+  }
 }
 
 group::group_actor_config make_group_config(const policy::policy& p) {
@@ -228,10 +280,11 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     if (!d.unit_worker) return http_response::json(units);
     // The role working on units adds the flows it carries for each unit it owns.
     auto table = json::parse(units);
-    auto flows = json::parse(ask(sys, d.unit_worker, protocol::units_atom::value));
+    auto flows = ask<unit_flows>(sys, d.unit_worker, protocol::units_atom::value);
+    std::unordered_map<std::uint32_t, std::uint64_t> by_unit(flows.counts.begin(), flows.counts.end());
     for (auto& u : table) {
-      auto key = std::to_string(u["unit"].get<unsigned>());
-      u["flows"] = flows.contains(key) ? flows[key].get<std::uint64_t>() : 0;
+      auto i = by_unit.find(u["unit"].get<std::uint32_t>());
+      u["flows"] = i == by_unit.end() ? 0 : i->second;
     }
     return http_response::json(table.dump());
   });
@@ -239,7 +292,8 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   for (auto& r : d.roles) {
     auto handle = r.handle;
     server.route("GET", "/" + r.name, [handle, &sys](const http_request&) {
-      return http_response::json(ask(sys, handle, protocol::get_atom::value));
+      return http_response::json(
+        console::status_json(ask<role_status>(sys, handle, protocol::get_atom::value)).dump());
     });
   }
   if (auto* slr = d.role("slr")) {
@@ -251,33 +305,59 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       return http_response::json(ask(sys, handle, slr::flush_atom::value, scope));
     });
   }
-  server.route("GET", "/flows", [this](const http_request&) {
-    // The pass-through stage keeps no per-flow state; roles with flow tables list them here.
-    json j;
-    j["flows"] = json::array();
-    j["roles_with_flow_state"] = json::array();
-    (void)this;
-    return http_response::json(j.dump());
-  });
-  auto counters = [this, &sys]() {
+  server.route("GET", "/flows", [this, &sys](const http_request& req) {
+    // The flows of every role that keeps them (cluster: the gateway's table; slr: pinned flows),
+    // each read on the loop thread by its actor, at most ?limit=N (default 1000) in all.
     auto& d = *impl_;
-    json j;
-    j["packet_io"] = json::parse(ask(sys, d.packet_io, protocol::get_atom::value));
-    auto g = json::parse(ask(sys, d.group, protocol::get_atom::value));
-    j["group"] = {{"messages_sent", g["messages_sent"]},
-                  {"messages_received", g["messages_received"]},
-                  {"unknown_sender", g["unknown_sender"]},
-                  {"unreachable", g["unreachable"]}};
-    for (auto& r : d.roles) j[r.name] = json::parse(ask(sys, r.handle, protocol::get_atom::value));
-    j["tls"] = {{"refused", tls_refusals()}, {"accepted", tls_accepted()}};
-    j["events"] = {{"peer_refused", events_.count("peer_refused")},
-                   {"reload_failed", events_.count("reload_failed")}};
-    j["reloads"] = {{"applied", d.reloads}, {"failed", d.reload_failures}};
-    j["console"] = {{"requests", d.console->requests_total()}};
+    std::size_t limit = 0;
+    try {
+      limit = console::flows_limit(req.param("limit"));
+    } catch (const std::invalid_argument& e) {
+      return http_response::json(json{{"error", e.what()}}.dump(), 400);
+    }
+    std::vector<flow_list> lists;
+    for (auto& r : d.roles) {
+      auto l = ask<flow_list>(sys, r.handle, flows_atom::value, static_cast<std::uint32_t>(limit));
+      if (l.role == "host_agent") continue;  // pins no flows
+      lists.push_back(std::move(l));
+    }
+    return http_response::json(console::flows_json(lists, limit).dump());
+  });
+  // Every counter of the node, as typed status: the packet-I/O actor's and each role actor's
+  // role_status, the node's own lists, and the group actor's JSON (its counts by type).
+  struct all_counters {
+    role_status packet_io;
+    json group;  // the group actor's counters (JSON: group_counters)
+    std::vector<std::pair<std::string, role_status>> roles;
+    role_status node;  // tls, events, reloads, console, discovery
+  };
+  auto collect = [this, &sys]() {
+    auto& d = *impl_;
+    all_counters c;
+    c.packet_io = ask<role_status>(sys, d.packet_io, protocol::get_atom::value);
+    c.group = group_counters(json::parse(ask(sys, d.group, protocol::get_atom::value)));
+    for (auto& r : d.roles)
+      c.roles.emplace_back(r.name, ask<role_status>(sys, r.handle, protocol::get_atom::value));
+    c.node.group("tls", node_tls_counters{tls_refusals(), tls_accepted()});
+    node_event_counters ev;
+#define BATON_NODE_EVENT_COUNT(name, help) ev.name = events_.count(#name);
+    BATON_NODE_EVENT_COUNTERS(BATON_NODE_EVENT_COUNT, BATON_NODE_EVENT_COUNT)
+#undef BATON_NODE_EVENT_COUNT
+    c.node.group("events", ev);
+    c.node.group("reloads", node_reload_counters{d.reloads, d.reload_failures});
+    c.node.group("console", node_console_counters{d.console->requests_total()});
     if (d.discovery)
-      j["discovery"] = {{"beacons_sent", d.discovery->beacons_sent()},
-                        {"beacons_received", d.discovery->beacons_received()},
-                        {"malformed", d.discovery->malformed()}};
+      c.node.group("discovery", node_discovery_counters{d.discovery->beacons_sent(),
+                                                        d.discovery->beacons_received(),
+                                                        d.discovery->malformed()});
+    return c;
+  };
+  auto counters = [collect]() {
+    auto c = collect();
+    json j = console::status_json(c.node);
+    j["packet_io"] = console::status_json(c.packet_io);
+    j["group"] = c.group;
+    for (auto& [name, st] : c.roles) j[name] = console::status_json(st);
     return j;
   };
   server.route("GET", "/counters", [counters](const http_request&) {
@@ -297,58 +377,15 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   server.route("POST", "/drain", [this](const http_request&) {
     return http_response::json(drain());
   });
-  server.route("GET", "/metrics", [counters](const http_request&) {
-    auto c = counters();
-    auto& io = c["packet_io"];
+  server.route("GET", "/metrics", [collect](const http_request&) {
+    auto c = collect();
     std::vector<console::metric_family> families;
-    auto counter = [&](std::string name, std::string help) -> console::metric_family& {
-      families.push_back({std::move(name), std::move(help), console::metric_type::counter, {}});
-      return families.back();
-    };
-    counter("baton_packets_received_total", "datagrams that entered the packet loop")
-      .add({}, io["rx_packets"].get<double>());
-    counter("baton_packets_sent_total", "datagrams an output port took")
-      .add({}, io["tx_packets"].get<double>());
-    auto& drops = counter("baton_packets_dropped_total", "datagrams dropped, by reason");
-    for (auto& [reason, n] : io["drops"].items()) drops.add({{"reason", reason}}, n.get<double>());
-    auto& malformed = counter("baton_packets_malformed_total", "malformed datagrams, by parse status");
-    for (auto& [status, n] : io["malformed"].items())
-      malformed.add({{"status", status}}, n.get<double>());
-    auto& port_rx = counter("baton_port_received_total", "datagrams received, by port");
-    auto& port_tx = counter("baton_port_sent_total", "datagrams sent, by port");
-    for (auto& port : io["ports"]) {
-      port_rx.add({{"port", port["name"].get<std::string>()}}, port["rx_packets"].get<double>());
-      port_tx.add({{"port", port["name"].get<std::string>()}}, port["tx_packets"].get<double>());
-    }
-    auto& sent = counter("baton_group_messages_sent_total", "group messages sent, by type");
-    for (auto& [type, n] : c["group"]["messages_sent"].items()) sent.add({{"type", type}}, n.get<double>());
-    auto& received = counter("baton_group_messages_received_total", "group messages received, by type");
-    for (auto& [type, n] : c["group"]["messages_received"].items())
-      received.add({{"type", type}}, n.get<double>());
-    if (c.contains("slr")) {
-      auto& dp = counter("baton_slr_datagrams_total", "SLR data path, by what happened");
-      for (auto& [what, n] : c["slr"]["data_path"].items())
-        if (what != "flows") dp.add({{"what", what}}, n.get<double>());
-      auto& ctl = counter("baton_slr_control_total", "SLR control plane events, by kind");
-      for (auto& [what, n] : c["slr"]["control"].items())
-        if (what != "flow_records") ctl.add({{"what", what}}, n.get<double>());
-    }
-    if (io.contains("shaping")) {
-      auto& sent = counter("baton_shaping_sent_bytes_total", "bytes the shaper sent, by class");
-      auto& dropped = counter("baton_shaping_dropped_total", "datagrams the shaper dropped, by class");
-      for (auto& cl : io["shaping"]["classes"]) {
-        sent.add({{"class", cl["name"].get<std::string>()}}, cl["sent_bytes"].get<double>());
-        dropped.add({{"class", cl["name"].get<std::string>()}}, cl["dropped"].get<double>());
-      }
-    }
-    counter("baton_tls_refused_total", "node-to-node TLS handshakes refused")
-      .add({}, c["tls"]["refused"].get<double>());
-    counter("baton_peer_refused_total", "peers refused at TLS, hello or join")
-      .add({}, c["events"]["peer_refused"].get<double>());
-    counter("baton_reload_failed_total", "reloads refused because the new policy was invalid")
-      .add({}, c["events"]["reload_failed"].get<double>());
+    console::status_metrics("packet_io", c.packet_io, families);
+    group_metrics(c.group, families);
+    for (auto& [name, st] : c.roles) console::status_metrics(name, st, families);
+    console::status_metrics("node", c.node, families);
     return http_response::text(console::render_prometheus(families), 200,
-                               "text/plain; version=0.0.4; charset=utf-8");
+                               console::prometheus_content_type);
   });
   try {
     server.start();

@@ -1,7 +1,5 @@
 #include "actors/runtime/io_runtime.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <netinet/in.h>
 
 #include <stdexcept>
@@ -237,62 +235,68 @@ net::loop_snapshot io_runtime::snapshot() const {
   return loop_ ? loop_->snapshot() : net::loop_snapshot{};
 }
 
-nlohmann::json io_runtime::counters() const {
-  auto s = snapshot();
-  nlohmann::json j;
-  j["active"] = active();
-  j["rx_packets"] = s.rx_packets;
-  j["tx_packets"] = s.tx_packets;
-  j["turns"] = s.turns;
-  auto& drops = j["drops"] = nlohmann::json::object();
+role_status io_runtime::status() const {
+  const auto s = snapshot();
+  role_status st;
+  st.fact("active", scalar(active()));
+  st.group("", s);
+  counter_family drops{"drops", "datagrams the loop dropped, by reason", net::counter_kind::counter,
+                       "reason", {}};
   for (std::size_t i = 0; i < net::drop_reason_count; ++i)
-    drops[net::to_string(static_cast<net::drop_reason>(i))] = s.drops[i];
-  auto& malformed = j["malformed"] = nlohmann::json::object();
+    drops.values.emplace_back(net::to_string(static_cast<net::drop_reason>(i)), s.drops[i]);
+  st.families.push_back(std::move(drops));
+  counter_family malformed{"malformed", "malformed datagrams dropped, by parse status",
+                           net::counter_kind::counter, "status", {}};
   for (std::size_t i = 0; i < net::parse_status_count; ++i)
     if (i != static_cast<std::size_t>(net::parse_status::ok))
-      malformed[net::to_string(static_cast<net::parse_status>(i))] = s.malformed[i];
-  auto& stages = j["stages"] = nlohmann::json::array();
-  for (auto& st : s.stages)
-    stages.push_back({{"name", st.name}, {"seen", st.seen}, {"forwarded", st.forwarded},
-                      {"dropped", st.dropped}, {"consumed", st.consumed}});
-  auto& ports = j["ports"] = nlohmann::json::array();
-  for (auto& p : s.ports)
-    ports.push_back({{"name", p.name},
-                     {"mtu", p.mtu},
-                     {"rx_packets", p.stats.rx_packets},
-                     {"rx_bytes", p.stats.rx_bytes},
-                     {"rx_oversize", p.stats.rx_oversize},
-                     {"rx_not_ipv4", p.stats.rx_not_ipv4},
-                     {"rx_no_buffer", p.stats.rx_no_buffer},
-                     {"rx_kernel_drops", p.stats.rx_kernel_drops},
-                     {"csum_finished", p.stats.csum_finished},
-                     {"tx_packets", p.stats.tx_packets},
-                     {"tx_bytes", p.stats.tx_bytes},
-                     {"tx_errors", p.stats.tx_errors}});
-  j["pool"] = {{"capacity", s.pool_capacity},
-               {"available", s.pool_available},
-               {"exhausted", s.pool_exhausted}};
-  if (shaper_) {
-    const auto st = shaper_->stats();
-    auto classes = nlohmann::json::array();
-    for (const auto& c : st.classes)
-      classes.push_back({{"name", c.name},
-                         {"share", c.share},
-                         {"enqueued", c.counters.enqueued},
-                         {"enqueued_bytes", c.counters.enqueued_bytes},
-                         {"sent", c.counters.sent},
-                         {"sent_bytes", c.counters.sent_bytes},
-                         {"dropped", c.counters.dropped},
-                         {"dropped_bytes", c.counters.dropped_bytes},
-                         {"queued", c.counters.queued()}});
-    j["shaping"] = {{"interface", st.interface},
-                    {"rate_bytes_per_s", st.rate_bytes_per_s},
-                    {"burst_bytes", st.burst_bytes},
-                    {"oversize", st.oversize},
-                    {"tx_errors", st.tx_errors},
-                    {"classes", std::move(classes)}};
+      malformed.values.emplace_back(net::to_string(static_cast<net::parse_status>(i)), s.malformed[i]);
+  st.families.push_back(std::move(malformed));
+
+  status_table stages{"stages", "stage", {{"name", column_kind::key, ""}}, {}};
+  stages.counter_columns<net::stage_stats>();
+  for (const auto& x : s.stages) {
+    status_row row{{scalar(x.name)}, {}};
+    append_counters(row, x);
+    stages.rows.push_back(std::move(row));
   }
-  return j;
+  st.tables.push_back(std::move(stages));
+  status_table ports{"ports", "port", {{"name", column_kind::key, ""}, {"mtu", column_kind::fact, ""}}, {}};
+  ports.counter_columns<net::port_stats>();
+  for (const auto& p : s.ports) {
+    status_row row{{scalar(p.name), scalar(p.mtu)}, {}};
+    append_counters(row, p.stats);
+    ports.rows.push_back(std::move(row));
+  }
+  st.tables.push_back(std::move(ports));
+
+  if (shaper_) {
+    // The shaper's and sfq's counters are plain structs in net/sched (not yet counter lists).
+    const auto sh = shaper_->stats();
+    st.fact("shaping.interface", scalar(sh.interface));
+    st.fact("shaping.rate_bytes_per_s", scalar(sh.rate_bytes_per_s));
+    st.fact("shaping.burst_bytes", scalar(sh.burst_bytes));
+    st.fact("shaping.oversize", scalar(sh.oversize));
+    st.fact("shaping.tx_errors", scalar(sh.tx_errors));
+    status_table classes{"shaping.classes", "class",
+                         {{"name", column_kind::key, ""},
+                          {"share", column_kind::fact, ""},
+                          {"enqueued", column_kind::counter, "packets the class accepted"},
+                          {"enqueued_bytes", column_kind::counter, "bytes the class accepted"},
+                          {"sent", column_kind::counter, "packets the shaper sent"},
+                          {"sent_bytes", column_kind::counter, "bytes the shaper sent"},
+                          {"dropped", column_kind::counter, "packets dropped: queue full"},
+                          {"dropped_bytes", column_kind::counter, "bytes dropped: queue full"},
+                          {"queued", column_kind::gauge, "packets waiting now"}},
+                         {}};
+    for (const auto& c : sh.classes)
+      classes.rows.push_back({{scalar(c.name), scalar(c.share), scalar(c.counters.enqueued),
+                               scalar(c.counters.enqueued_bytes), scalar(c.counters.sent),
+                               scalar(c.counters.sent_bytes), scalar(c.counters.dropped),
+                               scalar(c.counters.dropped_bytes), scalar(c.counters.queued())},
+                              {}});
+    st.tables.push_back(std::move(classes));
+  }
+  return st;
 }
 
 }  // namespace baton::node

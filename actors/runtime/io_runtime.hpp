@@ -7,7 +7,7 @@
 // Who may call what:
 //   build phase (one thread, loop not started): begin(), add_port(), add_io_port(),
 //       add_tunnel_port(), add_stage(), build_pass_through();
-//   any thread, any time: post(), run_on_loop() (not from the loop thread), counters(),
+//   any thread, any time: post(), run_on_loop() (not from the loop thread), status(),
 //       snapshot(), stage<T>() (the pointer; what the stage allows from other threads is in its
 //       header), apply().
 
@@ -17,8 +17,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
+#include "actors/runtime/role_status.hpp"
 #include "net/io/packet_buffer.hpp"
 #include "net/io/packet_loop.hpp"
 #include "net/io/pass_through.hpp"
@@ -108,9 +107,11 @@ public:
   /// Queues `command` for the loop thread and returns at once (runs it here when stopped).
   void post(std::function<void()> command);
 
-  /// The loop's counters as JSON: rx/tx, drops by reason, malformed by parse status, stages, ports,
-  /// and "shaping" (interface, rate, burst, per class counters) when a shaper runs.
-  nlohmann::json counters() const;
+  /// The loop's status (the packet-I/O actor's answer to get_atom): the loop's counter list at
+  /// the top (rx/tx, turns, pool, ...), drops by reason, malformed by parse status, the stages and
+  /// ports tables (their counter lists), and "shaping" (interface, rate, burst, per class
+  /// counters) when a shaper runs.
+  role_status status() const;
   /// The raw snapshot, for /metrics.
   net::loop_snapshot snapshot() const;
 

@@ -2,8 +2,6 @@
 
 #include <caf/all.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include "actors/runtime/event_log.hpp"
 #include "actors/runtime/io_runtime.hpp"
 #include "policy/policy.hpp"
@@ -26,7 +24,7 @@ packet_io_actor::behavior_type packet_io_impl(packet_io_actor::stateful_pointer<
   self->state.io = std::move(io);
   self->state.events = events;
   return {
-    [=](protocol::get_atom) { return self->state.io->counters().dump(); },
+    [=](protocol::get_atom) { return self->state.io->status(); },
     [=](protocol::reload_atom, const policy_ptr& p, const std::vector<std::string>& ports) -> std::string {
       try {
         self->state.io->apply(*p, ports);

@@ -1,7 +1,7 @@
 #pragma once
 // The packet-I/O actor (DESIGN §3): the control-plane face of the node's data path. It owns the
 // io_runtime (whose loop runs on its own thread and never sees a CAF message), starts it, answers
-// counter queries and applies reloaded io sections by swapping tables.
+// status queries (a role_status) and applies reloaded io sections by swapping tables.
 
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
@@ -13,6 +13,7 @@
 
 #include "actors/protocol/atoms.hpp"
 #include "actors/runtime/policy_ptr.hpp"
+#include "actors/runtime/status_message.hpp"
 
 namespace baton::node {
 
@@ -22,7 +23,7 @@ class event_log;
 /// (reload_atom, policy, ports): `ports` are the port names the new policy's data path opens
 /// (io_runtime::apply).
 using packet_io_actor =
-  caf::typed_actor<caf::replies_to<protocol::get_atom>::with<std::string>,
+  caf::typed_actor<caf::replies_to<protocol::get_atom>::with<role_status>,
                    caf::replies_to<protocol::reload_atom, policy_ptr,
                                    std::vector<std::string>>::with<std::string>>;
 

@@ -37,8 +37,9 @@ struct role_context {
 struct role_actor {
   std::string name;      // "slr", "cluster", ...
   std::string purpose;   // one line
-  caf::actor handle;     // answers (get_atom) -> std::string (JSON status) and
-                         // (reload_atom, policy_ptr) -> std::string
+  caf::actor handle;     // answers (get_atom) -> role_status, (flows_atom, uint32_t limit)
+                         // -> flow_list, and (reload_atom, policy_ptr) -> std::string
+                         // (actors/runtime/status_message.hpp)
   std::uint16_t listening = 0;  // the TCP port it is published on, 0 when none
 };
 

@@ -3,8 +3,6 @@
 
 #include <caf/all.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +15,7 @@
 #include "actors/runtime/event_log.hpp"
 #include "actors/runtime/io_runtime.hpp"
 #include "actors/runtime/policy_ptr.hpp"
+#include "actors/runtime/status_message.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/protocol/slr.hpp"
 #include "actors/slr/links.hpp"
@@ -31,7 +30,6 @@ namespace baton::slr {
 namespace {
 
 using node::severity;
-using nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
 /// Progress check timer (Figure 10's monitoring of the flows it serves).
@@ -84,8 +82,8 @@ struct host_state {
   // When each stalled flow was last advertised: once per progress timeout per flow.
   std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t>, clock_type::time_point>
     advertised;
-  std::uint64_t sequence = 0, states_sent = 0, load_errors = 0, adverts_sent = 0,
-                advert_errors = 0, stalled_seen = 0, progress_checks = 0;
+  std::uint64_t sequence = 0;
+  host_agent_counters ctl;
   std::uint16_t advert_seq = 0;
 };
 
@@ -97,7 +95,7 @@ void report(host_pointer self) {
   auto& st = self->state;
   auto r = st.loads->measure();
   if (!r.error.empty()) {
-    ++st.load_errors;
+    ++st.ctl.load_errors;
     if (r.error != st.last_error)
       st.events->add(severity::warning, "load_index_failed", {{"reason", r.error}});
   }
@@ -109,7 +107,7 @@ void report(host_pointer self) {
   s.tunnel_address = st.cfg.tunnel_address;
   s.sequence = ++st.sequence;
   for (auto& [net, load] : r.loads) s.subnets.push_back({net.prefix, net.length, load});
-  st.states_sent += send_to_linked(self, st.uppers, s);
+  st.ctl.states_sent += send_to_linked(self, st.uppers, s);
 }
 
 /// Figure 10: a flow that gets no feedback from the client may have lost its state in the
@@ -117,7 +115,7 @@ void report(host_pointer self) {
 /// SLR now receiving the flow.
 void check_progress(host_pointer self) {
   auto& st = self->state;
-  ++st.progress_checks;
+  ++st.ctl.progress_checks;
   if (!st.adverts) return;
   const auto timeout = std::chrono::milliseconds(st.cfg.progress_timeout_ms);
   std::vector<stalled_flow> stalled;
@@ -125,7 +123,7 @@ void check_progress(host_pointer self) {
     stalled = stalled_flows(st.cfg.virtual_subnets, timeout);
   } catch (const std::exception& e) {
     // Said once per distinct reason: the check runs four times per progress timeout.
-    ++st.advert_errors;
+    ++st.ctl.advert_errors;
     if (st.last_progress_error != e.what())
       st.events->add(severity::warning, "progress_check_failed", {{"reason", e.what()}});
     st.last_progress_error = e.what();
@@ -133,7 +131,7 @@ void check_progress(host_pointer self) {
   }
   const auto now = clock_type::now();
   for (auto& f : stalled) {
-    ++st.stalled_seen;
+    ++st.ctl.stalled_seen;
     auto& last = st.advertised[{f.remote_address, f.remote_port, f.local_address, f.local_port}];
     if (last != clock_type::time_point{} && now - last < timeout) continue;
     last = now;
@@ -146,14 +144,14 @@ void check_progress(host_pointer self) {
     a.server_address = st.cfg.tunnel_address;
     a.server_port = f.local_port;  // direct server return: the service listens on the virtual port
     if (st.adverts->send(a, ++st.advert_seq)) {
-      ++st.adverts_sent;
+      ++st.ctl.adverts_sent;
       st.events->add(severity::info, "flow_advertisement_sent",
                      {{"client", policy::format_ipv4(a.client_address) + ":" + std::to_string(a.client_port)},
                       {"virtual", policy::format_ipv4(a.virtual_address) + ":" + std::to_string(a.virtual_port)},
                       {"unacked", std::to_string(f.unacked)},
                       {"last_ack_ms", std::to_string(f.last_ack_recv_ms)}});
     } else {
-      ++st.advert_errors;
+      ++st.ctl.advert_errors;
     }
   }
   for (auto it = st.advertised.begin(); it != st.advertised.end();)
@@ -212,26 +210,25 @@ caf::behavior host_impl(host_pointer self, std::shared_ptr<node::io_runtime> io,
         l->level = h.level;
       }
     },
-    [=](protocol::get_atom) -> std::string {
+    [=](protocol::get_atom) {
       auto& st = self->state;
-      json j;
-      j["level"] = "host";
-      j["name"] = st.self_name;
-      j["tunnel_address"] = policy::format_ipv4(st.cfg.tunnel_address);
-      auto& ups = j["uppers"] = json::array();
-      for (auto& l : st.uppers)
-        ups.push_back({{"name", l.name}, {"address", policy::format_ipv4(l.address)},
-                       {"linked", static_cast<bool>(l.handle)}, {"attempts", l.attempts},
-                       {"failures", l.failures}});
-      auto& loads = j["loads"] = json::array();
+      node::role_status s;
+      s.fact("level", node::scalar("host"))
+        .fact("name", node::scalar(st.self_name))
+        .fact("tunnel_address", node::scalar(policy::format_ipv4(st.cfg.tunnel_address)))
+        .fact("load_error", node::scalar(st.last_error));
+      s.tables.push_back(links_table("uppers", st.uppers, false));
+      node::status_table loads{"loads", "subnet", {{"subnet", node::column_kind::key, ""},
+                                                   {"load", node::column_kind::gauge,
+                                                    "the load index last reported"}},
+                               {}};
       for (auto& [net, load] : st.last_loads)
-        loads.push_back({{"subnet", policy::to_string(net)}, {"load", load}});
-      j["load_error"] = st.last_error;
-      j["control"] = {{"states_sent", st.states_sent}, {"load_errors", st.load_errors},
-                      {"progress_checks", st.progress_checks}, {"stalled_seen", st.stalled_seen},
-                      {"adverts_sent", st.adverts_sent}, {"advert_errors", st.advert_errors}};
-      return j.dump();
+        loads.rows.push_back({{node::scalar(policy::to_string(net)), node::scalar(load)}, {}});
+      s.tables.push_back(std::move(loads));
+      s.group("control", st.ctl);
+      return s;
     },
+    [=](node::flows_atom, std::uint32_t) { return node::flow_list{"host_agent", {}, 0}; },
   };
 }
 

@@ -19,6 +19,7 @@
 #include "actors/runtime/event_log.hpp"
 #include "actors/runtime/on_loop.hpp"
 #include "actors/runtime/policy_ptr.hpp"
+#include "actors/runtime/status_message.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/protocol/slr.hpp"
 #include "actors/slr/flow_record.hpp"
@@ -113,12 +114,7 @@ struct slr_state {
   bool active = true;
   bool dirty = false;  // records changed since the last copy to the hot spare
   std::uint64_t sequence = 0;
-  std::uint64_t states_received = 0, states_sent = 0, states_stale = 0, entries_ignored = 0,
-                recomputes = 0, publish_errors = 0, shortcuts_sent = 0, shortcuts_received = 0,
-                shortcuts_forwarded = 0, recreated = 0, whohas_sent = 0, whohas_answered = 0,
-                ihave_installed = 0, unrecovered = 0, adverts = 0, events_seen = 0,
-                install_failures = 0, takeovers = 0, replications = 0, replicated_bytes = 0,
-                imported = 0, import_errors = 0;
+  slr_control_counters ctl;  // flow_records is filled in by status()
 
   net::slr_stage* data_path = nullptr;  // owned by the loop; flow-table calls only on the loop
   std::size_t data_path_flows = 0;      // its flow count, as the loop last reported it
@@ -157,7 +153,7 @@ void install_all(slr_pointer self, flow_entries e, Then then) {
       return ok;
     },
     [self, wanted, then](std::size_t ok) {
-      self->state.install_failures += wanted - ok;
+      self->state.ctl.install_failures += wanted - ok;
       then(ok);
     });
 }
@@ -192,19 +188,19 @@ void on_events(slr_pointer self) {
   flow_entries reinstall;
   const auto now = clock_type::now();
   for (auto& e : events) {
-    ++st.events_seen;
+    ++st.ctl.events;
     switch (e.kind) {
       case net::slr_event_kind::new_flow: {
         auto& r = remember(st, e.key, e.next_hop, e.prev_hop, net::flow_origin::chosen);
         if (st.active) ++st.chosen[e.next_hop];
         // A site SLR's choice is a host: tell the SLR above (document 001's tunnel object).
         if (st.cfg.level == policy::slr_level::site && st.active) {
-          if (send_upstream(self, r, e.next_hop)) ++st.shortcuts_sent;
+          if (send_upstream(self, r, e.next_hop)) ++st.ctl.shortcuts_sent;
         }
         break;
       }
       case net::slr_event_kind::advertised_flow:
-        ++st.adverts;
+        ++st.ctl.adverts;
         remember(st, e.key, e.next_hop, e.prev_hop, net::flow_origin::advertised);
         st.events->add(severity::info, "flow_advertised",
                        {{"flow", to_string(e.key)}, {"server", policy::format_ipv4(e.next_hop)}});
@@ -213,7 +209,7 @@ void on_events(slr_pointer self) {
         // Recovery (1): the data path lost the entry but the SLR still knows the flow.
         if (auto* r = st.flows.find(e.key)) {
           reinstall.emplace_back(e.key, r->next_hop, net::flow_origin::recovered);
-          ++st.recreated;
+          ++st.ctl.recreated;
           break;
         }
         // Recovery (3): ask the neighbour SLRs, once a second per flow.
@@ -231,8 +227,8 @@ void on_events(slr_pointer self) {
             self->send(n.handle, protocol::whohas{to_protocol(e.key), st.self_name, 1});
             any = true;
           }
-        if (any) ++st.whohas_sent;
-        else ++st.unrecovered;
+        if (any) ++st.ctl.whohas_sent;
+        else ++st.ctl.unrecovered;
         break;
       }
     }
@@ -246,7 +242,7 @@ void on_events(slr_pointer self) {
 /// Figure 9 and the state update upward.
 void recompute(slr_pointer self) {
   auto& st = self->state;
-  ++st.recomputes;
+  ++st.ctl.recomputes;
   st.routes = st.table->recompute(clock_type::now(), std::chrono::system_clock::now());
   net::slr_routes out;
   for (auto& r : st.routes) {
@@ -260,7 +256,7 @@ void recompute(slr_pointer self) {
   try {
     st.stage().publish(out);
   } catch (const std::exception& e) {
-    ++st.publish_errors;
+    ++st.ctl.publish_errors;
     st.events->add(severity::error, "slr_publish_failed", {{"reason", e.what()}});
   }
   // A hot spare reports nothing upward: the SLR above must see one node per tunnel address.
@@ -271,78 +267,75 @@ void recompute(slr_pointer self) {
   up.sequence = ++st.sequence;
   for (auto& [net, m] : upward(st.routes))
     up.subnets.push_back({net.prefix, net.length, m});
-  st.states_sent += send_to_linked(self, st.uppers, up);
+  st.ctl.states_sent += send_to_linked(self, st.uppers, up);
 }
 
-json status(slr_pointer self) {
+node::role_status status(slr_pointer self) {
   auto& st = self->state;
-  json j;
-  j["level"] = st.level;
-  j["name"] = st.self_name;
-  j["tunnel_address"] = policy::format_ipv4(st.cfg.tunnel_address);
-  j["active"] = st.active;
-  j["shortcuts"] = st.cfg.shortcuts;
-  auto links = [](const std::vector<outbound_link>& v) {
-    json a = json::array();
-    for (auto& l : v)
-      a.push_back({{"name", l.name}, {"address", policy::format_ipv4(l.address)},
-                   {"linked", static_cast<bool>(l.handle)},
-                   {"tunnel_address", policy::format_ipv4(l.tunnel_address)},
-                   {"attempts", l.attempts}, {"failures", l.failures}});
-    return a;
-  };
-  j["uppers"] = links(st.uppers);
-  j["neighbors"] = links(st.neighbors);
-  auto& lower = j["lower"] = json::array();
+  node::role_status s;
+  s.fact("level", node::scalar(st.level))
+    .fact("name", node::scalar(st.self_name))
+    .fact("tunnel_address", node::scalar(policy::format_ipv4(st.cfg.tunnel_address)))
+    .fact("active", node::scalar(st.active))
+    .fact("shortcuts", node::scalar(st.cfg.shortcuts));
+  s.tables.push_back(links_table("uppers", st.uppers, true));
+  s.tables.push_back(links_table("neighbors", st.neighbors, true));
+  node::status_table lower{"lower", "node", {{"name", node::column_kind::key, ""},
+                                             {"level", node::column_kind::fact, ""},
+                                             {"tunnel_address", node::column_kind::fact, ""},
+                                             {"age_ms", node::column_kind::fact, ""}},
+                           {}};
   const auto now = clock_type::now();
   for (auto& [addr, n] : st.inbound) {
-    json subnets = json::array();
-    for (auto& s : n.subnets)
-      subnets.push_back({{"subnet", policy::format_ipv4(s.prefix) + "/" + std::to_string(s.length)},
-                         {"load", s.load}});
-    lower.push_back({{"name", n.name}, {"level", n.level},
-                     {"tunnel_address", policy::format_ipv4(n.tunnel_address)},
-                     {"age_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last).count()},
-                     {"subnets", subnets}});
+    node::status_table subnets{"subnets", "", {{"subnet", node::column_kind::key, ""},
+                                               {"load", node::column_kind::fact, ""}},
+                               {}};
+    for (auto& x : n.subnets)
+      subnets.rows.push_back({{node::scalar(policy::format_ipv4(x.prefix) + "/" + std::to_string(x.length)),
+                               node::scalar(x.load)},
+                              {}});
+    lower.rows.push_back(
+      {{node::scalar(n.name), node::scalar(n.level), node::scalar(policy::format_ipv4(n.tunnel_address)),
+        node::scalar(std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last).count())},
+       {std::move(subnets)}});
   }
-  auto& chosen = j["chosen"] = json::object();
-  for (auto& [hop, n] : st.chosen) chosen[policy::format_ipv4(hop)] = n;
-  auto& routes = j["routes"] = json::array();
+  s.tables.push_back(std::move(lower));
+  node::counter_family chosen{"chosen", "new flows this SLR chose, by next hop",
+                              net::counter_kind::counter, "next_hop", {}};
+  for (auto& [hop, n] : st.chosen) chosen.values.emplace_back(policy::format_ipv4(hop), n);
+  s.families.push_back(std::move(chosen));
+  node::status_table routes{"routes", "subnet",
+                            {{"subnet", node::column_kind::key, ""},
+                             {"aggregate", node::column_kind::gauge, "M = G(...) reported upward"}},
+                            {}};
   for (auto& r : st.routes) {
-    json c = json::array();
+    node::status_table c{"candidates", "", {{"from", node::column_kind::fact, ""},
+                                            {"next_hop", node::column_kind::key, ""},
+                                            {"load", node::column_kind::fact, ""},
+                                            {"route_cost", node::column_kind::fact, ""},
+                                            {"cost", node::column_kind::fact, ""},
+                                            {"weight", node::column_kind::fact, ""},
+                                            {"expected_share", node::column_kind::fact, ""}},
+                         {}};
     auto shares = expected_shares(r);
     for (std::size_t i = 0; i < r.candidates.size(); ++i) {
       auto& x = r.candidates[i];
-      c.push_back({{"from", x.from}, {"next_hop", policy::format_ipv4(x.next_hop)},
-                   {"load", x.load}, {"route_cost", x.route_cost}, {"cost", x.cost},
-                   {"weight", x.weight}, {"expected_share", i < shares.size() ? shares[i] : 0.0}});
+      c.rows.push_back({{node::scalar(x.from), node::scalar(policy::format_ipv4(x.next_hop)),
+                         node::scalar(x.load), node::scalar(x.route_cost), node::scalar(x.cost),
+                         node::scalar(x.weight),
+                         node::scalar(i < shares.size() ? shares[i] : 0.0)},
+                        {}});
     }
-    routes.push_back({{"subnet", policy::to_string(r.net)}, {"aggregate", r.aggregate},
-                      {"candidates", c}});
+    routes.rows.push_back({{node::scalar(policy::to_string(r.net)), node::scalar(r.aggregate)},
+                           {std::move(c)}});
   }
-  auto sc = st.stage().counters();
-  j["data_path"] = {{"tunneled", sc.tunneled}, {"decapsulated", sc.decapsulated},
-                    {"new_flows", sc.new_flows}, {"pinned_hits", sc.pinned_hits},
-                    {"shortcut_hits", sc.shortcut_hits},
-                    {"unknown_flow_drops", sc.unknown_flow_drops},
-                    {"advert_installs", sc.advert_installs}, {"adverts_refused", sc.adverts_refused},
-                    {"no_route", sc.no_route}, {"decap_errors", sc.decap_errors},
-                    {"standby_drops", sc.standby_drops}, {"table_full", sc.table_full},
-                    {"fragments", sc.fragments}, {"oversize", sc.oversize},
-                    {"events_lost", sc.events_lost}, {"flows", st.data_path_flows}};
-  j["control"] = {{"flow_records", st.flows.size()}, {"states_received", st.states_received},
-                  {"states_stale", st.states_stale}, {"entries_ignored", st.entries_ignored},
-                  {"states_sent", st.states_sent}, {"recomputes", st.recomputes},
-                  {"publish_errors", st.publish_errors}, {"shortcuts_sent", st.shortcuts_sent},
-                  {"shortcuts_received", st.shortcuts_received},
-                  {"shortcuts_forwarded", st.shortcuts_forwarded}, {"recreated", st.recreated},
-                  {"whohas_sent", st.whohas_sent}, {"whohas_answered", st.whohas_answered},
-                  {"ihave_installed", st.ihave_installed}, {"unrecovered", st.unrecovered},
-                  {"adverts", st.adverts}, {"events", st.events_seen},
-                  {"install_failures", st.install_failures}, {"takeovers", st.takeovers},
-                  {"replications", st.replications}, {"replicated_bytes", st.replicated_bytes},
-                  {"imported", st.imported}, {"import_errors", st.import_errors}};
-  return j;
+  s.tables.push_back(std::move(routes));
+  s.group("data_path", st.stage().counters());
+  s.group("data_path", slr_data_path_gauges{st.data_path_flows});
+  auto ctl = st.ctl;
+  ctl.flow_records = st.flows.size();
+  s.group("control", ctl);
+  return s;
 }
 
 /// How often an active SLR with a hot spare copies its changed flow records over.
@@ -423,7 +416,7 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       auto& st = self->state;
       std::vector<flow_record> copy;
       if (!unpack_flow_records(state, copy)) {
-        ++st.import_errors;
+        ++st.ctl.import_errors;
         st.events->add(severity::error, "slr_takeover_state_malformed",
                        {{"bytes", std::to_string(state.size())}});
       }
@@ -432,8 +425,8 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
         entries.emplace_back(r.key, r.next_hop, net::flow_origin::replicated);
         st.flows.record(r.key, r.next_hop, 0, r.origin, clock_type::now());
       }
-      install_all(self, std::move(entries), [self](std::size_t ok) { self->state.imported += ok; });
-      ++st.takeovers;
+      install_all(self, std::move(entries), [self](std::size_t ok) { self->state.ctl.imported += ok; });
+      ++st.ctl.takeovers;
       set_active(self, true, "took over with " + std::to_string(copy.size()) + " replicated flows");
     },
     [=](protocol::apply_atom) {
@@ -444,8 +437,8 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       if (!st.group || !st.active || !st.dirty) return;
       st.dirty = false;
       auto bytes = pack_flow_records(st.flows);
-      ++st.replications;
-      st.replicated_bytes += bytes.size();
+      ++st.ctl.replications;
+      st.ctl.replicated_bytes += bytes.size();
       self->send(st.group, protocol::replicate_atom::value, group::unit_id{0}, std::move(bytes));
     },
     [=](const protocol::slr_hello& h) {
@@ -484,10 +477,10 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       if (i == st.inbound.end() || i->second.name != s.name) return;  // no hello: not ours
       auto& n = i->second;
       if (s.sequence <= n.sequence) {
-        ++st.states_stale;
+        ++st.ctl.states_stale;
         return;
       }
-      ++st.states_received;
+      ++st.ctl.states_received;
       n.sequence = s.sequence;
       n.subnets = s.subnets;
       n.last = clock_type::now();
@@ -495,25 +488,25 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       a.from = s.name;
       a.next_hop = s.tunnel_address ? s.tunnel_address : n.tunnel_address;
       for (auto& x : s.subnets) a.loads.push_back({subnet{x.prefix, x.length}, x.load});
-      st.entries_ignored += st.table->update(a, clock_type::now());
+      st.ctl.entries_ignored += st.table->update(a, clock_type::now());
     },
     [=](const protocol::tunnel_object& t) {
       // The shortcut from below: pin the flow to the host, pass it on upstream.
       auto& st = self->state;
-      ++st.shortcuts_received;
+      ++st.ctl.shortcuts_received;
       on_events(self);  // our own record of the flow may still wait in the ring
       auto key = to_key(t.flow);
       install_all(self, {{key, t.host, net::flow_origin::shortcut}});
       // A previous hop of 0 keeps the one our record has.
       auto& rec = remember(st, key, t.host, 0, net::flow_origin::shortcut);
-      if (send_upstream(self, rec, t.host)) ++st.shortcuts_forwarded;
+      if (send_upstream(self, rec, t.host)) ++st.ctl.shortcuts_forwarded;
     },
     [=](const protocol::whohas& q) {
       auto& st = self->state;
       auto sender = caf::actor_cast<caf::actor>(self->current_sender());
       auto* r = st.flows.find(to_key(q.flow));
       if (!r || !sender) return;
-      ++st.whohas_answered;
+      ++st.ctl.whohas_answered;
       self->send(sender, protocol::ihave{q.flow, r->next_hop, st.self_name});
     },
     [=](const protocol::ihave& a) {
@@ -522,7 +515,7 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
       if (st.flows.find(key)) return;  // already recovered
       install_all(self, {{key, a.next_hop, net::flow_origin::recovered}});
       remember(st, key, a.next_hop, 0, net::flow_origin::recovered);
-      ++st.ihave_installed;
+      ++st.ctl.ihave_installed;
       st.events->add(severity::info, "flow_recovered_by_whohas",
                      {{"flow", to_string(key)}, {"from", a.from},
                       {"next_hop", policy::format_ipv4(a.next_hop)}});
@@ -551,15 +544,62 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
     // As the hot-spare pair's unit worker it hears the group's view too; the unit events say all
     // it needs (active or spare), and it carries no per-unit flow counts.
     [=](const group::group_view&) {},
-    [=](protocol::units_atom) { return std::string("{}"); },
+    [=](protocol::units_atom) { return node::unit_flows{}; },
+    [=](node::flows_atom, std::uint32_t limit) {
+      // At most `limit` pinned flows, copied on the loop, named here.
+      auto rp = self->make_response_promise();
+      auto* stage = self->state.data_path;
+      node::on_loop(
+        self, *self->state.io,
+        [stage, limit] {
+          node::flow_list out;
+          out.role = "slr";
+          out.total = stage->flows();
+          out.flows.reserve(std::min<std::size_t>(limit, stage->flows()));
+          stage->list_flows(limit, [&](const net::flow_key& k, std::uint32_t hop, net::flow_origin o,
+                                       net::flow_state state, std::uint32_t idle_ms) {
+            node::flow_row r;
+            r.key = k;
+            r.to_addr = hop;
+            r.origin = net::to_string(o);
+            r.state = net::to_string(state);
+            r.idle_ms = idle_ms;
+            out.flows.push_back(std::move(r));
+          });
+          return out;
+        },
+        [rp](node::flow_list out) mutable { rp.deliver(std::move(out)); });
+      return rp;
+    },
     [=](protocol::reload_atom, const node::policy_ptr&) -> std::string {
       return "slr section: takes effect when batond restarts";
     },
-    [=](protocol::get_atom) -> std::string { return status(self).dump(); },
+    [=](protocol::get_atom) { return status(self); },
   };
 }
 
 }  // namespace
+
+node::status_table links_table(const std::string& name, const std::vector<outbound_link>& v,
+                               bool with_tunnel_address) {
+  node::status_table t{name, "link", {{"name", node::column_kind::key, ""},
+                                      {"address", node::column_kind::fact, ""},
+                                      {"linked", node::column_kind::gauge, "1 while the link is up"}},
+                       {}};
+  if (with_tunnel_address) t.columns.push_back({"tunnel_address", node::column_kind::fact, ""});
+  t.columns.push_back({"attempts", node::column_kind::counter, "times this link was dialled"});
+  t.columns.push_back({"failures", node::column_kind::counter, "dials that failed"});
+  for (auto& l : v) {
+    node::status_row r{{node::scalar(l.name), node::scalar(policy::format_ipv4(l.address)),
+                        node::scalar(static_cast<bool>(l.handle))},
+                       {}};
+    if (with_tunnel_address) r.cells.push_back(node::scalar(policy::format_ipv4(l.tunnel_address)));
+    r.cells.push_back(node::scalar(l.attempts));
+    r.cells.push_back(node::scalar(l.failures));
+    t.rows.push_back(std::move(r));
+  }
+  return t;
+}
 
 caf::actor spawn_slr_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
                            node::event_log& events, const policy::policy& p) {

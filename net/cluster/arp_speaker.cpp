@@ -130,18 +130,7 @@ std::optional<arp_neighbor> arp_speaker::neighbor(std::uint32_t member) const {
   return it->second;
 }
 
-arp_speaker_stats arp_speaker::stats() const noexcept {
-  auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  arp_speaker_stats s;
-  s.received = r(stats_.received);
-  s.malformed = r(stats_.malformed);
-  s.answered = r(stats_.answered);
-  s.announced = r(stats_.announced);
-  s.resolutions = r(stats_.resolutions);
-  s.learned = r(stats_.learned);
-  s.send_errors = r(stats_.send_errors);
-  return s;
-}
+arp_speaker_stats arp_speaker::stats() const noexcept { return stats_.snapshot(); }
 
 void arp_speaker::send_frame(std::size_t segment, const std::uint8_t* frame, std::size_t size) noexcept {
   sockaddr_ll to{};

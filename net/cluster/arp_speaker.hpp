@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/io/counter_list.hpp"
 #include "net/packet/arp.hpp"
 
 namespace baton::net {
@@ -52,15 +53,17 @@ struct arp_neighbor {
   net::mac_address mac{};
 };
 
-struct arp_speaker_stats {
-  std::uint64_t received = 0;       // ARP frames read
-  std::uint64_t malformed = 0;      // ARP frames that did not parse
-  std::uint64_t answered = 0;       // replies sent for a cluster address
-  std::uint64_t announced = 0;      // gratuitous ARPs sent
-  std::uint64_t resolutions = 0;    // requests sent for members
-  std::uint64_t learned = 0;        // member MACs learned or changed
-  std::uint64_t send_errors = 0;
-};
+/// The ARP side's counters, declared once (net/io/counter_list.hpp).
+#define BATON_ARP_COUNTERS(COUNTER, GAUGE)                        \
+  COUNTER(received, "ARP frames read")                            \
+  COUNTER(malformed, "ARP frames that did not parse")             \
+  COUNTER(answered, "replies sent for a cluster address")         \
+  COUNTER(announced, "gratuitous ARPs sent")                      \
+  COUNTER(resolutions, "requests sent for members")               \
+  COUNTER(learned, "member MACs learned or changed")              \
+  COUNTER(send_errors, "ARP frames the socket did not take")
+
+BATON_COUNTER_STRUCT(arp_speaker_stats, BATON_ARP_COUNTERS)
 
 /// The reply a master sends to `request` received on a segment answering `cluster_ip` at
 /// `answer_mac`, or nothing: not a request, not for `cluster_ip` (or cluster_ip is 0), or a
@@ -101,10 +104,7 @@ class arp_speaker {
     net::mac_address mac{};
     std::uint32_t address = 0;  // the interface's IPv4 address, sender of our requests (0: none)
   };
-  struct live_stats {
-    std::atomic<std::uint64_t> received{0}, malformed{0}, answered{0}, announced{0}, resolutions{0},
-        learned{0}, send_errors{0};
-  };
+  BATON_LIVE_COUNTER_STRUCT(live_stats, arp_speaker_stats, BATON_ARP_COUNTERS)
   using clock = std::chrono::steady_clock;
 
   void run() noexcept;

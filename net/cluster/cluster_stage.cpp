@@ -9,10 +9,8 @@
 
 namespace baton::net {
 
-struct cluster_stage::live_counters {
-  std::atomic<std::uint64_t> forwarded{0}, held{0}, released{0}, hold_full{0}, hold_expired{0},
-      hold_discarded{0}, release_errors{0}, foreign{0}, unplaced{0};
-};
+BATON_LIVE_COUNTER_STRUCT(cluster_stage::live_counters, forwarding_counters,
+                          BATON_FORWARDING_COUNTERS)
 
 segment_settings segment_settings_from(const policy::policy& p, net::port_id client_port,
                                        net::port_id backend_port) {
@@ -250,20 +248,6 @@ void cluster_stage::set_release_port(net::port_id id, std::unique_ptr<net::packe
   if (id < max_release_ports) release_[id] = std::move(port);
 }
 
-forwarding_counters cluster_stage::counters() const noexcept {
-  auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  const auto& c = *counters_;
-  forwarding_counters out;
-  out.forwarded = r(c.forwarded);
-  out.held = r(c.held);
-  out.released = r(c.released);
-  out.hold_full = r(c.hold_full);
-  out.hold_expired = r(c.hold_expired);
-  out.hold_discarded = r(c.hold_discarded);
-  out.release_errors = r(c.release_errors);
-  out.foreign = r(c.foreign);
-  out.unplaced = r(c.unplaced);
-  return out;
-}
+forwarding_counters cluster_stage::counters() const noexcept { return counters_->snapshot(); }
 
 }  // namespace baton::net

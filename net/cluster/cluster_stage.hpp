@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "net/gateway/gateway_stage.hpp"
+#include "net/io/counter_list.hpp"
 #include "net/io/packet_port.hpp"
 
 namespace baton::policy {
@@ -96,18 +97,20 @@ struct unit_route {
   std::array<std::uint8_t, 6> mac{};
 };
 
+/// Forwarding-mode counters, declared once (net/io/counter_list.hpp).
+#define BATON_FORWARDING_COUNTERS(COUNTER, GAUGE)                                              \
+  COUNTER(forwarded, "datagrams sent on to the unit's owner")                                 \
+  COUNTER(held, "datagrams put on hold while their unit was being assigned")                  \
+  COUNTER(released, "held datagrams sent once the owner had the unit")                        \
+  COUNTER(hold_full, "not held (the unit's queue or all holding full): dropped")              \
+  COUNTER(hold_expired, "held too long: dropped")                                             \
+  COUNTER(hold_discarded, "held, then the unit became ours or nobody's: dropped")             \
+  COUNTER(release_errors, "held datagrams the release port did not take")                     \
+  COUNTER(foreign, "frames for another member's MAC, seen on a flooding segment")             \
+  COUNTER(unplaced, "not owned here and not placeable on a unit: dropped")
+
 /// Forwarding-mode counters (a copy; each read relaxed).
-struct forwarding_counters {
-  std::uint64_t forwarded = 0;       // sent on to the unit's owner
-  std::uint64_t held = 0;            // datagrams put on hold
-  std::uint64_t released = 0;        // held datagrams sent once the owner had the unit
-  std::uint64_t hold_full = 0;       // not held (unit's queue or all holding full): dropped
-  std::uint64_t hold_expired = 0;    // held too long: dropped
-  std::uint64_t hold_discarded = 0;  // held, then the unit became ours or nobody's: dropped
-  std::uint64_t release_errors = 0;  // held datagrams the release port did not take
-  std::uint64_t foreign = 0;         // frames for another member's MAC, seen on a flooding segment
-  std::uint64_t unplaced = 0;        // not owned here and not placeable on a unit: dropped
-};
+BATON_COUNTER_STRUCT(forwarding_counters, BATON_FORWARDING_COUNTERS)
 
 class cluster_stage final : public net::stage {
 public:

@@ -22,6 +22,7 @@ struct gateway_stage::flow_record {
   std::uint32_t next = npos;
   std::uint64_t created_at = 0;  // version_ when created here (initial portion)
   std::uint64_t changed_at = 0;  // version_ of the last essential change
+  std::uint32_t created = 0;     // flow_stamp() when created here (console: the flow's age)
   tcp_initial_state initial;
   tcp_essential_state essential;
   bool in_use = false;
@@ -29,10 +30,7 @@ struct gateway_stage::flow_record {
 };
 
 struct gateway_stage::live_counters {
-  std::atomic<std::uint64_t> owned{0}, not_owned{0}, not_cluster{0}, nat_new{0}, nat_hit{0},
-    recovered{0}, returned{0}, dsr_encapsulated{0}, unhealthy_skipped{0}, no_backend{0},
-    no_service{0}, fragments{0}, table_full{0}, snat_collision{0}, return_unknown{0},
-    essential_changes{0};
+  BATON_GATEWAY_COUNTERS(BATON_COUNTER_ATOMIC, BATON_COUNTER_ATOMIC)
   std::array<std::array<std::atomic<std::uint64_t>, max_backends_per_service>, max_services>
     backend_chosen{};
 };
@@ -359,6 +357,7 @@ std::uint32_t gateway_stage::create_flow(const flow_key& client, std::uint32_t u
   r.unit = unit;
   r.in_use = true;
   r.created_at = r.changed_at = ++version_;
+  r.created = flow_stamp(now);
   // Link at the head of the unit's list.
   r.next = unit_head_[unit];
   if (r.next != npos) records_[r.next].prev = idx;
@@ -462,6 +461,32 @@ std::size_t gateway_stage::drop_unit(std::uint32_t unit) noexcept {
 
 std::size_t gateway_stage::flow_count(std::uint32_t unit) const noexcept {
   return unit < unit_flows_.size() ? unit_flows_[unit] : 0;
+}
+
+std::size_t gateway_stage::list_flows(std::size_t limit, std::vector<gateway_flow_info>& out) const {
+  const std::uint32_t t = flow_stamp(now());
+  std::size_t n = 0;
+  for (std::size_t u = 0; u < unit_head_.size() && n < limit; ++u) {
+    for (std::uint32_t i = unit_head_[u]; i != npos && n < limit; i = records_[i].next) {
+      const flow_record& r = records_[i];
+      gateway_flow_info f;
+      f.client = r.client;
+      f.backend_addr = r.backend_addr;
+      f.backend_port = r.backend_port;
+      f.snat_port = r.snat_port;
+      f.unit = r.unit;
+      f.initial = r.initial;
+      f.essential = r.essential;
+      f.age_ms = t - r.created;
+      if (const flow_value* v = table_.find(r.client)) {
+        f.state = v->state;
+        f.idle_ms = t - v->last_seen;
+      }
+      out.push_back(f);
+      ++n;
+    }
+  }
+  return n;
 }
 
 bool gateway_stage::find_flow(const flow_key& client, gateway_flow_info& out) const noexcept {
@@ -716,22 +741,9 @@ gateway_counters gateway_stage::counters() const noexcept {
   auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   const live_counters& c = *counters_;
   gateway_counters s;
-  s.owned = r(c.owned);
-  s.not_owned = r(c.not_owned);
-  s.not_cluster = r(c.not_cluster);
-  s.nat_new = r(c.nat_new);
-  s.nat_hit = r(c.nat_hit);
-  s.recovered = r(c.recovered);
-  s.returned = r(c.returned);
-  s.dsr_encapsulated = r(c.dsr_encapsulated);
-  s.unhealthy_skipped = r(c.unhealthy_skipped);
-  s.no_backend = r(c.no_backend);
-  s.no_service = r(c.no_service);
-  s.fragments = r(c.fragments);
-  s.table_full = r(c.table_full);
-  s.snat_collision = r(c.snat_collision);
-  s.return_unknown = r(c.return_unknown);
-  s.essential_changes = r(c.essential_changes);
+#define BATON_GATEWAY_COPY(name, help) s.name = r(c.name);
+  BATON_GATEWAY_COUNTERS(BATON_GATEWAY_COPY, BATON_GATEWAY_COPY)
+#undef BATON_GATEWAY_COPY
   for (std::size_t i = 0; i < max_services; ++i)
     for (std::size_t j = 0; j < max_backends_per_service; ++j)
       s.backend_chosen[i][j] = r(c.backend_chosen[i][j]);

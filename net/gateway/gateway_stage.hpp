@@ -51,6 +51,7 @@
 #include "net/gateway/gateway_config.hpp"
 #include "net/gateway/tcp_failover_state.hpp"
 #include "net/io/clock.hpp"
+#include "net/io/counter_list.hpp"
 #include "net/io/stage.hpp"
 #include "net/io/table_slot.hpp"
 
@@ -66,24 +67,30 @@ struct gateway_settings {
   std::chrono::milliseconds (*clock)() noexcept = nullptr;
 };
 
-/// A copy of the stage's counters (each read once, relaxed).
+/// The stage's counters, declared once (net/io/counter_list.hpp).
+#define BATON_GATEWAY_COUNTERS(COUNTER, GAUGE)                                                  \
+  COUNTER(owned, "datagrams whose unit this member owns (both directions)")                   \
+  COUNTER(not_owned, "dropped silently: another member's unit")                               \
+  COUNTER(not_cluster, "neither to the cluster IP nor from a backend: left to later stages")  \
+  COUNTER(nat_new, "new flows (SYN, or UDP without state)")                                   \
+  COUNTER(nat_hit, "client datagrams of known flows")                                         \
+  COUNTER(recovered, "flows re-derived without state (mid-flow, either direction)")           \
+  COUNTER(returned, "replies rewritten back to the cluster IP")                               \
+  COUNTER(dsr_encapsulated, "datagrams sent to a backend in IP-in-IP (direct server return)") \
+  COUNTER(unhealthy_skipped, "new flows whose first-choice backend was unhealthy")            \
+  COUNTER(no_backend, "dropped (no_route): no healthy backend")                               \
+  COUNTER(no_service, "dropped (no_route): owned, TCP/UDP, but no such service")              \
+  COUNTER(fragments, "dropped (policy): fragments are not reassembled here")                  \
+  COUNTER(table_full, "dropped (policy): no room for a new flow")                             \
+  COUNTER(snat_collision, "dropped (policy): source-NAT endpoint already in use")             \
+  COUNTER(return_unknown, "dropped (not_owned): source-NAT reply without state")              \
+  COUNTER(essential_changes, "times a flow's essential TCP state changed")
+
+/// A copy of the stage's counters (each read once, relaxed). for_each() lists the scalar ones;
+/// backend_chosen is labelled by service and backend index (the config's order).
 struct gateway_counters {
-  std::uint64_t owned = 0;          // datagrams whose unit this member owns (both directions)
-  std::uint64_t not_owned = 0;      // dropped silently: another member's unit
-  std::uint64_t not_cluster = 0;    // neither to the cluster IP nor from a backend: next()
-  std::uint64_t nat_new = 0;        // new flows (SYN, or UDP without state)
-  std::uint64_t nat_hit = 0;        // client datagrams of known flows
-  std::uint64_t recovered = 0;      // flows re-derived without state (mid-flow, either direction)
-  std::uint64_t returned = 0;       // replies rewritten back to the cluster IP
-  std::uint64_t dsr_encapsulated = 0;
-  std::uint64_t unhealthy_skipped = 0;  // new flows whose first-choice backend was unhealthy
-  std::uint64_t no_backend = 0;     // dropped (no_route): no healthy backend
-  std::uint64_t no_service = 0;     // dropped (no_route): owned, TCP/UDP, but no such service
-  std::uint64_t fragments = 0;      // dropped (policy): fragments are not reassembled here
-  std::uint64_t table_full = 0;     // dropped (policy): no room for a new flow
-  std::uint64_t snat_collision = 0;  // dropped (policy): source-NAT endpoint already in use
-  std::uint64_t return_unknown = 0;  // dropped (not_owned): source-NAT reply without state
-  std::uint64_t essential_changes = 0;  // times a flow's essential state changed
+  BATON_COUNTER_MEMBERS(BATON_GATEWAY_COUNTERS)
+  /// Flows given to each backend: [service][backend], new and recovered.
   std::array<std::array<std::uint64_t, max_backends_per_service>, max_services> backend_chosen{};
 };
 
@@ -138,6 +145,8 @@ struct gateway_flow_info {
   flow_state state = flow_state::other;
   tcp_initial_state initial;
   tcp_essential_state essential;
+  std::uint32_t age_ms = 0;   // since the flow was created on this member (or imported here)
+  std::uint32_t idle_ms = 0;  // since its last datagram (either direction)
 };
 
 class gateway_stage final : public stage {
@@ -217,6 +226,11 @@ class gateway_stage final : public stage {
   bool find_flow(const flow_key& client, gateway_flow_info& out) const noexcept;
   /// Flows of one unit (for /units).
   std::size_t flow_count(std::uint32_t unit) const noexcept;
+  /// Console (/flows): appends a copy of at most `limit` carried flows to `out`, walking the
+  /// units' flow lists in unit order (the work is bounded by `limit` plus one look at each unit's
+  /// list head, however many flows the table holds). Returns how many it appended. Loop thread
+  /// only; allocates only by growing `out`.
+  std::size_t list_flows(std::size_t limit, std::vector<gateway_flow_info>& out) const;
   /// Flows carried now.
   std::size_t flows() const noexcept { return records_in_use_; }
   /// The replication version: grows with every flow creation and essential change.

@@ -114,11 +114,11 @@ void packet_loop::run_thread() noexcept {
     if (commands_pending_.load(std::memory_order_acquire)) run_commands();
     if (turn() == 0) {
       // Read only when idle: the clock is a system call, too dear for every busy turn.
-      thread_cpu_ns_.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
+      live_.thread_cpu_ns.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
       wait_for_work(config_.idle_wait);
     }
   }
-  thread_cpu_ns_.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
+  live_.thread_cpu_ns.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
 }
 
 void packet_loop::run_on_loop(std::function<void()> command) {
@@ -137,7 +137,7 @@ void packet_loop::post(std::function<void()> command) {
     try {
       command();
     } catch (...) {
-      command_errors_.fetch_add(1, std::memory_order_relaxed);
+      live_.command_errors.fetch_add(1, std::memory_order_relaxed);
     }
     return;
   }
@@ -164,7 +164,7 @@ void packet_loop::run_commands() noexcept {
     try {
       command();  // run_on_loop's commands hand their exception to the caller's future
     } catch (...) {
-      command_errors_.fetch_add(1, std::memory_order_relaxed);
+      live_.command_errors.fetch_add(1, std::memory_order_relaxed);
     }
   }
 }
@@ -184,7 +184,7 @@ void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
     if (p->prepare_wait()) return;  // work arrived since the turn looked
     if (p->wait_fd() >= 0) fds[n++] = pollfd{p->wait_fd(), POLLIN, 0};
   }
-  bump(idle_waits_);
+  bump(live_.idle_waits);
   // ppoll: a timespec, so the sub-millisecond waits between two of a shaper's releases work.
   const timespec timeout{static_cast<time_t>(sleep_ns / 1000000000u),
                          static_cast<long>(sleep_ns % 1000000000u)};
@@ -194,7 +194,7 @@ void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
 }
 
 std::size_t packet_loop::turn() noexcept {
-  bump(turns_);
+  bump(live_.turns);
   std::size_t total = 0;
   packet_batch rx(config_.batch_size);
   for (auto& port : ports_) {
@@ -202,7 +202,7 @@ std::size_t packet_loop::turn() noexcept {
     const std::size_t n = port->receive_batch(rx, std::chrono::milliseconds{0});
     if (n == 0) continue;
     total += n;
-    bump(rx_packets_, n);
+    bump(live_.rx_packets, n);
     // Tables read by the stages stay valid until leave(): control code waits for it, not us.
     epoch_.enter();
     process(rx);
@@ -218,7 +218,7 @@ std::size_t packet_loop::turn() noexcept {
   for (auto& s : stages_) sent += s->pump(now);
   for (auto& s : stages_) next = std::min(next, s->next_pump_ns(now));
   epoch_.leave();
-  if (sent != 0) bump(tx_packets_, sent);
+  if (sent != 0) bump(live_.tx_packets, sent);
   next_pump_ns_ = next;
   return total;
 }
@@ -282,7 +282,7 @@ void packet_loop::flush(port_id out) noexcept {
   packet_batch& batch = tx_[out];
   if (batch.empty()) return;
   const std::size_t sent = ports_[out]->send_batch(batch);
-  bump(tx_packets_, sent);
+  bump(live_.tx_packets, sent);
   if (sent < batch.size()) bump(drops_[static_cast<std::size_t>(drop_reason::tx_error)], batch.size() - sent);
   for (packet_buffer* b : batch) pool_.release(b);
   batch.clear();
@@ -291,16 +291,18 @@ void packet_loop::flush(port_id out) noexcept {
 loop_snapshot packet_loop::snapshot() const {
   auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   loop_snapshot s;
-  s.turns = r(turns_);
-  s.idle_waits = r(idle_waits_);
-  s.rx_packets = r(rx_packets_);
-  s.tx_packets = r(tx_packets_);
-  s.thread_cpu_ns = r(thread_cpu_ns_);
-  s.command_errors = r(command_errors_);
+#define BATON_LOOP_COPY(name, help) s.name = r(live_.name);
+  BATON_LOOP_COUNTERS(BATON_LOOP_COPY, BATON_LOOP_COPY)
+#undef BATON_LOOP_COPY
   for (std::size_t i = 0; i < drop_reason_count; ++i) s.drops[i] = r(drops_[i]);
   for (std::size_t i = 0; i < parse_status_count; ++i) s.malformed[i] = r(malformed_[i]);
   auto stage_row = [&](std::string name, const stage_counters& c) {
-    s.stages.push_back({std::move(name), r(c.seen), r(c.forwarded), r(c.dropped), r(c.consumed)});
+    stage_stats row;
+    row.name = std::move(name);
+#define BATON_STAGE_COPY(counter, help) row.counter = r(c.counter);
+    BATON_STAGE_COUNTERS(BATON_STAGE_COPY, BATON_STAGE_COPY)
+#undef BATON_STAGE_COPY
+    s.stages.push_back(std::move(row));
   };
   stage_row("parse", stage_counters_[0]);
   for (std::size_t i = 0; i < stages_.size(); ++i) stage_row(stages_[i]->name(), stage_counters_[i + 1]);

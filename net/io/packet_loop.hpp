@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/io/counter_list.hpp"
 #include "net/io/packet_buffer.hpp"
 #include "net/io/packet_port.hpp"
 #include "net/io/stage.hpp"
@@ -38,13 +39,17 @@ struct packet_loop_config {
   bool verify_ipv4_checksum = true;                // a wrong header checksum is malformed
 };
 
+/// Per-stage counts, declared once (net/io/counter_list.hpp).
+#define BATON_STAGE_COUNTERS(COUNTER, GAUGE)              \
+  COUNTER(seen, "datagrams that reached the stage")       \
+  COUNTER(forwarded, "datagrams the stage said forward")  \
+  COUNTER(dropped, "datagrams the stage said drop")       \
+  COUNTER(consumed, "datagrams whose buffer the stage took")
+
 /// Per-stage counts; "parse" is the first stage, then the installed ones in order.
 struct stage_stats {
   std::string name;
-  std::uint64_t seen = 0;       // datagrams that reached the stage
-  std::uint64_t forwarded = 0;  // it said forward
-  std::uint64_t dropped = 0;    // it said drop
-  std::uint64_t consumed = 0;   // it took the buffer
+  BATON_COUNTER_MEMBERS(BATON_STAGE_COUNTERS)
 };
 
 struct named_port_stats {
@@ -53,22 +58,31 @@ struct named_port_stats {
   port_stats stats;
 };
 
+/// The loop's own counters, declared once (net/io/counter_list.hpp): written by the loop thread.
+#define BATON_LOOP_COUNTERS(COUNTER, GAUGE)                                                    \
+  COUNTER(turns, "packet loop iterations")                                                     \
+  COUNTER(idle_waits, "times the loop found nothing to do and waited")                         \
+  COUNTER(rx_packets, "datagrams that entered the pipeline")                                   \
+  COUNTER(tx_packets, "datagrams an output port took (stages' pump() sends included)")         \
+  COUNTER(thread_cpu_ns, "CPU time of the loop thread in ns (updated when idle and at stop)")  \
+  COUNTER(command_errors, "posted commands that threw")
+/// The buffer pool's, read from the pool at snapshot time.
+#define BATON_POOL_COUNTERS(COUNTER, GAUGE)                                                    \
+  GAUGE(pool_capacity, "buffers in the pool")                                                  \
+  GAUGE(pool_available, "buffers free now")                                                    \
+  COUNTER(pool_exhausted, "failed buffer acquisitions")
+#define BATON_LOOP_SNAPSHOT_COUNTERS(COUNTER, GAUGE) \
+  BATON_LOOP_COUNTERS(COUNTER, GAUGE) BATON_POOL_COUNTERS(COUNTER, GAUGE)
+
 /// A copy of the loop's counters at one moment (each counter read once, relaxed: a snapshot taken
-/// while the loop runs may be a few packets apart between counters).
+/// while the loop runs may be a few packets apart between counters). for_each() lists the
+/// scalar ones (BATON_LOOP_SNAPSHOT_COUNTERS); drops, malformed, stages and ports are labelled.
 struct loop_snapshot {
-  std::uint64_t turns = 0;        // loop iterations
-  std::uint64_t idle_waits = 0;   // times the loop found nothing and waited
-  std::uint64_t rx_packets = 0;   // datagrams that entered the pipeline
-  std::uint64_t tx_packets = 0;   // datagrams an output port took (stages' pump() sends included)
-  std::uint64_t thread_cpu_ns = 0;  // CPU time of the loop thread (updated when idle and at stop)
+  BATON_COUNTER_MEMBERS(BATON_LOOP_SNAPSHOT_COUNTERS)
   std::array<std::uint64_t, drop_reason_count> drops{};        // by drop_reason
   std::array<std::uint64_t, parse_status_count> malformed{};   // malformed drops by parse_status
   std::vector<stage_stats> stages;
   std::vector<named_port_stats> ports;
-  std::size_t pool_capacity = 0;
-  std::size_t pool_available = 0;
-  std::uint64_t pool_exhausted = 0;  // failed buffer acquisitions
-  std::uint64_t command_errors = 0;  // posted commands that threw
 
   std::uint64_t drops_for(drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }
   std::uint64_t malformed_for(parse_status s) const noexcept {
@@ -130,7 +144,7 @@ class packet_loop {
 
  private:
   struct stage_counters {
-    std::atomic<std::uint64_t> seen{0}, forwarded{0}, dropped{0}, consumed{0};
+    BATON_STAGE_COUNTERS(BATON_COUNTER_ATOMIC, BATON_COUNTER_ATOMIC)
   };
 
   std::size_t turn() noexcept;
@@ -161,9 +175,11 @@ class packet_loop {
   std::uint64_t next_pump_ns_ = UINT64_MAX;
   int stop_event_ = -1;
 
-  // Counters: written by the loop thread only.
-  std::atomic<std::uint64_t> turns_{0}, idle_waits_{0}, rx_packets_{0}, tx_packets_{0},
-      thread_cpu_ns_{0}, command_errors_{0};
+  // Counters: written by the loop thread only (command_errors also by post() while stopped).
+  struct live_counters {
+    BATON_LOOP_COUNTERS(BATON_COUNTER_ATOMIC, BATON_COUNTER_ATOMIC)
+  };
+  live_counters live_;
   std::array<std::atomic<std::uint64_t>, drop_reason_count> drops_{};
   std::array<std::atomic<std::uint64_t>, parse_status_count> malformed_{};
   std::array<stage_counters, max_stages + 1> stage_counters_{};  // [0] is parse

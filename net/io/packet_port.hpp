@@ -12,32 +12,30 @@
 #include <cstdint>
 #include <string>
 
+#include "net/io/counter_list.hpp"
 #include "net/io/packet_buffer.hpp"
 
 namespace baton::net {
 
+/// One port's counters, declared once (net/io/counter_list.hpp).
+#define BATON_PORT_COUNTERS(COUNTER, GAUGE)                                                  \
+  COUNTER(rx_packets, "datagrams handed to the loop")                                        \
+  COUNTER(rx_bytes, "bytes handed to the loop")                                              \
+  COUNTER(rx_oversize, "refused: larger than the MTU (GRO/GSO) or cut by the ring")         \
+  COUNTER(rx_not_ipv4, "refused: not an IPv4 datagram (e.g. IPv6 read from a TUN)")         \
+  COUNTER(rx_no_buffer, "receive stopped short because the pool was empty")                 \
+  COUNTER(rx_kernel_drops, "frames the kernel dropped for want of ring space")              \
+  COUNTER(rx_errors, "failed receive system calls")                                         \
+  COUNTER(csum_finished, "TCP/UDP checksums completed for frames sent with offload")        \
+  COUNTER(tx_packets, "datagrams sent")                                                      \
+  COUNTER(tx_bytes, "bytes sent")                                                            \
+  COUNTER(tx_errors, "datagrams the kernel or queue did not take")
+
 /// A copy of one port's counters.
-struct port_stats {
-  std::uint64_t rx_packets = 0;     // datagrams handed to the loop
-  std::uint64_t rx_bytes = 0;
-  std::uint64_t rx_oversize = 0;    // refused: larger than the MTU (GRO/GSO) or cut by the ring
-  std::uint64_t rx_not_ipv4 = 0;    // refused: not an IPv4 datagram (e.g. IPv6 read from a TUN)
-  std::uint64_t rx_no_buffer = 0;   // receive stopped short because the pool was empty
-  std::uint64_t rx_kernel_drops = 0;  // frames the kernel dropped for want of ring space
-  std::uint64_t rx_errors = 0;      // failed receive system calls
-  std::uint64_t csum_finished = 0;  // TCP/UDP checksums completed for frames sent with offload
-  std::uint64_t tx_packets = 0;
-  std::uint64_t tx_bytes = 0;
-  std::uint64_t tx_errors = 0;      // packets the kernel or queue did not take
-};
+BATON_COUNTER_STRUCT(port_stats, BATON_PORT_COUNTERS)
 
 /// The live counters behind port_stats: written by the loop thread only, read relaxed by anyone.
-struct port_counters {
-  std::atomic<std::uint64_t> rx_packets{0}, rx_bytes{0}, rx_oversize{0}, rx_not_ipv4{0},
-      rx_no_buffer{0}, rx_kernel_drops{0}, rx_errors{0}, csum_finished{0}, tx_packets{0},
-      tx_bytes{0}, tx_errors{0};
-  port_stats snapshot() const noexcept;
-};
+BATON_LIVE_COUNTER_STRUCT(port_counters, port_stats, BATON_PORT_COUNTERS)
 
 class packet_port {
  public:
@@ -87,23 +85,6 @@ class packet_port {
   std::size_t mtu_;
   port_id id_ = 0;
 };
-
-inline port_stats port_counters::snapshot() const noexcept {
-  auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  port_stats s;
-  s.rx_packets = r(rx_packets);
-  s.rx_bytes = r(rx_bytes);
-  s.rx_oversize = r(rx_oversize);
-  s.rx_not_ipv4 = r(rx_not_ipv4);
-  s.rx_no_buffer = r(rx_no_buffer);
-  s.rx_kernel_drops = r(rx_kernel_drops);
-  s.rx_errors = r(rx_errors);
-  s.csum_finished = r(csum_finished);
-  s.tx_packets = r(tx_packets);
-  s.tx_bytes = r(tx_bytes);
-  s.tx_errors = r(tx_errors);
-  return s;
-}
 
 /// Waits until `fd` is readable or `timeout` passes; true when readable. For ports' blocking receive.
 bool wait_readable(int fd, std::chrono::milliseconds timeout) noexcept;

@@ -48,10 +48,7 @@ struct slr_stage::compiled_routes {
 };
 
 struct slr_stage::live_counters {
-  std::atomic<std::uint64_t> tunneled{0}, decapsulated{0}, new_flows{0}, reused_tuples{0}, pinned_hits{0},
-      shortcut_hits{0}, unknown_flow_drops{0}, advert_installs{0}, adverts_refused{0},
-      no_route{0}, decap_errors{0}, standby_drops{0}, table_full{0}, fragments{0}, oversize{0},
-      events_lost{0};
+  BATON_SLR_COUNTERS(BATON_COUNTER_ATOMIC, BATON_COUNTER_ATOMIC)
 };
 
 namespace {
@@ -424,22 +421,9 @@ slr_counters slr_stage::counters() const noexcept {
   auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   const live_counters& c = *counters_;
   slr_counters s;
-  s.tunneled = r(c.tunneled);
-  s.decapsulated = r(c.decapsulated);
-  s.new_flows = r(c.new_flows);
-  s.reused_tuples = r(c.reused_tuples);
-  s.pinned_hits = r(c.pinned_hits);
-  s.shortcut_hits = r(c.shortcut_hits);
-  s.unknown_flow_drops = r(c.unknown_flow_drops);
-  s.advert_installs = r(c.advert_installs);
-  s.adverts_refused = r(c.adverts_refused);
-  s.no_route = r(c.no_route);
-  s.decap_errors = r(c.decap_errors);
-  s.standby_drops = r(c.standby_drops);
-  s.table_full = r(c.table_full);
-  s.fragments = r(c.fragments);
-  s.oversize = r(c.oversize);
-  s.events_lost = r(c.events_lost);
+#define BATON_SLR_COPY(name, help) s.name = r(c.name);
+  BATON_SLR_COUNTERS(BATON_SLR_COPY, BATON_SLR_COPY)
+#undef BATON_SLR_COPY
   return s;
 }
 

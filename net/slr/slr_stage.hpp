@@ -63,6 +63,7 @@
 #include "net/flow/flow_key.hpp"
 #include "net/flow/flow_table.hpp"
 #include "net/io/clock.hpp"
+#include "net/io/counter_list.hpp"
 #include "net/io/spsc_ring.hpp"
 #include "net/io/stage.hpp"
 #include "net/io/table_slot.hpp"
@@ -129,25 +130,27 @@ struct slr_event {
   std::uint32_t prev_hop = 0;   // outer source of the tunnel it came in on; 0 from the TUN
 };
 
+/// The stage's counters, declared once (net/io/counter_list.hpp).
+#define BATON_SLR_COUNTERS(COUNTER, GAUGE)                                                      \
+  COUNTER(tunneled, "datagrams encapsulated and forwarded")                                    \
+  COUNTER(decapsulated, "tunnel_in datagrams unwrapped")                                       \
+  COUNTER(new_flows, "flows pinned by this SLR's choice")                                      \
+  COUNTER(reused_tuples, "of those, a new connection on a pinned 4-tuple: chosen again")      \
+  COUNTER(pinned_hits, "datagrams of known flows (all origins)")                               \
+  COUNTER(shortcut_hits, "of those, flows installed as shortcuts")                             \
+  COUNTER(unknown_flow_drops, "mid-flow TCP segments without an entry")                        \
+  COUNTER(advert_installs, "flow advertisements installed")                                    \
+  COUNTER(adverts_refused, "advertisements whose addresses disagree, or server 0")             \
+  COUNTER(no_route, "not in a virtual subnet, or no candidate")                                \
+  COUNTER(decap_errors, "tunnel_in: not IP-in-IP, or the inner datagram did not parse")        \
+  COUNTER(standby_drops, "would have been tunneled, but this SLR is a hot spare")              \
+  COUNTER(table_full, "new flows (or adverts) with no room in the flow table")                 \
+  COUNTER(fragments, "fragments tunneled by the stateless choice")                             \
+  COUNTER(oversize, "no headroom or over 64 KiB after encapsulation")                          \
+  COUNTER(events_lost, "flow events dropped because the event ring was full")
+
 /// A copy of the stage's counters (each read once, relaxed).
-struct slr_counters {
-  std::uint64_t tunneled = 0;            // datagrams encapsulated and forwarded
-  std::uint64_t decapsulated = 0;        // tunnel_in datagrams unwrapped
-  std::uint64_t new_flows = 0;           // flows pinned by this SLR's choice
-  std::uint64_t reused_tuples = 0;       // of those, a new connection on a pinned 4-tuple: re-chosen
-  std::uint64_t pinned_hits = 0;         // datagrams of known flows (all origins)
-  std::uint64_t shortcut_hits = 0;       // of those, flows installed as shortcuts
-  std::uint64_t unknown_flow_drops = 0;  // mid-flow TCP without an entry
-  std::uint64_t advert_installs = 0;     // flow advertisements installed
-  std::uint64_t adverts_refused = 0;     // advertisements whose addresses disagree, or server 0
-  std::uint64_t no_route = 0;            // not in a virtual subnet, or no candidate
-  std::uint64_t decap_errors = 0;        // tunnel_in: not IP-in-IP, or the inner did not parse
-  std::uint64_t standby_drops = 0;       // would have been tunneled, but not active
-  std::uint64_t table_full = 0;          // new flows (or adverts) with no room
-  std::uint64_t fragments = 0;           // fragments tunneled by the stateless choice
-  std::uint64_t oversize = 0;            // no headroom or over 64 KiB after encapsulation
-  std::uint64_t events_lost = 0;         // the event ring was full
-};
+BATON_COUNTER_STRUCT(slr_counters, BATON_SLR_COUNTERS)
 
 /// The rendezvous hash of a flow and a next hop, as a number in (0, 1]: the same on every SLR
 /// (fixed seed), so a hot spare with the same routes makes the same choices. Pure.
@@ -213,6 +216,22 @@ class slr_stage final : public stage {
     table_.for_each([&](const flow_key& k, const flow_value& v) {
       f(k, v.user, static_cast<flow_origin>(v.flags));
     });
+  }
+  /// Console (/flows): calls f(const flow_key&, std::uint32_t next_hop, flow_origin,
+  /// flow_state, std::uint32_t idle_ms) for at most `limit` entries, in slot order; returns how
+  /// many. Copies at most `limit` entries but looks at every slot of the table (a pass over the
+  /// slot array, no hashing: about 0.1 ms for 64 Ki flows). f must not call back into the stage.
+  template <class F>
+  std::size_t list_flows(std::size_t limit, F&& f) const {
+    const std::uint32_t t = flow_stamp(now());
+    std::size_t n = 0;
+    if (limit == 0) return 0;
+    table_.for_each([&](const flow_key& k, const flow_value& v) {
+      if (n >= limit) return;
+      f(k, v.user, static_cast<flow_origin>(v.flags), v.state, t - v.last_seen);
+      ++n;
+    });
+    return n;
   }
   /// Flows pinned now.
   std::size_t flows() const noexcept { return table_.size(); }
