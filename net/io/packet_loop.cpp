@@ -118,6 +118,8 @@ void packet_loop::run_thread() noexcept {
       wait_for_work(config_.idle_wait);
     }
   }
+  // Commands queued before the stop still run here, on the loop thread, as their posters expect.
+  run_commands();
   live_.thread_cpu_ns.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
 }
 

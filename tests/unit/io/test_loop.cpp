@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -419,6 +420,45 @@ TEST_CASE("run_on_loop runs commands on the loop thread, between batches, and wa
   CHECK_THROWS_AS(loop.run_on_loop([] { throw std::runtime_error("from the loop"); }),
                   std::runtime_error);
   loop.stop();
+}
+
+TEST_CASE("post returns at once while the loop is busy; commands run in order on the loop thread") {
+  // What actors rely on: a control thread never waits for the loop (a blocking call here would
+  // hang this test, since the loop is held until after the posts return).
+  using namespace baton::net;
+  buffer_pool pool{buffer_pool_config{64, 128, 2048}};
+  packet_loop loop{pool};
+  loop.add_port(std::make_unique<memory_port>(pool));
+  loop.start();
+  CHECK(loop.running());
+  std::promise<void> release;
+  auto held = release.get_future().share();
+  std::atomic<bool> holding{false};
+  loop.post([held, &holding] {
+    holding = true;
+    held.wait();  // the loop thread is busy until the test lets it go
+  });
+  std::vector<int> order;  // written by the loop thread only, read after stop()
+  std::set<std::thread::id> threads;
+  for (int i = 0; i < 5; ++i)
+    loop.post([i, &order, &threads] {
+      order.push_back(i);
+      threads.insert(std::this_thread::get_id());
+    });
+  // All five posts returned while the loop is still held by the first command.
+  loop.post([] { throw std::runtime_error("counted, not lost"); });
+  release.set_value();
+  loop.stop();  // runs what the thread had not reached yet, then joins
+  CHECK(holding.load());
+  CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+  CHECK(threads.size() == 1);
+  CHECK(threads.count(std::this_thread::get_id()) == 0);
+  CHECK(loop.snapshot().command_errors == 1);
+  CHECK_FALSE(loop.running());
+  // Stopped: post runs the command here, before returning.
+  bool ran = false;
+  loop.post([&ran] { ran = true; });
+  CHECK(ran);
 }
 
 namespace {
