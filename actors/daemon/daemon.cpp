@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -288,13 +289,19 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     }
     return http_response::json(table.dump());
   });
-  // Each role actor's status under its name: /slr, /cluster, /host_agent.
-  for (auto& r : d.roles) {
-    auto handle = r.handle;
-    server.route("GET", "/" + r.name, [handle, &sys](const http_request&) {
+  // Each role actor's status under its name (/slr, /cluster, /host_agent) and, when no actor has
+  // that name, under its policy section's (a host agent's is /slr too, as the SLR section's node).
+  std::set<std::string> status_paths;
+  for (auto& r : d.roles) status_paths.insert("/" + r.name);
+  for (std::size_t i = 0; i < d.roles.size(); ++i) {
+    auto handle = d.roles[i].handle;
+    auto status = [handle, &sys](const http_request&) {
       return http_response::json(
         console::status_json(ask<role_status>(sys, handle, protocol::get_atom::value)).dump());
-    });
+    };
+    server.route("GET", "/" + d.roles[i].name, status);
+    if (status_paths.insert(std::string("/") + d.role_of[i]->section).second)
+      server.route("GET", std::string("/") + d.role_of[i]->section, status);
   }
   if (auto* slr = d.role("slr")) {
     auto handle = slr->handle;
