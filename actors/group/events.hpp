@@ -1,12 +1,15 @@
 #pragma once
 // What a group_member tells its hosting role. Events are appended in the order they happen and
 // collected with group_member::take_events(); the host reacts (starts or stops work on a unit,
-// logs, counts) but never has to answer, except to join_vote (group_member::resolve_join).
+// logs, counts) but never has to answer, except to join_vote (group_member::resolve_join) and
+// checkpoint_wanted (group_member::replicate).
 
 #include <string>
+#include <vector>
 #include <variant>
 
 #include "actors/group/types.hpp"
+#include "actors/protocol/group.hpp"
 
 namespace baton::group {
 
@@ -61,20 +64,26 @@ struct unit_revoked {
   unit_id unit = 0;
   bool handing_over = false;
 };
-/// This node now owns `unit` and continues it from `from`'s state: the replicated copy it held as
-/// backup, or the state handed over by a de-assign (`handover`). Also used when a hand-over is
-/// abandoned and the unit returns to this node (from == this node).
+/// This node now owns `unit` and continues it from `from`'s state: the replicated log it held as
+/// backup, or the log handed over by a de-assign (`handover`). Also used when a hand-over is
+/// abandoned and the unit returns to this node (from == this node). `portions` is the log in
+/// order: a checkpoint first if there is one, then the deltas after it; the role applies them in
+/// this order (empty: no state). See replication.hpp.
 struct take_over_unit {
   unit_id unit = 0;
   node_id from = no_node;
   bool handover = false;
-  bool has_initial = false;
-  state_bytes initial;
-  state_bytes essential;
+  std::vector<state_portion> portions;
+};
+/// The role should register a checkpoint of `unit` (group_member::replicate with
+/// portion_kind::checkpoint): the deltas since the last one passed the compaction bound, or the
+/// unit was taken over with deltas (replication.hpp).
+struct checkpoint_wanted {
+  unit_id unit = 0;
 };
 
 using event = std::variant<joined, left, became_master, lost_master, join_refused, member_joined,
                            member_left, join_vote, peer_refused, unit_assigned, unit_revoked,
-                           take_over_unit>;
+                           take_over_unit, checkpoint_wanted>;
 
 }  // namespace baton::group

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <random>
 #include <unordered_map>
 
 #include "actors/group/group_member.hpp"
@@ -89,8 +90,18 @@ void log_event(group_pointer self, const event& e) {
         if (self->state.cfg.role)
           caf::anon_send(self->state.cfg.role, protocol::revoke_atom::value, ev.unit, ev.handing_over);
       } else if constexpr (std::is_same_v<T, take_over_unit>) {
+        // A lone checkpoint (or nothing) goes as bytes, as roles that register their whole state
+        // (update_essential) expect; a log with deltas goes as the ordered portions.
+        auto& role = self->state.cfg.role;
+        const auto& ps = ev.portions;
+        if (role && ps.size() <= 1 && (ps.empty() || ps[0].kind == portion_kind::checkpoint))
+          caf::anon_send(role, protocol::takeover_atom::value, ev.unit,
+                         ps.empty() ? state_bytes{} : ps[0].data);
+        else if (role)
+          caf::anon_send(role, protocol::takeover_atom::value, ev.unit, ps);
+      } else if constexpr (std::is_same_v<T, checkpoint_wanted>) {
         if (self->state.cfg.role)
-          caf::anon_send(self->state.cfg.role, protocol::takeover_atom::value, ev.unit, ev.essential);
+          caf::anon_send(self->state.cfg.role, checkpoint_atom::value, ev.unit);
       }
     },
     e);
@@ -242,6 +253,7 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
     cfg.group.peers.push_back(p.id);
     st.links[p.id].address = p;
   }
+  cfg.group.stream_base = std::random_device{}();  // replication streams differ per life
   st.member = std::make_unique<group_member>(cfg.self.address, cfg.identity, cfg.group);
   st.cfg = std::move(cfg);
   st.member->start(st.now());
@@ -291,8 +303,7 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
     [=](const work_assign_ack& m) { deliver(self, m); },
     [=](const work_deassign& m) { deliver(self, m); },
     [=](const work_deassign_done& m) { deliver(self, m); },
-    [=](const state_initial& m) { deliver(self, m); },
-    [=](const state_essential& m) { deliver(self, m); },
+    [=](const state_delta& m) { deliver(self, m); },
     [=](const state_ack& m) { deliver(self, m); },
     [=](const state_handover& m) { deliver(self, m); },
     [=](tick_atom) {
@@ -316,6 +327,12 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
       auto& st = self->state;
       // Refused (false) when the unit is no longer ours: the role learns that from revoke.
       st.member->update_essential(unit, std::move(state), st.now());
+      flush(self);
+    },
+    [=](protocol::replicate_atom, unit_id unit, std::uint8_t kind, state_bytes& state) {
+      auto& st = self->state;
+      // Refused (false) when the unit is no longer ours or the kind is unknown.
+      st.member->replicate(unit, static_cast<portion_kind>(kind), std::move(state), st.now());
       flush(self);
     },
     [=](get_atom) { return status_json(self); },

@@ -26,6 +26,10 @@ class event_log;
 
 namespace baton::group {
 
+/// Group to role: register a checkpoint of this unit now (events::checkpoint_wanted), answered
+/// with (replicate_atom, unit, portion_kind::checkpoint as uint8, bytes).
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
+
 /// The interface published to peers (and used locally by the console). A peer must reach it
 /// through this same typed handle.
 using group_actor = caf::typed_actor<
@@ -34,11 +38,12 @@ using group_actor = caf::typed_actor<
   caf::reacts_to<other_master_exists>, caf::reacts_to<master_keepalive>,
   caf::reacts_to<client_keepalive>, caf::reacts_to<work_assign>,
   caf::reacts_to<work_assign_ack>, caf::reacts_to<work_deassign>,
-  caf::reacts_to<work_deassign_done>, caf::reacts_to<state_initial>,
-  caf::reacts_to<state_essential>, caf::reacts_to<state_ack>, caf::reacts_to<state_handover>,
+  caf::reacts_to<work_deassign_done>, caf::reacts_to<state_delta>, caf::reacts_to<state_ack>,
+  caf::reacts_to<state_handover>,
   caf::reacts_to<protocol::tick_atom>,
   caf::reacts_to<protocol::discover_atom, std::string, std::uint32_t, std::uint16_t>,
   caf::reacts_to<protocol::replicate_atom, unit_id, state_bytes>,
+  caf::reacts_to<protocol::replicate_atom, unit_id, std::uint8_t, state_bytes>,
   caf::replies_to<protocol::get_atom>::with<std::string>,
   caf::replies_to<protocol::units_atom>::with<std::string>,
   caf::replies_to<protocol::drain_atom>::with<std::string>>;
@@ -59,8 +64,13 @@ struct group_actor_config {
   /// is accepted (its certificate has already passed the TLS handshake against our CA).
   bool accept_discovered = false;
   /// The role working on units (a cluster member's cluster actor), told of every unit event:
-  /// (assign_atom, unit), (revoke_atom, unit, handing_over), (takeover_atom, unit, essential).
-  /// It replicates with (replicate_atom, unit, state). It is also sent the group's view
+  /// (assign_atom, unit), (revoke_atom, unit, handing_over), and on take-over either
+  /// (takeover_atom, unit, state_bytes) when the unit's log is one checkpoint (or empty), or
+  /// (takeover_atom, unit, std::vector<state_portion>) with the checkpoint and deltas in order;
+  /// (checkpoint_atom, unit) asks it for a checkpoint (compaction, after a take-over).
+  /// It replicates with (replicate_atom, unit, uint8 portion_kind, bytes) - deltas and
+  /// checkpoints, replication.hpp - or, the whole state each time, (replicate_atom, unit, state),
+  /// which registers a checkpoint. It is also sent the group's view
   /// (group_view) whenever that changes, first right after start. Empty: nobody works on units.
   caf::actor role;
   std::uint32_t tick_ms = 5;      // how often the state machine's timers are checked

@@ -1,6 +1,7 @@
 #include "actors/group/group_member.hpp"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 namespace baton::group {
@@ -30,6 +31,8 @@ group_member::group_member(node_id self, std::string identity, group_config cfg,
       status_(cfg_.work_units, unit_status::none),
       view_owner_(cfg_.work_units, no_node),
       view_backup_(cfg_.work_units, no_node),
+      assigned_backup_(cfg_.work_units, no_node),
+      state_(cfg_),
       table_(cfg_.work_units) {}
 
 // ---------------------------------------------------------------- plumbing
@@ -148,10 +151,26 @@ join_request group_member::make_join_request() const {
   join_request r;
   r.identity = identity_;
   r.config_version = cfg_.config_version;
-  for (unit_id u = 0; u < cfg_.work_units; ++u)
+  for (unit_id u = 0; u < cfg_.work_units; ++u) {
     if (status_[u] != unit_status::none) r.owned_units.push_back(u);
-  r.backup_units = replicas_.replica_units();
+    if (status_[u] == unit_status::handing_over) r.moving_units.push_back(u);
+  }
+  r.backup_units = claimable_replicas();
   return r;
+}
+
+std::vector<unit_id> group_member::claimable_replicas() const {
+  // Only the replicas of units whose backup we are in the last table we saw that gave the unit an
+  // owner (a new master's table lists the units it has not placed yet as unassigned). A node the master
+  // replaced as a unit's backup (it was thought dead for a while, or its master changed) may
+  // still hold the owner's log as it was then; it stops getting changes, and as a claim it would
+  // let a new master give the unit to it with that old state instead of to its real backup.
+  // (The replica itself is kept: should we become the backup again of the same owner, the owner
+  // may count it as acknowledged and send only what follows.)
+  std::vector<unit_id> out;
+  for (auto u : replicas_.replica_units())
+    if (assigned_backup_[u] == self_) out.push_back(u);
+  return out;
 }
 
 void group_member::act(election_action a, node_id to, time_ms now) {
@@ -178,10 +197,29 @@ void group_member::become_master(time_ms now) {
   backup_claims_.clear();
   table_ = work_table{cfg_.work_units};
   members_.add(self_, identity_, now, cfg_.initial_loss, cfg_.loss_weight);
-  // The units we carry stay ours; a backup's replicas are its claim once the owner is gone.
-  for (unit_id u = 0; u < cfg_.work_units; ++u)
-    if (status_[u] != unit_status::none) table_.assign(u, self_, true);
-  for (auto u : replicas_.replica_units()) backup_claims_[u] = self_;
+  // The units we carry stay ours; a backup's replicas are its claim once the owner is gone. A
+  // unit we stopped for a hand-over a previous master asked for comes back to us: that master's
+  // move cannot finish in our table.
+  for (unit_id u = 0; u < cfg_.work_units; ++u) {
+    if (status_[u] == unit_status::none) continue;
+    if (status_[u] == unit_status::handing_over) {
+      status_[u] = unit_status::owned;
+      resume_own(u);
+    }
+    table_.assign(u, self_, true);
+  }
+  for (auto u : claimable_replicas()) backup_claims_[u] = self_;
+  // Where the previous master kept each unit's replica, as we last saw its table: a unit whose
+  // owner does not come back waits for that backup to join (and claim it) before it may go to
+  // the least loaded member, which would continue it without its state. A joining member's
+  // claim comes from its own, possibly newer, view and wins.
+  expected_backups_.clear();
+  for (unit_id u = 0; u < cfg_.work_units; ++u) {
+    const node_id b = assigned_backup_[u];
+    if (status_[u] == unit_status::none && b != no_node && b != self_) expected_backups_[u] = b;
+  }
+  expect_until_ = now + cfg_.settle_time + cfg_.master_watchdog + cfg_.client_watchdog +
+                  2 * (cfg_.join_timeout + cfg_.master_offer_timeout);
   next_rebalance_ = now + cfg_.rebalance_interval;
   table_dirty_ = true;
   applied_version_ = 0;
@@ -205,10 +243,13 @@ void group_member::become_member(node_id master, std::uint64_t sequence, time_ms
 }
 
 void group_member::rejoin(node_id target, time_ms now) {
-  // Work in progress continues while there is no master; hand-overs that did not finish are
-  // taken back, so no unit is left without a node working on it.
-  resume_handovers();
-  replicas_.clear_handovers();
+  // Work in progress continues while there is no master. A unit stopped for a hand-over stays
+  // stopped: the master that asked for the move may still finish it (the target holds our final
+  // state and may already have told it so), and taking the unit back here would leave it worked
+  // on twice. The join request names such units (moving_units); the master we join finishes the
+  // move or sends the unit back (reconcile_claims), and a master we become gives it back to us
+  // (become_master). For the same reason a target keeps the state handed to it: it is dropped
+  // once a table names an owner other than its sender (apply_row), or used when the move ends.
   master_ = no_node;
   known_members_.clear();
   members_.clear();
@@ -304,16 +345,25 @@ void group_member::refuse(node_id node, const std::string& identity, const std::
 }
 
 void group_member::reconcile_claims(node_id node, const join_request& req, bool was_member) {
-  std::vector<bool> claimed(cfg_.work_units, false);
+  std::vector<bool> claimed(cfg_.work_units, false), moving(cfg_.work_units, false);
+  for (auto u : req.moving_units)
+    if (valid(u)) moving[u] = true;
   for (auto u : req.owned_units) {
     if (!valid(u)) continue;
     claimed[u] = true;
     const auto& r = table_.at(u);
     if (r.owner == no_node) {
-      table_.assign(u, node, true);  // it carries the unit already; first claim wins
-    } else if (r.owner == node) {
+      // It carries the unit already; first claim wins. A unit it stopped for a move that is not
+      // ours goes back to it explicitly (work_assign restarts it), so unacknowledged.
+      table_.assign(u, node, !moving[u]);
+    } else if (r.owner == node && !moving[u]) {
       table_.ack(u, node);
-    }  // else someone else owns it: our next keepalive revokes it there
+    } else if (r.owner == node && r.move_target == no_node) {
+      // Stopped for a move we have since given up (or never started): send the unit back. An
+      // acknowledgement here would leave it stopped, as nothing else restarts it.
+      table_.assign(u, node, false);
+    }  // else our move is in progress (it finishes or is given up), or someone else owns the
+       // unit: our next keepalive revokes it there
   }
   for (auto u : req.backup_units)
     if (valid(u) && table_.at(u).owner == no_node) backup_claims_.emplace(u, node);
@@ -507,10 +557,28 @@ void group_member::master_tick(time_ms now) {
   if (settled && quorate && (table_dirty_ || table_.version() != repaired_version_)) {
     for (auto it = backup_claims_.begin(); it != backup_claims_.end();)
       it = members_.contains(it->second) ? std::next(it) : backup_claims_.erase(it);
-    table_.assign_unassigned(ids, backup_claims_);
+    // Unclaimed units go to the backup the previous master named, once it is a member; until
+    // it joins (or expect_until_ passes: it is gone too) they wait.
+    std::set<unit_id> hold;
+    for (auto it = expected_backups_.begin(); it != expected_backups_.end();) {
+      const auto u = it->first;
+      if (table_.at(u).owner != no_node) {
+        it = expected_backups_.erase(it);
+        continue;
+      }
+      if (!backup_claims_.count(u)) {
+        if (members_.contains(it->second)) {
+          backup_claims_[u] = it->second;
+        } else if (now < expect_until_) {
+          hold.insert(u);
+        }
+      }
+      ++it;
+    }
+    table_.assign_unassigned(ids, backup_claims_, hold);
     backup_claims_.clear();
     table_.repair_backups(ids);
-    table_dirty_ = false;
+    table_dirty_ = !hold.empty();  // look again next tick
     repaired_version_ = table_.version();
   }
 
@@ -609,6 +677,7 @@ void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool expl
   const node_id previous_backup = view_backup_[u];
   view_owner_[u] = owner;
   view_backup_[u] = backup;
+  if (owner != no_node) assigned_backup_[u] = backup;
   auto& st = status_[u];
   if (owner == self_) {
     if (st == unit_status::none) {
@@ -647,8 +716,9 @@ void group_member::adopt(unit_id u, node_id previous_owner) {
   auto s = replicas_.take(u, previous_owner, handover);
   status_[u] = unit_status::owned;
   if (s && s->owner != self_) {
-    state_.adopt(u, *s);
-    emit(take_over_unit{u, s->owner, handover, s->has_initial, s->initial, s->essential});
+    const bool merge = state_.adopt(u, s->portions);
+    emit(take_over_unit{u, s->owner, handover, std::move(s->portions)});
+    if (merge) emit(checkpoint_wanted{u});
   } else {
     state_.erase(u);
     emit(unit_assigned{u});
@@ -669,25 +739,21 @@ void group_member::on(node_id from, const work_deassign& m, time_ms) {
 }
 
 void group_member::resume_own(unit_id u) {
-  // A hand-over that did not happen: the unit continues here from the state this node kept.
-  const auto s = state_.get(u, self_);
-  take_over_unit ev{u, self_, true, false, {}, {}};
-  if (s) {
-    ev.has_initial = s->has_initial;
-    ev.initial = s->initial;
-    ev.essential = s->essential;
-  }
-  emit(std::move(ev));
+  // A hand-over that did not happen: the unit continues here from the state this node kept, in a
+  // new stream, so the log the target may still hold (a move is not cancelled there) is older
+  // than the replica our backup gets from now on, and never chosen over it (replica_store::take).
+  state_.restart_stream(u);
+  replicate_now_ = true;
+  auto s = state_.get(u, self_);
+  emit(take_over_unit{u, self_, true, s ? std::move(s->portions) : std::vector<state_portion>{}});
 }
 
 void group_member::send_handover(unit_id u, node_id target) {
   state_handover h;
   h.unit = u;
   if (auto s = state_.get(u, self_)) {
-    h.version = s->version;
-    h.has_initial = s->has_initial;
-    h.initial = s->initial;
-    h.essential = s->essential;
+    h.stream = s->stream;
+    h.portions = std::move(s->portions);
   }
   send(target, std::move(h));
 }
@@ -706,40 +772,26 @@ void group_member::on(node_id from, const work_deassign_done& m, time_ms) {
   table_.finish_move(m.unit, from, members_.ids());
 }
 
-void group_member::resume_handovers() {
-  for (unit_id u = 0; u < cfg_.work_units; ++u) {
-    if (status_[u] != unit_status::handing_over) continue;
-    status_[u] = unit_status::owned;
-    resume_own(u);
-  }
-}
-
 // ---------------------------------------------------------------- replication
 
-bool group_member::update_initial(unit_id u, state_bytes data, time_ms now) {
+bool group_member::replicate(unit_id u, portion_kind kind, state_bytes data, time_ms now) {
   if (!valid(u) || status_[u] != unit_status::owned) return false;
-  state_.set_initial(u, std::move(data));
+  if (kind != portion_kind::checkpoint && kind != portion_kind::initial &&
+      kind != portion_kind::essential)
+    return false;
+  if (state_.add(u, kind, std::move(data))) emit(checkpoint_wanted{u});
   flush_replication(u, now);
   return true;
 }
 
 bool group_member::update_essential(unit_id u, state_bytes data, time_ms now) {
-  if (!valid(u) || status_[u] != unit_status::owned) return false;
-  state_.set_essential(u, std::move(data));
-  flush_replication(u, now);
-  return true;
+  return replicate(u, portion_kind::checkpoint, std::move(data), now);
 }
 
-void group_member::on(node_id from, const state_initial& m, time_ms) {
+void group_member::on(node_id from, const state_delta& m, time_ms) {
   const auto p = current_phase();
   if ((p != phase::member && p != phase::master) || !valid(m.unit)) return;
-  send(from, replicas_.on_initial(from, m));
-}
-
-void group_member::on(node_id from, const state_essential& m, time_ms) {
-  const auto p = current_phase();
-  if ((p != phase::member && p != phase::master) || !valid(m.unit)) return;
-  send(from, replicas_.on_essential(from, m));
+  send(from, replicas_.on_delta(from, m));
 }
 
 void group_member::on(node_id from, const state_ack& m, time_ms) {

@@ -8,14 +8,15 @@
 //     group_config::peers); the host delivers them over its authenticated links, in order;
 //   - take_events(): what the hosting roles must know (joined, became_master, unit_assigned,
 //     take_over_unit with state, ...), see events.hpp.
-// A role that owns units registers their state with update_initial / update_essential; the
-// member replicates it to each unit's backup and hands it over when a unit moves.
+// A role that owns units registers their state as portions with replicate() (initial and
+// essential deltas, checkpoints; replication.hpp); the member replicates them to each unit's
+// backup, hands them over when a unit moves, and gives them to the role that takes a unit over.
 //
 // What it does, each part in its own file: election.hpp (join, offer, tie-break),
 // membership.hpp (member table, join votes, certificate identity check), keepalive.hpp (master
 // and client keepalives, loss estimate, adaptive interval, watchdogs), work_units.hpp (owner and
-// backup of each unit, failover, rebalancing) and replication.hpp (initial / essential state,
-// hand-over).
+// backup of each unit, failover, rebalancing) and replication.hpp (initial / essential deltas
+// and checkpoints, acks and resends, compaction, hand-over).
 //
 // Not thread-safe: one host calls it from one thread (or actor) at a time. No call throws except
 // on allocation failure. Messages naming units >= N are ignored.
@@ -66,9 +67,18 @@ class group_member {
   /// false if no such join is pending (decided already, timed out, or not master).
   bool resolve_join(node_id node, bool accept, const std::string& reason, time_ms now);
 
-  /// Registers unit u's initial / essential state portion. Only the owner may; returns false
-  /// (and stores nothing) if this node does not own u or u >= N. The bytes are copied.
-  bool update_initial(unit_id u, state_bytes data, time_ms now);
+  /// Registers a portion of unit u's state (replication.hpp): `initial` - an initial delta
+  /// (e.g. records of the flows new since the last portion), `essential` - an essential delta
+  /// (records that changed), `checkpoint` - the unit's whole state, replacing everything
+  /// registered before. Each portion goes to u's backup at once and again every resend interval
+  /// until acknowledged; the backup keeps the last checkpoint and the deltas after it, and a
+  /// take-over gives them to the new owner's role in order (take_over_unit::portions).
+  /// Only the owner may: returns false (and stores nothing) if this node does not own u, u >= N
+  /// or `kind` is not a portion_kind. May emit checkpoint_wanted{u} (compaction): the role
+  /// answers with replicate(u, portion_kind::checkpoint, ...).
+  bool replicate(unit_id u, portion_kind kind, state_bytes data, time_ms now);
+  /// The previous interface, kept for roles that send their whole state on every change:
+  /// registers `data` as a checkpoint (replicate(u, portion_kind::checkpoint, data, now)).
   bool update_essential(unit_id u, state_bytes data, time_ms now);
 
   /// The load this node reports in its client keepalives (role-defined; carried to the console).
@@ -103,8 +113,8 @@ class group_member {
   const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
   /// The replicas and handed-over states this node holds.
   const replica_store& replicas() const noexcept { return replicas_; }
-  /// The state this node has registered for a unit it owns (or is handing over).
-  std::optional<unit_state> own_state(unit_id u) const { return state_.get(u, self_); }
+  /// The log this node has registered for a unit it owns (or is handing over).
+  std::optional<unit_log> own_state(unit_id u) const { return state_.get(u, self_); }
 
  private:
   enum class unit_status : std::uint8_t { none, owned, handing_over };
@@ -130,14 +140,14 @@ class group_member {
   void on(node_id from, const work_assign_ack& m, time_ms now);
   void on(node_id from, const work_deassign& m, time_ms now);
   void on(node_id from, const work_deassign_done& m, time_ms now);
-  void on(node_id from, const state_initial& m, time_ms now);
-  void on(node_id from, const state_essential& m, time_ms now);
+  void on(node_id from, const state_delta& m, time_ms now);
   void on(node_id from, const state_ack& m, time_ms now);
   void on(node_id from, const state_handover& m, time_ms now);
 
   // election and membership
   void act(election_action a, node_id to, time_ms now);
   join_request make_join_request() const;
+  std::vector<unit_id> claimable_replicas() const;
   void become_master(time_ms now);
   void become_member(node_id master, std::uint64_t sequence, time_ms now);
   void rejoin(node_id target, time_ms now);
@@ -167,7 +177,6 @@ class group_member {
   void adopt(unit_id u, node_id previous_owner);
   void send_handover(unit_id u, node_id target);
   void resume_own(unit_id u);
-  void resume_handovers();
 
   node_id self_;
   std::string identity_;
@@ -193,6 +202,7 @@ class group_member {
   std::vector<unit_status> status_;
   std::vector<node_id> view_owner_;
   std::vector<node_id> view_backup_;
+  std::vector<node_id> assigned_backup_;  // the backup in the last row that had an owner
   owned_state state_;
   replica_store replicas_;
 
@@ -201,6 +211,8 @@ class group_member {
   join_votes votes_;
   work_table table_;
   std::map<unit_id, node_id> backup_claims_;
+  std::map<unit_id, node_id> expected_backups_;  // the previous master's backups (become_master)
+  time_ms expect_until_{0};
   std::map<node_id, double> past_loss_;  // loss estimates of removed members, kept for a rejoin
   time_ms settled_at_{0};  // unassigned units wait for this (joins restart the wait)
   time_ms next_master_keepalive_{0};

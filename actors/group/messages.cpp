@@ -7,8 +7,8 @@ namespace {
 constexpr const char* names[] = {
     "join_request",   "join_reply",         "exit_request",    "master_offer",
     "other_master_exists", "master_keepalive", "client_keepalive", "work_assign",
-    "work_assign_ack", "work_deassign",     "work_deassign_done", "state_initial",
-    "state_essential", "state_ack",         "state_handover"};
+    "work_assign_ack", "work_deassign",     "work_deassign_done", "state_delta",
+    "state_ack",       "state_handover"};
 static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<message>);
 }  // namespace
 

@@ -28,6 +28,21 @@ using unit_id = std::uint32_t;
 /// Opaque per-unit state bytes a role registers for replication; the substrate never looks inside.
 using state_bytes = std::vector<std::uint8_t>;
 
+/// What a registered state portion is (document 004, Figure 7; replication.hpp). The substrate
+/// treats the bytes of every kind alike except that a checkpoint replaces all that came before.
+///   initial:    an initial delta, e.g. the records of flows new since the last one (sent once);
+///   essential:  an essential delta, e.g. the records whose essential state changed;
+///   checkpoint: the unit's whole state (for a new backup, after take-over, for compaction).
+enum class portion_kind : std::uint8_t { checkpoint = 0, initial = 1, essential = 2 };
+
+/// "checkpoint", "initial", "essential"; "unknown" for a value off the list (bytes from a peer).
+constexpr const char* portion_name(portion_kind k) noexcept {
+  return k == portion_kind::checkpoint  ? "checkpoint"
+         : k == portion_kind::initial   ? "initial"
+         : k == portion_kind::essential ? "essential"
+                                        : "unknown";
+}
+
 /// Time as the host passes it in: milliseconds since an arbitrary, monotonic epoch. The state
 /// machines never read a clock themselves, so tests drive them with simulated time.
 using time_ms = std::chrono::milliseconds;

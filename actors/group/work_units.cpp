@@ -106,12 +106,13 @@ std::vector<unit_id> work_table::fail_member(node_id failed, const std::vector<n
 }
 
 std::vector<unit_id> work_table::assign_unassigned(const std::vector<node_id>& members,
-                                                   const std::map<unit_id, node_id>& claims) {
+                                                   const std::map<unit_id, node_id>& claims,
+                                                   const std::set<unit_id>& hold) {
   std::vector<unit_id> assigned;
   if (members.empty()) return assigned;
   auto counts = loads(members);
   for (unit_id u = 0; u < size(); ++u) {
-    if (records_[u].owner != no_node) continue;
+    if (records_[u].owner != no_node || hold.count(u)) continue;
     node_id owner = no_node;
     auto c = claims.find(u);
     if (c != claims.end() && counts.count(c->second)) owner = c->second;

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "actors/group/types.hpp"
@@ -74,10 +75,11 @@ class work_table {
   /// the units whose owner changed.
   std::vector<unit_id> fail_member(node_id failed, const std::vector<node_id>& members);
   /// Gives every unassigned unit an owner: a member in `claims` (a backup that holds its state)
-  /// if any, else the least loaded member. Unacknowledged until the owner answers. Returns the
-  /// units assigned.
+  /// if any, else the least loaded member. Units in `hold` stay unassigned (their backup has not
+  /// joined yet). Unacknowledged until the owner answers. Returns the units assigned.
   std::vector<unit_id> assign_unassigned(const std::vector<node_id>& members,
-                                         const std::map<unit_id, node_id>& claims);
+                                         const std::map<unit_id, node_id>& claims,
+                                         const std::set<unit_id>& hold = {});
   /// Gives every owned unit whose backup is missing, not a member, or the owner itself a backup.
   /// Returns the units changed.
   std::vector<unit_id> repair_backups(const std::vector<node_id>& members);

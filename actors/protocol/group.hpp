@@ -30,6 +30,10 @@ struct join_request {
   std::uint32_t config_version = 0;
   std::vector<unit_id> owned_units;
   std::vector<unit_id> backup_units;
+  /// Units this node stopped to hand over (a de-assign) and keeps stopped until a master
+  /// decides: the master that started the move finishes it, or gives it up and sends the unit
+  /// back with work_assign; any other master gives it back at once. Also in owned_units.
+  std::vector<unit_id> moving_units;
 };
 
 /// The answer to a join request: "OK to join", a NAK with the reason, or a NAK with reason
@@ -122,42 +126,53 @@ struct work_deassign_done {
   node_id from = no_node;
 };
 
-/// "an Initial State portion which only needs to be sent once" (Figure 7, 702): owner to backup.
-struct state_initial {
-  unit_id unit = 0;
+/// Replication (document 004, "State Maintenance", Figure 7), as deltas. Per unit the owner
+/// registers portions (replication.hpp): initial deltas ("an Initial State portion which only
+/// needs to be sent once": records of new flows), essential deltas ("the Essential State Portion
+/// which must be sent [...] when any item listed in the Essential portion changes": records that
+/// changed) and checkpoints (the unit's whole state, replacing everything before it). Each
+/// portion has a sequence number within the owner's stream; the backup keeps the latest
+/// checkpoint and the deltas after it, in order, and acknowledges the highest contiguous sequence
+/// it holds. The bytes are the role's; the group never looks inside.
+///
+/// One portion. Its kind is portion_kind (types.hpp) on the wire as one byte.
+struct state_portion {
+  std::uint64_t sequence = 0;  // 1, 2, ... within the stream
+  portion_kind kind = portion_kind::essential;
   state_bytes data;
 };
 
-/// "the Essential State Portion which must be sent [...] when any item listed in the Essential
-/// portion changes" (Figure 7, 701): owner to backup. `version` grows with every change.
-struct state_essential {
+/// Owner to backup: portions of one stream in sequence order (new ones at once; the
+/// unacknowledged ones again every resend interval). `stream` names the owner's sequence space
+/// for the unit: a new stream starts with sequence 1 (from empty state) or with a checkpoint.
+struct state_delta {
   unit_id unit = 0;
-  std::uint64_t version = 0;
-  state_bytes data;
+  std::uint64_t stream = 0;
+  std::vector<state_portion> portions;
 };
 
-/// Backup to owner: this portion is stored (resends stop). `initial` says which portion;
-/// `version` is the essential version stored.
+/// Backup to owner: the highest contiguous sequence of `stream` held (resends stop up to it).
+/// `stream` is the stream the backup holds for the unit (0: none), so an owner whose stream the
+/// backup does not hold sends again from its checkpoint.
 struct state_ack {
   unit_id unit = 0;
-  bool initial = false;
-  std::uint64_t version = 0;
+  std::uint64_t stream = 0;
+  std::uint64_t sequence = 0;
 };
 
-/// Owner to the target of a de-assign: the unit's whole replicable state, sent after the owner
-/// stopped working on the unit and before the master moves ownership.
+/// Owner to the target of a de-assign: the unit's whole replicable state as the backup would hold
+/// it (the checkpoint, if any, then the deltas after it, in order), sent after the owner stopped
+/// working on the unit and before the master moves ownership.
 struct state_handover {
   unit_id unit = 0;
-  std::uint64_t version = 0;
-  bool has_initial = false;
-  state_bytes initial;
-  state_bytes essential;
+  std::uint64_t stream = 0;
+  std::vector<state_portion> portions;
 };
 
 using message = std::variant<join_request, join_reply, exit_request, master_offer,
                              other_master_exists, master_keepalive, client_keepalive, work_assign,
-                             work_assign_ack, work_deassign, work_deassign_done, state_initial,
-                             state_essential, state_ack, state_handover>;
+                             work_assign_ack, work_deassign, work_deassign_done, state_delta,
+                             state_ack, state_handover>;
 
 /// The message's type name ("join_request", ...), for logs and counters. Never null.
 const char* message_name(const message& m) noexcept;
@@ -166,7 +181,7 @@ const char* message_name(const message& m) noexcept;
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.identity, x.config_version, x.owned_units,
-           x.backup_units);
+           x.backup_units, x.moving_units);
 }
 
 template <class Inspector>
@@ -231,24 +246,23 @@ typename Inspector::result_type inspect(Inspector& f, work_deassign_done& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, state_initial& x) {
-  return f(caf::meta::type_name("state_initial"), x.unit, x.data);
+typename Inspector::result_type inspect(Inspector& f, state_portion& x) {
+  return f(caf::meta::type_name("state_portion"), x.sequence, x.kind, x.data);
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, state_essential& x) {
-  return f(caf::meta::type_name("state_essential"), x.unit, x.version, x.data);
+typename Inspector::result_type inspect(Inspector& f, state_delta& x) {
+  return f(caf::meta::type_name("state_delta"), x.unit, x.stream, x.portions);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, state_ack& x) {
-  return f(caf::meta::type_name("state_ack"), x.unit, x.initial, x.version);
+  return f(caf::meta::type_name("state_ack"), x.unit, x.stream, x.sequence);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, state_handover& x) {
-  return f(caf::meta::type_name("state_handover"), x.unit, x.version, x.has_initial, x.initial,
-           x.essential);
+  return f(caf::meta::type_name("state_handover"), x.unit, x.stream, x.portions);
 }
 
 }  // namespace baton::group

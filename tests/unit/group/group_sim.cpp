@@ -24,6 +24,45 @@ state_bytes initial_of(unit_id u) {
 }
 }  // namespace
 
+state_bytes encode_checkpoint(std::uint64_t counter, const state_bytes& initial) {
+  state_bytes b = encode_counter(counter);
+  b.insert(b.end(), initial.begin(), initial.end());
+  return b;
+}
+
+model_state fold_portions(const std::vector<state_portion>& portions) {
+  model_state m;
+  bool have_counter = false;
+  for (const auto& p : portions) {
+    switch (p.kind) {
+      case portion_kind::checkpoint:
+        m = model_state{};
+        if (p.data.size() < 8) {
+          m.consistent = false;
+          return m;
+        }
+        m.counter = decode_counter(p.data);
+        m.has_initial = p.data.size() > 8;
+        m.initial.assign(p.data.begin() + 8, p.data.end());
+        have_counter = true;
+        break;
+      case portion_kind::initial:
+        m.has_initial = true;
+        m.initial = p.data;
+        break;
+      case portion_kind::essential: {
+        const auto v = decode_counter(p.data);
+        // The model's essential deltas count up by one: a gap or a reordering shows here.
+        if (have_counter ? v != m.counter + 1 : v != 0) m.consistent = false;
+        m.counter = v;
+        have_counter = true;
+        break;
+      }
+    }
+  }
+  return m;
+}
+
 group_sim::group_sim(sim_config cfg, hooks_factory hooks)
     : cfg_(std::move(cfg)), hooks_(std::move(hooks)), nodes_(cfg_.nodes), rng_(cfg_.seed) {
   cfg_.group.peers.clear();
@@ -120,10 +159,23 @@ void group_sim::react(std::size_t i, const event& e) {
   if (const auto* a = std::get_if<unit_assigned>(&e)) {
     n.counters[a->unit] = 0;
     n.has_initial[a->unit] = true;
-    m.update_initial(a->unit, initial_of(a->unit), now_);
-    m.update_essential(a->unit, encode_counter(0), now_);
+    m.replicate(a->unit, portion_kind::initial, initial_of(a->unit), now_);
+    m.replicate(a->unit, portion_kind::essential, encode_counter(0), now_);
+  } else if (const auto* c = std::get_if<checkpoint_wanted>(&e)) {
+    auto it = n.counters.find(c->unit);
+    if (it != n.counters.end()) {
+      ++checkpoints_;
+      m.replicate(c->unit, portion_kind::checkpoint,
+                  encode_checkpoint(it->second, n.has_initial[c->unit] ? initial_of(c->unit)
+                                                                      : state_bytes{}),
+                  now_);
+    }
   } else if (const auto* t = std::get_if<take_over_unit>(&e)) {
-    const std::uint64_t v = decode_counter(t->essential);
+    const model_state st = fold_portions(t->portions);
+    if (!st.consistent)
+      violations_.push_back("unit " + std::to_string(t->unit) +
+                            " taken over with portions out of order or with a gap");
+    const std::uint64_t v = st.counter;
     n.counters[t->unit] = v;
     takeovers_.push_back(takeover_record{i, t->unit, t->from, t->handover, v, now_});
     if (t->handover) {
@@ -144,13 +196,13 @@ void group_sim::react(std::size_t i, const event& e) {
       }
       const bool giver_had_initial = j && nodes_[*j].stopped_with_initial.count(t->unit) &&
                                      nodes_[*j].stopped_with_initial.at(t->unit);
-      if (giver_had_initial && (!t->has_initial || t->initial != initial_of(t->unit)))
+      if (giver_had_initial && (!st.has_initial || st.initial != initial_of(t->unit)))
         violations_.push_back("unit " + std::to_string(t->unit) +
                               " handed over without its initial state");
     }
-    if (t->has_initial && t->initial != initial_of(t->unit))
+    if (st.has_initial && st.initial != initial_of(t->unit))
       violations_.push_back("unit " + std::to_string(t->unit) + " taken over with a wrong initial state");
-    n.has_initial[t->unit] = t->has_initial;
+    n.has_initial[t->unit] = st.has_initial;
     n.stopped_at.erase(t->unit);
   } else if (const auto* r = std::get_if<unit_revoked>(&e)) {
     auto it = n.counters.find(r->unit);
@@ -172,7 +224,7 @@ void group_sim::role_updates(std::size_t i) {
   for (auto& [u, v] : n.counters) {
     if (u % 8 != slot || !n.member->owns(u)) continue;
     ++v;
-    n.member->update_essential(u, encode_counter(v), now_);
+    n.member->replicate(u, portion_kind::essential, encode_counter(v), now_);
   }
 }
 

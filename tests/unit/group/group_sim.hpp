@@ -2,8 +2,11 @@
 // A deterministic simulator for the group substrate: K group_members, a network that loses a
 // seeded fraction of messages and delays the rest, partitions, crashes, and simulated time in
 // 1 ms steps. Each node also runs a small model of a role that owns units: it keeps a counter
-// per owned unit as the unit's state (initial "init:<unit>", essential = the counter) and
-// checks that every hand-over continues from exactly the counter the previous owner stopped at.
+// per owned unit as the unit's state and replicates it as portions - an initial delta
+// "init:<unit>" when the unit is new, an essential delta with the counter on every change, a
+// checkpoint (counter + initial) when the group asks for one - and checks that every take-over's
+// portions fold into a consistent state (counters consecutive: nothing reordered or skipped) and
+// that every hand-over continues from exactly the counter the previous owner stopped at.
 
 #include <cstdint>
 #include <functional>
@@ -96,6 +99,8 @@ class group_sim {
   /// The results of the join replies node i received, in order.
   const std::vector<join_result>& join_replies(std::size_t i) const { return nodes_[i].replies; }
   std::uint64_t sent() const noexcept { return sent_; }
+  /// Checkpoints the role models registered when asked (checkpoint_wanted).
+  std::uint64_t checkpoints() const noexcept { return checkpoints_; }
   std::uint64_t dropped() const noexcept { return dropped_; }
 
  private:
@@ -133,6 +138,7 @@ class group_sim {
   std::uint64_t seq_ = 0;
   std::uint64_t sent_ = 0;
   std::uint64_t dropped_ = 0;
+  std::uint64_t checkpoints_ = 0;
   std::vector<takeover_record> takeovers_;
   std::vector<std::string> violations_;
 };
@@ -140,6 +146,17 @@ class group_sim {
 /// Counter <-> essential bytes (8 bytes, little endian).
 state_bytes encode_counter(std::uint64_t v);
 std::uint64_t decode_counter(const state_bytes& b);
+/// The role model's checkpoint: the counter (8 bytes) then the initial portion, if any.
+state_bytes encode_checkpoint(std::uint64_t counter, const state_bytes& initial);
+
+/// What the role model rebuilds from a take-over's portions.
+struct model_state {
+  std::uint64_t counter = 0;
+  bool has_initial = false;
+  state_bytes initial;
+  bool consistent = true;  // false: an essential delta did not follow its predecessor by one
+};
+model_state fold_portions(const std::vector<state_portion>& portions);
 
 /// One row of the loss tables the scenario tests loop over.
 struct loss_row {
