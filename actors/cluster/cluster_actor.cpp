@@ -47,12 +47,19 @@ struct cluster_state {
   node::event_log* events = nullptr;
   group::group_actor group;
   net::owned_units owned;
-  std::vector<std::uint64_t> versions;  // per unit: export version last replicated
+  // Per unit: the export version its backup's log reaches (export_delta's `since`; 0: nothing
+  // sent yet, the next export is the whole unit, sent as a checkpoint), whether the group asked
+  // for a checkpoint, and a count of ownership changes, so an export that was on the loop while
+  // the unit changed hands is not sent.
+  std::vector<std::uint64_t> since;
+  std::vector<bool> checkpoint_wanted;
+  std::vector<std::uint32_t> epoch;
   std::chrono::milliseconds interval{100};
   // Unit events arrive by the hundred when the group rebalances; they are applied together, in
-  // one table publish and one command on the loop thread.
+  // one table publish and one command on the loop thread. A take-over's portions are applied in
+  // order: a checkpoint first if there is one, then the deltas after it.
   std::vector<group::unit_id> pending_drops;
-  std::vector<std::pair<group::unit_id, group::state_bytes>> pending_imports;
+  std::vector<std::pair<group::unit_id, std::vector<group::state_bytes>>> pending_imports;
   bool apply_scheduled = false;
   bool replicating = false;  // an export is on the loop; the next tick waits for it
   std::size_t flows = 0;     // the gateway's flow count, as the loop last reported it
@@ -77,8 +84,41 @@ void schedule_apply(cluster_pointer self) {
   self->send(self, protocol::apply_atom::value);
 }
 
-/// Publishes the owned units, then drops the flows of units given up and imports the state of
-/// units taken over, in one command on the loop thread.
+/// One unit's export for the group: the portion kind and the gateway's blobs.
+struct unit_portion {
+  group::unit_id unit = 0;
+  std::uint32_t epoch = 0;
+  std::uint64_t version = 0;
+  group::portion_kind kind = group::portion_kind::checkpoint;
+  group::state_bytes bytes;
+};
+
+/// Sends an export to the group as (replicate_atom, unit, kind, bytes) unless the unit changed
+/// hands while it was on the loop; records the version the backup's log now reaches.
+void send_portion(cluster_pointer self, unit_portion& x) {
+  auto& st = self->state;
+  if (!st.owned.test(x.unit) || st.epoch[x.unit] != x.epoch || !st.group) return;
+  st.since[x.unit] = x.version;
+  ++st.replication.blobs;
+  st.replication.bytes += x.bytes.size();
+  if (x.kind == group::portion_kind::checkpoint) ++st.replication.checkpoints;
+  self->send(st.group, protocol::replicate_atom::value, x.unit, static_cast<std::uint8_t>(x.kind),
+             std::move(x.bytes));
+}
+
+/// On the loop: unit u's whole state as a checkpoint.
+unit_portion export_checkpoint(net::gateway_stage& gw, group::unit_id u, std::uint32_t epoch) {
+  unit_portion p;
+  p.unit = u;
+  p.epoch = epoch;
+  p.version = gw.export_delta(u, 0, p.bytes).version;
+  return p;
+}
+
+/// Publishes the owned units, then drops the flows of units given up and, for units taken over,
+/// replaces what the unit held here with the replicated portions (applied in order) and exports
+/// a checkpoint of the result: the new owner's log starts from it (the group asks for one too).
+/// One command on the loop thread.
 void apply_pending(cluster_pointer self) {
   auto& st = self->state;
   st.apply_scheduled = false;
@@ -89,27 +129,38 @@ void apply_pending(cluster_pointer self) {
   };
   struct work_result {
     std::vector<outcome> imported;
+    std::vector<unit_portion> checkpoints;
     std::size_t dropped = 0, units_dropped = 0, flows = 0;
   };
+  std::vector<std::uint32_t> epochs;
+  for (auto& [u, blobs] : st.pending_imports) epochs.push_back(st.epoch[u]);
   auto* stage = st.stage;
   node::on_loop(
     self, *st.io,
     [stage, owned = st.owned, drops = std::move(st.pending_drops),
-     imports = std::move(st.pending_imports)] {
+     imports = std::move(st.pending_imports), epochs = std::move(epochs)] {
       work_result r;
       auto& gw = stage->gateway();
       for (auto u : drops)
         if (!owned.test(u)) r.dropped += gw.drop_unit(u);
       r.units_dropped = drops.size();
-      for (auto& [u, state] : imports) {
-        std::size_t initial_size = 0;
-        if (!unpack_unit_state(state, initial_size)) {
-          r.imported.push_back({u, net::unit_import{net::parse_status::truncated, 0, 0, 0, 0}});
-          continue;
+      for (std::size_t i = 0; i < imports.size(); ++i) {
+        const auto u = imports[i].first;
+        if (!owned.test(u)) continue;  // revoked again since
+        gw.drop_unit(u);
+        net::unit_import total;
+        for (const auto& blobs : imports[i].second) {
+          const auto x = gw.import_blobs(net::bytes_view{blobs.data(), blobs.size()});
+          total.created += x.created;
+          total.updated += x.updated;
+          total.orphans += x.orphans;
+          total.rejected += x.rejected;
+          total.removed += x.removed;
+          if (x.status != net::parse_status::ok && total.status == net::parse_status::ok)
+            total.status = x.status;
         }
-        net::bytes_view initial{state.data() + 4, initial_size};
-        net::bytes_view essential{state.data() + 4 + initial_size, state.size() - 4 - initial_size};
-        r.imported.push_back({u, gw.import_unit(initial, essential)});
+        r.imported.push_back({u, total});
+        r.checkpoints.push_back(export_checkpoint(gw, u, epochs[i]));
       }
       r.flows = gw.flows();
       return r;
@@ -124,6 +175,10 @@ void apply_pending(cluster_pointer self) {
                        {{"unit", std::to_string(u)}, {"flows", std::to_string(x.created)},
                         {"status", net::to_string(x.status)}});
       }
+      for (auto& c : r.checkpoints) {
+        if (st.epoch[c.unit] == c.epoch) st.checkpoint_wanted[c.unit] = false;
+        send_portion(self, c);
+      }
       if (r.dropped)
         st.events->add(severity::info, "unit_flows_released",
                        {{"units", std::to_string(r.units_dropped)}, {"flows", std::to_string(r.dropped)}});
@@ -132,39 +187,46 @@ void apply_pending(cluster_pointer self) {
   st.pending_imports.clear();
 }
 
-/// Exports, on the loop, every owned unit whose flows changed since the last round, and hands the
-/// unit's whole state to the group, which sends it to the unit's backup.
+/// Exports, on the loop, each owned unit's changes since its backup's log (export_delta) and hands
+/// them to the group as one portion: initial when it holds only new flows' initial records, else
+/// essential. A unit gets a checkpoint instead when the group asked for one, when nothing was sent
+/// yet, or when the delta is incomplete (removals forgotten). Units without changes send nothing.
 void replicate(cluster_pointer self) {
   auto& st = self->state;
   if (st.replicating) return;
   st.replicating = true;
-  struct unit_out {
-    group::unit_id unit;
-    std::uint64_t version;
-    group::state_bytes bytes;
-  };
   struct work_result {
-    std::vector<unit_out> out;
+    std::vector<unit_portion> out;
     std::size_t flows = 0;
   };
   auto* stage = st.stage;
   node::on_loop(
     self, *st.io,
-    [stage, owned = st.owned, versions = st.versions, send = bool(st.group)] {
+    [stage, owned = st.owned, since = st.since, wanted = st.checkpoint_wanted, epoch = st.epoch,
+     send = bool(st.group)] {
       work_result r;
       auto& gw = stage->gateway();
-      std::vector<std::uint8_t> initial, essential;
-      for (group::unit_id u = 0; send && u < versions.size(); ++u) {
+      for (group::unit_id u = 0; send && u < since.size(); ++u) {
         if (!owned.test(u)) continue;
-        initial.clear();
-        essential.clear();
-        auto changed = gw.export_unit(u, versions[u], initial, essential);
-        if (changed.initial_flows == 0 && changed.essential_flows == 0) continue;
-        // The group keeps the latest essential portion per unit, so send the unit's whole state.
-        initial.clear();
-        essential.clear();
-        gw.export_unit(u, 0, initial, essential);
-        r.out.push_back({u, changed.version, pack_unit_state(initial, essential)});
+        if (wanted[u] || since[u] == 0) {
+          auto c = export_checkpoint(gw, u, epoch[u]);
+          // Nothing yet in a unit never sent: nothing to say (the backup's log is empty too).
+          if (!c.bytes.empty() || wanted[u]) r.out.push_back(std::move(c));
+          continue;
+        }
+        unit_portion p;
+        p.unit = u;
+        p.epoch = epoch[u];
+        const auto x = gw.export_delta(u, since[u], p.bytes);
+        if (!x.complete) {
+          r.out.push_back(export_checkpoint(gw, u, epoch[u]));
+          continue;
+        }
+        if (p.bytes.empty()) continue;
+        p.version = x.version;
+        p.kind = x.essential_flows == 0 && x.removed_flows == 0 ? group::portion_kind::initial
+                                                                 : group::portion_kind::essential;
+        r.out.push_back(std::move(p));
       }
       gw.expire(4096);  // idle flows leave the table a slice at a time
       r.flows = gw.flows();
@@ -175,14 +237,25 @@ void replicate(cluster_pointer self) {
       st.replicating = false;
       st.flows = r.flows;
       for (auto& x : r.out) {
-        // A unit revoked or re-assigned meanwhile starts again from version 0.
-        if (!st.owned.test(x.unit)) continue;
-        st.versions[x.unit] = x.version;
-        ++st.replication.blobs;
-        st.replication.bytes += x.bytes.size();
-        self->send(st.group, protocol::replicate_atom::value, x.unit, std::move(x.bytes));
+        if (x.kind == group::portion_kind::checkpoint && st.epoch[x.unit] == x.epoch)
+          st.checkpoint_wanted[x.unit] = false;
+        send_portion(self, x);
       }
     });
+}
+
+/// A unit taken over with its replicated portions (in order; may be empty): owned from now on,
+/// its flows replaced by the portions' on the loop, then a checkpoint of the result replicated.
+void take_over(cluster_pointer self, group::unit_id u, std::vector<group::state_bytes> blobs) {
+  auto& st = self->state;
+  if (u >= net::owned_units::size()) return;
+  ++st.replication.takeovers;
+  st.owned.set(u);
+  st.since[u] = 0;
+  st.checkpoint_wanted[u] = false;
+  ++st.epoch[u];
+  st.pending_imports.emplace_back(u, std::move(blobs));
+  schedule_apply(self);
 }
 
 /// Opens the ARP side and, in forwarding mode, the release ports. Failures are logged: the
@@ -330,7 +403,9 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
   st.stage = st.io->stage<net::cluster_stage>();
   st.events = events;
   st.interval = interval;
-  st.versions.assign(net::owned_units::size(), 0);
+  st.since.assign(net::owned_units::size(), 0);
+  st.checkpoint_wanted.assign(net::owned_units::size(), false);
+  st.epoch.assign(net::owned_units::size(), 0);
   st.segment = st.stage->settings();
   st.routes.assign(st.gateway().settings().hasher.units(), net::unit_route{});
   start_segment(self);
@@ -360,7 +435,9 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
       auto& st = self->state;
       if (u >= net::owned_units::size()) return;
       st.owned.set(u);
-      st.versions[u] = 0;
+      st.since[u] = 0;
+      st.checkpoint_wanted[u] = false;
+      ++st.epoch[u];
       schedule_apply(self);
     },
     [=](protocol::revoke_atom, group::unit_id u, bool) {
@@ -368,17 +445,26 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
       auto& st = self->state;
       if (u >= net::owned_units::size()) return;
       st.owned.reset(u);
+      ++st.epoch[u];
       st.pending_drops.push_back(u);
       schedule_apply(self);
     },
+    // Take-over: the unit's replicated log, a lone checkpoint as bytes or the checkpoint and the
+    // deltas after it as portions, replaces what this member held of the unit.
     [=](protocol::takeover_atom, group::unit_id u, group::state_bytes& state) {
-      auto& st = self->state;
-      if (u >= net::owned_units::size()) return;
-      ++st.replication.takeovers;
-      if (!state.empty()) st.pending_imports.emplace_back(u, std::move(state));
-      st.owned.set(u);
-      st.versions[u] = 0;
-      schedule_apply(self);
+      std::vector<group::state_bytes> blobs;
+      if (!state.empty()) blobs.push_back(std::move(state));
+      take_over(self, u, std::move(blobs));
+    },
+    [=](protocol::takeover_atom, group::unit_id u, std::vector<group::state_portion>& portions) {
+      std::vector<group::state_bytes> blobs;
+      for (auto& p : portions) blobs.push_back(std::move(p.data));
+      take_over(self, u, std::move(blobs));
+    },
+    [=](group::checkpoint_atom, group::unit_id u) {
+      // Compaction, or the log of a take-over to replace: sent at the next replication round.
+      if (u < net::owned_units::size() && self->state.owned.test(u))
+        self->state.checkpoint_wanted[u] = true;
     },
     [=](protocol::apply_atom) { apply_pending(self); },
     [=](tick_atom) {
@@ -429,21 +515,6 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
 }
 
 }  // namespace
-
-group::state_bytes pack_unit_state(const std::vector<std::uint8_t>& initial,
-                                   const std::vector<std::uint8_t>& essential) {
-  group::state_bytes out(4 + initial.size() + essential.size());
-  net::store_be32(out.data(), static_cast<std::uint32_t>(initial.size()));
-  std::copy(initial.begin(), initial.end(), out.begin() + 4);
-  std::copy(essential.begin(), essential.end(), out.begin() + 4 + static_cast<long>(initial.size()));
-  return out;
-}
-
-bool unpack_unit_state(const group::state_bytes& packed, std::size_t& initial_size) {
-  if (packed.size() < 4) return false;
-  initial_size = net::load_be32(packed.data());
-  return initial_size <= packed.size() - 4;
-}
 
 cluster_actor spawn_cluster_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
                                   node::event_log& events,

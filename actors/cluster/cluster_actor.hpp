@@ -2,8 +2,11 @@
 // The cluster member (document 004): the actor that makes the group's decisions true on the packet
 // path. The group actor tells it which work units this member owns (assign, revoke, take over with
 // the replicated state); it publishes the owned-units table to the gateway stage, imports taken-over
-// flows, and replicates the flows of its own units to their backups (the whole unit's flow state,
-// batched every replication interval, through the group's essential portion).
+// flows, and replicates the flows of its own units to their backups: every replication interval,
+// per owned unit, the gateway's delta since the last round (removals, new flows' initial records,
+// changed essential records; net/gateway/gateway_stage.hpp export_delta) goes to the group as an
+// initial or essential portion, and a checkpoint (the unit's whole state) when the group asks for
+// one, after a take-over, or when the delta cannot be formed (actors/group/replication.hpp).
 //
 // It also runs the segment side of the traffic mode (net/cluster: cluster_stage.hpp,
 // arp_speaker.hpp): as master it answers ARP for the cluster addresses and announces them when it
@@ -23,6 +26,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/group/group_actor.hpp"
 #include "actors/group/types.hpp"
@@ -45,8 +49,9 @@ namespace baton::cluster {
   GAUGE(owned_units, "work units this member owns")                                  \
   GAUGE(flows, "flows in the gateway's table, as the packet loop last reported it")
 #define BATON_CLUSTER_REPLICATION_COUNTERS(COUNTER, GAUGE)                            \
-  COUNTER(blobs, "unit states handed to the group for the units' backups")           \
+  COUNTER(blobs, "state portions (deltas, checkpoints) handed to the group for the units' backups") \
   COUNTER(bytes, "bytes of unit state handed to the group")                          \
+  COUNTER(checkpoints, "of which checkpoints (a unit's whole state)")                \
   COUNTER(takeovers, "units taken over from another member")                         \
   COUNTER(imported_flows, "flows created from taken-over state")                     \
   COUNTER(import_errors, "taken-over unit states that did not parse")
@@ -73,6 +78,8 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<protocol::assign_atom, group::unit_id>,
   caf::reacts_to<protocol::revoke_atom, group::unit_id, bool>,
   caf::reacts_to<protocol::takeover_atom, group::unit_id, group::state_bytes>,
+  caf::reacts_to<protocol::takeover_atom, group::unit_id, std::vector<group::state_portion>>,
+  caf::reacts_to<group::checkpoint_atom, group::unit_id>,
   caf::reacts_to<protocol::tick_atom>,
   caf::reacts_to<protocol::apply_atom>,
   caf::replies_to<protocol::get_atom>::with<node::role_status>,
@@ -86,12 +93,5 @@ using cluster_actor = caf::typed_actor<
 cluster_actor spawn_cluster_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io,
                                   node::event_log& events,
                                   std::chrono::milliseconds replication_interval);
-
-/// The bytes a unit's replicated state travels as: the gateway's initial blob and essential blob,
-/// prefixed by the initial blob's length (4 bytes, big-endian).
-group::state_bytes pack_unit_state(const std::vector<std::uint8_t>& initial,
-                                   const std::vector<std::uint8_t>& essential);
-/// Splits packed state; false when it is too short or its length prefix runs past the end.
-bool unpack_unit_state(const group::state_bytes& packed, std::size_t& initial_size);
 
 }  // namespace baton::cluster

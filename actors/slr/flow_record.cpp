@@ -20,11 +20,20 @@ flow_record& flow_records::record(const net::flow_key& key, std::uint32_t next_h
       const auto n = std::max<std::size_t>(1, ages.size() / 8);
       std::nth_element(ages.begin(), ages.begin() + static_cast<std::ptrdiff_t>(n - 1), ages.end(),
                        [](auto& a, auto& b) { return a.first < b.first; });
-      for (std::size_t i = 0; i < n; ++i) records_.erase(ages[i].second);
+      for (std::size_t i = 0; i < n; ++i) {
+        records_.erase(ages[i].second);
+        removed(ages[i].second);
+      }
     }
     it = records_.emplace(key, flow_record{key, next_hop, prev_hop, origin, now}).first;
+    if (tracking_) {
+      changed_.insert(key);
+      removed_.erase(key);
+    }
     return it->second;
   }
+  if (tracking_ && (it->second.next_hop != next_hop || it->second.origin != origin))
+    changed_.insert(key);  // what the copy carries changed
   auto& r = it->second;
   r.next_hop = next_hop;
   if (prev_hop) r.prev_hop = prev_hop;
@@ -38,10 +47,17 @@ flow_record* flow_records::find(const net::flow_key& key) {
   return it == records_.end() ? nullptr : &it->second;
 }
 
+bool flow_records::erase(const net::flow_key& key) {
+  if (records_.erase(key) == 0) return false;
+  removed(key);
+  return true;
+}
+
 std::size_t flow_records::expire(std::chrono::steady_clock::time_point now) {
   std::size_t n = 0;
   for (auto it = records_.begin(); it != records_.end();) {
     if (now - it->second.recorded > ttl_) {
+      removed(it->first);
       it = records_.erase(it);
       ++n;
     } else {
@@ -69,40 +85,119 @@ std::uint16_t get16(const std::uint8_t* p) {
 
 }  // namespace
 
-std::vector<std::uint8_t> pack_flow_records(const flow_records& records) {
+void flow_records::removed(const net::flow_key& k) {
+  if (!tracking_) return;
+  changed_.erase(k);
+  removed_.insert(k);
+}
+
+void flow_records::clear() {
+  records_.clear();
+  if (!tracking_) return;
+  changed_.clear();
+  removed_.clear();
+  cleared_ = true;
+}
+
+void flow_records::track_changes(bool on) {
+  tracking_ = on;
+  cleared_ = false;
+  changed_.clear();
+  removed_.clear();
+}
+
+flow_changes flow_records::take_changes() {
+  flow_changes c;
+  c.cleared = cleared_;
+  c.recorded.reserve(changed_.size());
+  for (const auto& k : changed_)
+    if (auto it = records_.find(k); it != records_.end()) c.recorded.push_back(it->second);
+  c.removed.assign(removed_.begin(), removed_.end());
+  cleared_ = false;
+  changed_.clear();
+  removed_.clear();
+  return c;
+}
+
+namespace {
+
+void put_key(std::vector<std::uint8_t>& out, const net::flow_key& k) {
+  put32(out, k.src_addr);
+  put32(out, k.dst_addr);
+  put16(out, k.src_port);
+  put16(out, k.dst_port);
+  out.push_back(k.protocol);
+}
+net::flow_key get_key(const std::uint8_t* p) {
+  net::flow_key k;
+  k.src_addr = get32(p);
+  k.dst_addr = get32(p + 4);
+  k.src_port = get16(p + 8);
+  k.dst_port = get16(p + 10);
+  k.protocol = p[12];
+  return k;
+}
+void put_record(std::vector<std::uint8_t>& out, const flow_record& r) {
+  put_key(out, r.key);
+  put32(out, r.next_hop);
+  out.push_back(static_cast<std::uint8_t>(r.origin));
+}
+void put_header(std::vector<std::uint8_t>& out, std::uint8_t kind, std::size_t removals,
+                std::size_t records) {
+  out.push_back(kind);
+  put32(out, static_cast<std::uint32_t>(removals));
+  put32(out, static_cast<std::uint32_t>(records));
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_records_checkpoint(const flow_records& records) {
   std::vector<std::uint8_t> out;
-  out.reserve(records.size() * packed_flow_record_size);
-  records.for_each([&](const flow_record& r) {
-    put32(out, r.key.src_addr);
-    put32(out, r.key.dst_addr);
-    put16(out, r.key.src_port);
-    put16(out, r.key.dst_port);
-    out.push_back(r.key.protocol);
-    put32(out, r.next_hop);
-    out.push_back(static_cast<std::uint8_t>(r.origin));
-  });
+  out.reserve(records_blob_header_size + records.size() * packed_flow_record_size);
+  put_header(out, records_checkpoint, 0, records.size());
+  records.for_each([&](const flow_record& r) { put_record(out, r); });
   return out;
 }
 
-bool unpack_flow_records(const std::vector<std::uint8_t>& bytes, std::vector<flow_record>& out) {
-  if (bytes.size() % packed_flow_record_size != 0) return false;
-  std::vector<flow_record> read;
-  read.reserve(bytes.size() / packed_flow_record_size);
-  for (std::size_t at = 0; at < bytes.size(); at += packed_flow_record_size) {
-    const std::uint8_t* p = bytes.data() + at;
-    if (p[17] >= net::flow_origin_count) return false;
-    flow_record r;
-    r.key.src_addr = get32(p);
-    r.key.dst_addr = get32(p + 4);
-    r.key.src_port = get16(p + 8);
-    r.key.dst_port = get16(p + 10);
-    r.key.protocol = p[12];
-    r.next_hop = get32(p + 13);
-    r.origin = static_cast<net::flow_origin>(p[17]);
-    read.push_back(r);
+std::vector<std::uint8_t> encode_records_delta(const flow_changes& changes) {
+  std::vector<std::uint8_t> out;
+  out.reserve(records_blob_header_size + changes.removed.size() * packed_flow_key_size +
+              changes.recorded.size() * packed_flow_record_size);
+  put_header(out, records_delta, changes.removed.size(), changes.recorded.size());
+  for (const auto& k : changes.removed) put_key(out, k);
+  for (const auto& r : changes.recorded) put_record(out, r);
+  return out;
+}
+
+records_applied apply_records_blob(const std::vector<std::uint8_t>& blob, flow_records& into,
+                                   std::chrono::steady_clock::time_point now) {
+  records_applied a;
+  if (blob.size() < records_blob_header_size) return a;
+  const std::uint8_t kind = blob[0];
+  if (kind != records_checkpoint && kind != records_delta) return a;
+  const std::uint64_t removals = get32(blob.data() + 1);
+  const std::uint64_t records = get32(blob.data() + 5);
+  if (records_blob_header_size + removals * packed_flow_key_size +
+          records * packed_flow_record_size != blob.size())
+    return a;
+  const std::size_t records_at =
+      records_blob_header_size + static_cast<std::size_t>(removals) * packed_flow_key_size;
+  for (std::size_t at = records_at; at < blob.size(); at += packed_flow_record_size)
+    if (blob[at + 17] >= net::flow_origin_count) return a;
+  // Valid: apply.
+  a.ok = true;
+  a.checkpoint = kind == records_checkpoint;
+  if (a.checkpoint) into.clear();
+  for (std::size_t i = 0; i < removals; ++i) {
+    const auto k = get_key(blob.data() + records_blob_header_size + i * packed_flow_key_size);
+    if (into.erase(k)) ++a.removed;
   }
-  out.insert(out.end(), read.begin(), read.end());
-  return true;
+  for (std::size_t at = records_at; at < blob.size(); at += packed_flow_record_size) {
+    const std::uint8_t* p = blob.data() + at;
+    into.record(get_key(p), get32(p + 13), 0, static_cast<net::flow_origin>(p[17]), now);
+    ++a.recorded;
+  }
+  return a;
 }
 
 protocol::slr_flow to_protocol(const net::flow_key& k) noexcept {

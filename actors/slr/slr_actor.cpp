@@ -112,7 +112,9 @@ struct slr_state {
   std::map<std::uint32_t, std::uint64_t> chosen;  // new flows per next hop while active
   group::group_actor group;
   bool active = true;
-  bool dirty = false;  // records changed since the last copy to the hot spare
+  // Hot spare, active side: the next replication round sends a checkpoint of the records (just
+  // became active, took over, or the group asked) instead of the delta of their changes.
+  bool checkpoint_due = false;
   std::uint64_t sequence = 0;
   slr_control_counters ctl;  // flow_records is filled in by status()
 
@@ -129,10 +131,10 @@ std::vector<outbound_link>& neighbors_of(slr_pointer self) { return self->state.
 
 std::chrono::milliseconds loop_now() { return net::coarse_now(); }  // the SLR stage's own clock
 
-/// Records a flow in the SLR's own table; an active SLR with a hot spare copies it over later.
+/// Records a flow in the SLR's own table; an active SLR with a hot spare sends the change over in
+/// the next replication round (the table tracks its changes while active).
 flow_record& remember(slr_state& st, const net::flow_key& key, std::uint32_t next_hop,
                       std::uint32_t prev_hop, net::flow_origin origin) {
-  st.dirty = st.dirty || st.active;
   return st.flows.record(key, next_hop, prev_hop, origin, clock_type::now());
 }
 
@@ -338,7 +340,7 @@ node::role_status status(slr_pointer self) {
   return s;
 }
 
-/// How often an active SLR with a hot spare copies its changed flow records over.
+/// How often an active SLR with a hot spare sends the changes of its flow records over.
 constexpr std::chrono::milliseconds replication_interval{100};
 
 void set_active(slr_pointer self, bool active, const std::string& why) {
@@ -346,9 +348,36 @@ void set_active(slr_pointer self, bool active, const std::string& why) {
   if (active == st.active) return;
   st.active = active;
   st.stage().set_active(active);
-  st.dirty = active;
+  // Active with a spare: track the records' changes, starting from a checkpoint.
+  st.flows.track_changes(active && st.cfg.hot_spare.has_value());
+  st.checkpoint_due = active && st.cfg.hot_spare.has_value();
   st.events->add(severity::info, active ? "slr_active" : "slr_standby",
                  {{"reason", why}, {"flows", std::to_string(st.data_path_flows)}});
+}
+
+/// The spare takes the unit over: the replicated blobs (checkpoint first, then deltas) rebuild the
+/// active SLR's records, which go into the data path and the SLR's own record; it becomes active
+/// and replicates a checkpoint of its merged records.
+void take_over(slr_pointer self, const std::vector<group::state_bytes>& blobs) {
+  auto& st = self->state;
+  const auto now = clock_type::now();
+  flow_records copy(st.cfg.flow_capacity);
+  for (const auto& b : blobs) {
+    if (apply_records_blob(b, copy, now).ok) continue;
+    ++st.ctl.import_errors;
+    st.events->add(severity::error, "slr_takeover_state_malformed",
+                   {{"bytes", std::to_string(b.size())}});
+    break;  // what follows a bad portion cannot be applied in order
+  }
+  flow_entries entries;
+  copy.for_each([&](const flow_record& r) {
+    entries.emplace_back(r.key, r.next_hop, net::flow_origin::replicated);
+    st.flows.record(r.key, r.next_hop, 0, r.origin, now);
+  });
+  install_all(self, std::move(entries), [self](std::size_t ok) { self->state.ctl.imported += ok; });
+  ++st.ctl.takeovers;
+  set_active(self, true, "took over with " + std::to_string(copy.size()) + " replicated flows");
+  st.checkpoint_due = st.cfg.hot_spare.has_value();  // also when it was active already (a move given up)
 }
 
 caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<node::io_runtime> io,
@@ -412,34 +441,43 @@ caf::behavior slr_impl(caf::stateful_actor<slr_state>* self, std::shared_ptr<nod
     // takes the unit over with them when the active SLR fails.
     [=](protocol::assign_atom, group::unit_id) { set_active(self, true, "unit assigned"); },
     [=](protocol::revoke_atom, group::unit_id, bool) { set_active(self, false, "unit revoked"); },
+    // Take-over: the active SLR's records as the group held them, a lone checkpoint as bytes or
+    // the checkpoint and the deltas after it as portions, applied in order.
     [=](protocol::takeover_atom, group::unit_id, group::state_bytes& state) {
-      auto& st = self->state;
-      std::vector<flow_record> copy;
-      if (!unpack_flow_records(state, copy)) {
-        ++st.ctl.import_errors;
-        st.events->add(severity::error, "slr_takeover_state_malformed",
-                       {{"bytes", std::to_string(state.size())}});
-      }
-      flow_entries entries;
-      for (auto& r : copy) {
-        entries.emplace_back(r.key, r.next_hop, net::flow_origin::replicated);
-        st.flows.record(r.key, r.next_hop, 0, r.origin, clock_type::now());
-      }
-      install_all(self, std::move(entries), [self](std::size_t ok) { self->state.ctl.imported += ok; });
-      ++st.ctl.takeovers;
-      set_active(self, true, "took over with " + std::to_string(copy.size()) + " replicated flows");
+      std::vector<group::state_bytes> blobs;
+      if (!state.empty()) blobs.push_back(std::move(state));
+      take_over(self, blobs);
     },
+    [=](protocol::takeover_atom, group::unit_id, std::vector<group::state_portion>& portions) {
+      std::vector<group::state_bytes> blobs;
+      for (auto& p : portions) blobs.push_back(std::move(p.data));
+      take_over(self, blobs);
+    },
+    [=](group::checkpoint_atom, group::unit_id) { self->state.checkpoint_due = true; },
     [=](protocol::apply_atom) {
-      // Copy the records to the hot spare when they changed (the group sends the latest state
-      // of the unit to its backup; 18 bytes a flow).
+      // Send the records' changes to the hot spare: a checkpoint when one is due (or the records
+      // were flushed), else the delta of the round, initial when it only adds records.
       auto& st = self->state;
       self->delayed_send(self, replication_interval, protocol::apply_atom::value);
-      if (!st.group || !st.active || !st.dirty) return;
-      st.dirty = false;
-      auto bytes = pack_flow_records(st.flows);
+      if (!st.group || !st.active || !st.flows.tracking()) return;
+      auto changes = st.flows.take_changes();
+      group::portion_kind kind;
+      std::vector<std::uint8_t> bytes;
+      if (st.checkpoint_due || changes.cleared) {
+        st.checkpoint_due = false;
+        kind = group::portion_kind::checkpoint;
+        bytes = encode_records_checkpoint(st.flows);
+      } else if (!changes.empty()) {
+        kind = changes.removed.empty() ? group::portion_kind::initial
+                                       : group::portion_kind::essential;
+        bytes = encode_records_delta(changes);
+      } else {
+        return;
+      }
       ++st.ctl.replications;
       st.ctl.replicated_bytes += bytes.size();
-      self->send(st.group, protocol::replicate_atom::value, group::unit_id{0}, std::move(bytes));
+      self->send(st.group, protocol::replicate_atom::value, group::unit_id{0},
+                 static_cast<std::uint8_t>(kind), std::move(bytes));
     },
     [=](const protocol::slr_hello& h) {
       auto& st = self->state;

@@ -67,7 +67,7 @@ namespace baton::slr {
   COUNTER(events, "flow events read from the data path")                                   \
   COUNTER(install_failures, "flow entries the data path could not install")                \
   COUNTER(takeovers, "times this hot spare took over")                                     \
-  COUNTER(replications, "flow-record copies sent to the hot spare")                        \
+  COUNTER(replications, "flow-record checkpoints and deltas sent to the hot spare")        \
   COUNTER(replicated_bytes, "bytes of flow records sent to the hot spare")                 \
   COUNTER(imported, "flows installed from the active SLR's records at takeover")           \
   COUNTER(import_errors, "takeover states that did not parse")

@@ -35,8 +35,8 @@ own (e.g. a spurious VRRP failover). p99 of 20 rounds interpolates between the t
              keepalived 2.2.7 accepts with VRRPv3: "number '0.001' outside range
              [0.010000, 255.000000]").
 Replication: during N steady curl downloads through the cluster IP, the growth of the members'
-/counters cluster.replication.bytes (whole-unit state blobs handed to the group for the unit's
-backup) and of group.messages_sent.state_essential, per flow per second; and the bytes the
+/counters cluster.replication.bytes (the gateway's deltas - and checkpoints - handed to the group
+for the unit's backup) and of group.messages_sent.state_delta, per flow per second; and the bytes the
 members' group links sent (tcp_info bytes_sent of the port 4790 connections, `ss -ti`) over the
 idle cluster's, per flow per second.
 """
@@ -226,9 +226,8 @@ def counters_sum(case):
         rep = c.get("cluster", {}).get("replication", {})
         tot["bytes"] += rep.get("bytes", 0)
         tot["blobs"] += rep.get("blobs", 0)
-        tot["state_essential"] += c.get("group", {}).get("messages_sent", {}).get(
-            "state_essential", 0)
-        tot["state_initial"] += c.get("group", {}).get("messages_sent", {}).get("state_initial", 0)
+        tot["state_delta"] += c.get("group", {}).get("messages_sent", {}).get("state_delta", 0)
+        tot["checkpoints"] += rep.get("checkpoints", 0)
         tot["messages"] += sum(c.get("group", {}).get("messages_sent", {}).values())
         flows[n] = c.get("cluster", {}).get("flows")
         # What the group's links (TLS over TCP, port 4790) carried: tcp_info's bytes_sent.
@@ -240,8 +239,8 @@ def counters_sum(case):
 
 def replication(case):
     log("\n== replication cost under steady curl downloads through the cluster IP ==")
-    log("  (cluster.replication.bytes: whole-unit state blobs handed to the group for each owned "
-        "unit whose flows changed, every 100 ms; summed over m1..m3)")
+    log("  (cluster.replication.bytes: per owned unit whose flows changed, every 100 ms, the "
+        "gateway's delta - or a checkpoint - handed to the group; summed over m1..m3)")
     results = []
     master = case.wait_until("one master", quiet(lambda: converged(case, list(MEMBERS))),
                              timeout=30)
@@ -275,7 +274,8 @@ def replication(case):
         log(f"  {n:2d} flows{' at ' + rate + 'B/s each' if rate else '          '}: "
             f"{d['bytes'] / dt:8.0f} B/s replicated ({d['blobs'] / dt:5.1f} blobs/s of "
             f"{d['bytes'] / max(d['blobs'], 1):.0f} B, "
-            f"{d['state_essential'] / dt:5.1f} state_essential msg/s, all group messages "
+            f"{d['state_delta'] / dt:5.1f} state_delta msg/s, {d['checkpoints']} checkpoints, "
+            f"all group messages "
             f"{d['messages'] / dt:5.1f}/s, group links {d['wire'] / dt / 1000:6.1f} kB/s)"
             + (f" -> {per:6.0f} B/flow/s" if per else "")
             + f"; {alive}/{n} curls running at the end; flows placed by unit owner "
@@ -605,7 +605,7 @@ def report(results):
     for n, rate, dd, dt, per in results.get("replication", []):
         if n:
             log(f"  replication: {n:2d} flows -> {per:.0f} B/flow/s of state "
-                f"({dd['state_essential'] / dt / n:.1f} state_essential msgs/flow/s); group links "
+                f"({dd['state_delta'] / dt / n:.1f} state_delta msgs/flow/s); group links "
                 f"{dd['wire_per_flow']:+.0f} B/flow/s over idle (TLS/TCP payload, incl. acks "
                 f"and the keepalives' variation)")
 
