@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "actors/group/group_actor.hpp"
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/runtime/loop_reply.hpp"
 #include "actors/runtime/policy_ptr.hpp"

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 
 namespace baton::group {
 

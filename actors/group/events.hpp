@@ -8,7 +8,7 @@
 #include <vector>
 #include <variant>
 
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 #include "actors/protocol/group.hpp"
 
 namespace baton::group {

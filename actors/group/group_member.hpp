@@ -34,7 +34,7 @@
 #include "actors/group/membership.hpp"
 #include "actors/protocol/group.hpp"
 #include "actors/group/replication.hpp"
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 #include "actors/group/work_units.hpp"
 
 namespace baton::group {

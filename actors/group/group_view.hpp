@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 
 namespace baton::group {
 

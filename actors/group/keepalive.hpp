@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 
 namespace baton::group {
 

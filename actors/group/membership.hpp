@@ -17,7 +17,7 @@
 
 #include "actors/group/keepalive.hpp"
 #include "actors/protocol/group.hpp"
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 
 namespace baton::group {
 

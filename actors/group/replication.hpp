@@ -53,7 +53,7 @@
 #include <vector>
 
 #include "actors/group/config.hpp"
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 #include "actors/protocol/group.hpp"
 
 namespace baton::group {

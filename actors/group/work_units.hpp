@@ -22,7 +22,7 @@
 #include <set>
 #include <vector>
 
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 
 namespace baton::group {
 

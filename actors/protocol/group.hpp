@@ -16,7 +16,7 @@
 #include <variant>
 #include <vector>
 
-#include "actors/group/types.hpp"
+#include "actors/protocol/group_types.hpp"
 
 namespace baton::group {
 

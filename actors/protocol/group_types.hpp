@@ -1,7 +1,9 @@
 #pragma once
 // Basic vocabulary of the group substrate (DESIGN §1, document 004): who a node is, what a work
-// unit is, and how time is passed in. Plain C++, no CAF: the state machines here are driven by
-// their host (a CAF actor in production, a simulator in the unit tests).
+// unit is, what a unit's replicated state is, and how time is passed in. It lives with the
+// messages (actors/protocol/group.hpp) because they are written in it; the state machines in
+// actors/group/ include it from here. Plain C++, no CAF: the state machines are driven by their
+// host (a CAF actor in production, a simulator in the unit tests).
 
 #include <chrono>
 #include <cstdint>
