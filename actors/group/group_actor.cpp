@@ -40,7 +40,10 @@ struct group_state {
   std::unique_ptr<group_member> member;
   group_actor_config cfg;
   node::event_log* events = nullptr;
-  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+  // The actor system's clock (the real steady clock in batond, the simulated one under CAF's test
+  // coordinator), so the group's timers run on the same time as its tick's delayed sends.
+  const caf::actor_clock* clock = nullptr;
+  caf::actor_clock::time_point epoch{};
   std::map<node_id, link> links;
   std::unordered_map<caf::actor_addr, node_id> by_sender;  // remote proxies -> node
   std::map<std::string, std::uint64_t> sent_by_type, received_by_type;
@@ -50,7 +53,7 @@ struct group_state {
   std::uint64_t views_pushed = 0;
 
   time_ms now() const {
-    return std::chrono::duration_cast<time_ms>(std::chrono::steady_clock::now() - epoch);
+    return std::chrono::duration_cast<time_ms>(clock->now() - epoch);
   }
 };
 
@@ -254,6 +257,8 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
     st.links[p.id].address = p;
   }
   cfg.group.stream_base = std::random_device{}();  // replication streams differ per life
+  st.clock = &self->clock();
+  st.epoch = st.clock->now();
   st.member = std::make_unique<group_member>(cfg.self.address, cfg.identity, cfg.group);
   st.cfg = std::move(cfg);
   st.member->start(st.now());

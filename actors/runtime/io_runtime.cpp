@@ -196,6 +196,10 @@ void io_runtime::start() {
   if (loop_ && !loop_->running()) loop_->start();
 }
 
+std::size_t io_runtime::run_once(std::chrono::milliseconds wait) {
+  return loop_ ? loop_->run_once(wait) : 0;
+}
+
 void io_runtime::stop() noexcept {
   if (loop_) loop_->stop();
 }

@@ -80,6 +80,10 @@ public:
   /// Starts / stops the loop thread. stop() is idempotent.
   void start();
   void stop() noexcept;
+  /// One turn of the loop on the caller's thread (tests): receive, process, send, pump; waits up
+  /// to `wait` when nothing came. Returns the datagrams processed; 0 without a loop. Must not be
+  /// called while the loop thread runs (std::logic_error).
+  std::size_t run_once(std::chrono::milliseconds wait = std::chrono::milliseconds{0});
 
   /// Applies a reloaded policy by table swaps: new rules for classify and, on the default data
   /// path, new pass-through routes and shaping classes. `ports` are the port names the new policy
