@@ -110,11 +110,16 @@ TEST_CASE("SLR actor, hot spare: a take-over installs the replicated flows, then
   auto slr = rig.keep(slr::spawn_slr_actor(rig.sys(), dp.io, events, p));
   // The pair's group, standing in: records what the SLR replicates.
   auto sent = std::make_shared<std::vector<std::pair<std::uint8_t, group::state_bytes>>>();
-  auto fake_group = rig.keep(rig.sys().spawn([sent](caf::event_based_actor*) -> caf::behavior {
-    return {[sent](protocol::replicate_atom, group::unit_id, std::uint8_t kind, group::state_bytes& b) {
-      sent->emplace_back(kind, std::move(b));
-    }};
-  }));
+  // (State goes in as a spawn argument: CAF 0.17's spawn of a function without arguments binds a
+  // reference through a null pointer, which UBSan stops.)
+  using sent_log = std::shared_ptr<std::vector<std::pair<std::uint8_t, group::state_bytes>>>;
+  auto fake_group = rig.keep(rig.sys().spawn(
+    [](caf::event_based_actor*, sent_log log) -> caf::behavior {
+      return {[log](protocol::replicate_atom, group::unit_id, std::uint8_t kind, group::state_bytes& b) {
+        log->emplace_back(kind, std::move(b));
+      }};
+    },
+    sent));
   caf::anon_send(slr, protocol::group_atom::value, caf::actor_cast<group::group_actor>(fake_group));
   rig.sched.run();
 
@@ -174,9 +179,12 @@ TEST_CASE("SLR actor: a lower node that says hello is answered, linked once and 
 
   // A host agent below: it says hello, the SLR answers with its own.
   auto heard = std::make_shared<std::vector<protocol::slr_hello>>();
-  auto host = rig.keep(rig.sys().spawn([heard](caf::event_based_actor*) -> caf::behavior {
-    return {[heard](const protocol::slr_hello& h) { heard->push_back(h); }};
-  }));
+  using hello_log = std::shared_ptr<std::vector<protocol::slr_hello>>;
+  auto host = rig.keep(rig.sys().spawn(
+    [](caf::event_based_actor*, hello_log log) -> caf::behavior {
+      return {[log](const protocol::slr_hello& h) { log->push_back(h); }};
+    },
+    heard));
   const std::uint32_t host_tunnel = ip4(10, 0, 9, 1);
   caf::send_as(host, slr, protocol::slr_hello{"host-1", "host", host_tunnel});
   rig.sched.run();
