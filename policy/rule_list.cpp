@@ -137,7 +137,7 @@ class rule_compiler {
         auto kind = named_or_number(v.at(i), tcp_options, max_tcp_option_kind,
                                     "is not a TCP option (mss, wscale, sack_permitted, sack, "
                                     "timestamp or a kind 0..62)");
-        c.bits |= net::tcp_option_bit(static_cast<std::uint8_t>(kind));
+        c.bits |= tcp_option_bit(static_cast<std::uint8_t>(kind));
       }
     } else if (key == "dscp") {
       c.kind = criterion_kind::dscp;

@@ -59,7 +59,7 @@ int prefix_length(std::uint32_t mask) noexcept {
 
 // --- matching: the data path ---------------------------------------------------------------
 
-bool rule_set::eval(std::uint32_t n, const net::packet_fields& f) const noexcept {
+bool rule_set::eval(std::uint32_t n, const match_fields& f) const noexcept {
   const criterion& c = nodes_[n];
   switch (c.kind) {
     case criterion_kind::src: return (f.src & c.b) == c.a;
@@ -82,7 +82,7 @@ bool rule_set::eval(std::uint32_t n, const net::packet_fields& f) const noexcept
   return false;
 }
 
-std::size_t rule_set::match_index(const net::packet_fields& f) const noexcept {
+std::size_t rule_set::match_index(const match_fields& f) const noexcept {
   // The loader guarantees the last rule is the default, so the loop always returns.
   const std::size_t n = rules_.size();
   for (std::size_t i = 0; i + 1 < n; ++i)

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "net/packet/packet_fields.hpp"
+#include "policy/match_fields.hpp"
 
 namespace baton::policy {
 
@@ -61,11 +61,11 @@ class rule_set {
 
   /// Index of the first rule whose criteria match `f` (the default rule if none does).
   /// Precondition: !empty(). Reads only; no allocation; safe to call from many threads.
-  std::size_t match_index(const net::packet_fields& f) const noexcept;
+  std::size_t match_index(const match_fields& f) const noexcept;
   /// The first matching rule (see match_index); the reference lives as long as this set.
-  const rule& match(const net::packet_fields& f) const noexcept { return rules_[match_index(f)]; }
+  const rule& match(const match_fields& f) const noexcept { return rules_[match_index(f)]; }
   /// Index into policy::profiles of the first matching rule's profile.
-  std::size_t match_profile(const net::packet_fields& f) const noexcept {
+  std::size_t match_profile(const match_fields& f) const noexcept {
     return rules_[match_index(f)].profile_index;
   }
 
@@ -89,7 +89,7 @@ class rule_set {
 
  private:
   friend class rule_compiler;
-  bool eval(std::uint32_t node, const net::packet_fields& f) const noexcept;
+  bool eval(std::uint32_t node, const match_fields& f) const noexcept;
   bool same_tree(std::uint32_t n, const rule_set& other, std::uint32_t m) const;
   void describe_node(std::uint32_t n, bool nested, std::string& out) const;
 

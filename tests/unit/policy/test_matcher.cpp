@@ -12,8 +12,7 @@
 #include "policy/policy.hpp"
 
 using namespace baton::policy;
-using baton::net::packet_fields;
-using baton::net::tcp_option_bit;
+using packet_fields = baton::policy::match_fields;  // what the matcher reads
 
 // Count every allocation in this binary, so a test can show match() makes none. The replacements
 // pair malloc with free; GCC's -Wmismatched-new-delete cannot see that once it inlines them.
