@@ -36,6 +36,7 @@ using console::http_response;
 using nlohmann::json;
 
 constexpr auto ask_timeout = std::chrono::seconds(3);
+constexpr std::uint32_t solo_group_tick_ms = 100;
 constexpr std::uint16_t discovery_port = 4791;  // UDP; beacons say where the group actor listens
 
 /// Asks a local actor for its answer of type Result (JSON text, a role_status, a flow_list, ...)
@@ -220,6 +221,9 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   auto group_cfg = make_group_config(p);
   group_cfg.role = d.unit_worker;
   group_cfg.own_thread = true;
+  // A group of one (no peers, none to discover) has no timer that needs 5 ms precision; its
+  // ticks would cost every idle node two thread wake-ups per tick for nothing.
+  if (!linked) group_cfg.tick_ms = solo_group_tick_ms;
   d.group = group::spawn_group_actor(*d.sys, std::move(group_cfg), events_);
   if (d.unit_worker) caf::anon_send(d.unit_worker, protocol::group_atom::value, d.group);
   if (linked) {

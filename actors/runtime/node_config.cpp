@@ -12,6 +12,12 @@ node_config::node_config(const tls_files& tls, std::size_t scheduler_threads) {
   load<caf::io::middleman>();
   load<caf::openssl::manager>();
   set("scheduler.max-threads", scheduler_threads);
+  // An idle worker sleeps on its condition variable (woken by the next job) after a short spin,
+  // instead of polling every 50 us for 25 ms after each job (CAF's default: 500 attempts). A node
+  // gets a message every few milliseconds, so the default kept both workers polling for ever:
+  // 17 idle nodes of the SLR lab used 1.2-1.5 cores of this 2-core machine, and a lab's own
+  // commands then took a second to start.
+  set("work-stealing.moderate-poll-attempts", std::size_t{10});
   // CAF's own periodic "heartbeat" is off: failure detection is the group's keepalives and
   // watchdogs (DESIGN §4), because a hung peer keeps its TCP link open.
   set("middleman.heartbeat-interval", caf::timespan{0});

@@ -146,6 +146,7 @@ std::vector<routing_table::subnet_route> routing_table::recompute(
     for (const auto& e : state.loads) nets.insert(e.first);
 
   const int hour = local_hour(wall);
+  decltype(listed_) listed;
   std::vector<subnet_route> table;
   table.reserve(nets.size());
   for (const subnet& net : nets) {
@@ -189,8 +190,15 @@ std::vector<routing_table::subnet_route> routing_table::recompute(
       kept.push_back(std::move(row.candidates[i]));
     }
     row.candidates = std::move(kept);
+    for (auto& c : row.candidates) {
+      auto key = std::make_pair(net, c.from);
+      auto prev = listed_.find(key);
+      c.load_since = prev != listed_.end() && prev->second.first == c.load ? prev->second.second : now;
+      listed.emplace(std::move(key), std::make_pair(c.load, c.load_since));
+    }
     table.push_back(std::move(row));
   }
+  listed_ = std::move(listed);
   return table;
 }
 

@@ -68,6 +68,9 @@ class routing_table {
     std::uint32_t weight = 0;    // share of new connections, out of weight_total; always > 0
     double load = 0;             // s
     double route_cost = 1;       // r
+    /// When this table first listed this candidate for this subnet with this load (the
+    /// recompute's `now`): how long a load change took to reach this level, measured here.
+    std::chrono::steady_clock::time_point load_since;
   };
   /// One row of the table.
   struct subnet_route {
@@ -103,6 +106,9 @@ class routing_table {
   };
   policy::slr_section config_;
   std::map<std::string, node_state> nodes_;  // by name: deterministic order
+  /// What the last recompute listed: (subnet, node) -> (load, since when).
+  std::map<std::pair<subnet, std::string>, std::pair<double, std::chrono::steady_clock::time_point>>
+      listed_;
 };
 
 /// F: m = F(s, r) for function `f`.

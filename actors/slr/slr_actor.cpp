@@ -272,6 +272,12 @@ void recompute(slr_pointer self) {
   st.ctl.states_sent += send_to_linked(self, st.uppers, up);
 }
 
+/// A steady time as milliseconds of CLOCK_MONOTONIC (libstdc++'s steady_clock), which every
+/// process of the machine shares: a lab compares the stamps of several nodes with its own.
+std::int64_t steady_ms(clock_type::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 node::role_status status(slr_pointer self) {
   auto& st = self->state;
   node::role_status s;
@@ -317,7 +323,8 @@ node::role_status status(slr_pointer self) {
                                             {"route_cost", node::column_kind::fact, ""},
                                             {"cost", node::column_kind::fact, ""},
                                             {"weight", node::column_kind::fact, ""},
-                                            {"expected_share", node::column_kind::fact, ""}},
+                                            {"expected_share", node::column_kind::fact, ""},
+                                            {"load_since_ms", node::column_kind::fact, ""}},
                          {}};
     auto shares = expected_shares(r);
     for (std::size_t i = 0; i < r.candidates.size(); ++i) {
@@ -325,7 +332,8 @@ node::role_status status(slr_pointer self) {
       c.rows.push_back({{node::scalar(x.from), node::scalar(policy::format_ipv4(x.next_hop)),
                          node::scalar(x.load), node::scalar(x.route_cost), node::scalar(x.cost),
                          node::scalar(x.weight),
-                         node::scalar(i < shares.size() ? shares[i] : 0.0)},
+                         node::scalar(i < shares.size() ? shares[i] : 0.0),
+                         node::scalar(steady_ms(x.load_since))},
                         {}});
     }
     routes.rows.push_back({{node::scalar(policy::to_string(r.net)), node::scalar(r.aggregate)},

@@ -398,3 +398,41 @@ TEST_CASE("advertisements: replace, forget, and what is ignored") {
   CHECK(t.recompute(t0, wall_at(12)).empty());
   CHECK(expected_shares(routing_table::subnet_route{}).empty());
 }
+
+TEST_CASE("load_since: when the table first listed a candidate with its current load") {
+  policy::slr_section cfg;
+  cfg.expiry_ms = 60000;
+  routing_table t(cfg);
+  const subnet v = prefix_of("10.200.0.0/24");
+  struct step {
+    int at_ms;
+    double load_a, load_b;
+    int since_a_ms, since_b_ms;  // expected load_since of A and B after this recompute
+  };
+  const step steps[] = {
+    {0, 0.5, 0.5, 0, 0},        // both first listed now
+    {500, 0.5, 0.5, 0, 0},      // nothing changed: the stamps stay
+    {1000, 0.7, 0.5, 1000, 0},  // A's load changed: A's stamp moves, B's stays
+    {1500, 0.7, 0.5, 1000, 0},
+    {2000, 0.5, 0.9, 2000, 2000},
+  };
+  for (const auto& s : steps) {
+    CAPTURE(s.at_ms);
+    const auto now = t0 + milliseconds(s.at_ms);
+    t.update({"A", ip(10, 0, 1, 1), {{v, s.load_a}}}, now);
+    t.update({"B", ip(10, 0, 1, 2), {{v, s.load_b}}}, now);
+    auto table = t.recompute(now, wall_at(12));
+    REQUIRE(table.size() == 1);
+    for (const auto& c : table[0].candidates) {
+      CAPTURE(c.from);
+      CHECK(c.load_since == t0 + milliseconds(c.from == "A" ? s.since_a_ms : s.since_b_ms));
+    }
+  }
+  // A node that left and came back with the same load is listed anew.
+  t.forget("A");
+  t.recompute(t0 + milliseconds(2500), wall_at(12));
+  t.update({"A", ip(10, 0, 1, 1), {{v, 0.5}}}, t0 + milliseconds(3000));
+  auto table = t.recompute(t0 + milliseconds(3000), wall_at(12));
+  for (const auto& c : table[0].candidates)
+    if (c.from == "A") CHECK(c.load_since == t0 + milliseconds(3000));
+}
