@@ -76,31 +76,6 @@ BATON_COUNTER_STRUCT(node_reload_counters, BATON_NODE_RELOAD_COUNTERS)
 BATON_COUNTER_STRUCT(node_console_counters, BATON_NODE_CONSOLE_COUNTERS)
 BATON_COUNTER_STRUCT(node_discovery_counters, BATON_NODE_DISCOVERY_COUNTERS)
 
-/// The group actor still answers JSON (actors/group/group_actor.cpp is not converted to a
-/// role_status yet): the part of it that /counters and /metrics show. Its message counts by type
-/// become labelled families, its other numbers counters, generically.
-constexpr const char* group_counter_keys[] = {"messages_sent", "messages_received",
-                                              "unknown_sender", "unreachable"};
-
-json group_counters(const json& status) {
-  json g = json::object();
-  for (const char* k : group_counter_keys)
-    if (status.contains(k)) g[k] = status[k];
-  return g;
-}
-
-void group_metrics(const json& g, std::vector<console::metric_family>& out) {
-  for (auto& [name, v] : g.items()) {
-    console::metric_family fam{"baton_group_" + name + "_total", "group: " + name,
-                               console::metric_type::counter, {}};
-    if (v.is_object())
-      for (auto& [type, n] : v.items()) fam.add({{"type", type}}, n.get<double>());
-    else if (v.is_number())
-      fam.add({}, v.get<double>());
-    out.push_back(std::move(fam));
-  }
-}
-
 group::group_actor_config make_group_config(const policy::policy& p) {
   group::group_actor_config cfg;
   cfg.self.name = p.identity.name;
@@ -277,14 +252,14 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     return http_response::json(j.dump());
   });
   server.route("GET", "/group", [this, &sys](const http_request&) {
-    return http_response::json(ask(sys, impl_->group, protocol::get_atom::value));
+    return http_response::json(
+      console::status_json(ask<role_status>(sys, impl_->group, protocol::get_atom::value)).dump());
   });
   server.route("GET", "/units", [this, &sys](const http_request&) {
     auto& d = *impl_;
-    auto units = ask(sys, d.group, protocol::units_atom::value);
-    if (!d.unit_worker) return http_response::json(units);
+    auto table = console::status_json(ask<role_status>(sys, d.group, protocol::units_atom::value))["units"];
+    if (!d.unit_worker) return http_response::json(table.dump());
     // The role working on units adds the flows it carries for each unit it owns.
-    auto table = json::parse(units);
     auto flows = ask<unit_flows>(sys, d.unit_worker, protocol::units_atom::value);
     std::unordered_map<std::uint32_t, std::uint64_t> by_unit(flows.counts.begin(), flows.counts.end());
     for (auto& u : table) {
@@ -335,10 +310,10 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     return http_response::json(console::flows_json(lists, limit).dump());
   });
   // Every counter of the node, as typed status: the packet-I/O actor's and each role actor's
-  // role_status, the node's own lists, and the group actor's JSON (its counts by type).
+  // role_status, the group actor's, and the node's own lists.
   struct all_counters {
     role_status packet_io;
-    json group;  // the group actor's counters (JSON: group_counters)
+    role_status group;
     std::vector<std::pair<std::string, role_status>> roles;
     role_status node;  // tls, events, reloads, console, discovery
   };
@@ -346,7 +321,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     auto& d = *impl_;
     all_counters c;
     c.packet_io = ask<role_status>(sys, d.packet_io, protocol::get_atom::value);
-    c.group = group_counters(json::parse(ask(sys, d.group, protocol::get_atom::value)));
+    c.group = ask<role_status>(sys, d.group, protocol::get_atom::value);
     for (auto& r : d.roles)
       c.roles.emplace_back(r.name, ask<role_status>(sys, r.handle, protocol::get_atom::value));
     c.node.group("tls", node_tls_counters{tls_refusals(), tls_accepted()});
@@ -367,7 +342,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     auto c = collect();
     json j = console::status_json(c.node);
     j["packet_io"] = console::status_json(c.packet_io);
-    j["group"] = c.group;
+    j["group"] = console::status_json(c.group);
     for (auto& [name, st] : c.roles) j[name] = console::status_json(st);
     return j;
   };
@@ -392,7 +367,7 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     auto c = collect();
     std::vector<console::metric_family> families;
     console::status_metrics("packet_io", c.packet_io, families);
-    group_metrics(c.group, families);
+    console::status_metrics("group", c.group, families);
     for (auto& [name, st] : c.roles) console::status_metrics(name, st, families);
     console::status_metrics("node", c.node, families);
     return http_response::text(console::render_prometheus(families), 200,

@@ -14,6 +14,8 @@
 #include "actors/group/group_member.hpp"
 #include "actors/group/group_view.hpp"
 #include "actors/runtime/event_log.hpp"
+#include "actors/runtime/status_message.hpp"
+#include "net/io/counter_list.hpp"
 #include "actors/runtime/tls_dial.hpp"
 #include "policy/rules.hpp"
 
@@ -201,51 +203,84 @@ void deliver(group_pointer self, const Message& m) {
   flush(self);
 }
 
-std::string status_json(group_pointer self) {
-  auto& st = self->state;
-  auto& m = *st.member;
-  nlohmann::json j;
-  j["self"] = policy::format_ipv4(m.self());
-  j["identity"] = m.identity();
-  j["phase"] = phase_name(m.current_phase());
-  j["master"] = m.master() == no_node ? "" : policy::format_ipv4(m.master());
-  j["is_master"] = m.is_master();
-  j["keepalive_n"] = m.keepalive_n();
-  j["loss_estimate"] = m.loss_estimate();
-  j["work_units"] = m.config().work_units;
-  j["quorum"] = m.config().quorum;
-  j["owned_units"] = m.owned_units().size();
-  auto& members = j["members"] = nlohmann::json::array();
-  for (auto& e : m.members())
-    members.push_back({{"address", policy::format_ipv4(e.id)}, {"identity", e.identity}, {"load", e.load}});
-  auto& peers = j["peers"] = nlohmann::json::array();
-  for (auto& [id, l] : st.links)
-    peers.push_back({{"name", l.address.name},
-                     {"address", policy::format_ipv4(id)},
-                     {"port", l.address.port},
-                     {"linked", static_cast<bool>(l.handle)},
-                     {"sent", l.sent},
-                     {"received", l.received}});
-  j["messages_sent"] = st.sent_by_type;
-  j["messages_received"] = st.received_by_type;
-  j["unknown_sender"] = st.unknown_sender;
-  j["unreachable"] = st.unreachable;
-  j["views_pushed"] = st.views_pushed;
-  return j.dump();
+#define BATON_GROUP_LINK_COUNTERS(COUNTER, GAUGE)                                  \
+  COUNTER(unknown_sender, "group messages from a link that never said hello")      \
+  COUNTER(unreachable, "group messages for a peer with no link (not sent)")        \
+  COUNTER(views_pushed, "group views pushed to the role (membership changes)")
+BATON_COUNTER_STRUCT(group_link_counters, BATON_GROUP_LINK_COUNTERS)
+
+node::counter_family by_type(const char* name, const char* help,
+                             const std::map<std::string, std::uint64_t>& counts) {
+  node::counter_family f{name, help, net::counter_kind::counter, "type", {}};
+  for (auto& [type, n] : counts) f.values.emplace_back(type, n);
+  return f;
 }
 
-std::string units_json(group_pointer self) {
+std::string address_text(node_id id) { return id == no_node ? "" : policy::format_ipv4(id); }
+
+/// The group's status as a struct (the console renders it: /group, /counters, /metrics).
+node::role_status status(group_pointer self) {
+  auto& st = self->state;
+  auto& m = *st.member;
+  node::role_status s;
+  s.fact("self", node::scalar(policy::format_ipv4(m.self())))
+    .fact("identity", node::scalar(m.identity()))
+    .fact("phase", node::scalar(phase_name(m.current_phase())))
+    .fact("master", node::scalar(address_text(m.master())))
+    .fact("is_master", node::scalar(m.is_master()))
+    .fact("keepalive_n", node::scalar(m.keepalive_n()))
+    .fact("loss_estimate", node::scalar(m.loss_estimate()))
+    .fact("work_units", node::scalar(m.config().work_units))
+    .fact("quorum", node::scalar(m.config().quorum))
+    .fact("owned_units", node::scalar(m.owned_units().size()));
+  node::status_table members{"members", "member", {{"address", node::column_kind::key, ""},
+                                                   {"identity", node::column_kind::fact, ""},
+                                                   {"load", node::column_kind::gauge,
+                                                    "a member's load as the group knows it"}},
+                             {}};
+  for (auto& e : m.members())
+    members.rows.push_back({{node::scalar(policy::format_ipv4(e.id)), node::scalar(e.identity),
+                             node::scalar(e.load)},
+                            {}});
+  node::status_table peers{"peers", "peer", {{"name", node::column_kind::key, ""},
+                                             {"address", node::column_kind::fact, ""},
+                                             {"port", node::column_kind::fact, ""},
+                                             {"linked", node::column_kind::fact, ""},
+                                             {"sent", node::column_kind::counter,
+                                              "group messages sent to the peer"},
+                                             {"received", node::column_kind::counter,
+                                              "group messages received from the peer"}},
+                           {}};
+  for (auto& [id, l] : st.links)
+    peers.rows.push_back({{node::scalar(l.address.name), node::scalar(policy::format_ipv4(id)),
+                           node::scalar(unsigned{l.address.port}),
+                           node::scalar(static_cast<bool>(l.handle)), node::scalar(l.sent),
+                           node::scalar(l.received)},
+                          {}});
+  s.tables.push_back(std::move(members));
+  s.tables.push_back(std::move(peers));
+  s.families.push_back(by_type("messages_sent", "group messages sent, by type", st.sent_by_type));
+  s.families.push_back(
+    by_type("messages_received", "group messages received, by type", st.received_by_type));
+  s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed});
+  return s;
+}
+
+/// The work-unit table: each unit's owner and backup (/units).
+node::role_status units(group_pointer self) {
   auto& m = *self->state.member;
-  nlohmann::json units = nlohmann::json::array();
-  for (unit_id u = 0; u < m.config().work_units; ++u) {
-    auto owner = m.owner_of(u);
-    auto backup = m.backup_of(u);
-    units.push_back({{"unit", u},
-                     {"owner", owner == no_node ? "" : policy::format_ipv4(owner)},
-                     {"backup", backup == no_node ? "" : policy::format_ipv4(backup)},
-                     {"mine", m.owns(u)}});
-  }
-  return units.dump();
+  node::status_table t{"units", "", {{"unit", node::column_kind::fact, ""},
+                                     {"owner", node::column_kind::fact, ""},
+                                     {"backup", node::column_kind::fact, ""},
+                                     {"mine", node::column_kind::fact, ""}},
+                       {}};
+  for (unit_id u = 0; u < m.config().work_units; ++u)
+    t.rows.push_back({{node::scalar(unsigned{u}), node::scalar(address_text(m.owner_of(u))),
+                       node::scalar(address_text(m.backup_of(u))), node::scalar(m.owns(u))},
+                      {}});
+  node::role_status s;
+  s.tables.push_back(std::move(t));
+  return s;
 }
 
 group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg,
@@ -340,8 +375,8 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
       st.member->replicate(unit, static_cast<portion_kind>(kind), std::move(state), st.now());
       flush(self);
     },
-    [=](get_atom) { return status_json(self); },
-    [=](units_atom) { return units_json(self); },
+    [=](get_atom) { return status(self); },
+    [=](units_atom) { return units(self); },
     [=](protocol::drain_atom) {
       // Leaving hands every owned unit to the remaining members (their backups take over).
       auto& st = self->state;

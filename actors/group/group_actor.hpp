@@ -19,6 +19,7 @@
 #include "actors/protocol/atoms.hpp"
 #include "actors/protocol/group.hpp"
 #include "actors/protocol/node.hpp"
+#include "actors/runtime/status_message.hpp"
 
 namespace baton::node {
 class event_log;
@@ -44,8 +45,8 @@ using group_actor = caf::typed_actor<
   caf::reacts_to<protocol::discover_atom, std::string, std::uint32_t, std::uint16_t>,
   caf::reacts_to<protocol::replicate_atom, unit_id, state_bytes>,
   caf::reacts_to<protocol::replicate_atom, unit_id, std::uint8_t, state_bytes>,
-  caf::replies_to<protocol::get_atom>::with<std::string>,
-  caf::replies_to<protocol::units_atom>::with<std::string>,
+  caf::replies_to<protocol::get_atom>::with<node::role_status>,
+  caf::replies_to<protocol::units_atom>::with<node::role_status>,
   caf::replies_to<protocol::drain_atom>::with<std::string>>;
 
 /// A peer the group actor links to.
