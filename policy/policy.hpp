@@ -142,8 +142,15 @@ struct cluster_backend {
   std::uint16_t port = 0;
 };
 
-/// One service the cluster offers on its IP: a port and the pool serving it.
+/// The transport a cluster service is offered on.
+enum class service_protocol : std::uint8_t { tcp, udp };
+const char* to_string(service_protocol p) noexcept;
+/// Its IP protocol number (6, 17).
+std::uint8_t ip_protocol(service_protocol p) noexcept;
+
+/// One service the cluster offers on its IP: a protocol and port, and the pool serving it.
 struct cluster_service {
+  service_protocol protocol = service_protocol::tcp;
   std::uint16_t port = 0;
   std::vector<cluster_backend> backends;
 };

@@ -113,7 +113,8 @@ auto fields(const cluster_backend& x) {
   return std::make_tuple(field("address", x.address, ipv4), field("port", x.port));
 }
 auto fields(const cluster_service& x) {
-  return std::make_tuple(field("port", x.port), field("backends", x.backends));
+  return std::make_tuple(field("protocol", x.protocol), field("port", x.port),
+                         field("backends", x.backends));
 }
 auto fields(const cluster_section& x) {
   return std::make_tuple(field("ip", x.ip, ipv4), field("inside_ip", x.inside_ip, ipv4).when(x.inside_ip != 0),
@@ -452,6 +453,7 @@ void pep_text(const policy& p, std::string& out) { rules_lines(p.pep->rules, "pe
 // cluster --------------------------------------------------------------------------------------
 
 constexpr const char* cluster_mode_names[] = {"nat", "dsr"};
+constexpr const char* service_protocol_names[] = {"tcp", "udp"};
 constexpr const char* hash_names[] = {"document", "mixed"};
 constexpr const char* traffic_names[] = {"unicast_mac", "multicast_mac", "forwarding"};
 
@@ -498,11 +500,15 @@ void parse_cluster(const value_ref& v, policy& out) {
   if (n == 0) services.fail("a cluster needs at least one service");
   for (std::size_t i = 0; i < n; ++i) {
     auto item = services.at(i);
-    item.expect_object({"port", "backends"});
+    item.expect_object({"protocol", "port", "backends"});
     cluster_service svc;
+    if (auto pr = item.find("protocol"))
+      svc.protocol = static_cast<service_protocol>(one_of(*pr, service_protocol_names, "a service protocol"));
     svc.port = static_cast<std::uint16_t>(item.get("port").as_uint(1, 65535));
     for (const auto& other : c.services)
-      if (other.port == svc.port) item.get("port").fail("port " + std::to_string(svc.port) + " is already a service");
+      if (other.port == svc.port && other.protocol == svc.protocol)
+        item.get("port").fail(std::string(to_string(svc.protocol)) + " port " + std::to_string(svc.port) +
+                              " is already a service");
     auto backends = item.get("backends");
     std::size_t m = backends.expect_array();
     if (m == 0) backends.fail("a service needs at least one backend");
@@ -525,7 +531,8 @@ void cluster_text(const policy& p, std::string& out) {
   for (const auto& svc : c.services) {
     std::vector<std::string> pool;
     for (const auto& b : svc.backends) pool.push_back(format_ipv4(b.address) + ":" + std::to_string(b.port));
-    line(out, "", "port " + std::to_string(svc.port) + " -> " + join(pool));
+    line(out, "", std::string(to_string(svc.protocol)) + " port " + std::to_string(svc.port) + " -> " +
+                      join(pool));
   }
 }
 
@@ -573,6 +580,10 @@ static_assert(std::size(section_rows) == detail::member_count<policy>(),
 }  // namespace
 
 const char* to_string(cluster_mode m) noexcept { return cluster_mode_names[static_cast<std::size_t>(m)]; }
+const char* to_string(service_protocol p) noexcept {
+  return service_protocol_names[static_cast<std::size_t>(p)];
+}
+std::uint8_t ip_protocol(service_protocol p) noexcept { return p == service_protocol::udp ? 17 : 6; }
 const char* to_string(work_unit_hash_name h) noexcept { return hash_names[static_cast<std::size_t>(h)]; }
 const char* to_string(traffic_mode m) noexcept { return traffic_names[static_cast<std::size_t>(m)]; }
 

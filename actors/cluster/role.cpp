@@ -52,6 +52,7 @@ void build_data_path(node::io_runtime& io, const policy::policy& p) {
   std::vector<net::backend_neighbor> neighbors;
   for (const auto& svc : c.services) {
     net::gateway_service s;
+    s.protocol = policy::ip_protocol(svc.protocol);
     s.port = svc.port;
     for (const auto& b : svc.backends) {
       s.backends.push_back({b.address, b.port, true});

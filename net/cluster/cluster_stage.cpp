@@ -33,7 +33,7 @@ segment_settings segment_settings_from(const policy::policy& p, net::port_id cli
   }
   for (const auto& svc : c.services)
     for (const auto& b : svc.backends)
-      s.backends.push_back({net::ip_protocol_tcp, b.address, b.port, svc.port});
+      s.backends.push_back({policy::ip_protocol(svc.protocol), b.address, b.port, svc.port});
   return s;
 }
 

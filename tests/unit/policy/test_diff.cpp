@@ -283,6 +283,7 @@ TEST_CASE("a reload that changes any one field reports its section changed") {
       {"/cluster/mode", R"("dsr")", "cluster"},
       {"/cluster/hash", R"("mixed")", "cluster"},
       {"/cluster/services/0/port", "81", "cluster"},
+      {"/cluster/services/0/protocol", R"("udp")", "cluster"},
       {"/cluster/services/0/backends/0/address", R"("10.2.0.11")", "cluster"},
       {"/cluster/services/0/backends/0/port", "8081", "cluster"},
       {"/slr/level", R"("system")", "slr"},
