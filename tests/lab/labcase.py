@@ -61,8 +61,10 @@ class LabCase:
         p = subprocess.run(["ip", "netns", "exec", self.netns(node)] + list(argv), input=stdin,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
         if check and p.returncode != 0:
-            raise Failure(f"{node}: {' '.join(argv)} exited {p.returncode}: "
-                          f"{p.stderr.decode(errors='replace').strip()[-400:]}")
+            said = p.stderr.decode(errors="replace").strip()[-400:]
+            body = p.stdout.decode(errors="replace").strip()[-400:]
+            raise Failure(f"{node}: {' '.join(argv)} exited {p.returncode}: {said}"
+                          + (f" ({body})" if body else ""))
         return p.stdout
 
     def start(self, node, *argv, stdout=subprocess.DEVNULL):
@@ -74,7 +76,7 @@ class LabCase:
 
     def console(self, node, path, method="GET", address="127.0.0.1:9000"):
         """The node's introspection API answer, parsed from JSON."""
-        args = ["curl", "-sS", "--fail", "--max-time", "5", f"http://{address}{path}"]
+        args = ["curl", "-sS", "--fail-with-body", "--max-time", "5", f"http://{address}{path}"]
         if method != "GET":
             args[1:1] = ["-X", method]
         return json.loads(self.run(node, *args))
