@@ -57,6 +57,12 @@ struct group_config {
   time_ms move_timeout{500};
   std::uint32_t move_retries = 3;
 
+  /// Master keepalives carry the owner and backup tables (N entries each) only when the table
+  /// or the member list changed since the last keepalive, and on every this-many-th keepalive
+  /// besides (a member that missed a change catches up from it); the rest carry the version
+  /// alone. 1: every keepalive carries the tables (document 004's keepalive, ~8 KB for N = 1024).
+  std::uint32_t full_table_every = 4;
+
   /// K of the adaptive keepalive interval: "By policy we set K = 3600".
   double keepalive_k = 3600.0;
   /// "we assume n is a number between 2 and 20".

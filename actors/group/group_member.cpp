@@ -191,6 +191,8 @@ void group_member::act(election_action a, node_id to, time_ms now) {
 
 void group_member::become_master(time_ms now) {
   master_ = self_;
+  table_sent_version_ = ~std::uint64_t{0};  // the first keepalive carries the new table
+  members_sent_.clear();
   settled_at_ = now + cfg_.settle_time;
   members_.clear();
   votes_.clear();
@@ -639,8 +641,18 @@ void group_member::send_master_keepalive(time_ms now) {
       static_cast<std::uint32_t>(keepalive_period(cfg_.client_watchdog, n).count());
   ka.members = members_.entries();
   ka.table_version = table_.version();
-  ka.owners = table_.owners();
-  ka.backups = table_.backups();
+  // The tables only when a member may not hold them yet: they changed, someone joined, or the
+  // periodic full keepalive is due. Members apply a table only when it is whole and newer.
+  std::vector<node_id> ids;
+  for (const auto& e : ka.members) ids.push_back(e.id);
+  if (ka.table_version != table_sent_version_ || ids != members_sent_ ||
+      ++keepalives_since_full_ >= std::max<std::uint32_t>(cfg_.full_table_every, 1)) {
+    ka.owners = table_.owners();
+    ka.backups = table_.backups();
+    table_sent_version_ = ka.table_version;
+    members_sent_ = std::move(ids);
+    keepalives_since_full_ = 0;
+  }
   send(broadcast, std::move(ka));
   next_master_keepalive_ = now + keepalive_period(cfg_.master_watchdog, n);
   keepalive_now_ = false;

@@ -218,6 +218,9 @@ class group_member {
   time_ms next_master_keepalive_{0};
   time_ms next_rebalance_{0};
   std::uint64_t master_sequence_ = 0;
+  std::uint64_t table_sent_version_ = 0;          // the table version the last keepalive carried
+  std::vector<node_id> members_sent_;             // the member list the last keepalive carried
+  std::uint32_t keepalives_since_full_ = 0;
   std::uint64_t applied_version_ = 0;
   bool keepalive_now_ = false;
   bool replicate_now_ = false;  // a unit changed owner or backup: state may be due at once

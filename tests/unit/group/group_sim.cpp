@@ -128,6 +128,10 @@ void group_sim::transmit(std::size_t from, node_id to, const message& m) {
   std::uniform_int_distribution<long> delay(cfg_.min_delay.count(), cfg_.max_delay.count());
   for (auto j : dests) {
     ++sent_;
+    if (const auto* ka = std::get_if<master_keepalive>(&m)) {
+      ++keepalives_;
+      keepalive_table_entries_ += ka->owners.size() + ka->backups.size();
+    }
     const bool lost = coin(rng_) < cfg_.loss;
     const time_ms at = now_ + time_ms{delay(rng_)};
     if (lost || !connected(from, j)) {

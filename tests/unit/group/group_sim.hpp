@@ -102,6 +102,9 @@ class group_sim {
   /// Checkpoints the role models registered when asked (checkpoint_wanted).
   std::uint64_t checkpoints() const noexcept { return checkpoints_; }
   std::uint64_t dropped() const noexcept { return dropped_; }
+  /// Master keepalives sent (per destination), and the owner/backup table entries they carried.
+  std::uint64_t keepalives() const noexcept { return keepalives_; }
+  std::uint64_t keepalive_table_entries() const noexcept { return keepalive_table_entries_; }
 
  private:
   struct node_state {
@@ -138,6 +141,8 @@ class group_sim {
   std::uint64_t seq_ = 0;
   std::uint64_t sent_ = 0;
   std::uint64_t dropped_ = 0;
+  std::uint64_t keepalives_ = 0;
+  std::uint64_t keepalive_table_entries_ = 0;
   std::uint64_t checkpoints_ = 0;
   std::vector<takeover_record> takeovers_;
   std::vector<std::string> violations_;

@@ -281,3 +281,40 @@ TEST_CASE("messages naming units beyond N are ignored") {
   CHECK(s.node(other).owned_units() == before);
   CHECK(s.run_until_stable(time_ms{300}, time_ms{5000}));
 }
+
+TEST_CASE("master keepalives carry the unit tables on a change, a join and every 4th keepalive") {
+  struct row {
+    const char* name;
+    std::uint32_t full_every;
+    double max_entries_per_keepalive;  // in a steady group, on average
+  };
+  const row rows[] = {
+    {"document 004: every keepalive carries them", 1, 2 * 1024},
+    {"changes, joins and every 4th", 4, 2 * 1024 / 4 + 1},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto cfg = make_config(3, 0.0, 7);
+    cfg.group.full_table_every = r.full_every;
+    group_sim s{cfg};
+    s.start_all();
+    REQUIRE(s.run_until_stable(time_ms{500}, time_ms{20000}));
+    // Steady: no table change, no join.
+    const auto k0 = s.keepalives();
+    const auto e0 = s.keepalive_table_entries();
+    s.run_for(time_ms{10000});
+    const auto k = s.keepalives() - k0;
+    REQUIRE(k > 20);
+    const double per = double(s.keepalive_table_entries() - e0) / double(k);
+    CHECK(per <= r.max_entries_per_keepalive);
+    if (r.full_every == 1) CHECK(per == 2 * 1024);
+    // A member that joins late still converges and learns every unit's owner and backup; a
+    // member's death (table change) reaches the survivors.
+    std::string why;
+    CHECK_MESSAGE(s.converged(&why), why);
+    s.kill(0);
+    CHECK(s.run_until_stable(time_ms{500}, time_ms{20000}));
+    CHECK_MESSAGE(s.converged(&why), why);
+    for (const auto& v : s.violations()) FAIL_CHECK(v);
+  }
+}
