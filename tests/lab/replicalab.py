@@ -12,9 +12,10 @@ Every delay is one way, on the link to sgw. Round trips seen from the client gat
 r2 100 ms, origin 140 ms, r3 260 ms, so r1 should win, r2 when r1 is gone.
 
 The replicas run batond with the role "replica": tunnels arrive on its raw IP-in-IP socket and
-enter the local stack through the TUN bt0 (MTU 1480: C's answers are encapsulated and must still
-fit the links' 1500). In B and C the web server's answers (source the replica, port 80) are
-routed into bt0 by a policy rule, so batond sends them as the configuration says.
+enter the local stack through the TUN bt0. In B and C the web server's answers (source the
+replica, port 80) are routed into bt0 by a policy rule, on a route with MTU 1480 (batond sets the
+TUN's own MTU to 1500 when it opens it): C's answers are encapsulated and must still fit the
+links' 1500.
 
 Usage: replicalab.py DIR CONFIG [WWW]   (CONFIG: A, B or C; WWW: the directory every web server
 serves, default DIR/www). Prints the topology's path.
@@ -106,11 +107,11 @@ def write(directory, config, www=None):
                         "ready": {"tcp": f"{ORIGIN}:8080", "timeout_s": 10}}]},
     }
     for name, (address, _) in REPLICAS.items():
-        setup = ("ip tuntap add dev bt0 mode tun && ip link set bt0 mtu 1480 up && "
+        setup = ("ip tuntap add dev bt0 mode tun && ip link set bt0 up && "
                  "sysctl -qw net.ipv4.conf.bt0.rp_filter=0")
         if config in ("B", "C"):
             setup += (f" && ip rule add from {address} ipproto tcp sport 80 lookup 100 && "
-                      "ip route add default dev bt0 table 100")
+                      "ip route add default dev bt0 table 100 mtu 1480 advmss 1440")
         nodes[name] = {
             "sysctls": dict(NO_RP),
             "routes": [{"dst": "default", "via": gw(address)}],
