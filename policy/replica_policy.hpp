@@ -18,7 +18,16 @@
 //   "table_capacity": 65536, "pending_ms": 5000, "idle_ms": 120000,
 //   "bad_options": "pass" | "drop",                       TCP option areas that do not walk
 //   "state": "active" | "busy" | "dead",                  replica: its own health
-//   "report_interval_ms": 500
+//   "report_interval_ms": 500,                            replica: how often it reports
+//   "server_gateways": [{"address": "10.2.0.2", "port": 4793}],  replica: whom it reports to (TLS:
+//                                                         the node needs /identity/certificate)
+//   "report_port": 4793,                                  server gateway: where reports arrive
+//                                                         (listens only with a certificate)
+//   "dead_after_ms": 1000,                                server gateway: a replica that reported
+//                                                         and then fell silent this long is dead
+//                                                         (default 2 x report_interval_ms)
+//   "busy_above": 0                                       replica: report busy above this many
+//                                                         connections (0: never)
 // }
 
 #include <cstdint>
@@ -54,6 +63,13 @@ struct replica_gateway {
   std::uint8_t clients_length = 0;
 };
 
+inline constexpr std::uint16_t default_report_port = 4793;
+
+struct replica_gateway_link {
+  std::uint32_t address = 0;
+  std::uint16_t port = default_report_port;
+};
+
 struct replica_section {
   replica_config configuration = replica_config::a;
   std::vector<replica_server> servers;
@@ -67,11 +83,16 @@ struct replica_section {
   bad_option_action bad_options = bad_option_action::pass;
   replica_state state = replica_state::active;
   std::uint32_t report_interval_ms = 500;
+  std::vector<replica_gateway_link> server_gateways;
+  std::uint16_t report_port = default_report_port;
+  std::uint32_t dead_after_ms = 1000;
+  std::uint32_t busy_above = 0;
 };
 
 bool operator==(const replica_member& x, const replica_member& y) noexcept;
 bool operator==(const replica_server& x, const replica_server& y) noexcept;
 bool operator==(const replica_gateway& x, const replica_gateway& y) noexcept;
+bool operator==(const replica_gateway_link& x, const replica_gateway_link& y) noexcept;
 bool operator==(const replica_section& x, const replica_section& y);
 
 }  // namespace baton::policy

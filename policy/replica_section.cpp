@@ -43,19 +43,25 @@ auto fields(const replica_gateway& x) {
   return std::make_tuple(field("address", x.address, ipv4),
                          field("clients", std::tie(x.clients_prefix, x.clients_length), clients_json));
 }
+auto fields(const replica_gateway_link& x) {
+  return std::make_tuple(field("address", x.address, ipv4), field("port", x.port));
+}
 auto fields(const replica_section& x) {
   return std::make_tuple(field("configuration", x.configuration), field("servers", x.servers),
                          field("client_gateways", x.client_gateways), field("ports", x.ports),
                          field("max_fanout", x.max_fanout), field("rules", x.rules),
                          field("table_capacity", x.table_capacity), field("pending_ms", x.pending_ms),
                          field("idle_ms", x.idle_ms), field("bad_options", x.bad_options),
-                         field("state", x.state), field("report_interval_ms", x.report_interval_ms));
+                         field("state", x.state), field("report_interval_ms", x.report_interval_ms),
+                         field("server_gateways", x.server_gateways), field("report_port", x.report_port),
+                         field("dead_after_ms", x.dead_after_ms), field("busy_above", x.busy_above));
 }
 
 using detail::equal_fields;
 bool operator==(const replica_member& x, const replica_member& y) noexcept { return equal_fields(x, y); }
 bool operator==(const replica_server& x, const replica_server& y) noexcept { return equal_fields(x, y); }
 bool operator==(const replica_gateway& x, const replica_gateway& y) noexcept { return equal_fields(x, y); }
+bool operator==(const replica_gateway_link& x, const replica_gateway_link& y) noexcept { return equal_fields(x, y); }
 bool operator==(const replica_section& x, const replica_section& y) { return equal_fields(x, y); }
 
 namespace detail {
@@ -81,7 +87,7 @@ std::vector<std::uint16_t> parse_ports(const value_ref& list) {
 void parse_replica(const value_ref& v, policy& out) {
   v.expect_object({"configuration", "servers", "client_gateways", "ports", "max_fanout", "rules",
                    "table_capacity", "pending_ms", "idle_ms", "bad_options", "state",
-                   "report_interval_ms"});
+                   "report_interval_ms", "server_gateways", "report_port", "dead_after_ms", "busy_above"});
   replica_section s;
   if (auto x = v.find("configuration"))
     s.configuration = static_cast<replica_config>(one_of(*x, config_names, "a configuration"));
@@ -147,6 +153,23 @@ void parse_replica(const value_ref& v, policy& out) {
   if (auto x = v.find("state")) s.state = static_cast<replica_state>(one_of(*x, state_names, "a replica state"));
   if (auto x = v.find("report_interval_ms"))
     s.report_interval_ms = static_cast<std::uint32_t>(x->as_uint(10, 3600000));
+  s.dead_after_ms = 2 * s.report_interval_ms;
+  if (auto x = v.find("dead_after_ms")) s.dead_after_ms = static_cast<std::uint32_t>(x->as_uint(10, 3u * 3600000u));
+  if (auto x = v.find("busy_above")) s.busy_above = static_cast<std::uint32_t>(x->as_uint(0, 1u << 30));
+  if (auto x = v.find("report_port")) s.report_port = static_cast<std::uint16_t>(x->as_uint(1, 65535));
+  if (auto list = v.find("server_gateways")) {
+    const std::size_t n = list->expect_array();
+    for (std::size_t i = 0; i < n; ++i) {
+      auto item = list->at(i);
+      item.expect_object({"address", "port"});
+      replica_gateway_link l;
+      l.address = item.get("address").as_ipv4();
+      if (auto port = item.find("port")) l.port = static_cast<std::uint16_t>(port->as_uint(1, 65535));
+      s.server_gateways.push_back(l);
+    }
+    if (n > 0 && out.identity.certificate.empty())
+      list->fail("reports go over TLS: the node needs /identity/certificate, key and ca");
+  }
 
   // What each role needs from the section.
   if (out.has_role(role::server_gateway)) {
@@ -173,9 +196,14 @@ void replica_text(const policy& p, std::string& out) {
     l.resize(11, ' ');
     out += l + text + '\n';
   };
+  std::string reports;
+  for (const auto& g : s.server_gateways) reports += (reports.empty() ? "" : ", ") + format_ipv4(g.address) + ":" + std::to_string(g.port);
   line("replica", std::string("configuration ") + to_string(s.configuration) + ", fan-out <= " +
                       std::to_string(s.max_fanout) + ", table " + std::to_string(s.table_capacity) +
                       ", bad options " + to_string(s.bad_options) + ", state " + to_string(s.state));
+  line("", "reports every " + std::to_string(s.report_interval_ms) + " ms" +
+               (reports.empty() ? "" : " to " + reports) + "; listens on " + std::to_string(s.report_port) +
+               ", dead after " + std::to_string(s.dead_after_ms) + " ms silent");
   for (const auto& srv : s.servers) {
     std::string reps;
     for (const auto& r : srv.replicas)

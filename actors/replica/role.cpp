@@ -4,6 +4,7 @@
 #include "actors/replica/role.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/openssl/publish.hpp>
 
 #include <stdexcept>
 
@@ -126,9 +127,20 @@ node::spawned_role spawn_client_gateway(const node::role_context& ctx) {
                     "translates (document 002)");
 }
 node::spawned_role spawn_server_gateway(const node::role_context& ctx) {
-  return spawn_role(ctx, role_kind::server_gateway,
-                    "server gateway: fans tagged start packets out to the server's replicas "
-                    "(document 002)");
+  auto r = spawn_role(ctx, role_kind::server_gateway,
+                      "server gateway: fans tagged start packets out to the server's replicas "
+                      "(document 002)");
+  // Replicas report their state over TLS: listen only when the node has a certificate.
+  const auto& p = *ctx.policy;
+  if (!p.identity.certificate.empty()) {
+    auto address = policy::format_ipv4(p.identity.address);
+    auto port = caf::openssl::publish(r.actors[0].handle, p.replica->report_port, address.c_str(), true);
+    if (!port)
+      throw std::runtime_error("cannot listen for replica reports on " + address + ":" +
+                               std::to_string(p.replica->report_port) + ": " + ctx.sys.render(port.error()));
+    r.actors[0].listening = *port;
+  }
+  return r;
 }
 node::spawned_role spawn_replica(const node::role_context& ctx) {
   return spawn_role(ctx, role_kind::replica,

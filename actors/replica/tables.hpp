@@ -2,6 +2,8 @@
 // The replica roles' data-path settings from the policy (document 002): what each stage is built
 // with at start and, for the server gateway, the table it is given again on reload.
 
+#include <cstdint>
+#include <map>
 #include <memory>
 
 #include "net/replica/client_gateway_stage.hpp"
@@ -32,12 +34,20 @@ inline net::replica_health health_of(policy::replica_state s) {
 /// The server gateway's fan-out table: servers and their replicas with the policy's states, the
 /// client gateways whose tags count, the rules (a profile whose action is "forward" makes a start
 /// packet replicatable), the bound and the bad-option action. Precondition: p.replica.
-inline std::unique_ptr<const net::server_gateway_table> server_gateway_table_of(const policy::policy& p) {
+/// `reported`: replicas whose state the reports (or their silence) decide, by address; a replica
+/// the policy marks busy or dead stays so whatever it reports.
+inline std::unique_ptr<const net::server_gateway_table> server_gateway_table_of(
+    const policy::policy& p, const std::map<std::uint32_t, net::replica_health>& reported = {}) {
   const auto& s = *p.replica;
   auto t = std::make_unique<net::server_gateway_table>();
   for (const auto& srv : s.servers) {
     net::server_gateway_server out{srv.address, {}};
-    for (const auto& r : srv.replicas) out.replicas.push_back({r.address, health_of(r.state)});
+    for (const auto& r : srv.replicas) {
+      net::replica_health h = health_of(r.state);
+      if (auto it = reported.find(r.address); it != reported.end() && h == net::replica_health::active)
+        h = it->second;
+      out.replicas.push_back({r.address, h});
+    }
     t->servers.push_back(std::move(out));
   }
   for (const auto& g : s.client_gateways) {

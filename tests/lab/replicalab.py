@@ -8,7 +8,9 @@ batond, for one configuration (A, B or C).
                                                                       -- r1 10.4.1.2 (5 ms)
                                                                       -- r2 10.4.2.2 (40 ms)
                                                                       -- r3 10.4.3.2 (120 ms)
-Every delay is one way, on the link to sgw. Round trips seen from the client gateway: r1 30 ms,
+Every delay is one way, on the link to sgw. The replicas report their state to sgw every 250 ms
+over TLS (certificates from deploy/make-certs.sh in DIR/ca); sgw marks a replica dead after 500 ms
+of silence. Round trips seen from the client gateway: r1 30 ms,
 r2 100 ms, origin 140 ms, r3 260 ms, so r1 should win, r2 when r1 is gone.
 
 The replicas run batond with the role "replica": tunnels arrive on its raw IP-in-IP socket and
@@ -23,7 +25,10 @@ serves, default DIR/www). Prints the topology's path.
 
 import json
 import os
+import subprocess
 import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CLIENT = "10.1.0.2"
 CGW_IN, CGW_WAN = "10.1.0.1", "10.2.0.1"
@@ -43,6 +48,14 @@ def gw(address):
 def write(directory, config, www=None):
     os.makedirs(directory, exist_ok=True)
     www = www or os.path.join(directory, "www")
+    # Replicas report their state to the server gateway over TLS: a CA and node certificates.
+    certs = os.path.join(directory, "ca")
+    subprocess.run([os.path.join(REPO, "deploy", "make-certs.sh"), certs, "sgw"] + list(REPLICAS),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def identity(name, address):
+        return {"name": name, "address": address, "certificate": os.path.join(certs, f"{name}.pem"),
+                "key": os.path.join(certs, f"{name}.key"), "ca": os.path.join(certs, "ca.pem")}
     policies = {}
     policies["cgw"] = {
         "identity": {"name": "cgw", "address": CGW_WAN},
@@ -53,7 +66,7 @@ def write(directory, config, www=None):
         "replica": {"configuration": config, "ports": [80]},
     }
     policies["sgw"] = {
-        "identity": {"name": "sgw", "address": SGW_WAN},
+        "identity": identity("sgw", SGW_WAN),
         "roles": ["server_gateway"],
         "console": "127.0.0.1:9000",
         "io": {"backend": "af_packet", "interfaces": [{"name": "bt0", "kind": "tun"},
@@ -64,15 +77,17 @@ def write(directory, config, www=None):
                 {"name": n, "address": a} for n, (a, _) in REPLICAS.items()]}],
             "client_gateways": [{"address": CGW_WAN, "clients": "10.1.0.0/24"}],
             "max_fanout": 4,
+            "report_interval_ms": 250,
         },
     }
     for name, (address, _) in REPLICAS.items():
         policies[name] = {
-            "identity": {"name": name, "address": address},
+            "identity": identity(name, address),
             "roles": ["replica"],
             "console": "127.0.0.1:9000",
             "io": {"backend": "tun", "interfaces": [{"name": "bt0", "kind": "tun"}]},
-            "replica": {"configuration": config, "servers": [{"address": ORIGIN, "ports": [80]}]},
+            "replica": {"configuration": config, "servers": [{"address": ORIGIN, "ports": [80]}],
+                        "server_gateways": [{"address": SGW_WAN}], "report_interval_ms": 250},
         }
     for name, p in policies.items():
         with open(os.path.join(directory, f"{name}.json"), "w") as f:
