@@ -16,7 +16,6 @@
 //                                                         packets are replicatable (profile
 //                                                         action "forward"; "drop": origin only)
 //   "table_capacity": 65536, "pending_ms": 5000, "idle_ms": 120000,
-//   "bad_options": "pass" | "drop",                       TCP option areas that do not walk
 //   "state": "active" | "busy" | "dead",                  replica: its own health
 //   "report_interval_ms": 500,                            replica: how often it reports
 //   "server_gateways": [{"address": "10.2.0.2", "port": 4793}],  replica: whom it reports to (TLS:
@@ -40,10 +39,8 @@ namespace baton::policy {
 
 enum class replica_config : std::uint8_t { a, b, c };
 enum class replica_state : std::uint8_t { active, busy, dead };
-enum class bad_option_action : std::uint8_t { pass, drop };
 const char* to_string(replica_config x) noexcept;
 const char* to_string(replica_state x) noexcept;
-const char* to_string(bad_option_action x) noexcept;
 
 struct replica_member {
   std::string name;
@@ -80,7 +77,6 @@ struct replica_section {
   std::uint32_t table_capacity = 65536;
   std::uint32_t pending_ms = 5000;
   std::uint32_t idle_ms = 120000;
-  bad_option_action bad_options = bad_option_action::pass;
   replica_state state = replica_state::active;
   std::uint32_t report_interval_ms = 500;
   std::vector<replica_gateway_link> server_gateways;

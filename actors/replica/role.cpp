@@ -55,7 +55,6 @@ void build_client_gateway(node::io_runtime& io, const policy::policy& p) {
   c.ports = s.ports;
   c.capacity = s.table_capacity;
   c.timeouts = timeouts_of(s);
-  c.drop_bad_options = s.bad_options == policy::bad_option_action::drop;
   io.add_stage(std::make_unique<net::client_gateway_stage>(c));
   // What the gateway leaves alone is forwarded between the two sides as it is.
   net::pass_through_table routes;

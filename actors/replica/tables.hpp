@@ -33,7 +33,7 @@ inline net::replica_health health_of(policy::replica_state s) {
 
 /// The server gateway's fan-out table: servers and their replicas with the policy's states, the
 /// client gateways whose tags count, the rules (a profile whose action is "forward" makes a start
-/// packet replicatable), the bound and the bad-option action. Precondition: p.replica.
+/// packet replicatable) and the bound. Precondition: p.replica.
 /// `reported`: replicas whose state the reports (or their silence) decide, by address; a replica
 /// the policy marks busy or dead stays so whatever it reports.
 inline std::unique_ptr<const net::server_gateway_table> server_gateway_table_of(
@@ -57,7 +57,6 @@ inline std::unique_ptr<const net::server_gateway_table> server_gateway_table_of(
   t->rules = s.rules;
   for (const auto& prof : p.profiles) t->replicatable.push_back(prof.action == policy::profile_action::forward);
   t->max_fanout = s.max_fanout;
-  t->drop_bad_options = s.bad_options == policy::bad_option_action::drop;
   return t;
 }
 

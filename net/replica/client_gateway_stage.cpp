@@ -182,6 +182,17 @@ verdict client_gateway_stage::from_wan(packet_context& ctx) noexcept {
   translation_entry* e = table_.find({f.dst, f.dst_port, f.src_port});
   if (!e) return verdict::next();
   if (is_syn_ack(f.tcp_flags)) return answer(ctx, *e, f.src, pkt);
+  // Before the first SYN-ACK the client expects nothing but one (or the server's RST): whatever
+  // else comes (a replica's ACK from an old connection's TIME-WAIT, say) is not for it.
+  if (e->state == translation_state::pending && !(f.tcp_flags & tcp_flag_rst)) {
+    bump(live_->stray_answers);
+    return verdict::drop(drop_reason::not_owned);
+  }
+  // A: a segment from neither the winner nor the server is a late answerer's, not the client's.
+  if (config_.configuration == replica_configuration::a && f.src != e->winner && f.src != e->server) {
+    bump(live_->stray_answers);
+    return verdict::drop(drop_reason::not_owned);
+  }
   e->last_seen_ms = now_ms();
   if (f.tcp_flags & (tcp_flag_fin | tcp_flag_rst)) e->closing = true;
   if (config_.configuration == replica_configuration::a && e->state == translation_state::replica &&

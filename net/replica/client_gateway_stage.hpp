@@ -7,8 +7,10 @@
 //    port, server port -> the server; pending) and tagged with the replica tag
 //    (net/packet/replica_tag.hpp) carrying this gateway's address. A retransmitted SYN (same
 //    sequence number) is tagged again and keeps its entry; a new SYN on a known key starts the
-//    entry afresh. An option area that does not walk is counted (bad_options) and passed
-//    untagged, or dropped when config.drop_bad_options. A full table: sent untagged.
+//    entry afresh. A full table: sent untagged. (An option area that does not walk is dropped by
+//    the packet loop's parse step before any stage, counted as malformed bad_option_length; the
+//    stage's own check — counted in bad_options, passed untagged or dropped when
+//    config.drop_bad_options — only matters to a loop that lets such datagrams through.)
 //  - Any other segment of an entry a replica won: configuration A and B rewrite the destination
 //    to the replica; C encapsulates it to the replica (outer source: this gateway). Entries the
 //    origin won, pending ones and unknown segments pass untouched.
@@ -22,6 +24,9 @@
 //    anyone else is turned, in place, into one RST from the client's address and port to the
 //    answerer (sequence number = the SYN-ACK's ACK field) and sent back over the WAN. The
 //    client never sees it.
+//  - Before the first SYN-ACK, any other segment but a RST is dropped (stray_answers: a
+//    replica's ACK from an old connection's TIME-WAIT is not for the client); in A so is one from
+//    neither the winner nor the server (a late answerer's).
 //  - A: the winner's segments get the server's address as source. B: they already carry it.
 //    C: encapsulated segments from the winner are cracked and delivered; other tunnels that
 //    match no entry are dropped (not_owned, unknown_tunnel).
@@ -74,6 +79,7 @@ struct client_gateway_config {
   COUNTER(encapsulated, "client segments tunnelled to the replica (C)")                      \
   COUNTER(decapsulated, "tunnelled answers cracked and delivered (B, C)")                    \
   COUNTER(unknown_tunnel, "tunnelled datagrams matching no entry (dropped)")                 \
+  COUNTER(stray_answers, "segments from the WAN before the first SYN-ACK, or (A) from a late answerer (dropped)") \
   COUNTER(oversize, "no room to encapsulate (dropped)")
 BATON_COUNTER_STRUCT(client_gateway_counters, BATON_CLIENT_GATEWAY_COUNTERS)
 

@@ -11,8 +11,9 @@
 //    rule matcher) must call the start packet replicatable (their profile's action "forward";
 //    "drop" means origin only);
 //  - replicas marked busy or dead get nothing; at most table.max_fanout copies are made.
-// An option area that does not walk is counted and passed to the origin, or dropped when the
-// table says so. Datagrams arriving on to_origin are copies of what the kernel forwards (the
+// An option area that does not walk is dropped by the packet loop's parse step before the stage
+// (malformed, bad_option_length); the stage's own check (counted, passed to the origin or
+// dropped when table.drop_bad_options) only matters to a loop that lets such datagrams through. Datagrams arriving on to_origin are copies of what the kernel forwards (the
 // origin's answers) and are dropped here (not_owned).
 //
 // Threading: process() on the loop thread; publish() from a control thread (table swap);

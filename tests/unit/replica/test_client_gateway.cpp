@@ -190,3 +190,28 @@ TEST_CASE("client gateway: untouched traffic, retransmissions, garbage options")
 }
 
 }  // namespace baton::net::test
+
+namespace baton::net::test {
+
+TEST_CASE("client gateway: nothing but a SYN-ACK (or a RST) reaches the client before the first answer") {
+  for (auto mode : {replica_configuration::a, replica_configuration::b}) {
+    CAPTURE(to_string(mode));
+    cgw_rig g(mode);
+    g.send(client_side, syn_with_mss(client, server, 40000, 80, 1000));
+    // A replica's ACK from an old connection's TIME-WAIT (B: spoofed as the server).
+    auto out = g.send(wan, tcp_segment(mode == replica_configuration::a ? r1 : server, client, 80, 40000, ack));
+    CHECK(out[client_side].empty());
+    CHECK(g.stage->counters().stray_answers == 1);
+    out = g.send(wan, tcp_segment(server, client, 80, 40000, rst));
+    CHECK(out[client_side].size() == 1);  // the server refusing: the client must know
+  }
+  // A: after r1 won, a late answerer's stray segment is dropped.
+  cgw_rig g(replica_configuration::a);
+  g.send(client_side, syn_with_mss(client, server, 40000, 80, 1000));
+  g.send(wan, syn_ack_of(r1, client, 80, 40000, 1000));
+  auto out = g.send(wan, tcp_segment(r2, client, 80, 40000, ack));
+  CHECK(out[client_side].empty());
+  CHECK(g.stage->counters().stray_answers == 1);
+}
+
+}  // namespace baton::net::test

@@ -35,7 +35,7 @@ struct bad_row {
 
 TEST_CASE("a full replica section loads, renders and round-trips") {
   const std::string text = doc(std::string(R"("configuration": "C", )") + servers + ", " + gateways +
-                               R"(, "max_fanout": 2, "bad_options": "drop", "pending_ms": 3000,
+                               R"(, "max_fanout": 2, "pending_ms": 3000,
                                   "rules": [{"name": "static", "dst_port": 80, "profile": "web"},
                                             {"name": "rest", "default": true, "profile": "origin-only"}])");
   policy p = load_policy_text(text);
@@ -49,7 +49,6 @@ TEST_CASE("a full replica section loads, renders and round-trips") {
   REQUIRE(s.client_gateways.size() == 1);
   CHECK(s.client_gateways[0].clients_length == 24);
   CHECK(s.max_fanout == 2);
-  CHECK(s.bad_options == bad_option_action::drop);
   CHECK(s.pending_ms == 3000);
   CHECK(s.rules.size() == 2);
   nlohmann::json j = to_json(p);
@@ -71,7 +70,6 @@ TEST_CASE("replica section defaults; a client gateway needs no servers") {
   CHECK(p.replica->configuration == replica_config::a);
   CHECK(p.replica->ports == std::vector<std::uint16_t>{80});
   CHECK(p.replica->max_fanout == 4);
-  CHECK(p.replica->bad_options == bad_option_action::pass);
   CHECK(p.replica->state == replica_state::active);
 }
 
