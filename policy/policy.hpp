@@ -16,6 +16,7 @@
 //   cluster   {ip, inside_ip, mac, traffic, outside, inside, router, mode, hash, services}
 //   slr       document 001's SLR / host agent (level, virtual subnets, F, G, ...): slr_section.cpp
 //   shaping   start-time fair queueing classes on an access link: slr_section.cpp
+//   replica   document 002: client gateway, server gateway, replica: replica_policy.hpp
 // Unknown keys anywhere are errors, as are wrong types, out-of-range numbers, duplicate names,
 // missing required keys and references to undefined names.
 
@@ -28,6 +29,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "policy/policy_error.hpp"
+#include "policy/replica_policy.hpp"
 #include "policy/rules.hpp"
 
 namespace baton::policy {
@@ -342,6 +344,7 @@ struct policy {
   std::optional<cluster_section> cluster;
   std::optional<slr_section> slr;          // policy/slr_section.cpp
   std::optional<shaping_section> shaping;  // policy/slr_section.cpp
+  std::optional<replica_section> replica;  // policy/replica_section.cpp (document 002)
 
   bool has_role(role r) const noexcept;
   /// The profile / peer called `name`, or nullptr. Pointers live as long as this policy.

@@ -242,6 +242,7 @@ int main(int argc, char** argv) {
       {"peers", "peers and the state of the links to them"},
       {"tunnels", "IP-in-IP tunnels and their counters"},
       {"metrics", "the Prometheus text the node exports at /metrics"},
+      {"replicas", "document 002: per server its replicas and their state, or the answers seen (wins, resets, RTT)"},
   };
   std::vector<std::pair<CLI::App*, std::string>> read_commands;
   for (const auto& r : reads) {

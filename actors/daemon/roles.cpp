@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "actors/cluster/role.hpp"
+#include "actors/replica/role.hpp"
 #include "actors/slr/role.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_error.hpp"
@@ -14,6 +15,9 @@ const std::vector<const role_row*>& role_table() {
     &cluster::role_row,
     &slr::slr_row,
     &slr::host_agent_row,
+    &replica::client_gateway_row,
+    &replica::server_gateway_row,
+    &replica::replica_row,
   };
   return rows;
 }

@@ -4,6 +4,7 @@
 
 #include "actors/protocol/group.hpp"
 #include "actors/protocol/node.hpp"
+#include "actors/protocol/replica.hpp"
 #include "actors/protocol/slr.hpp"
 
 namespace baton::protocol {
@@ -52,6 +53,7 @@ const std::vector<entry>& table() {
     row<tunnel_object>("tunnel_object", "shortcut: the host a flow was routed to, passed upstream"),
     row<whohas>("whohas", "limited-scope query to neighbour SLRs for an ongoing flow's tunnel"),
     row<ihave>("ihave", "answer to whohas: the flow's tunnel termination point"),
+    row<replica_report>("replica_report", "a replica host's periodic state and load to its server gateway"),
   };
   return rows;
 }

@@ -212,5 +212,5 @@ TEST_CASE("section names come in parse order") {
   auto names = section_names();
   std::vector<std::string> got(names.begin(), names.end());
   CHECK(got == std::vector<std::string>{"identity", "roles", "console", "peers", "timers", "group", "io",
-                                        "profiles", "rules", "pep", "cluster", "slr", "shaping"});
+                                        "profiles", "rules", "pep", "cluster", "slr", "shaping", "replica"});
 }

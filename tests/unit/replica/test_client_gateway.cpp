@@ -1,0 +1,217 @@
+// The client gateway stage (document 002, Figures 2, 5A-5C, 6A-6C), per configuration: the
+// start packet is tagged and entered, the first SYN-ACK wins and reaches the client as if from
+// the server, later ones become one RST each toward their sender, and the connection's segments
+// are translated as the configuration says. Untagged and non-web traffic passes untouched.
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "net/replica/client_gateway_stage.hpp"
+#include "tests/unit/replica/replica_rig.hpp"
+
+namespace baton::net::test {
+namespace {
+
+constexpr port_id client_side = 0, wan = 1;
+
+struct cgw_rig : rig {
+  explicit cgw_rig(replica_configuration mode, bool drop_bad = false) : rig({"client", "wan"}) {
+    client_gateway_config c;
+    c.configuration = mode;
+    c.client_side = client_side;
+    c.wan_side = wan;
+    c.self = cgw_addr;
+    c.capacity = 64;
+    c.drop_bad_options = drop_bad;
+    auto s = std::make_unique<client_gateway_stage>(c);
+    stage = s.get();
+    loop.add_stage(std::move(s));
+    pass_through_table routes;
+    routes.route(client_side, wan).route(wan, client_side);
+    loop.add_stage(std::make_unique<pass_through_stage>(loop.epoch(), routes));
+  }
+  client_gateway_stage* stage = nullptr;
+};
+
+/// What the answerer's SYN-ACK looks like on the WAN, per configuration.
+bytes answer_from(replica_configuration mode, std::uint32_t who, std::uint32_t syn_seq) {
+  if (who == server) return syn_ack_of(server, client, 80, 40000, syn_seq);
+  switch (mode) {
+    case replica_configuration::a: return syn_ack_of(who, client, 80, 40000, syn_seq);
+    case replica_configuration::b: return ipip_wrap(syn_ack_of(who, client, 80, 40000, syn_seq), server, client);
+    case replica_configuration::c: return ipip_wrap(syn_ack_of(server, client, 80, 40000, syn_seq), who, client);
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("client gateway: per configuration, the nearest answer wins, later ones are reset") {
+  for (auto mode : {replica_configuration::a, replica_configuration::b, replica_configuration::c}) {
+    CAPTURE(to_string(mode));
+    cgw_rig g(mode);
+    // Figure 2: the start packet is tagged and entered.
+    auto out = g.send(client_side, syn_with_mss(client, server, 40000, 80, 1000));
+    REQUIRE(out[wan].size() == 1);
+    CHECK(out[client_side].empty());
+    auto s = decode(out[wan][0]);
+    CHECK(s.dst == server);
+    CHECK(s.tagged);
+    CHECK(s.tag_gateway == cgw_addr);
+    CHECK(g.stage->counters().tagged == 1);
+
+    // Figure 5: r1's answer is first; the client sees the server's SYN-ACK.
+    out = g.send(wan, answer_from(mode, r1, 1000));
+    REQUIRE(out[client_side].size() == 1);
+    CHECK(out[wan].empty());
+    s = decode(out[client_side][0]);
+    CHECK(s.src == server);
+    CHECK(s.dst == client);
+    CHECK(s.flags == syn_ack);
+    CHECK(g.stage->counters().replica_wins == 1);
+
+    // Later answers (r2, then the origin) each get one RST from the client's address and port;
+    // the client sees nothing.
+    for (std::uint32_t late : {r2, server}) {
+      CAPTURE(late);
+      out = g.send(wan, answer_from(mode, late, 1000));
+      CHECK(out[client_side].empty());
+      REQUIRE(out[wan].size() == 1);
+      s = decode(out[wan][0]);
+      CHECK(s.src == client);
+      CHECK(s.dst == (late == server ? server : late));
+      CHECK(s.sport == 40000);
+      CHECK(s.dport == 80);
+      CHECK(s.flags == rst);
+      CHECK(s.seq == 1001);  // the SYN-ACK's ACK field
+    }
+    CHECK(g.stage->counters().resets_sent == 2);
+
+    // Figure 6: the client's ACK goes to r1.
+    out = g.send(client_side, tcp_segment(client, server, 40000, 80, ack, 0, 1001));
+    REQUIRE(out[wan].size() == 1);
+    if (mode == replica_configuration::c) {
+      s = decode(unwrap(out[wan][0], cgw_addr, r1));
+      CHECK(s.dst == server);
+    } else {
+      s = decode(out[wan][0]);
+      CHECK(s.dst == r1);
+    }
+    CHECK(s.src == client);
+
+    // Data from r1 reaches the client from the server's address.
+    bytes data;
+    switch (mode) {
+      case replica_configuration::a: data = tcp_segment(r1, client, 80, 40000, psh_ack, 100); break;
+      case replica_configuration::b: data = tcp_segment(server, client, 80, 40000, psh_ack, 100); break;
+      case replica_configuration::c:
+        data = ipip_wrap(tcp_segment(server, client, 80, 40000, psh_ack, 100), r1, client);
+        break;
+    }
+    out = g.send(wan, data);
+    REQUIRE(out[client_side].size() == 1);
+    s = decode(out[client_side][0]);
+    CHECK(s.src == server);
+    CHECK(s.dst == client);
+    CHECK(out[client_side][0].size() == 140);
+
+    // Scoreboard: r1 won once, r2 and the origin lost once each.
+    int rows = 0;
+    for (const auto& a : g.stage->scoreboard().snapshot()) {
+      ++rows;
+      CHECK(a.server == server);
+      if (a.answerer == r1) CHECK((a.wins == 1 && a.losses == 0));
+      else CHECK((a.wins == 0 && a.losses == 1));
+    }
+    CHECK(rows == 3);
+  }
+}
+
+TEST_CASE("client gateway: the origin answering first is left alone, replicas after it are reset") {
+  cgw_rig g(replica_configuration::a);
+  g.send(client_side, syn_with_mss(client, server, 40000, 80, 5000));
+  auto out = g.send(wan, syn_ack_of(server, client, 80, 40000, 5000));
+  REQUIRE(out[client_side].size() == 1);
+  CHECK(decode(out[client_side][0]).src == server);
+  out = g.send(wan, syn_ack_of(r3, client, 80, 40000, 5000));
+  REQUIRE(out[wan].size() == 1);
+  CHECK(decode(out[wan][0]).flags == rst);
+  CHECK(decode(out[wan][0]).dst == r3);
+  out = g.send(client_side, tcp_segment(client, server, 40000, 80, ack, 0, 5001));
+  REQUIRE(out[wan].size() == 1);
+  CHECK(decode(out[wan][0]).dst == server);  // untranslated
+  CHECK(g.stage->counters().origin_wins == 1);
+}
+
+TEST_CASE("client gateway: untouched traffic, retransmissions, garbage options") {
+  struct row {
+    std::string name;
+    bytes packet;
+  };
+  cgw_rig g(replica_configuration::a);
+  const row rows[] = {
+    {"not web: port 22", syn_with_mss(client, server, 40000, 22)},
+    {"UDP", udp_dgram(1, 10, client, server, 4000, 80)},
+    {"not a start packet, no entry", tcp_segment(client, server, 40000, 80, ack)},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto out = g.send(client_side, r.packet);
+    REQUIRE(out[wan].size() == 1);
+    CHECK(out[wan][0] == r.packet);
+  }
+  CHECK(g.stage->counters().tagged == 0);
+  // An option area that does not walk: the loop's parse step counts it (malformed,
+  // bad_option_length) and drops it before any stage; nothing crashes, nothing is entered.
+  bytes bad = syn_with_mss(client, server, 40001, 80);
+  bad[41] = 1;  // the MSS option's length octet
+  auto out = g.send(client_side, bad);
+  CHECK(out[wan].empty());
+  CHECK(g.loop.snapshot().malformed_for(parse_status::bad_option_length) == 1);
+  CHECK(g.stage->table_counters().entries == 0);
+
+  // A retransmitted SYN is tagged again and keeps its entry; the winner's retransmitted
+  // SYN-ACK reaches the client again.
+  g.send(client_side, syn_with_mss(client, server, 41000, 80, 9000));
+  out = g.send(client_side, syn_with_mss(client, server, 41000, 80, 9000));
+  REQUIRE(out[wan].size() == 1);
+  CHECK(decode(out[wan][0]).tagged);
+  CHECK(g.stage->counters().syn_retransmits == 1);
+  bytes a1 = syn_ack_of(r1, client, 80, 41000, 9000);
+  CHECK(g.send(wan, a1)[client_side].size() == 1);
+  CHECK(g.send(wan, a1)[client_side].size() == 1);
+  CHECK(g.stage->counters().winner_retransmits == 1);
+  // A tunnel that matches nothing is dropped (configuration C).
+  cgw_rig c(replica_configuration::c);
+  out = c.send(wan, ipip_wrap(tcp_segment(server, client, 80, 45000, psh_ack, 10), r1, client));
+  CHECK(out[client_side].empty());
+  CHECK(c.stage->counters().unknown_tunnel == 1);
+}
+
+}  // namespace baton::net::test
+
+namespace baton::net::test {
+
+TEST_CASE("client gateway: nothing but a SYN-ACK (or a RST) reaches the client before the first answer") {
+  for (auto mode : {replica_configuration::a, replica_configuration::b}) {
+    CAPTURE(to_string(mode));
+    cgw_rig g(mode);
+    g.send(client_side, syn_with_mss(client, server, 40000, 80, 1000));
+    // A replica's ACK from an old connection's TIME-WAIT (B: spoofed as the server).
+    auto out = g.send(wan, tcp_segment(mode == replica_configuration::a ? r1 : server, client, 80, 40000, ack));
+    CHECK(out[client_side].empty());
+    CHECK(g.stage->counters().stray_answers == 1);
+    out = g.send(wan, tcp_segment(server, client, 80, 40000, rst));
+    CHECK(out[client_side].size() == 1);  // the server refusing: the client must know
+  }
+  // A: after r1 won, a late answerer's stray segment is dropped.
+  cgw_rig g(replica_configuration::a);
+  g.send(client_side, syn_with_mss(client, server, 40000, 80, 1000));
+  g.send(wan, syn_ack_of(r1, client, 80, 40000, 1000));
+  auto out = g.send(wan, tcp_segment(r2, client, 80, 40000, ack));
+  CHECK(out[client_side].empty());
+  CHECK(g.stage->counters().stray_answers == 1);
+}
+
+}  // namespace baton::net::test
