@@ -70,10 +70,6 @@ verdict client_gateway_stage::from_client(packet_context& ctx) noexcept {
     switch (find_replica_tag(tcp.options(), seen)) {
       case replica_tag_status::bad_options:
         bump(live_->bad_options);
-        if (config_.drop_bad_options) {
-          bump(live_->bad_options_dropped);
-          return verdict::drop(drop_reason::policy);
-        }
         return verdict::next();
       case replica_tag_status::ok:
       case replica_tag_status::malformed:

@@ -9,8 +9,8 @@
 //    sequence number) is tagged again and keeps its entry; a new SYN on a known key starts the
 //    entry afresh. A full table: sent untagged. (An option area that does not walk is dropped by
 //    the packet loop's parse step before any stage, counted as malformed bad_option_length; the
-//    stage's own check — counted in bad_options, passed untagged or dropped when
-//    config.drop_bad_options — only matters to a loop that lets such datagrams through.)
+//    stage's own check — counted in bad_options, passed untagged — only matters to a loop that
+//    lets such datagrams through.)
 //  - Any other segment of an entry a replica won: configuration A and B rewrite the destination
 //    to the replica; C encapsulates it to the replica (outer source: this gateway). Entries the
 //    origin won, pending ones and unknown segments pass untouched.
@@ -57,7 +57,6 @@ struct client_gateway_config {
   std::vector<std::uint16_t> ports{80};  // start packets to these destination ports are tagged
   std::size_t capacity = 65536;
   translation_timeouts timeouts{};
-  bool drop_bad_options = false;
   /// Milliseconds clock for stamps and expiry; nullptr: coarse_now().
   std::chrono::milliseconds (*clock)() noexcept = nullptr;
 };
@@ -67,7 +66,6 @@ struct client_gateway_config {
   COUNTER(syn_retransmits, "tagged start packets seen again (same sequence number)")         \
   COUNTER(already_tagged, "start packets that already carried a tag (passed as they are)")   \
   COUNTER(bad_options, "TCP option areas that do not walk")                                  \
-  COUNTER(bad_options_dropped, "of those, dropped by policy")                                \
   COUNTER(tag_no_room, "start packets with no room for the tag (sent untagged)")             \
   COUNTER(table_full, "start packets with no room in the table (sent untagged)")             \
   COUNTER(replica_wins, "connections a replica answered first")                              \
@@ -94,7 +92,7 @@ class client_gateway_stage final : public stage {
   /// See the file comment. Verdicts: next() for what pass-through forwards unchanged (or
   /// after an in-place tag / client-side rewrite it may also forward); forward(client_side) for
   /// answers delivered; forward(wan_side) for RSTs and translated client segments;
-  /// drop(not_owned) for unknown tunnels; drop(policy) for bad options when so configured;
+  /// drop(not_owned) for unknown tunnels;
   /// drop(oversize) when C cannot encapsulate.
   verdict process(packet_context& ctx) noexcept override;
   /// Expires idle entries (at most 256 slots per call).

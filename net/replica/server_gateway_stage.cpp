@@ -39,10 +39,6 @@ verdict server_gateway_stage::process(packet_context& ctx) noexcept {
   switch (find_replica_tag(tcp.options(), tag)) {
     case replica_tag_status::bad_options:
       bump(live_->bad_options);
-      if (t && t->drop_bad_options) {
-        bump(live_->bad_options_dropped);
-        return verdict::drop(drop_reason::policy);
-      }
       bump(live_->to_origin);
       return onward;
     case replica_tag_status::malformed:

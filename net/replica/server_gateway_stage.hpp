@@ -12,9 +12,9 @@
 //    "drop" means origin only);
 //  - replicas marked busy or dead get nothing; at most table.max_fanout copies are made.
 // An option area that does not walk is dropped by the packet loop's parse step before the stage
-// (malformed, bad_option_length); the stage's own check (counted, passed to the origin or
-// dropped when table.drop_bad_options) only matters to a loop that lets such datagrams through. Datagrams arriving on to_origin are copies of what the kernel forwards (the
-// origin's answers) and are dropped here (not_owned).
+// (malformed, bad_option_length); the stage's own check (counted, passed to the origin) only
+// matters to a loop that lets such datagrams through. Datagrams arriving on to_origin are copies
+// of what the kernel forwards (the origin's answers) and are dropped here (not_owned).
 //
 // Threading: process() on the loop thread; publish() from a control thread (table swap);
 // counters() from any thread. The copies are sent on config.tunnel (a send-only raw IPv4 port
@@ -57,7 +57,6 @@ struct server_gateway_table {
   policy::rule_set rules;               // empty: every tagged start packet is replicatable
   std::vector<bool> replicatable;       // by profile index: the profile's action is forward
   std::size_t max_fanout = 8;
-  bool drop_bad_options = false;
 };
 
 struct server_gateway_config {
@@ -77,7 +76,6 @@ struct server_gateway_config {
   COUNTER(not_permitted, "tags saying redirection is not permitted")                         \
   COUNTER(bad_tags, "our experiment id with the wrong length")                               \
   COUNTER(bad_options, "TCP option areas that do not walk")                                  \
-  COUNTER(bad_options_dropped, "of those, dropped by policy")                                \
   COUNTER(not_replicated, "tagged start packets to a server with no replicas listed")        \
   COUNTER(not_replicatable, "tagged start packets the rules keep at the origin")             \
   COUNTER(skipped_unhealthy, "replicas passed over because busy or dead")                    \
@@ -96,7 +94,7 @@ class server_gateway_stage final : public stage {
 
   const char* name() const noexcept override { return "server_gateway"; }
   /// forward(to_origin) for everything from the TUN (after any fan-out); drop(not_owned) for
-  /// other ports; drop(policy) for bad options when the table says so.
+  /// other ports.
   verdict process(packet_context& ctx) noexcept override;
 
   /// Control thread: replaces the table.

@@ -16,14 +16,13 @@ namespace {
 constexpr port_id client_side = 0, wan = 1;
 
 struct cgw_rig : rig {
-  explicit cgw_rig(replica_configuration mode, bool drop_bad = false) : rig({"client", "wan"}) {
+  explicit cgw_rig(replica_configuration mode) : rig({"client", "wan"}) {
     client_gateway_config c;
     c.configuration = mode;
     c.client_side = client_side;
     c.wan_side = wan;
     c.self = cgw_addr;
     c.capacity = 64;
-    c.drop_bad_options = drop_bad;
     auto s = std::make_unique<client_gateway_stage>(c);
     stage = s.get();
     loop.add_stage(std::move(s));
