@@ -2,7 +2,9 @@
 """The lab client of document 002's test: opens N connections to URL's host one after the other
 (HTTP GET, reads to the end) while watching its own interface with an AF_PACKET socket, and
 prints JSON: how many fetches succeeded, and what arrived from the server side — SYN-ACKs per
-client port (a second one on a port would be a second answer) and RSTs.
+connection (a second one would be a second answer) and RSTs. A connection is its client port and
+the acknowledgement number its SYN-ACKs carry (the client's initial sequence number + 1): sequential
+connections may reuse a client port, and every answer to one SYN acknowledges the same number.
 
     replica_client.py IFACE HOST PORT PATH N [TIMEOUT_S]
 """
@@ -41,7 +43,8 @@ def watch(iface, stop, seen):
         if flags & 0x04:
             seen["rst"] += 1
         if flags & 0x12 == 0x12:
-            seen["syn_ack"][dport] = seen["syn_ack"].get(dport, 0) + 1
+            connection = (dport, struct.unpack("!I", tcp[8:12])[0])
+            seen["syn_ack"][connection] = seen["syn_ack"].get(connection, 0) + 1
 
 
 def fetch(host, port, path, timeout):
@@ -77,7 +80,8 @@ def main():
     t.join()
     print(json.dumps({"ok": ok, "failed": failed, "elapsed_s": elapsed, "rst": seen["rst"],
                       "syn_acks": sum(seen["syn_ack"].values()),
-                      "ports_with_two_syn_acks": sum(1 for v in seen["syn_ack"].values() if v > 1)}))
+                      "connections_with_two_syn_acks":
+                          sum(1 for v in seen["syn_ack"].values() if v > 1)}))
 
 
 if __name__ == "__main__":
