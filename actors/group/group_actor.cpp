@@ -15,8 +15,8 @@
 #include "actors/group/group_view.hpp"
 #include "actors/runtime/event_log.hpp"
 #include "actors/runtime/status_message.hpp"
-#include "net/io/counter_list.hpp"
 #include "actors/runtime/tls_dial.hpp"
+#include "net/io/counter_list.hpp"
 #include "policy/rules.hpp"
 
 namespace baton::group {
