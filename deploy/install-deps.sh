@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config git
   # control plane and libraries
-  libcaf-dev libcaf-openssl0.17 libasio-dev nlohmann-json3-dev libssl-dev
+  libcaf-dev libcaf-openssl0.17 libasio-dev nlohmann-json3-dev libssl-dev libnetfilter-queue-dev
   doctest-dev libcli11-dev libspdlog-dev libzstd-dev
   # fuzzing (libFuzzer ships with clang's runtime)
   clang libclang-rt-dev

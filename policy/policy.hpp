@@ -12,7 +12,7 @@
 //   profiles  [{name, action, spoof, three_way_handshake, priority, disposition, mss, compress,
 //               encrypt}]
 //   rules     the node's rule list (see rule_list.hpp for its grammar)
-//   pep       {rules: [...]}: the PEP endpoint's selection rules, same grammar, same profiles
+//   pep       document 003: selection rules (same grammar, same profiles), peers, limits: pep_policy.hpp
 //   cluster   {ip, inside_ip, mac, traffic, outside, inside, router, mode, hash, services}
 //   slr       document 001's SLR / host agent (level, virtual subnets, F, G, ...): slr_section.cpp
 //   shaping   start-time fair queueing classes on an access link: slr_section.cpp
@@ -29,6 +29,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "policy/policy_error.hpp"
+#include "policy/pep_policy.hpp"
 #include "policy/replica_policy.hpp"
 #include "policy/rules.hpp"
 
@@ -184,11 +185,6 @@ struct cluster_section {
   traffic_mode traffic = traffic_mode::unicast_mac;
   work_unit_hash_name hash = work_unit_hash_name::document;
   std::vector<cluster_service> services;
-};
-
-/// The PEP endpoint's section: its selection rules over the shared profiles.
-struct pep_section {
-  rule_set rules;
 };
 
 /// A virtual subnet (document 001): a prefix of virtual host addresses, host byte order, no
@@ -361,7 +357,6 @@ bool operator==(const ipip_section& x, const ipip_section& y) noexcept;
 bool operator==(const io_interface& x, const io_interface& y) noexcept;
 bool operator==(const io_section& x, const io_section& y) noexcept;
 bool operator==(const profile& x, const profile& y) noexcept;
-bool operator==(const pep_section& x, const pep_section& y);
 bool operator==(const cluster_backend& x, const cluster_backend& y) noexcept;
 bool operator==(const cluster_service& x, const cluster_service& y) noexcept;
 bool operator==(const cluster_section& x, const cluster_section& y) noexcept;

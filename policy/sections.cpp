@@ -16,6 +16,7 @@
 #include "policy/fields.hpp"
 #include "policy/render.hpp"
 #include "policy/rule_list.hpp"
+#include "policy/pep_section.hpp"
 #include "policy/replica_section.hpp"
 #include "policy/slr_section.hpp"
 
@@ -109,7 +110,6 @@ auto fields(const profile& x) {
                          field("disposition", x.disposition), field("mss", x.mss), field("compress", x.compress),
                          field("encrypt", x.encrypt));
 }
-auto fields(const pep_section& x) { return std::make_tuple(field("rules", x.rules)); }
 auto fields(const cluster_backend& x) {
   return std::make_tuple(field("address", x.address, ipv4), field("port", x.port));
 }
@@ -135,7 +135,6 @@ bool operator==(const ipip_section& x, const ipip_section& y) noexcept { return 
 bool operator==(const io_interface& x, const io_interface& y) noexcept { return equal_fields(x, y); }
 bool operator==(const io_section& x, const io_section& y) noexcept { return equal_fields(x, y); }
 bool operator==(const profile& x, const profile& y) noexcept { return equal_fields(x, y); }
-bool operator==(const pep_section& x, const pep_section& y) { return equal_fields(x, y); }
 bool operator==(const cluster_backend& x, const cluster_backend& y) noexcept { return equal_fields(x, y); }
 bool operator==(const cluster_service& x, const cluster_service& y) noexcept { return equal_fields(x, y); }
 bool operator==(const cluster_section& x, const cluster_section& y) noexcept { return equal_fields(x, y); }
@@ -443,13 +442,6 @@ void parse_rules(const value_ref& v, policy& out) {
 }
 void rules_text(const policy& p, std::string& out) { rules_lines(p.rules, "rules", out); }
 
-void parse_pep(const value_ref& v, policy& out) {
-  v.expect_object({"rules"});
-  pep_section pep;
-  pep.rules = detail::parse_rule_list(v.get("rules"), out.profiles);
-  out.pep = std::move(pep);
-}
-void pep_text(const policy& p, std::string& out) { rules_lines(p.pep->rules, "pep rules", out); }
 
 // cluster --------------------------------------------------------------------------------------
 
@@ -570,7 +562,7 @@ constexpr detail::section_entry section_rows[] = {
     row<&policy::io>("io", false, parse_io, io_text),
     row<&policy::profiles>("profiles", false, parse_profiles, profiles_text),
     row<&policy::rules>("rules", false, parse_rules, rules_text),
-    row<&policy::pep>("pep", false, parse_pep, pep_text),
+    row<&policy::pep>("pep", false, detail::parse_pep, detail::pep_text, detail::pep_json),
     row<&policy::cluster>("cluster", false, parse_cluster, cluster_text),
     row<&policy::slr>("slr", false, detail::parse_slr, detail::slr_text, detail::slr_json),
     row<&policy::shaping>("shaping", false, detail::parse_shaping, detail::shaping_text, detail::shaping_json),

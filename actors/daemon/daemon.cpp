@@ -423,13 +423,18 @@ std::string daemon::reload() {
   for (auto& section : diff.sections) {
     bool role_section = false;
     for (std::size_t i = 0; i < d.roles.size(); ++i) {
-      if (section != d.role_of[i]->section) continue;
-      // The role says what it did with its section (today: what needs a restart, and why).
+      // The PEP's rules name profiles: it is asked about both.
+      const std::string own = d.role_of[i]->section;
+      if (section != own && !(section == "profiles" && own == "pep")) continue;
+      // The role says what it did with its section: "applied: ..." when it took the change for
+      // new connections, otherwise what needs a restart, and why.
       auto answer = ask(*d.sys, d.roles[i].handle, protocol::reload_atom::value, next);
-      if (!role_section) restart.push_back(section);
+      const bool took_it = answer.rfind("applied", 0) == 0;
+      if (!role_section) (took_it ? applied : restart).push_back(section);
       role_section = true;
-      events_.add(severity::warning, "reload_needs_restart",
-                  {{"section", section}, {"role", d.roles[i].name}, {"reason", answer}});
+      if (!took_it)
+        events_.add(severity::warning, "reload_needs_restart",
+                    {{"section", section}, {"role", d.roles[i].name}, {"reason", answer}});
     }
     if (role_section) continue;
     if (section == "io") {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "actors/cluster/role.hpp"
+#include "actors/pep/role.hpp"
 #include "actors/replica/role.hpp"
 #include "actors/slr/role.hpp"
 #include "policy/policy.hpp"
@@ -18,6 +19,7 @@ const std::vector<const role_row*>& role_table() {
     &replica::client_gateway_row,
     &replica::server_gateway_row,
     &replica::replica_row,
+    &pep::pep_row,
   };
   return rows;
 }

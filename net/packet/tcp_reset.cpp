@@ -25,7 +25,8 @@ bool write_tcp_reset(bytes_span out, const tcp_reset_fields& f) noexcept {
   store_be16(tcp + 2, f.dst_port);
   store_be32(tcp + 4, f.seq);
   tcp[12] = 5 << 4;
-  tcp[13] = tcp_flag_rst;
+  tcp[13] = f.with_ack ? tcp_flag_rst | tcp_flag_ack : tcp_flag_rst;
+  if (f.with_ack) store_be32(tcp + 8, f.ack);
   store_be16(tcp + tcp_checksum_offset,
              transport_checksum(f.src, f.dst, ip_protocol_tcp, bytes_view(tcp, 20)));
   return true;

@@ -18,10 +18,14 @@ struct tcp_reset_fields {
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   std::uint32_t seq = 0;   // the ACK field of the segment being answered
+  /// Answering a segment without ACK (a SYN): RST+ACK with sequence 0 and this acknowledgement
+  /// (the segment's sequence number + its length, SYN counting 1), RFC 9293 §3.10.7.1.
+  bool with_ack = false;
+  std::uint32_t ack = 0;
 };
 
 /// Writes the reset into out[0, 40): IPv4 (IHL 5, DF, TTL 64, protocol 6) and TCP (data offset
-/// 5, RST only, window 0). Returns false (nothing written) when out.size < 40.
+/// 5, RST (+ACK when with_ack), window 0). Returns false (nothing written) when out.size < 40.
 bool write_tcp_reset(bytes_span out, const tcp_reset_fields& f) noexcept;
 
 }  // namespace baton::net

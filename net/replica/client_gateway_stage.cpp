@@ -220,7 +220,7 @@ verdict client_gateway_stage::answer(packet_context& ctx, translation_entry& e, 
     // let the client see it.
     scoreboard_.record(e.server, answerer, false, rtt);
     const tcp_view tcp(ipv4_view(inner).payload());
-    const tcp_reset_fields rst{e.key.client, answerer, e.key.client_port, tcp.src_port(), tcp.ack()};
+    const tcp_reset_fields rst{e.key.client, answerer, e.key.client_port, tcp.src_port(), tcp.ack(), false, 0};
     if (e.resets < 0xffff) ++e.resets;
     write_tcp_reset(b.reset(), rst);
     b.set_size(tcp_reset_size);

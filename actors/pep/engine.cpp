@@ -1,0 +1,1328 @@
+// The PEP endpoint's stream engine. See engine.hpp; the message flow follows document 003's
+// Figures 4A/4B (establishment) and 28-33 (termination).
+
+#include "actors/pep/engine.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+
+#include "actors/runtime/event_log.hpp"
+#include "net/packet/tcp_reset.hpp"
+#include "net/pep/interception.hpp"
+#include "policy/rules.hpp"
+
+namespace baton::pep {
+
+namespace {
+
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+using tls_stream = asio::ssl::stream<tcp::socket>;
+namespace tsk = protocol::tsk;
+
+constexpr std::size_t read_chunk = 32 * 1024;       // one read from a host, one TD (or a few)
+constexpr std::size_t high_water = 1u << 20;         // backbone backlog in user space: hosts pause
+constexpr std::size_t low_water = 256u << 10;        // ... and resume below this
+constexpr std::size_t backbone_read_buffer = 256u << 10;
+constexpr std::uint32_t route_table = 7401;
+constexpr auto unspoofed_memory = std::chrono::seconds(10);  // [189]'s "unspoofed" timer
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count());
+}
+
+std::string ip(std::uint32_t a) { return policy::format_ipv4(a); }
+std::string ip_port(std::uint32_t a, std::uint16_t p) { return ip(a) + ":" + std::to_string(p); }
+
+/// A connection as the local side sees it: the host on our LAN, the far host.
+struct conn_key {
+  std::uint32_t host_ip, remote_ip;
+  std::uint16_t host_port, remote_port;
+  bool operator<(const conn_key& o) const noexcept {
+    return std::tie(host_ip, remote_ip, host_port, remote_port) <
+           std::tie(o.host_ip, o.remote_ip, o.host_port, o.remote_port);
+  }
+};
+conn_key key_of(const tsk::connection_header& c) { return {c.src_ip, c.dst_ip, c.src_port, c.dst_port}; }
+
+enum class ccb_state : std::uint8_t {
+  syn_held,         // initiator, handshake not spoofed: the host's SYN waits for CE
+  awaiting_accept,  // initiator: the SYN was let through to the listener, the accept is coming
+  connecting,       // responder: connecting to the local host for the peer's CR
+  open,             // data both ways
+};
+const char* to_string(ccb_state s) {
+  constexpr const char* names[] = {"syn_held", "awaiting_accept", "connecting", "open"};
+  return names[static_cast<int>(s)];
+}
+
+enum class bb_state : std::uint8_t { dialling, handshake, up, down };
+const char* to_string(bb_state s) {
+  constexpr const char* names[] = {"dialling", "handshake", "up", "down"};
+  return names[static_cast<int>(s)];
+}
+
+using chunk = std::shared_ptr<std::vector<unsigned char>>;
+
+/// The kernel's tcp_info past what glibc's header declares (linux/tcp.h cannot be included with
+/// netinet/tcp.h, which Asio includes): the fields up to the delivery rate, in the kernel's order.
+struct kernel_tcp_info {
+  tcp_info base;  // glibc's part, up to tcpi_total_retrans
+  std::uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+  std::uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+  std::uint64_t delivery_rate;
+};
+
+/// Document 003's connection control block.
+struct ccb {
+  std::uint32_t generation = 0;
+  bool used = false;
+  ccb_state state = ccb_state::open;
+  std::uint16_t cid = 0, peer_cid = tsk::unknown_cid;
+  std::size_t backbone = 0;
+  tsk::connection_header conn;  // as this side sees it: src = the local host
+  bool initiator = false;
+  std::string profile;
+  bool three_way_spoofed = false;
+  std::uint16_t mss = 0;         // initiator: the host's SYN MSS (sent in CR); responder: the CR's
+  std::uint16_t advertised_mss = 0;  // initiator: the MSS the host was given
+  std::uint32_t syn_id = 0, syn_seq = 0;
+  bool pass_when_refused = true;  // the profile's disposition
+  std::unique_ptr<tcp::socket> sock;
+  std::unique_ptr<asio::steady_timer> timer;
+  bool ce = false;  // initiator: CE received; responder: connected and CE sent
+  bool local_fin = false, peer_fin = false, shut_sent = false;
+  bool reading = false, writing = false, parked = false;
+  std::vector<unsigned char> rbuf;
+  std::deque<chunk> to_host;
+  std::size_t to_host_bytes = 0;
+  std::uint64_t sent = 0, send_limit = 0;
+  std::uint64_t delivered_unreported = 0;
+  std::uint64_t bytes_from_host = 0, bytes_to_host = 0;
+  std::uint8_t seq_out = 0;
+};
+
+struct backbone {
+  std::uint32_t generation = 0;
+  bool used = false;
+  std::string peer;
+  std::uint32_t address = 0;
+  std::uint16_t port = 0;
+  bool dialled = false;
+  bb_state state = bb_state::down;
+  std::unique_ptr<tls_stream> stream;
+  std::vector<unsigned char> out, writing_buf;
+  bool writing = false, reading = false;
+  std::vector<unsigned char> in;
+  std::size_t in_len = 0;
+  std::unique_ptr<asio::steady_timer> timer;
+  steady::time_point last_heard;
+  std::uint64_t peer_clock = 0;       // the last KA sent_us from the peer
+  steady::time_point peer_clock_at;   // when it arrived
+  double ka_rtt_ms = 0;
+  std::uint16_t peer_tid = 0;
+  std::uint32_t peer_max_ccbs = 65534;
+  std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
+  std::deque<std::pair<std::uint16_t, std::uint32_t>> parked;  // (cid, generation) waiting for room
+  std::uint32_t connections = 0;
+};
+
+template <std::size_t N>
+std::vector<std::pair<std::string, std::uint64_t>> by_reason(const std::array<std::uint64_t, N>& a) {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (std::size_t i = 0; i < N; ++i)
+    if (a[i]) out.emplace_back(tsk::to_string(static_cast<tsk::reason>(i)), a[i]);
+  return out;
+}
+
+}  // namespace
+
+struct engine::impl {
+  policy::policy pol;
+  policy::pep_section sec;
+  node::event_log& events;
+  asio::io_context io;
+  asio::ssl::context tls{asio::ssl::context::tls};
+  std::unique_ptr<net::syn_queue> queue;
+  std::unique_ptr<asio::posix::stream_descriptor> queue_fd;
+  std::unique_ptr<tcp::acceptor> listener;
+  std::unique_ptr<tcp::acceptor> backbone_listener;
+  int raw_fd = -1;  // refusals: RSTs on behalf of the far host
+  std::vector<std::unique_ptr<ccb>> ccbs;  // by CID
+  std::vector<std::uint16_t> free_cids;
+  std::map<conn_key, std::uint16_t> by_key;
+  std::map<std::pair<std::size_t, std::uint16_t>, std::uint16_t> by_peer_cid;  // (backbone, peer CID)
+  std::map<conn_key, steady::time_point> unspoofed;  // refused by the peer: a retry passes unspoofed
+  std::vector<std::unique_ptr<backbone>> backbones;
+  std::map<std::string, std::size_t> dialled;  // peer name -> its dialled backbone
+  pep_counters c;
+  std::array<std::uint64_t, tsk::max_reason + 1> ct_sent{}, ct_received{}, nr_sent{}, nr_received{};
+  std::thread thread;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  bool started = false;
+  net::interception_config icfg;
+
+  impl(const policy::policy& p, node::event_log& e) : pol(p), sec(*p.pep), events(e) {}
+
+  // --- logging -------------------------------------------------------------------------------
+  void log(node::severity s, std::string name, std::vector<std::pair<std::string, std::string>> f = {}) {
+    events.add(s, std::move(name), std::move(f));
+  }
+
+  // --- TLS -----------------------------------------------------------------------------------
+  void setup_tls() {
+    if (pol.identity.certificate.empty() || pol.identity.key.empty() || pol.identity.ca.empty()) {
+      if (!sec.peers.empty())
+        throw std::runtime_error("pep: backbones need /identity/certificate, key and ca");
+      return;
+    }
+    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_3_VERSION);
+    asio::error_code ec;
+    tls.use_certificate_chain_file(pol.identity.certificate, ec);
+    if (ec) throw std::runtime_error("pep: certificate " + pol.identity.certificate + ": " + ec.message());
+    tls.use_private_key_file(pol.identity.key, asio::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("pep: key " + pol.identity.key + ": " + ec.message());
+    tls.load_verify_file(pol.identity.ca, ec);
+    if (ec) throw std::runtime_error("pep: CA " + pol.identity.ca + ": " + ec.message());
+    tls.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+
+  // --- start and stop --------------------------------------------------------------------------
+  void start() {
+    setup_tls();
+    icfg.lan = sec.lan;
+    icfg.queue = sec.queue;
+    icfg.listen_port = sec.listen_port;
+    icfg.route_table = route_table;
+    ccbs.resize(sec.max_connections);
+    for (std::size_t i = ccbs.size(); i-- > 0;) free_cids.push_back(static_cast<std::uint16_t>(i));
+    try {
+      open_listener();
+      open_backbone_listener();
+      raw_fd = ::socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+      if (raw_fd < 0) throw std::runtime_error(std::string("pep: raw socket for refusals: ") + std::strerror(errno));
+      queue = std::make_unique<net::syn_queue>(sec.queue, [this](const net::queued_syn& s) { on_syn(s); });
+      queue_fd = std::make_unique<asio::posix::stream_descriptor>(io, ::dup(queue->fd()));
+      net::install_interception(icfg);
+    } catch (...) {
+      net::remove_interception(icfg);
+      throw;
+    }
+    wait_queue();
+    accept_next();
+    accept_backbone();
+    for (const auto& p : sec.peers) dial(p.peer);
+    work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io.get_executor());
+    started = true;
+    log(node::severity::info, "pep_started",
+        {{"lan", sec.lan}, {"listener", std::to_string(sec.listen_port)},
+         {"backbone_port", std::to_string(sec.backbone_port)}, {"peers", std::to_string(sec.peers.size())}});
+    thread = std::thread([this] { io.run(); });
+  }
+
+  void open_listener() {
+    listener = std::make_unique<tcp::acceptor>(io);
+    listener->open(tcp::v4());
+    int one = 1;
+    ::setsockopt(listener->native_handle(), SOL_IP, IP_TRANSPARENT, &one, sizeof one);
+    listener->set_option(tcp::acceptor::reuse_address(true));
+    asio::error_code ec;
+    listener->bind(tcp::endpoint(asio::ip::address_v4::any(), sec.listen_port), ec);
+    if (ec) throw std::runtime_error("pep: listener port " + std::to_string(sec.listen_port) + ": " + ec.message());
+    listener->listen(4096);
+  }
+
+  void open_backbone_listener() {
+    backbone_listener = std::make_unique<tcp::acceptor>(io);
+    backbone_listener->open(tcp::v4());
+    backbone_listener->set_option(tcp::acceptor::reuse_address(true));
+    tune_backbone_socket(backbone_listener->native_handle());  // accepted sockets inherit it
+    asio::error_code ec;
+    backbone_listener->bind(tcp::endpoint(asio::ip::address_v4::any(), sec.backbone_port), ec);
+    if (ec)
+      throw std::runtime_error("pep: backbone port " + std::to_string(sec.backbone_port) + ": " + ec.message());
+    backbone_listener->listen(64);
+  }
+
+  void stop() {
+    for (auto& cp : ccbs)
+      if (cp && cp->used) {
+        if (cp->state == ccb_state::syn_held) queue->accept(cp->syn_id, net::pep_mark_pass);
+        else if (cp->peer_cid != tsk::unknown_cid || cp->initiator) send_ct(*cp, tsk::reason::shutdown);
+        reset_host(*cp);
+        free_ccb(*cp);
+      }
+    for (auto& b : backbones)
+      if (b && b->used && b->stream) {
+        asio::error_code ec;
+        b->stream->lowest_layer().close(ec);
+      }
+    if (listener) listener->close();
+    if (backbone_listener) backbone_listener->close();
+    if (queue_fd) queue_fd->close();
+    work.reset();
+    io.stop();
+  }
+
+  // --- SYN verdicts (document 003 [98]) --------------------------------------------------------
+  void wait_queue() {
+    queue_fd->async_wait(asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& ec) {
+      if (ec) return;
+      queue->drain();
+      wait_queue();
+    });
+  }
+
+  /// A SYN the profile would spoof but cannot be: passed unspoofed or refused, as it says.
+  void not_spoofable(const net::queued_syn& s, bool pass) {
+    ++c.syns_not_spoofable;
+    if (pass) queue->accept(s.id, net::pep_mark_pass);
+    else refuse(s.id, s.fields.src, s.fields.dst, s.fields.src_port, s.fields.dst_port, s.seq);
+  }
+
+  void on_syn(const net::queued_syn& s) {
+    const auto& pr = pol.profiles[sec.rules.match_profile(s.fields)];
+    if (pr.action == policy::profile_action::drop) {
+      ++c.syns_refused;
+      queue->drop(s.id);
+      return;
+    }
+    const policy::pep_peer* peer = pr.spoof ? sec.peer_for(s.fields.dst) : nullptr;
+    const conn_key key{s.fields.src, s.fields.dst, s.fields.src_port, s.fields.dst_port};
+    if (!peer) {
+      ++c.syns_unspoofed;
+      queue->accept(s.id, net::pep_mark_pass);
+      return;
+    }
+    if (auto u = unspoofed.find(key); u != unspoofed.end()) {
+      if (steady::now() < u->second) {
+        ++c.syns_unspoofed;
+        queue->accept(s.id, net::pep_mark_pass);
+        return;
+      }
+      unspoofed.erase(u);
+    }
+    if (auto it = by_key.find(key); it != by_key.end()) {
+      auto& old = *ccbs[it->second];
+      if (old.state == ccb_state::syn_held) ++c.syns_held_retransmitted;
+      else ++c.syns_previous_incarnation;
+      queue->drop(s.id);
+      return;
+    }
+    const bool pass = pr.disposition == policy::profile_disposition::forward;
+    backbone* b = backbone_to(peer->peer);
+    if (!b) return not_spoofable(s, pass);
+    if (free_cids.empty() || b->connections >= b->peer_max_ccbs) return not_spoofable(s, pass);
+    auto& x = alloc_ccb();
+    x.state = pr.three_way_handshake ? ccb_state::awaiting_accept : ccb_state::syn_held;
+    x.backbone = index_of(*b);
+    x.conn = {s.fields.dst, s.fields.src, s.fields.dst_port, s.fields.src_port};
+    x.initiator = true;
+    x.profile = pr.name;
+    x.three_way_spoofed = pr.three_way_handshake;
+    x.mss = s.mss;
+    x.syn_id = s.id;
+    x.syn_seq = s.seq;
+    x.pass_when_refused = pass;
+    // The peer's window is not known before CE; both ends run the same policy default.
+    x.send_limit = window();
+    by_key[key] = x.cid;
+    ++b->connections;
+    ++c.syns_spoofed;
+    tsk::header h = header(x, tsk::message_type::cr);
+    h.has_connection = true;
+    h.connection = x.conn;
+    tsk::cr_params cr{x.mss, pr.priority, static_cast<std::uint8_t>(pr.three_way_handshake ? 1 : 0),
+                      static_cast<std::uint32_t>(window())};
+    send(*b, h, cr);
+    if (pr.three_way_handshake) {
+      // Figure 4A: the host is answered at once, with the profile's MSS (else the kernel's).
+      x.advertised_mss = pr.mss;
+      let_syn_through(x, pr.mss);
+    } else {
+      // Figure 4B: the SYN waits for CE. A far side that never answers is the peer's to report
+      // (CT no_response after its connect timeout); this guard covers a peer that says nothing.
+      arm_timer(x, std::chrono::milliseconds(sec.connect_timeout_ms + sec.backbone_timeout_ms),
+                [this](ccb& y) {
+                  if (y.state != ccb_state::syn_held) return;
+                  ++ct_sent[static_cast<int>(tsk::reason::no_response)];
+                  send_ct(y, tsk::reason::no_response);
+                  refuse_held(y);
+                  free_ccb(y);
+                });
+    }
+  }
+
+  /// Lets the held SYN reach the listener; the SYN-ACK carries `mss` when non-zero (the
+  /// listener's TCP_MAXSEG is read when the kernel answers, inside the verdict call).
+  void let_syn_through(ccb& x, std::uint16_t mss) {
+    const int fd = listener->native_handle();
+    if (mss) {
+      int v = mss;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof v);
+    }
+    queue->accept(x.syn_id, net::pep_mark_spoof);
+    if (mss) {
+      int zero = 0;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &zero, sizeof zero);
+    }
+    x.state = ccb_state::awaiting_accept;
+  }
+
+  /// Answers a SYN on behalf of the far host with RST+ACK (connection refused) and drops it.
+  void refuse(std::uint32_t syn_id, std::uint32_t host, std::uint32_t remote, std::uint16_t host_port,
+              std::uint16_t remote_port, std::uint32_t seq) {
+    queue->drop(syn_id);
+    std::uint8_t pkt[net::tcp_reset_size];
+    net::tcp_reset_fields f{remote, host, remote_port, host_port, 0, true, seq + 1};
+    net::write_tcp_reset(net::bytes_span(pkt, sizeof pkt), f);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(host);
+    ::sendto(raw_fd, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    ++c.refusals_sent;
+  }
+  void refuse_held(ccb& x) {
+    refuse(x.syn_id, x.conn.src_ip, x.conn.dst_ip, x.conn.src_port, x.conn.dst_port, x.syn_seq);
+  }
+
+  // --- the transparent listener ----------------------------------------------------------------
+  void accept_next() {
+    listener->async_accept([this](const asio::error_code& ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) on_accept(std::move(s));
+      accept_next();
+    });
+  }
+
+  void on_accept(tcp::socket s) {
+    ++c.accepts;
+    asio::error_code ec;
+    const auto local = s.local_endpoint(ec);   // the far host the client meant (tproxy keeps it)
+    const auto remote = s.remote_endpoint(ec);
+    if (ec) return;
+    const conn_key key{remote.address().to_v4().to_uint(), local.address().to_v4().to_uint(), remote.port(),
+                       local.port()};
+    auto it = by_key.find(key);
+    if (it == by_key.end() || ccbs[it->second]->state != ccb_state::awaiting_accept) {
+      ++c.accepts_orphan;
+      reset_socket(s);
+      return;
+    }
+    auto& x = *ccbs[it->second];
+    x.sock = std::make_unique<tcp::socket>(std::move(s));
+    tune_host_socket(x.sock->native_handle());
+    x.state = ccb_state::open;
+    read_host(x);
+    write_host(x);
+  }
+
+  void tune_host_socket(int fd) {
+    unsigned timeout = sec.user_timeout_ms;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
+  }
+
+  static void reset_socket(tcp::socket& s) {
+    asio::error_code ec;
+    s.set_option(asio::socket_base::linger(true, 0), ec);
+    s.close(ec);
+  }
+
+  // --- CCBs ------------------------------------------------------------------------------------
+  std::uint64_t window() const { return std::uint64_t{sec.window_kbyte} * 1024; }
+
+  ccb& alloc_ccb() {
+    const std::uint16_t cid = free_cids.back();
+    free_cids.pop_back();
+    if (!ccbs[cid]) ccbs[cid] = std::make_unique<ccb>();
+    auto& x = *ccbs[cid];
+    const auto gen = x.generation + 1;
+    auto rbuf = std::move(x.rbuf);
+    x = ccb{};
+    x.generation = gen;
+    x.rbuf = std::move(rbuf);
+    x.used = true;
+    x.cid = cid;
+    ++c.connections;
+    return x;
+  }
+
+  void free_ccb(ccb& x) {
+    if (!x.used) return;
+    if (x.timer) x.timer->cancel();
+    if (x.sock) {
+      asio::error_code ec;
+      x.sock->close(ec);
+    }
+    by_key.erase(key_of(x.conn));
+    if (x.peer_cid != tsk::unknown_cid) by_peer_cid.erase({x.backbone, x.peer_cid});
+    if (x.backbone < backbones.size() && backbones[x.backbone] && backbones[x.backbone]->connections)
+      --backbones[x.backbone]->connections;
+    x.used = false;
+    ++x.generation;
+    x.to_host.clear();
+    x.sock.reset();
+    free_cids.push_back(x.cid);
+    --c.connections;
+  }
+
+  /// A handler's check that its CCB is still the incarnation it was started for.
+  ccb* live(std::uint16_t cid, std::uint32_t gen) {
+    if (cid >= ccbs.size() || !ccbs[cid]) return nullptr;
+    auto* x = ccbs[cid].get();
+    return x->used && x->generation == gen ? x : nullptr;
+  }
+
+  template <class F>
+  void arm_timer(ccb& x, std::chrono::milliseconds after, F f) {
+    if (!x.timer) x.timer = std::make_unique<asio::steady_timer>(io);
+    x.timer->expires_after(after);
+    x.timer->async_wait([this, cid = x.cid, gen = x.generation, f](const asio::error_code& ec) mutable {
+      if (ec) return;
+      if (auto* y = live(cid, gen)) f(*y);
+    });
+  }
+
+  /// Toward the local host: RST (a held SYN is refused instead).
+  void reset_host(ccb& x) {
+    if (x.state == ccb_state::syn_held) {
+      refuse_held(x);
+      return;
+    }
+    if (x.sock) {
+      reset_socket(*x.sock);
+      ++c.resets_to_host;
+    }
+  }
+
+  tsk::header header(ccb& x, tsk::message_type t) {
+    tsk::header h;
+    h.type = t;
+    h.dst_cid = x.peer_cid;
+    h.src_cid = x.cid;
+    h.seq = x.seq_out++ & 0x0f;
+    return h;
+  }
+
+  void send_ct(ccb& x, tsk::reason r) {
+    backbone* b = backbone_of(x);
+    if (!b) return;
+    tsk::header h = header(x, tsk::message_type::ct);
+    h.has_connection = true;
+    h.connection = x.conn;
+    ++ct_sent[static_cast<int>(r)];
+    send(*b, h, r);
+  }
+
+  /// The host side failed (RST, timeout): CT to the peer, free the CCB.
+  void host_failed(ccb& x, const asio::error_code& ec) {
+    const tsk::reason r = ec == asio::error::timed_out ? tsk::reason::no_response : tsk::reason::rst_from_host;
+    send_ct(x, r);
+    if (x.sock) reset_socket(*x.sock);
+    free_ccb(x);
+  }
+
+  /// Reads from the host while the peer's window and the backbone's backlog allow ([197]).
+  void read_host(ccb& x) {
+    if (x.reading || x.local_fin || !x.sock || x.state != ccb_state::open) return;
+    backbone* b = backbone_of(x);
+    if (!b) return;
+    if (x.sent >= x.send_limit) return;  // resumed by WA
+    if (b->out.size() >= high_water) {
+      if (!x.parked) {
+        x.parked = true;
+        b->parked.emplace_back(x.cid, x.generation);
+      }
+      return;
+    }
+    if (x.rbuf.size() != read_chunk) x.rbuf.resize(read_chunk);
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, x.send_limit - x.sent));
+    x.reading = true;
+    x.sock->async_read_some(asio::buffer(x.rbuf.data(), n),
+                            [this, cid = x.cid, gen = x.generation](const asio::error_code& ec, std::size_t got) {
+                              ccb* y = live(cid, gen);
+                              if (!y) return;
+                              y->reading = false;
+                              if (ec == asio::error::eof) return host_fin(*y);
+                              if (ec) return host_failed(*y, ec);
+                              from_host(*y, got);
+                              read_host(*y);
+                            });
+  }
+
+  void from_host(ccb& x, std::size_t n) {
+    backbone* b = backbone_of(x);
+    if (!b) return;
+    x.sent += n;
+    x.bytes_from_host += n;
+    c.bytes_from_hosts += n;
+    std::size_t at = 0;
+    while (at < n) {
+      const std::size_t piece = std::min(n - at, tsk::max_data);
+      tsk::header h = header(x, tsk::message_type::td);
+      h.push = at + piece == n;
+      send_raw(*b, h, x.rbuf.data() + at, piece);
+      at += piece;
+    }
+  }
+
+  /// FIN from the host (Figure 28): TP to the peer; what the peer still sends is delivered.
+  void host_fin(ccb& x) {
+    x.local_fin = true;
+    if (backbone* b = backbone_of(x)) send_raw(*b, header(x, tsk::message_type::tp), nullptr, 0);
+    maybe_finish(x);
+  }
+
+  void write_host(ccb& x) {
+    if (x.writing || !x.sock || x.state != ccb_state::open) return;
+    if (x.initiator && !x.ce) return;  // [103]: nothing from the peer before CE
+    if (x.to_host.empty()) {
+      if (x.peer_fin && !x.shut_sent) {
+        asio::error_code ec;
+        x.sock->shutdown(tcp::socket::shutdown_send, ec);
+        x.shut_sent = true;
+        maybe_finish(x);
+      }
+      return;
+    }
+    x.writing = true;
+    chunk data = x.to_host.front();
+    asio::async_write(*x.sock, asio::buffer(*data),
+                      [this, cid = x.cid, gen = x.generation, data](const asio::error_code& ec, std::size_t n) {
+                        ccb* y = live(cid, gen);
+                        if (!y) return;
+                        y->writing = false;
+                        if (ec) return host_failed(*y, ec);
+                        y->to_host.pop_front();
+                        y->to_host_bytes -= n;
+                        y->bytes_to_host += n;
+                        c.bytes_to_hosts += n;
+                        y->delivered_unreported += n;
+                        // Credit back to the sender: in quarters of the window, or at once when
+                        // the queue ran dry (a short exchange must not wait for a quarter).
+                        if (y->delivered_unreported >= window() / 4 || y->to_host.empty()) {
+                          if (backbone* b = backbone_of(*y)) {
+                            tsk::header h = header(*y, tsk::message_type::wa);
+                            ++c.messages_out;
+                            tsk::append_window(b->out, h, static_cast<std::uint32_t>(y->delivered_unreported));
+                            ++b->messages_out;
+                            pump(*b);
+                          }
+                          y->delivered_unreported = 0;
+                        }
+                        write_host(*y);
+                      });
+  }
+
+  void maybe_finish(ccb& x) {
+    if (x.local_fin && x.peer_fin && x.shut_sent && !x.writing) {
+      ++c.closed_normally;
+      free_ccb(x);  // the kernel finishes the close (and its TIME-WAIT) on its own
+    }
+  }
+
+  // --- responder side: a peer's CR -------------------------------------------------------------
+  void on_cr(backbone& b, const tsk::message& m) {
+    const auto cr = tsk::read_cr(m);
+    const tsk::connection_header conn = m.h.connection.mirrored();
+    const conn_key key = key_of(conn);
+    tsk::header reply;
+    reply.dst_cid = m.h.src_cid;
+    reply.src_cid = tsk::unknown_cid;
+    reply.has_connection = true;
+    reply.connection = conn;
+    if (!m.h.has_connection) return discard();
+    if (by_key.count(key)) {
+      // [212]: the previous incarnation of this connection has not ended here yet.
+      reply.type = tsk::message_type::ct;
+      ++ct_sent[static_cast<int>(tsk::reason::previous_incarnation)];
+      send(b, reply, tsk::reason::previous_incarnation);
+      return;
+    }
+    if (free_cids.empty()) {
+      reply.type = tsk::message_type::nr;
+      ++nr_sent[static_cast<int>(tsk::reason::no_cid)];
+      send(b, reply, tsk::reason::no_cid);
+      return;
+    }
+    auto& x = alloc_ccb();
+    x.state = ccb_state::connecting;
+    x.backbone = index_of(b);
+    x.conn = conn;
+    x.initiator = false;
+    x.peer_cid = m.h.src_cid;
+    x.three_way_spoofed = (cr.flags & 1) != 0;
+    x.mss = cr.mss;
+    x.send_limit = cr.window;
+    x.profile = "(peer's)";
+    by_key[key] = x.cid;
+    by_peer_cid[{x.backbone, x.peer_cid}] = x.cid;
+    ++b.connections;
+    ++c.connects;
+    // [104]: the SYN to the local host carries the initiating host's MSS.
+    x.sock = std::make_unique<tcp::socket>(io);
+    asio::error_code ec;
+    x.sock->open(tcp::v4(), ec);
+    if (!ec && cr.mss >= 88) {
+      int v = cr.mss;
+      ::setsockopt(x.sock->native_handle(), IPPROTO_TCP, TCP_MAXSEG, &v, sizeof v);
+    }
+    tune_host_socket(x.sock->native_handle());
+    arm_timer(x, std::chrono::milliseconds(sec.connect_timeout_ms), [this](ccb& y) {
+      if (y.state != ccb_state::connecting) return;
+      ++c.connects_failed;
+      send_ct(y, tsk::reason::no_response);
+      free_ccb(y);
+    });
+    x.sock->async_connect(tcp::endpoint(asio::ip::address_v4(conn.src_ip), conn.src_port),
+                          [this, cid = x.cid, gen = x.generation](const asio::error_code& e) {
+                            ccb* y = live(cid, gen);
+                            if (!y || y->state != ccb_state::connecting) return;
+                            if (e) {
+                              ++c.connects_failed;
+                              send_ct(*y, e == asio::error::connection_refused ? tsk::reason::refused_by_host
+                                          : e == asio::error::timed_out          ? tsk::reason::no_response
+                                                                                 : tsk::reason::unreachable);
+                              free_ccb(*y);
+                              return;
+                            }
+                            connected(*y);
+                          });
+  }
+
+  void connected(ccb& x) {
+    if (x.timer) x.timer->cancel();
+    x.state = ccb_state::open;
+    x.ce = true;
+    // [104]: CE carries the MSS the host answered with (what the kernel now sends with).
+    tcp_info ti{};
+    socklen_t len = sizeof ti;
+    ::getsockopt(x.sock->native_handle(), IPPROTO_TCP, TCP_INFO, &ti, &len);
+    backbone* b = backbone_of(x);
+    if (!b) return;
+    tsk::header h = header(x, tsk::message_type::ce);
+    h.has_connection = true;
+    h.connection = x.conn;
+    send(*b, h, tsk::ce_params{static_cast<std::uint16_t>(ti.tcpi_snd_mss), static_cast<std::uint32_t>(window())});
+    read_host(x);
+    write_host(x);
+  }
+
+  // --- initiator side: the peer's answers ------------------------------------------------------
+  void on_ce(backbone& b, ccb& x, const tsk::message& m) {
+    if (!x.initiator || x.ce) return discard();
+    const auto ce = tsk::read_ce(m);
+    x.ce = true;
+    x.peer_cid = m.h.src_cid;
+    by_peer_cid[{index_of(b), x.peer_cid}] = x.cid;
+    // The window counts from the connection's first byte, including what was sent before CE.
+    x.send_limit = ce.window;
+    if (x.state == ccb_state::syn_held) {
+      if (x.timer) x.timer->cancel();
+      // Figure 4B and [182]: the SYN-ACK carries the far side's MSS, capped by the profile's.
+      std::uint16_t mss = ce.mss;
+      if (const auto* pr = pol.find_profile(x.profile); pr && pr->mss && pr->mss < mss) mss = pr->mss;
+      x.advertised_mss = mss;
+      let_syn_through(x, mss);
+    } else if (x.advertised_mss && ce.mss && ce.mss < x.advertised_mss) {
+      // [247]: the far host takes smaller segments than the local host was told; the kernel's
+      // socket toward it segments accordingly, so this is only counted.
+      ++c.mss_mismatch;
+    }
+    read_host(x);
+    write_host(x);
+  }
+
+  void on_ct(ccb& x, const tsk::message& m) {
+    const auto r = tsk::read_reason(m);
+    ++ct_received[static_cast<int>(r)];
+    if (x.state == ccb_state::syn_held) {
+      refuse_held(x);
+    } else {
+      if (x.sock) {
+        reset_socket(*x.sock);
+        ++c.resets_to_host;
+      }
+    }
+    free_ccb(x);
+  }
+
+  void on_nr(ccb& x, const tsk::message& m) {
+    ++nr_received[static_cast<int>(tsk::read_reason(m))];
+    // [189]: the connection comes up unspoofed on the host's next attempt.
+    if (x.state == ccb_state::syn_held) {
+      queue->accept(x.syn_id, net::pep_mark_pass);
+    } else {
+      unspoofed[key_of(x.conn)] = steady::now() + unspoofed_memory;
+      if (x.sock) reset_socket(*x.sock);
+      ++c.resets_to_host;
+    }
+    free_ccb(x);
+  }
+
+  void on_td(ccb& x, const tsk::message& m) {
+    if (x.local_fin && x.peer_fin) return discard();
+    if (m.body_size == 0) return;
+    x.to_host.push_back(std::make_shared<std::vector<unsigned char>>(m.body, m.body + m.body_size));
+    x.to_host_bytes += m.body_size;
+    write_host(x);
+  }
+
+  void on_tp(ccb& x) {
+    x.peer_fin = true;
+    write_host(x);
+  }
+
+  void on_wa(ccb& x, const tsk::message& m) {
+    x.send_limit += tsk::read_window(m);
+    read_host(x);
+  }
+
+  // --- backbones -------------------------------------------------------------------------------
+  std::size_t index_of(const backbone& b) const {
+    for (std::size_t i = 0; i < backbones.size(); ++i)
+      if (backbones[i].get() == &b) return i;
+    return backbones.size();
+  }
+
+  backbone* backbone_of(ccb& x) {
+    if (x.backbone >= backbones.size()) return nullptr;
+    auto* b = backbones[x.backbone].get();
+    return b && b->used && b->state == bb_state::up ? b : nullptr;
+  }
+
+  /// The backbone new connections to `peer` use: the one we dialled, else one it dialled.
+  backbone* backbone_to(const std::string& peer) {
+    if (auto it = dialled.find(peer); it != dialled.end()) {
+      auto* b = backbones[it->second].get();
+      if (b->state == bb_state::up) return b;
+    }
+    for (auto& b : backbones)
+      if (b && b->used && b->state == bb_state::up && b->peer == peer) return b.get();
+    return nullptr;
+  }
+
+  backbone& new_backbone() {
+    for (auto& b : backbones)
+      if (b && !b->used && !b->stream) {
+        const auto gen = b->generation + 1;
+        *b = backbone{};
+        b->generation = gen;
+        b->used = true;
+        return *b;
+      }
+    backbones.push_back(std::make_unique<backbone>());
+    backbones.back()->used = true;
+    return *backbones.back();
+  }
+
+  void tune_backbone_socket(int fd) {
+    const std::string& cc = sec.congestion;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc.data(), static_cast<socklen_t>(cc.size()));
+    int size = static_cast<int>(sec.buffer_kbyte) * 1024;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // we batch: the queue is the batch
+  }
+
+  void dial(const std::string& peer_name) {
+    const policy::pep_peer* p = nullptr;
+    for (const auto& x : sec.peers)
+      if (x.peer == peer_name) p = &x;
+    if (!p) return;
+    std::size_t i;
+    if (auto it = dialled.find(peer_name); it != dialled.end()) {
+      i = it->second;
+    } else {
+      auto& nb = new_backbone();
+      i = index_of(nb);
+      dialled[peer_name] = i;
+    }
+    auto& b = *backbones[i];
+    b.used = true;
+    b.peer = p->peer;
+    b.address = p->address;
+    b.port = p->port;
+    b.dialled = true;
+    b.state = bb_state::dialling;
+    b.stream = std::make_unique<tls_stream>(io, tls);
+    auto& sock = b.stream->lowest_layer();
+    asio::error_code ec;
+    sock.open(tcp::v4(), ec);
+    tune_backbone_socket(sock.native_handle());
+    const auto gen = b.generation;
+    sock.async_connect(tcp::endpoint(asio::ip::address_v4(b.address), b.port),
+                       [this, i, gen](const asio::error_code& e) {
+                         auto& bb = *backbones[i];
+                         if (bb.generation != gen || bb.state != bb_state::dialling) return;
+                         if (e) {
+                           ++c.backbone_dial_failures;
+                           return redial_later(bb, e.message());
+                         }
+                         handshake(bb, asio::ssl::stream_base::client);
+                       });
+  }
+
+  void redial_later(backbone& b, const std::string& why) {
+    b.state = bb_state::down;
+    if (b.stream) {
+      asio::error_code ec;
+      b.stream->lowest_layer().close(ec);
+    }
+    const auto gen = ++b.generation;
+    const std::string peer = b.peer;
+    if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
+    b.timer->expires_after(std::chrono::milliseconds(sec.redial_ms));
+    b.timer->async_wait([this, i = index_of(b), gen, peer](const asio::error_code& ec) {
+      if (ec || backbones[i]->generation != gen) return;
+      backbones[i]->stream.reset();
+      dial(peer);
+    });
+    (void)why;
+  }
+
+  void accept_backbone() {
+    backbone_listener->async_accept([this](const asio::error_code& ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        auto& b = new_backbone();
+        asio::error_code e2;
+        const auto remote = s.remote_endpoint(e2);
+        b.address = e2 ? 0 : remote.address().to_v4().to_uint();
+        b.port = e2 ? 0 : remote.port();
+        b.peer = ip(b.address);
+        for (const auto& p : sec.peers)
+          if (p.address == b.address) b.peer = p.peer;
+        b.dialled = false;
+        b.stream = std::make_unique<tls_stream>(std::move(s), tls);
+        handshake(b, asio::ssl::stream_base::server);
+      }
+      accept_backbone();
+    });
+  }
+
+  void handshake(backbone& b, asio::ssl::stream_base::handshake_type side) {
+    b.state = bb_state::handshake;
+    const auto i = index_of(b);
+    const auto gen = b.generation;
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(5));
+    timer->async_wait([this, i, gen](const asio::error_code& ec) {
+      if (ec) return;
+      auto& bb = *backbones[i];
+      if (bb.generation == gen && bb.state == bb_state::handshake) {
+        asio::error_code e;
+        bb.stream->lowest_layer().close(e);  // the handshake's handler reports it
+      }
+    });
+    b.stream->async_handshake(side, [this, i, gen, timer](const asio::error_code& ec) {
+      timer->cancel();
+      auto& bb = *backbones[i];
+      if (bb.generation != gen) return;
+      if (ec) {
+        ++c.tls_refused;
+        log(node::severity::warning, "pep_backbone_refused",
+            {{"peer", bb.peer}, {"address", ip_port(bb.address, bb.port)}, {"reason", ec.message()}});
+        if (bb.dialled) return redial_later(bb, ec.message());
+        retire(bb);
+        return;
+      }
+      up(bb);
+    });
+  }
+
+  void retire(backbone& b) {
+    b.state = bb_state::down;
+    if (b.stream) {
+      asio::error_code ec;
+      b.stream->lowest_layer().close(ec);
+    }
+    ++b.generation;
+    b.used = false;
+    // The stream object stays until its handlers have run (they check the generation); the slot is
+    // reused only when a new one is needed and then replaced.
+    asio::post(io, [this, i = index_of(b)] {
+      auto& bb = *backbones[i];
+      if (!bb.used) bb.stream.reset();
+    });
+  }
+
+  void up(backbone& b) {
+    b.state = bb_state::up;
+    b.last_heard = steady::now();
+    b.in.assign(backbone_read_buffer, 0);
+    b.in_len = 0;
+    b.out.clear();
+    b.writing = b.reading = false;
+    b.peer_max_ccbs = 65534;
+    if (SSL* ssl = b.stream->native_handle()) {
+      if (X509* cert = SSL_get_peer_certificate(ssl)) {
+        char cn[128] = {0};
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn - 1);
+        if (!b.dialled && b.peer == ip(b.address) && cn[0]) b.peer = cn;
+        X509_free(cert);
+      }
+    }
+    ++c.backbones_opened;
+    ++c.backbones_up;
+    log(node::severity::info, "pep_backbone_up",
+        {{"peer", b.peer}, {"address", ip_port(b.address, b.port)}, {"dialled", b.dialled ? "yes" : "no"},
+         {"congestion", sec.congestion}});
+    tsk::header h;
+    h.type = tsk::message_type::tpp;
+    h.src_cid = static_cast<std::uint16_t>(index_of(b) + 1);
+    send(b, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections)});
+    read_backbone(b);
+    keepalive(b);
+  }
+
+  void keepalive(backbone& b) {
+    if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
+    b.timer->expires_after(std::chrono::milliseconds(sec.keepalive_ms));
+    b.timer->async_wait([this, i = index_of(b), gen = b.generation](const asio::error_code& ec) {
+      if (ec) return;
+      auto& bb = *backbones[i];
+      if (bb.generation != gen || bb.state != bb_state::up) return;
+      if (steady::now() - bb.last_heard > std::chrono::milliseconds(sec.backbone_timeout_ms))
+        return lose(bb, "keepalive silence for " + std::to_string(sec.backbone_timeout_ms) + " ms");
+      tsk::header h;
+      h.type = tsk::message_type::ka;
+      h.dst_cid = bb.peer_tid ? bb.peer_tid : tsk::unknown_cid;
+      h.src_cid = static_cast<std::uint16_t>(i + 1);
+      // The echo is the peer's clock advanced by how long we held it: the peer subtracts it from
+      // its own clock and gets the round trip, whatever our clock says.
+      std::uint64_t echo = 0;
+      if (bb.peer_clock)
+        echo = bb.peer_clock + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                             steady::now() - bb.peer_clock_at)
+                                                             .count());
+      send(bb, h, tsk::ka_params{now_us(), echo});
+      keepalive(bb);
+    });
+  }
+
+  /// The backbone is gone: every connection on it is reset toward its host (the peer does the
+  /// same on its side); a dialled one is dialled again.
+  void lose(backbone& b, const std::string& why) {
+    if (b.state != bb_state::up) return;
+    ++c.backbones_lost;
+    --c.backbones_up;
+    const std::size_t i = index_of(b);
+    std::uint32_t reset = 0;
+    for (auto& cp : ccbs)
+      if (cp && cp->used && cp->backbone == i) {
+        if (cp->state == ccb_state::syn_held) {
+          if (cp->pass_when_refused) queue->accept(cp->syn_id, net::pep_mark_pass);
+          else refuse_held(*cp);
+        } else if (cp->sock) {
+          reset_socket(*cp->sock);
+          ++c.resets_to_host;
+        }
+        free_ccb(*cp);
+        ++reset;
+      }
+    for (auto it = by_peer_cid.begin(); it != by_peer_cid.end();)
+      it = it->first.first == i ? by_peer_cid.erase(it) : std::next(it);
+    b.parked.clear();
+    b.connections = 0;
+    log(node::severity::warning, "pep_backbone_lost",
+        {{"peer", b.peer}, {"reason", why}, {"connections_reset", std::to_string(reset)}});
+    if (b.dialled) redial_later(b, why);
+    else retire(b);
+  }
+
+  template <class Params>
+  void send(backbone& b, const tsk::header& h, const Params& p) {
+    tsk::append(b.out, h, p);
+    ++b.messages_out;
+    ++c.messages_out;
+    pump(b);
+  }
+  void send_raw(backbone& b, const tsk::header& h, const void* data, std::size_t n) {
+    tsk::append(b.out, h, data, n);
+    ++b.messages_out;
+    ++c.messages_out;
+    pump(b);
+  }
+
+  void pump(backbone& b) {
+    if (b.writing || b.out.empty() || b.state != bb_state::up) return;
+    b.writing = true;
+    std::swap(b.out, b.writing_buf);
+    asio::async_write(*b.stream, asio::buffer(b.writing_buf),
+                      [this, i = index_of(b), gen = b.generation](const asio::error_code& ec, std::size_t n) {
+                        auto& bb = *backbones[i];
+                        if (bb.generation != gen) return;
+                        bb.writing = false;
+                        if (ec) return lose(bb, "write: " + ec.message());
+                        bb.bytes_out += n;
+                        bb.writing_buf.clear();
+                        pump(bb);
+                        if (bb.out.size() < low_water) resume_parked(bb);
+                      });
+  }
+
+  void resume_parked(backbone& b) {
+    while (!b.parked.empty() && b.out.size() < high_water) {
+      auto [cid, gen] = b.parked.front();
+      b.parked.pop_front();
+      if (ccb* x = live(cid, gen)) {
+        x->parked = false;
+        read_host(*x);
+      }
+    }
+  }
+
+  void read_backbone(backbone& b) {
+    if (b.reading || b.state != bb_state::up) return;
+    b.reading = true;
+    b.stream->async_read_some(
+      asio::buffer(b.in.data() + b.in_len, b.in.size() - b.in_len),
+      [this, i = index_of(b), gen = b.generation](const asio::error_code& ec, std::size_t n) {
+        auto& bb = *backbones[i];
+        if (bb.generation != gen) return;
+        bb.reading = false;
+        if (ec) return lose(bb, ec == asio::error::eof ? "closed by the peer" : "read: " + ec.message());
+        bb.bytes_in += n;
+        bb.in_len += n;
+        bb.last_heard = steady::now();
+        std::size_t at = 0;
+        while (bb.state == bb_state::up && bb.generation == gen) {
+          tsk::message m;
+          std::size_t used = 0;
+          const auto st = tsk::decode(bb.in.data() + at, bb.in_len - at, m, used);
+          if (st == tsk::decode_status::need_more) break;
+          if (st != tsk::decode_status::ok) {
+            ++c.malformed_frames;
+            return lose(bb, std::string("malformed TSK frame: ") + tsk::to_string(st));
+          }
+          at += used;
+          ++bb.messages_in;
+          ++c.messages_in;
+          dispatch(bb, m);
+        }
+        if (bb.generation != gen || bb.state != bb_state::up) return;
+        if (at) {
+          std::memmove(bb.in.data(), bb.in.data() + at, bb.in_len - at);
+          bb.in_len -= at;
+        }
+        read_backbone(bb);
+      });
+  }
+
+  void discard() { ++c.messages_discarded; }
+
+  /// The CCB a connection message is for ([139]): by our CID, else by the peer's CID on this
+  /// backbone (before the peer learned ours).
+  ccb* find(backbone& b, const tsk::message& m) {
+    const std::size_t bi = index_of(b);
+    if (m.h.dst_cid != tsk::unknown_cid) {
+      if (m.h.dst_cid >= ccbs.size() || !ccbs[m.h.dst_cid]) return nullptr;
+      auto* x = ccbs[m.h.dst_cid].get();
+      if (!x->used || x->backbone != bi) return nullptr;
+      if (x->peer_cid != tsk::unknown_cid && x->peer_cid != m.h.src_cid) return nullptr;
+      return x;
+    }
+    auto it = by_peer_cid.find({bi, m.h.src_cid});
+    return it == by_peer_cid.end() ? nullptr : ccbs[it->second].get();
+  }
+
+  void dispatch(backbone& b, const tsk::message& m) {
+    using t = tsk::message_type;
+    switch (m.h.type) {
+      case t::tpp: {
+        const auto p = tsk::read_tpp(m);
+        b.peer_tid = p.tid;
+        b.peer_max_ccbs = p.max_ccbs;
+        return;
+      }
+      case t::ka: {
+        const auto k = tsk::read_ka(m);
+        b.peer_clock = k.sent_us;
+        b.peer_clock_at = steady::now();
+        if (k.echo_us && k.echo_us <= now_us()) b.ka_rtt_ms = static_cast<double>(now_us() - k.echo_us) / 1000.0;
+        return;
+      }
+      case t::cr: return on_cr(b, m);
+      default: break;
+    }
+    ccb* x = find(b, m);
+    if (!x) return discard();
+    switch (m.h.type) {
+      case t::ce: return on_ce(b, *x, m);
+      case t::ct: return on_ct(*x, m);
+      case t::nr: return on_nr(*x, m);
+      case t::td: return on_td(*x, m);
+      case t::ud: {
+        // Urgent data is delivered in line (the urgent pointer is not re-created).
+        tsk::message d = m;
+        d.body += 2;
+        d.body_size -= 2;
+        return on_td(*x, d);
+      }
+      case t::tp: return on_tp(*x);
+      case t::wa: return on_wa(*x, m);
+      default: return discard();
+    }
+  }
+
+  // --- the console -----------------------------------------------------------------------------
+  pep_snapshot snapshot(std::size_t limit) const {
+    pep_snapshot s;
+    s.counters = c;
+    if (queue) s.queue = queue->counters();
+    for (std::size_t i = 0; i < backbones.size(); ++i) {
+      const auto& bp = backbones[i];
+      if (!bp || (!bp->used && !bp->dialled)) continue;
+      const auto& b = *bp;
+      backbone_status x;
+      x.peer = b.peer;
+      x.address = ip_port(b.address, b.port);
+      x.state = to_string(b.state);
+      x.dialled = b.dialled;
+      x.keepalive_rtt_ms = b.ka_rtt_ms;
+      x.bytes_in = b.bytes_in;
+      x.bytes_out = b.bytes_out;
+      x.messages_in = b.messages_in;
+      x.messages_out = b.messages_out;
+      x.queued = b.out.size() + b.writing_buf.size();
+      x.connections = b.connections;
+      x.peer_max_ccbs = b.peer_max_ccbs;
+      if (b.state == bb_state::up && b.stream) {
+        const int fd = const_cast<tls_stream&>(*b.stream).lowest_layer().native_handle();
+        kernel_tcp_info ti{};
+        socklen_t len = sizeof ti;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+          x.tcp_rtt_ms = ti.base.tcpi_rtt / 1000.0;
+          if (len >= sizeof ti) x.delivery_rate_bps = ti.delivery_rate * 8;
+          x.retransmissions = ti.base.tcpi_total_retrans;
+        }
+        char cc[16] = {0};
+        socklen_t cl = sizeof cc - 1;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &cl) == 0) x.congestion = cc;
+      }
+      s.backbones.push_back(std::move(x));
+    }
+    for (const auto& cp : ccbs) {
+      if (!cp || !cp->used) continue;
+      ++s.connections_total;
+      if (s.connections.size() >= limit) continue;
+      const auto& x = *cp;
+      connection_status y;
+      y.cid = x.cid;
+      y.peer_cid = x.peer_cid;
+      y.host_ip = x.conn.src_ip;
+      y.host_port = x.conn.src_port;
+      y.remote_ip = x.conn.dst_ip;
+      y.remote_port = x.conn.dst_port;
+      y.peer = x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->peer : "";
+      y.profile = x.profile;
+      y.state = x.local_fin || x.peer_fin ? (x.local_fin && x.peer_fin ? "closing" : x.local_fin ? "host_fin" : "peer_fin")
+                                          : to_string(x.state);
+      y.initiator = x.initiator;
+      y.three_way_spoofed = x.three_way_spoofed;
+      y.mss = x.initiator ? x.advertised_mss : x.mss;
+      y.bytes_from_host = x.bytes_from_host;
+      y.bytes_to_host = x.bytes_to_host;
+      y.queued_to_host = x.to_host_bytes;
+      y.send_window = x.send_limit > x.sent ? x.send_limit - x.sent : 0;
+      s.connections.push_back(std::move(y));
+    }
+    s.ct_sent = by_reason(ct_sent);
+    s.ct_received = by_reason(ct_received);
+    s.nr_sent = by_reason(nr_sent);
+    s.nr_received = by_reason(nr_received);
+    return s;
+  }
+
+  std::string apply(const policy::policy& p) {
+    if (!p.pep) return "the pep section is gone: the running PEP keeps its own until a restart";
+    std::string changed;
+    const auto old_peers = sec.peers;
+    pol = p;
+    const auto& n = *p.pep;
+    if (!(n.rules == sec.rules)) changed += "rules ";
+    // What the running sockets and rules were built with stays until a restart.
+    auto keep = sec;
+    sec = n;
+    sec.lan = keep.lan;
+    sec.listen_port = keep.listen_port;
+    sec.backbone_port = keep.backbone_port;
+    sec.queue = keep.queue;
+    sec.max_connections = keep.max_connections;
+    for (const auto& np : sec.peers) {
+      bool known = false;
+      for (const auto& op : old_peers) known = known || op.peer == np.peer;
+      if (!known) {
+        changed += "peer+" + np.peer + " ";
+        dial(np.peer);
+      }
+    }
+    for (const auto& op : old_peers) {
+      bool kept = false;
+      for (const auto& np : sec.peers) kept = kept || op.peer == np.peer;
+      if (kept) continue;
+      changed += "peer-" + op.peer + " ";
+      if (auto it = dialled.find(op.peer); it != dialled.end()) {
+        auto& b = *backbones[it->second];
+        dialled.erase(it);
+        if (b.state == bb_state::up) {
+          b.dialled = false;  // not dialled again
+          lose(b, "peer removed from the policy");
+        } else {
+          ++b.generation;
+          b.state = bb_state::down;
+          b.used = false;
+        }
+      }
+    }
+    return "applied: new connections follow " + (changed.empty() ? std::string("the same rules") : changed);
+  }
+};
+
+engine::engine(const policy::policy& p, node::event_log& events) {
+  if (!p.pep) throw std::runtime_error("pep: the policy has no pep section");
+  if (p.pep->lan.empty())
+    throw std::runtime_error("/pep/lan: missing: the interface toward the local hosts, whose SYNs the rules decide");
+  impl_ = std::make_unique<impl>(p, events);
+}
+
+engine::~engine() { stop(); }
+
+void engine::start() { impl_->start(); }
+
+void engine::stop() noexcept {
+  if (!impl_ || !impl_->started) return;
+  impl_->started = false;
+  asio::post(impl_->io, [this] { impl_->stop(); });
+  if (impl_->thread.joinable()) impl_->thread.join();
+  net::remove_interception(impl_->icfg);
+  if (impl_->raw_fd >= 0) ::close(impl_->raw_fd);
+  impl_->raw_fd = -1;
+}
+
+void engine::post(std::function<void()> work) { asio::post(impl_->io, std::move(work)); }
+
+pep_snapshot engine::snapshot(std::size_t limit) const { return impl_->snapshot(limit); }
+
+std::string engine::apply(const policy::policy& p) { return impl_->apply(p); }
+
+}  // namespace baton::pep

@@ -1,0 +1,138 @@
+#pragma once
+// The PEP endpoint's stream engine (document 003's TSK and BPK): one thread running an Asio
+// io_context that owns everything a spoofed connection touches:
+//   - the SYN queue (net/pep/syn_queue.hpp): each SYN from the LAN is judged by the policy's
+//     rules at arrival (spoof, pass unspoofed, refuse) and, when the three-way handshake is not
+//     spoofed, held until the far side answers (CE) or refuses (CT);
+//   - the transparent listener the kernel diverts spoofed connections to (the kernel's TCP acks
+//     the host locally, [197]);
+//   - one backbone per PEP peer (TLS with mutual certificates over kernel TCP with the policy's
+//     congestion control, kept warm by keepalives), multiplexing every spoofed connection
+//     between the pair as TSK messages (actors/protocol/tsk.hpp);
+//   - one CCB per spoofed connection: connection ids on the backbone, the local socket, the data
+//     queued toward the host, and a flow-control window per direction, so a slow receiver stops
+//     only its own sender.
+// Not an actor: the PEP's actor (pep_actor.hpp) owns it, posts work to it (post()) and gets
+// snapshots back as messages. Nothing here blocks the engine's thread except the short kernel
+// rule commands at start and stop.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/protocol/tsk.hpp"
+#include "net/io/counter_list.hpp"
+#include "net/pep/syn_queue.hpp"
+#include "policy/policy.hpp"
+
+namespace baton::node {
+class event_log;
+}
+
+namespace baton::pep {
+
+#define BATON_PEP_COUNTERS(COUNTER, GAUGE)                                                           \
+  COUNTER(syns_spoofed, "SYNs whose connection is spoofed")                                          \
+  COUNTER(syns_unspoofed, "SYNs passed unspoofed by a rule (spoof: false) or no peer for the destination") \
+  COUNTER(syns_refused, "SYNs refused by a rule whose profile drops them")                           \
+  COUNTER(syns_not_spoofable, "SYNs a rule would spoof but no backbone or CCB was free (passed or refused by disposition)") \
+  COUNTER(syns_held_retransmitted, "SYN retransmissions dropped while the first waits for the far side") \
+  COUNTER(syns_previous_incarnation, "SYNs dropped while the same connection's CCB still exists")   \
+  COUNTER(accepts, "connections the transparent listener accepted")                                  \
+  COUNTER(accepts_orphan, "accepted connections with no CCB (reset)")                                \
+  COUNTER(connects, "connections opened to local hosts for a peer's CR")                            \
+  COUNTER(connects_failed, "connections to local hosts refused or unanswered")                      \
+  COUNTER(mss_mismatch, "CEs whose MSS is below the one given to the local host ([247])")           \
+  COUNTER(refusals_sent, "RSTs sent to a host whose held SYN was refused by the far side")          \
+  COUNTER(resets_to_host, "connections reset toward the local host (CT, lost backbone)")           \
+  COUNTER(closed_normally, "spoofed connections ended by FIN both ways")                             \
+  COUNTER(messages_in, "TSK messages received")                                                      \
+  COUNTER(messages_out, "TSK messages sent")                                                         \
+  COUNTER(messages_discarded, "TSK messages for no CCB (after a CT or NR) discarded")               \
+  COUNTER(bytes_from_hosts, "bytes read from local hosts and sent over backbones")                  \
+  COUNTER(bytes_to_hosts, "bytes written to local hosts from backbones")                            \
+  COUNTER(backbones_opened, "backbones that completed the TLS handshake")                           \
+  COUNTER(backbones_lost, "backbones closed by an error, the peer, or keepalive silence")           \
+  COUNTER(backbone_dial_failures, "backbone dials that failed before the TLS handshake")            \
+  COUNTER(tls_refused, "backbone handshakes refused (no certificate from our CA, or not TLS)")     \
+  COUNTER(malformed_frames, "backbones dropped for a malformed TSK frame")                          \
+  GAUGE(connections, "spoofed connections (CCBs) now")                                               \
+  GAUGE(backbones_up, "backbones up now")
+BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
+
+/// One backbone as the console shows it.
+struct backbone_status {
+  std::string peer;         // the peer's name (from /peers, else its certificate's CN)
+  std::string address;      // "a.b.c.d:port"
+  std::string state;        // dialling, handshake, up, down
+  bool dialled = false;     // we dialled it (else the peer did)
+  double keepalive_rtt_ms = 0;  // from KA echoes (includes queueing behind data)
+  double tcp_rtt_ms = 0;        // the kernel's smoothed RTT of the backbone's TCP
+  std::uint64_t delivery_rate_bps = 0;  // the kernel's last delivery rate estimate
+  std::uint64_t retransmissions = 0;    // the kernel's total retransmitted segments
+  std::string congestion;   // the congestion control the kernel uses for it
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::uint64_t messages_in = 0, messages_out = 0;
+  std::uint64_t queued = 0;     // bytes waiting in user space for the TLS stream
+  std::uint32_t connections = 0;
+  std::uint32_t peer_max_ccbs = 0;
+};
+
+/// One spoofed connection (CCB) as the console shows it.
+struct connection_status {
+  std::uint16_t cid = 0, peer_cid = 0;
+  std::uint32_t host_ip = 0, remote_ip = 0;   // the local host, the far host (host order)
+  std::uint16_t host_port = 0, remote_port = 0;
+  std::string peer;         // the backbone's peer
+  std::string profile;
+  std::string state;
+  bool initiator = false;   // the local host sent the SYN
+  bool three_way_spoofed = false;
+  std::uint16_t mss = 0;
+  std::uint64_t bytes_from_host = 0, bytes_to_host = 0;
+  std::uint64_t queued_to_host = 0;  // received from the peer, not yet written to the host
+  std::uint64_t send_window = 0;     // bytes the peer still lets us send
+};
+
+struct pep_snapshot {
+  pep_counters counters;
+  net::syn_queue_counters queue;
+  std::vector<backbone_status> backbones;
+  std::vector<connection_status> connections;
+  std::vector<std::pair<std::string, std::uint64_t>> ct_sent, ct_received, nr_sent, nr_received;
+  std::uint64_t connections_total = 0;  // connections listed may be fewer (limit)
+};
+
+class engine {
+ public:
+  /// Reads the certificates and binds nothing yet. Throws std::runtime_error (unreadable
+  /// certificate or key, no pep section).
+  engine(const policy::policy& p, node::event_log& events);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  /// Installs the interception rules, binds the SYN queue, the listener and the backbone port,
+  /// dials the peers and starts the thread. Throws std::runtime_error naming what failed (then
+  /// nothing is left installed).
+  void start();
+  /// Stops the thread, resets every spoofed connection, removes the rules. Idempotent.
+  void stop() noexcept;
+
+  /// Runs `work` on the engine's thread.
+  void post(std::function<void()> work);
+  /// Engine thread only: the console's view, at most `limit` connections listed.
+  pep_snapshot snapshot(std::size_t limit) const;
+  /// Engine thread only: new rules, profiles and limits for new connections; existing ones keep
+  /// theirs. Peers added are dialled; a removed peer's backbone is closed (its connections reset).
+  /// Returns what changed, for the log.
+  std::string apply(const policy::policy& p);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace baton::pep

@@ -1,0 +1,171 @@
+// The PEP endpoint's actor. See pep_actor.hpp.
+
+#include "actors/pep/pep_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <memory>
+#include <string>
+
+#include "actors/pep/engine.hpp"
+#include "actors/protocol/atoms.hpp"
+#include "actors/runtime/event_log.hpp"
+#include "actors/runtime/loop_reply.hpp"
+#include "actors/runtime/policy_ptr.hpp"
+#include "actors/runtime/status_message.hpp"
+#include "policy/rules.hpp"
+
+namespace baton::pep {
+namespace {
+
+using node::column_kind;
+using node::scalar;
+
+struct pep_state {
+  static inline const char* name = "pep";
+  std::shared_ptr<engine> eng;
+  node::event_log* events = nullptr;
+};
+using pep_actor_type = caf::stateful_actor<pep_state>;
+
+/// Runs `work(engine&)` on the engine's thread and `then(result)` in the actor.
+template <class Work, class Then>
+void on_engine(pep_actor_type* self, Work work, Then then) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto eng = self->state.eng;
+  eng->post([me, eng, work, then] {
+    auto result = std::make_shared<decltype(work(*eng))>(work(*eng));
+    caf::anon_send(me, node::loop_atom::value, node::loop_reply{[then, result]() mutable { then(std::move(*result)); }});
+  });
+}
+
+std::string ip_port(std::uint32_t a, std::uint16_t p) {
+  return policy::format_ipv4(a) + ":" + std::to_string(p);
+}
+
+node::counter_family family(std::string name, std::string help,
+                            const std::vector<std::pair<std::string, std::uint64_t>>& values) {
+  node::counter_family f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.label = "reason";
+  f.values = values;
+  return f;
+}
+
+node::role_status status_of(const pep_snapshot& s) {
+  node::role_status st;
+  st.fact("connections", scalar(s.connections_total));
+  st.group("pep", s.counters);
+  st.group("syn_queue", s.queue);
+  st.families.push_back(family("ct_sent", "CT messages sent, by reason (document 003 Table C)", s.ct_sent));
+  st.families.push_back(family("ct_received", "CT messages received, by reason", s.ct_received));
+  st.families.push_back(family("nr_sent", "NR messages sent, by reason", s.nr_sent));
+  st.families.push_back(family("nr_received", "NR messages received, by reason", s.nr_received));
+  node::status_table b{"backbones", "peer",
+                       {{"peer", column_kind::key, ""},
+                        {"address", column_kind::fact, ""},
+                        {"state", column_kind::fact, ""},
+                        {"dialled", column_kind::fact, ""},
+                        {"congestion", column_kind::fact, ""},
+                        {"rtt_ms", column_kind::gauge, "backbone TCP smoothed RTT (ms)"},
+                        {"keepalive_rtt_ms", column_kind::gauge, "keepalive round trip, queueing included (ms)"},
+                        {"delivery_rate_bps", column_kind::gauge, "backbone delivery rate (bit/s, kernel estimate)"},
+                        {"retransmissions", column_kind::counter, "backbone TCP segments retransmitted"},
+                        {"bytes_in", column_kind::counter, "backbone bytes received (TLS payload)"},
+                        {"bytes_out", column_kind::counter, "backbone bytes sent (TLS payload)"},
+                        {"messages_in", column_kind::counter, "TSK messages received on the backbone"},
+                        {"messages_out", column_kind::counter, "TSK messages sent on the backbone"},
+                        {"queued", column_kind::gauge, "bytes waiting in user space for the backbone"},
+                        {"connections", column_kind::gauge, "spoofed connections on the backbone"}},
+                       {}};
+  for (const auto& x : s.backbones)
+    b.rows.push_back({{scalar(x.peer), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
+                       scalar(x.tcp_rtt_ms), scalar(x.keepalive_rtt_ms), scalar(x.delivery_rate_bps),
+                       scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out), scalar(x.messages_in),
+                       scalar(x.messages_out), scalar(x.queued), scalar(std::uint64_t{x.connections})},
+                      {}});
+  st.tables.push_back(std::move(b));
+  node::status_table c{"spoofed", "",
+                       {{"cid", column_kind::fact, ""},
+                        {"peer_cid", column_kind::fact, ""},
+                        {"host", column_kind::fact, ""},
+                        {"remote", column_kind::fact, ""},
+                        {"peer", column_kind::fact, ""},
+                        {"profile", column_kind::fact, ""},
+                        {"state", column_kind::fact, ""},
+                        {"initiator", column_kind::fact, ""},
+                        {"three_way_spoofed", column_kind::fact, ""},
+                        {"mss", column_kind::fact, ""},
+                        {"bytes_from_host", column_kind::fact, ""},
+                        {"bytes_to_host", column_kind::fact, ""},
+                        {"queued_to_host", column_kind::fact, ""},
+                        {"send_window", column_kind::fact, ""}},
+                       {}};
+  for (const auto& x : s.connections)
+    c.rows.push_back({{scalar(unsigned{x.cid}), scalar(unsigned{x.peer_cid}), scalar(ip_port(x.host_ip, x.host_port)),
+                       scalar(ip_port(x.remote_ip, x.remote_port)),
+                       scalar(x.peer), scalar(x.profile), scalar(x.state), scalar(x.initiator),
+                       scalar(x.three_way_spoofed), scalar(unsigned{x.mss}), scalar(x.bytes_from_host),
+                       scalar(x.bytes_to_host), scalar(x.queued_to_host), scalar(x.send_window)},
+                      {}});
+  st.tables.push_back(std::move(c));
+  return st;
+}
+
+node::flow_list flows_of(const pep_snapshot& s) {
+  node::flow_list out{"pep", {}, s.connections_total};
+  for (const auto& x : s.connections) {
+    node::flow_row r;
+    r.key.src_addr = x.host_ip;
+    r.key.src_port = x.host_port;
+    r.key.dst_addr = x.remote_ip;
+    r.key.dst_port = x.remote_port;
+    r.key.protocol = 6;
+    r.state = x.state;
+    r.origin = x.initiator ? "spoofed (our host started it)" : "spoofed (peer's CR)";
+    out.flows.push_back(std::move(r));
+  }
+  return out;
+}
+
+caf::behavior pep_impl(pep_actor_type* self, std::shared_ptr<engine> eng, node::event_log* events) {
+  self->state.eng = std::move(eng);
+  self->state.events = events;
+  self->attach_functor([eng = self->state.eng] { eng->stop(); });
+  return {
+    [=](node::loop_atom, node::loop_reply& k) { k(); },
+    [=](protocol::get_atom) {
+      auto rp = self->make_response_promise<node::role_status>();
+      on_engine(self, [](engine& e) { return e.snapshot(200); },
+                [rp](pep_snapshot s) mutable { rp.deliver(status_of(s)); });
+      return rp;
+    },
+    [=](node::flows_atom, std::uint32_t limit) {
+      auto rp = self->make_response_promise<node::flow_list>();
+      on_engine(self, [limit](engine& e) { return e.snapshot(limit); },
+                [rp](pep_snapshot s) mutable { rp.deliver(flows_of(s)); });
+      return rp;
+    },
+    [=](protocol::reload_atom, const node::policy_ptr& next) {
+      auto rp = self->make_response_promise<std::string>();
+      auto p = next;
+      on_engine(self, [p](engine& e) { return e.apply(*p); },
+                [rp, self](std::string changed) mutable {
+                  self->state.events->add(node::severity::info, "pep_reloaded", {{"changed", changed}});
+                  rp.deliver(changed);
+                });
+      return rp;
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_pep_actor(caf::actor_system& sys, node::event_log& events, const policy::policy& p) {
+  auto eng = std::make_shared<engine>(p, events);
+  eng->start();
+  return sys.spawn(pep_impl, eng, &events);
+}
+
+}  // namespace baton::pep

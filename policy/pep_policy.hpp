@@ -1,0 +1,90 @@
+#pragma once
+// The "pep" section's types (document 003's PEP endpoint), kept apart from policy.hpp, which holds
+// one member for them. Parsed in pep_section.cpp.
+//
+// "pep": {
+//   "rules": [...],                  which TCP connections are spoofed, by profile (required)
+//   "lan": "eth0",                   the interface toward the local hosts: SYNs arriving there are
+//                                    decided by the rules (required for the role)
+//   "listen_port": 7401,             the transparent listener spoofed connections are diverted to
+//   "backbone_port": 7400,           where peers' backbones arrive (TLS, mutual certificates)
+//   "queue": 7,                      the NFQUEUE number SYNs wait in for their verdict
+//   "peers": [{"name": "hub", "address": "192.0.2.7", "port": 7400, "prefixes": ["10.2.0.0/24"]}],
+//                                    the static peer map: destinations reached through each PEP
+//                                    peer, and where its backbone port is. PEP peers are not the
+//                                    node's group (/peers): a branch and its hub share no units.
+//   "max_connections": 4096,         spoofed connections (CCBs) this endpoint keeps, 1..65534
+//   "keepalive_ms": 250,             backbone keepalive interval
+//   "backbone_timeout_ms": 3000,     a backbone silent this long is dead (its connections reset)
+//   "connect_timeout_ms": 20000,     a far host that does not answer a SYN this long (its SYN is
+//                                    retried by the kernel at 1, 3, 7 and 15 s): CT no_response
+//   "user_timeout_ms": 30000,        a local host that leaves data unacknowledged this long: CT
+//   "window_kbyte": 4096,            flow-control window per spoofed connection and direction
+//   "buffer_kbyte": 8192,            socket buffers of the backbone
+//   "congestion": "bbr",             the backbone's TCP congestion control
+//   "redial_ms": 1000                how soon a lost backbone is dialled again
+// }
+// Profiles (shared): spoof, three_way_handshake, mss, disposition ("forward": pass the connection
+// unspoofed when it cannot be spoofed, no backbone or no CCB; "discard": refuse it with a RST).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "policy/rules.hpp"
+
+namespace baton::policy {
+
+/// A destination prefix (host order, no host bits).
+struct pep_prefix {
+  std::uint32_t address = 0;
+  std::uint8_t length = 0;
+  bool contains(std::uint32_t a) const noexcept {
+    return length == 0 || (a >> (32 - length)) == (address >> (32 - length));
+  }
+};
+
+/// One PEP peer and the destinations reached through it.
+struct pep_peer {
+  std::string peer;            // its name (logs, console; its certificate's CN by convention)
+  std::uint32_t address = 0;
+  std::uint16_t port = 7400;   // its backbone port
+  std::vector<pep_prefix> prefixes;
+};
+
+struct pep_section {
+  rule_set rules;
+  std::string lan;
+  std::uint16_t listen_port = 7401;
+  std::uint16_t backbone_port = 7400;
+  std::uint16_t queue = 7;
+  std::vector<pep_peer> peers;
+  std::uint32_t max_connections = 4096;
+  std::uint32_t keepalive_ms = 250;
+  std::uint32_t backbone_timeout_ms = 3000;
+  std::uint32_t connect_timeout_ms = 20000;
+  std::uint32_t user_timeout_ms = 30000;
+  std::uint32_t window_kbyte = 4096;
+  std::uint32_t buffer_kbyte = 8192;
+  std::string congestion = "bbr";
+  std::uint32_t redial_ms = 1000;
+
+  /// The peer whose prefixes hold `dst` (longest prefix), or nullptr.
+  const pep_peer* peer_for(std::uint32_t dst) const noexcept {
+    const pep_peer* best = nullptr;
+    int best_len = -1;
+    for (const auto& p : peers)
+      for (const auto& x : p.prefixes)
+        if (x.contains(dst) && x.length > best_len) {
+          best = &p;
+          best_len = x.length;
+        }
+    return best;
+  }
+};
+
+bool operator==(const pep_prefix& x, const pep_prefix& y) noexcept;
+bool operator==(const pep_peer& x, const pep_peer& y) noexcept;
+bool operator==(const pep_section& x, const pep_section& y);
+
+}  // namespace baton::policy

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""Writes document 003's lab (a PEP pair over a long, lossy WAN) into a directory: the topology and
+one policy per PEP endpoint.
+
+    client 10.1.0.2 -- branch PEP (lan 10.1.0.1, wan 192.168.50.1) -- WAN: baton-linkemu,
+      RATE Mbit/s, DELAY ms each way, LOSS % each way -- hub PEP (wan 192.168.50.2, lan 10.2.0.1)
+      -- server 10.2.0.2
+
+Both PEPs route (ip_forward) and run batond with the role "pep"; the backbone between them is TLS
+with certificates from deploy/make-certs.sh (DIR/ca). The server runs python http.server on 8080
+(spoofed, three-way handshake spoofed), 8081 (a rule says spoof: false) and 8082 (spoofed, the
+three-way handshake not spoofed), the termination peer (pep_peers.py) on 9000, and iperf3 on 5201;
+nothing listens on 8099 (refusal checks).
+
+Usage: peplab.py DIR [--no-pep] [--rate M] [--delay MS] [--loss PCT] [--seed N]
+  --no-pep: the two middle nodes only route (the plain-TCP baseline of the benchmark).
+Prints the topology's path.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CLIENT, BRANCH_LAN, BRANCH_WAN = "10.1.0.2", "10.1.0.1", "192.168.50.1"
+SERVER, HUB_LAN, HUB_WAN = "10.2.0.2", "10.2.0.1", "192.168.50.2"
+HTTP, PLAIN, NO_3WHS, CLOSED, TERM, IPERF = 8080, 8081, 8082, 8099, 9000, 5201
+
+
+def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
+          backbone_timeout_ms=3000, user_timeout_ms=3000):
+    os.makedirs(directory, exist_ok=True)
+    www = www or os.path.join(directory, "www")
+    os.makedirs(www, exist_ok=True)
+    certs = os.path.join(directory, "ca")
+    subprocess.run([os.path.join(REPO, "deploy", "make-certs.sh"), certs, "branch", "hub"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def policy(name, address, lan, peer, peer_address, prefix):
+        return {
+            "identity": {"name": name, "address": address, "certificate": os.path.join(certs, f"{name}.pem"),
+                         "key": os.path.join(certs, f"{name}.key"), "ca": os.path.join(certs, "ca.pem")},
+            "roles": ["pep"],
+            "console": "127.0.0.1:9000",
+            "profiles": [
+                {"name": "spoofed", "spoof": True, "three_way_handshake": True},
+                {"name": "handshake-end-to-end", "spoof": True, "three_way_handshake": False},
+                {"name": "unspoofed"},
+            ],
+            "pep": {
+                "lan": lan,
+                "peers": [{"name": peer, "address": peer_address, "prefixes": [prefix]}],
+                "keepalive_ms": keepalive_ms,
+                "backbone_timeout_ms": backbone_timeout_ms,
+                "user_timeout_ms": user_timeout_ms,
+                "rules": [
+                    {"name": "plain", "protocol": "tcp", "dst_port": PLAIN, "profile": "unspoofed"},
+                    {"name": "end-to-end-handshake", "protocol": "tcp",
+                     "any": [{"dst_port": NO_3WHS}, {"dst_port": CLOSED}], "profile": "handshake-end-to-end"},
+                    {"name": "rest", "default": True, "profile": "spoofed"},
+                ],
+            },
+        }
+
+    policies = {"branch": policy("branch", BRANCH_WAN, "eth0", "hub", HUB_WAN, "10.2.0.0/24"),
+                "hub": policy("hub", HUB_WAN, "eth1", "branch", BRANCH_WAN, "10.1.0.0/24")}
+    for name, p in policies.items():
+        with open(os.path.join(directory, f"{name}.json"), "w") as f:
+            json.dump(p, f, indent=1)
+
+    router = {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 0, "net.ipv4.conf.default.rp_filter": 0}
+
+    def middle(name, route, via):
+        node = {"sysctls": router, "routes": [{"dst": route, "via": via}]}
+        if pep:
+            node["batond"] = {"policy": os.path.join(directory, f"{name}.json"), "ready_timeout_s": 30}
+        return node
+
+    py = "/usr/bin/python3"
+    serve = lambda port: {"name": f"http{port}", "argv": [py, "-m", "http.server", str(port), "--bind", SERVER,
+                                                         "--directory", www],
+                          "ready": {"tcp": f"{SERVER}:{port}", "timeout_s": 10}}
+    nodes = {
+        "client": {"routes": [{"dst": "default", "via": BRANCH_LAN}]},
+        "branch": middle("branch", "10.2.0.0/24", HUB_WAN),
+        "hub": middle("hub", "10.1.0.0/24", BRANCH_WAN),
+        "server": {"routes": [{"dst": "default", "via": HUB_LAN}],
+                   "commands": [serve(HTTP), serve(PLAIN), serve(NO_3WHS),
+                                {"name": "peers", "argv": [py, os.path.join(HERE, "pep_peers.py"), "serve", SERVER,
+                                                           str(TERM), os.path.join(directory, "peers.log")],
+                                 "ready": {"tcp": f"{SERVER}:{TERM}", "timeout_s": 10}},
+                                {"name": "iperf3", "argv": ["iperf3", "--server", "--bind", SERVER, "--port",
+                                                            str(IPERF)],
+                                 "ready": {"tcp": f"{SERVER}:{IPERF}", "timeout_s": 10}}]},
+    }
+    links = [
+        {"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24"]},
+         "b": {"node": "branch", "ifname": "eth0", "addresses": [f"{BRANCH_LAN}/24"]}},
+        {"a": {"node": "branch", "ifname": "eth1", "addresses": [f"{BRANCH_WAN}/24"]},
+         "b": {"node": "hub", "ifname": "eth0", "addresses": [f"{HUB_WAN}/24"]},
+         "emulate": {"both": {"delay_ms": delay, "loss_pct": loss, "rate_mbit": rate,
+                              "queue_frames": 1000},
+                     "seed": seed, "pool_frames": 16384}},
+        {"a": {"node": "hub", "ifname": "eth1", "addresses": [f"{HUB_LAN}/24"]},
+         "b": {"node": "server", "ifname": "eth0", "addresses": [f"{SERVER}/24"]}},
+    ]
+    topo = {"name": "pep" if pep else "pep-baseline",
+            "comment": "document 003: client, branch PEP, long lossy WAN, hub PEP, server",
+            "nodes": nodes, "links": links}
+    path = os.path.join(directory, "pep.json")
+    with open(path, "w") as f:
+        json.dump(topo, f, indent=1)
+    return path
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--no-pep", action="store_true")
+    ap.add_argument("--rate", type=float, default=10)
+    ap.add_argument("--delay", type=int, default=300)
+    ap.add_argument("--loss", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=3)
+    a = ap.parse_args()
+    print(write(a.dir, not a.no_pep, a.rate, a.delay, a.loss, a.seed))
