@@ -243,6 +243,8 @@ int main(int argc, char** argv) {
       {"tunnels", "IP-in-IP tunnels and their counters"},
       {"metrics", "the Prometheus text the node exports at /metrics"},
       {"replicas", "document 002: per server its replicas and their state, or the answers seen (wins, resets, RTT)"},
+      {"pep", "document 003: backbones (peer, state, RTT, delivery rate, retransmissions, bytes), spoofed "
+              "connections, CT and NR by reason"},
   };
   std::vector<std::pair<CLI::App*, std::string>> read_commands;
   for (const auto& r : reads) {

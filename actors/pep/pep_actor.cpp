@@ -77,13 +77,15 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"messages_in", column_kind::counter, "TSK messages received on the backbone"},
                         {"messages_out", column_kind::counter, "TSK messages sent on the backbone"},
                         {"queued", column_kind::gauge, "bytes waiting in user space for the backbone"},
-                        {"connections", column_kind::gauge, "spoofed connections on the backbone"}},
+                        {"connections", column_kind::gauge, "spoofed connections on the backbone"},
+                        {"peer_max_ccbs", column_kind::gauge, "spoofed connections the peer accepts (its TPP)"}},
                        {}};
   for (const auto& x : s.backbones)
     b.rows.push_back({{scalar(x.peer), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
                        scalar(x.tcp_rtt_ms), scalar(x.keepalive_rtt_ms), scalar(x.delivery_rate_bps),
                        scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out), scalar(x.messages_in),
-                       scalar(x.messages_out), scalar(x.queued), scalar(std::uint64_t{x.connections})},
+                       scalar(x.messages_out), scalar(x.queued), scalar(std::uint64_t{x.connections}),
+                       scalar(std::uint64_t{x.peer_max_ccbs})},
                       {}});
   st.tables.push_back(std::move(b));
   node::status_table c{"spoofed", "",
