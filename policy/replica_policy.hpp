@@ -17,14 +17,22 @@
 //                                                         action "forward"; "drop": origin only)
 //   "table_capacity": 65536, "pending_ms": 5000, "idle_ms": 120000,
 //   "state": "active" | "busy" | "dead",                  replica: its own health
+//   "bad_options": "drop" | "pass",                       client and server gateway: a TCP
+//                                                         segment whose options do not walk is
+//                                                         dropped by the packet loop (counted
+//                                                         malformed, bad_option_length) or
+//                                                         reaches the stage and passes untagged
+//                                                         (counted bad_options); default "drop"
 //   "report_interval_ms": 500,                            replica: how often it reports
 //   "server_gateways": [{"address": "10.2.0.2", "port": 4793}],  replica: whom it reports to (TLS:
 //                                                         the node needs /identity/certificate)
 //   "report_port": 4793,                                  server gateway: where reports arrive
 //                                                         (listens only with a certificate)
-//   "dead_after_ms": 1000,                                server gateway: a replica that reported
+//   "dead_after_ms": 600,                                 server gateway: a replica that reported
 //                                                         and then fell silent this long is dead
-//                                                         (default 2 x report_interval_ms)
+//                                                         (default report_interval_ms plus a
+//                                                         fifth of it: one missed report and a
+//                                                         grace for jitter)
 //   "busy_above": 0                                       replica: report busy above this many
 //                                                         connections (0: never)
 // }
@@ -39,8 +47,16 @@ namespace baton::policy {
 
 enum class replica_config : std::uint8_t { a, b, c };
 enum class replica_state : std::uint8_t { active, busy, dead };
+enum class replica_bad_options : std::uint8_t { drop, pass };
 const char* to_string(replica_config x) noexcept;
 const char* to_string(replica_state x) noexcept;
+const char* to_string(replica_bad_options x) noexcept;
+
+/// The server gateway's default dead_after_ms for a report interval: one interval and a grace of
+/// a fifth of it (at least 1 ms).
+constexpr std::uint32_t default_dead_after_ms(std::uint32_t report_interval_ms) noexcept {
+  return report_interval_ms + (report_interval_ms / 5 > 0 ? report_interval_ms / 5 : 1);
+}
 
 struct replica_member {
   std::string name;
@@ -78,10 +94,11 @@ struct replica_section {
   std::uint32_t pending_ms = 5000;
   std::uint32_t idle_ms = 120000;
   replica_state state = replica_state::active;
+  replica_bad_options bad_options = replica_bad_options::drop;
   std::uint32_t report_interval_ms = 500;
   std::vector<replica_gateway_link> server_gateways;
   std::uint16_t report_port = default_report_port;
-  std::uint32_t dead_after_ms = 1000;
+  std::uint32_t dead_after_ms = default_dead_after_ms(500);
   std::uint32_t busy_above = 0;
 };
 

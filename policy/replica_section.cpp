@@ -13,10 +13,14 @@ namespace baton::policy {
 namespace {
 constexpr const char* config_names[] = {"A", "B", "C"};
 constexpr const char* state_names[] = {"active", "busy", "dead"};
+constexpr const char* bad_options_names[] = {"drop", "pass"};
 }  // namespace
 
 const char* to_string(replica_config x) noexcept { return config_names[static_cast<std::size_t>(x)]; }
 const char* to_string(replica_state x) noexcept { return state_names[static_cast<std::size_t>(x)]; }
+const char* to_string(replica_bad_options x) noexcept {
+  return bad_options_names[static_cast<std::size_t>(x)];
+}
 
 namespace {
 
@@ -50,7 +54,8 @@ auto fields(const replica_section& x) {
                          field("max_fanout", x.max_fanout), field("rules", x.rules),
                          field("table_capacity", x.table_capacity), field("pending_ms", x.pending_ms),
                          field("idle_ms", x.idle_ms),
-                         field("state", x.state), field("report_interval_ms", x.report_interval_ms),
+                         field("state", x.state), field("bad_options", x.bad_options),
+                         field("report_interval_ms", x.report_interval_ms),
                          field("server_gateways", x.server_gateways), field("report_port", x.report_port),
                          field("dead_after_ms", x.dead_after_ms), field("busy_above", x.busy_above));
 }
@@ -84,7 +89,7 @@ std::vector<std::uint16_t> parse_ports(const value_ref& list) {
 
 void parse_replica(const value_ref& v, policy& out) {
   v.expect_object({"configuration", "servers", "client_gateways", "ports", "max_fanout", "rules",
-                   "table_capacity", "pending_ms", "idle_ms", "state",
+                   "table_capacity", "pending_ms", "idle_ms", "state", "bad_options",
                    "report_interval_ms", "server_gateways", "report_port", "dead_after_ms", "busy_above"});
   replica_section s;
   if (auto x = v.find("configuration"))
@@ -147,9 +152,11 @@ void parse_replica(const value_ref& v, policy& out) {
   if (auto x = v.find("pending_ms")) s.pending_ms = static_cast<std::uint32_t>(x->as_uint(100, 600000));
   if (auto x = v.find("idle_ms")) s.idle_ms = static_cast<std::uint32_t>(x->as_uint(1000, 86400000));
   if (auto x = v.find("state")) s.state = static_cast<replica_state>(one_of(*x, state_names, "a replica state"));
+  if (auto x = v.find("bad_options"))
+    s.bad_options = static_cast<replica_bad_options>(one_of(*x, bad_options_names, "a bad_options choice"));
   if (auto x = v.find("report_interval_ms"))
     s.report_interval_ms = static_cast<std::uint32_t>(x->as_uint(10, 3600000));
-  s.dead_after_ms = 2 * s.report_interval_ms;
+  s.dead_after_ms = default_dead_after_ms(s.report_interval_ms);
   if (auto x = v.find("dead_after_ms")) s.dead_after_ms = static_cast<std::uint32_t>(x->as_uint(10, 3u * 3600000u));
   if (auto x = v.find("busy_above")) s.busy_above = static_cast<std::uint32_t>(x->as_uint(0, 1u << 30));
   if (auto x = v.find("report_port")) s.report_port = static_cast<std::uint16_t>(x->as_uint(1, 65535));
@@ -196,7 +203,7 @@ void replica_text(const policy& p, std::string& out) {
   for (const auto& g : s.server_gateways) reports += (reports.empty() ? "" : ", ") + format_ipv4(g.address) + ":" + std::to_string(g.port);
   line("replica", std::string("configuration ") + to_string(s.configuration) + ", fan-out <= " +
                       std::to_string(s.max_fanout) + ", table " + std::to_string(s.table_capacity) +
-                      ", state " + to_string(s.state));
+                      ", state " + to_string(s.state) + ", bad TCP options: " + to_string(s.bad_options));
   line("", "reports every " + std::to_string(s.report_interval_ms) + " ms" +
                (reports.empty() ? "" : " to " + reports) + "; listens on " + std::to_string(s.report_port) +
                ", dead after " + std::to_string(s.dead_after_ms) + " ms silent");

@@ -1,5 +1,6 @@
 #include "actors/console/status_render.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <type_traits>
 #include <variant>
@@ -104,6 +105,35 @@ json status_json(const node::role_status& s) {
   }
   for (const auto& t : s.tables) at_path(j, t.name) = table_json(t);
   return j;
+}
+
+json merge_status(const std::vector<json>& statuses) {
+  if (statuses.empty()) return json::object();
+  const auto all = [&](auto pred) {
+    return std::all_of(statuses.begin(), statuses.end(), pred);
+  };
+  if (all([](const json& x) { return x.is_object(); })) {
+    json out = json::object();
+    std::vector<std::string> keys;  // in order of first appearance
+    for (const auto& s : statuses)
+      for (auto it = s.begin(); it != s.end(); ++it)
+        if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) keys.push_back(it.key());
+    for (const auto& k : keys) {
+      std::vector<json> values;
+      for (const auto& s : statuses)
+        if (s.contains(k)) values.push_back(s[k]);
+      out[k] = values.size() == 1 ? values[0] : merge_status(values);
+    }
+    return out;
+  }
+  if (all([](const json& x) { return x.is_array(); })) {
+    json out = json::array();
+    for (const auto& s : statuses)
+      for (const auto& x : s) out.push_back(x);
+    return out;
+  }
+  if (all([&](const json& x) { return x == statuses[0]; })) return statuses[0];
+  return json(statuses);
 }
 
 std::string counter_metric_name(const std::string& source, const std::string& group,

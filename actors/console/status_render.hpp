@@ -31,6 +31,13 @@ namespace baton::console {
 /// The status as JSON (see the file comment).
 nlohmann::json status_json(const node::role_status& s);
 
+/// Several statuses under one console path (role_actor::shared_route), as status_json gave them:
+/// objects merge key by key, recursively; arrays (tables)
+/// concatenate; a value all give alike stays; values that differ otherwise become the array of
+/// them in order ("role": ["client_gateway", "server_gateway"]). One status comes back as it is;
+/// none: {}.
+nlohmann::json merge_status(const std::vector<nlohmann::json>& statuses);
+
 /// The metric name of one counter of group `group` ("" for the top) in a status from `source`.
 std::string counter_metric_name(const std::string& source, const std::string& group,
                                 const net::counter_value& c);

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
@@ -281,6 +282,19 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     server.route("GET", "/" + d.roles[i].name, status);
     if (status_paths.insert(std::string("/") + d.role_of[i]->section).second)
       server.route("GET", std::string("/") + d.role_of[i]->section, status);
+  }
+  // A path several actors share (role_actor::shared_route): their statuses merged.
+  std::map<std::string, std::vector<caf::actor>> shared_routes;
+  for (auto& r : d.roles)
+    if (!r.shared_route.empty()) shared_routes["/" + r.shared_route].push_back(r.handle);
+  for (auto& [path, handles] : shared_routes) {
+    if (!status_paths.insert(path).second) continue;  // an actor of that name answers it
+    server.route("GET", path, [handles = handles, &sys](const http_request&) {
+      std::vector<json> parts;
+      for (auto& h : handles)
+        parts.push_back(console::status_json(ask<role_status>(sys, h, protocol::get_atom::value)));
+      return http_response::json(console::merge_status(parts).dump());
+    });
   }
   if (auto* slr = d.role("slr")) {
     auto handle = slr->handle;

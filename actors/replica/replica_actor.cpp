@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <stdexcept>
@@ -32,17 +33,24 @@ using node::scalar;
 
 using steady = std::chrono::steady_clock;
 
-/// The reports' counters, declared once (net/io/counter_list.hpp).
+/// The reports' counters, declared once (net/io/counter_list.hpp): the replica's, the server
+/// gateway's (both under "reports" in the status, apart in name so a node playing both lists both).
 #define BATON_REPLICA_REPORT_COUNTERS(COUNTER, GAUGE)                                          \
   COUNTER(reports_sent, "replica: reports sent to server gateways")                            \
-  COUNTER(dial_failures, "replica: dials to a server gateway that failed")                     \
+  COUNTER(dial_failures, "replica: dials to a server gateway that failed")
+BATON_COUNTER_STRUCT(replica_report_counters, BATON_REPLICA_REPORT_COUNTERS)
+#define BATON_GATEWAY_REPORT_COUNTERS(COUNTER, GAUGE)                                          \
   COUNTER(reports_received, "server gateway: reports accepted")                                \
   COUNTER(reports_refused, "server gateway: reports naming a replica it does not list")        \
   COUNTER(reports_stale, "server gateway: reports older than one already seen")                \
   COUNTER(dead_by_silence, "server gateway: replicas marked dead for falling silent")          \
   COUNTER(dead_by_link, "server gateway: replicas marked dead when their link went down")      \
   COUNTER(table_publishes, "server gateway: fan-out tables published after a state change")
-BATON_COUNTER_STRUCT(replica_report_counters, BATON_REPLICA_REPORT_COUNTERS)
+BATON_COUNTER_STRUCT(gateway_report_counters, BATON_GATEWAY_REPORT_COUNTERS)
+
+/// A server gateway's own message: the deadline of a replica's report `received` (its count of
+/// accepted reports) has passed; when no report came since, the replica is dead by silence.
+using deadline_atom = caf::atom_constant<caf::atom("rdeadline")>;
 
 /// What a server gateway knows from one replica's reports.
 struct reported_replica {
@@ -51,6 +59,8 @@ struct reported_replica {
   std::string state = "active";
   std::uint64_t connections = 0;
   std::uint64_t sequence = 0;
+  std::uint64_t received = 0;         // reports accepted: names the deadline armed by the last
+  std::uint64_t gap_ms_max = 0;       // the longest time between two reports seen
   caf::actor_addr source;
   bool link_down = false;
 };
@@ -74,7 +84,8 @@ struct replica_role_state {
   std::map<std::uint32_t, net::replica_health> published;        // server gateway: the overrides
   std::vector<report_link> links;                                // replica
   std::uint64_t sequence = 0;                                    // replica
-  replica_report_counters rc;
+  replica_report_counters rc;                                    // replica
+  gateway_report_counters gc;                                    // server gateway
   std::uint32_t self = 0;
   net::client_gateway_stage* cgw = nullptr;
   net::server_gateway_stage* sgw = nullptr;
@@ -84,6 +95,19 @@ struct replica_role_state {
 using replica_actor_type = caf::stateful_actor<replica_role_state>;
 
 std::string addr(std::uint32_t a) { return policy::format_ipv4(a); }
+
+}  // namespace
+
+const char* actor_name(role_kind kind) noexcept {
+  switch (kind) {
+    case role_kind::client_gateway: return "client_gateway";
+    case role_kind::server_gateway: return "server_gateway";
+    case role_kind::replica: return "replica";
+  }
+  return "replica";
+}
+
+namespace {
 
 /// The name the policy gives an address (a replica's name, "origin" for a server), or "".
 std::string name_of(const policy::replica_section& s, std::uint32_t server, std::uint32_t a) {
@@ -128,7 +152,7 @@ node::role_status status(const replica_role_state& st) {
     case role_kind::server_gateway: {
       s.fact("role", scalar("server_gateway")).fact("max_fanout", scalar(st.section.max_fanout));
       s.group("server_gateway", st.sgw->counters());
-      s.group("reports", st.rc);
+      s.group("reports", st.gc);
       node::status_table t{"replicas", "replica",
                            {{"replica", column_kind::key, ""},
                             {"name", column_kind::fact, ""},
@@ -137,6 +161,7 @@ node::role_status status(const replica_role_state& st) {
                             {"state", column_kind::fact, ""},
                             {"reported", column_kind::fact, ""},
                             {"last_report_ms", column_kind::fact, ""},
+                            {"report_gap_ms_max", column_kind::gauge, "longest time between two reports (ms)"},
                             {"connections", column_kind::gauge, "connections the replica last reported"}},
                            {}};
       const auto now = steady::now();
@@ -153,6 +178,7 @@ node::role_status status(const replica_role_state& st) {
               scalar(seen ? static_cast<std::int64_t>(
                               std::chrono::duration_cast<std::chrono::milliseconds>(now - rep->second.last_seen).count())
                           : std::int64_t{-1}),
+              scalar(seen ? rep->second.gap_ms_max : std::uint64_t{0}),
               scalar(seen ? rep->second.connections : std::uint64_t{0})},
              {}});
         }
@@ -194,9 +220,9 @@ void recompute(replica_actor_type* self) {
     if (!r.reported) continue;
     net::replica_health h = health_named(r.state);
     if (r.link_down) h = net::replica_health::dead;
-    if (now - r.last_seen > std::chrono::milliseconds(st.section.dead_after_ms)) {
+    if (now - r.last_seen >= std::chrono::milliseconds(st.section.dead_after_ms)) {
       if (h != net::replica_health::dead && st.published[address] != net::replica_health::dead)
-        ++st.rc.dead_by_silence;
+        ++st.gc.dead_by_silence;
       h = net::replica_health::dead;
     }
     next[address] = h;
@@ -204,12 +230,16 @@ void recompute(replica_actor_type* self) {
   if (next == st.published) return;
   for (auto& [address, h] : next) {
     auto old = st.published.find(address);
-    if (old == st.published.end() || old->second != h)
-      st.events->add(node::severity::info, "replica_state", {{"replica", addr(address)}, {"state", net::to_string(h)}});
+    if (old == st.published.end() || old->second != h) {
+      const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - st.reports[address].last_seen);
+      st.events->add(node::severity::info, "replica_state",
+                     {{"replica", addr(address)}, {"state", net::to_string(h)},
+                      {"silent_ms", std::to_string(silent.count())}});
+    }
   }
   st.published = next;
   st.sgw->publish(server_gateway_table_of(st.policy, st.published));
-  ++st.rc.table_publishes;
+  ++st.gc.table_publishes;
 }
 
 /// Replica: dials every server gateway it is not linked to, reports to those it is.
@@ -274,7 +304,7 @@ caf::behavior replica_impl(replica_actor_type* self, std::shared_ptr<node::io_ru
     for (auto& [address, r] : st.reports)
       if (r.source && r.source == dm.source) {
         r.link_down = true;
-        ++st.rc.dead_by_link;
+        ++st.gc.dead_by_link;
       }
     if (st.kind == role_kind::server_gateway) recompute(self);
   });
@@ -283,15 +313,13 @@ caf::behavior replica_impl(replica_actor_type* self, std::shared_ptr<node::io_ru
   st.sgw = st.io->stage<net::server_gateway_stage>();
   st.rep = st.io->stage<net::replica_stage>();
   st.events->add(node::severity::info, "replica_role_started",
-                 {{"role", kind == role_kind::client_gateway   ? "client_gateway"
-                           : kind == role_kind::server_gateway ? "server_gateway"
-                                                               : "replica"},
+                 {{"role", actor_name(kind)},
                   {"configuration", policy::to_string(st.section.configuration)}});
   return {
     [=](node::loop_atom, node::loop_reply& k) { k(); },
     [=](protocol::tick_atom) {
       auto& st = self->state;
-      if (st.kind == role_kind::server_gateway) recompute(self);
+      if (st.kind == role_kind::server_gateway) recompute(self);  // deadlines do it sooner
       if (st.kind == role_kind::replica) report(self);
       self->delayed_send(self, std::chrono::milliseconds(st.section.report_interval_ms),
                          protocol::tick_atom::value);
@@ -302,7 +330,7 @@ caf::behavior replica_impl(replica_actor_type* self, std::shared_ptr<node::io_ru
       auto it = st.reports.find(r.address);
       const std::string listed = it == st.reports.end() ? "" : name_of(st.section, 0, r.address);
       if (it == st.reports.end() || listed != r.name) {
-        ++st.rc.reports_refused;
+        ++st.gc.reports_refused;
         st.events->add(node::severity::warning, "replica_report_refused",
                        {{"name", r.name}, {"address", addr(r.address)}});
         return;
@@ -311,28 +339,42 @@ caf::behavior replica_impl(replica_actor_type* self, std::shared_ptr<node::io_ru
       auto sender = caf::actor_cast<caf::actor>(self->current_sender());
       const bool new_link = sender && sender.address() != rep.source;  // a restarted replica
       if (rep.reported && r.sequence <= rep.sequence && !rep.link_down && !new_link) {
-        ++st.rc.reports_stale;
+        ++st.gc.reports_stale;
         return;
       }
       if (new_link) {
         rep.source = sender.address();
         self->monitor(sender);
       }
+      const auto now = steady::now();
+      if (rep.reported)
+        rep.gap_ms_max = std::max<std::uint64_t>(
+          rep.gap_ms_max, std::chrono::duration_cast<std::chrono::milliseconds>(now - rep.last_seen).count());
       rep.reported = true;
       rep.link_down = false;
-      rep.last_seen = steady::now();
+      rep.last_seen = now;
       rep.state = r.state;
       rep.connections = r.connections;
       rep.sequence = r.sequence;
-      ++st.rc.reports_received;
+      ++rep.received;
+      ++st.gc.reports_received;
       recompute(self);
+      // The next report is due within one interval: dead_after_ms from now without one, the
+      // replica is dead (not only at the next tick).
+      self->delayed_send(self, std::chrono::milliseconds(st.section.dead_after_ms), deadline_atom::value,
+                         r.address, rep.received);
+    },
+    [=](deadline_atom, std::uint32_t address, std::uint64_t received) {
+      auto& st = self->state;
+      auto it = st.reports.find(address);
+      if (it != st.reports.end() && it->second.received == received) recompute(self);
     },
     [=](protocol::get_atom) { return status(self->state); },
     [=](node::flows_atom, std::uint32_t limit) {
       auto rp = self->make_response_promise<node::flow_list>();
       auto* stage = self->state.cgw;
       if (self->state.kind != role_kind::client_gateway || !stage) {
-        rp.deliver(node::flow_list{"replicas", {}, 0});
+        rp.deliver(node::flow_list{actor_name(self->state.kind), {}, 0});
         return rp;
       }
       struct listed {
@@ -350,7 +392,7 @@ caf::behavior replica_impl(replica_actor_type* self, std::shared_ptr<node::io_ru
           return l;
         },
         [rp, self](listed l) mutable {
-          node::flow_list out{"replicas", {}, l.total};
+          node::flow_list out{actor_name(self->state.kind), {}, l.total};
           for (const auto& e : l.entries) {
             node::flow_row r;
             r.key.src_addr = e.key.client;
@@ -374,15 +416,21 @@ caf::behavior replica_impl(replica_actor_type* self, std::shared_ptr<node::io_ru
       auto& st = self->state;
       if (!next || !next->replica) return "replica section: removed; takes effect when batond restarts";
       st.section = *next->replica;
+      const bool pass = st.section.bad_options == policy::replica_bad_options::pass;
+      const std::string bad_options = std::string("bad TCP options: ") + policy::to_string(st.section.bad_options);
       switch (st.kind) {
         case role_kind::server_gateway:
           st.policy = *next;
+          st.sgw->set_pass_bad_options(pass);
           st.sgw->publish(server_gateway_table_of(*next, st.published));
-          return "replica section: fan-out table replaced (replica states, client gateways, rules)";
+          return "replica section: fan-out table replaced (replica states, client gateways, rules, timers); " +
+                 bad_options;
         case role_kind::replica:
           st.rep->set_health(health_of(st.section.state));
           return std::string("replica section: state ") + policy::to_string(st.section.state);
-        case role_kind::client_gateway: break;
+        case role_kind::client_gateway:
+          st.cgw->set_pass_bad_options(pass);
+          return "replica section: " + bad_options + "; the rest takes effect when batond restarts";
       }
       return "replica section: takes effect when batond restarts";
     },

@@ -55,6 +55,7 @@ void build_client_gateway(node::io_runtime& io, const policy::policy& p) {
   c.ports = s.ports;
   c.capacity = s.table_capacity;
   c.timeouts = timeouts_of(s);
+  c.pass_bad_options = s.bad_options == policy::replica_bad_options::pass;
   io.add_stage(std::make_unique<net::client_gateway_stage>(c));
   // What the gateway leaves alone is forwarded between the two sides as it is.
   net::pass_through_table routes;
@@ -86,6 +87,7 @@ void build_server_gateway(node::io_runtime& io, const policy::policy& p) {
   c.to_origin = to_origin;
   c.tunnel = tunnel;
   c.self = p.identity.address;
+  c.pass_bad_options = p.replica->bad_options == policy::replica_bad_options::pass;
   io.add_stage(std::make_unique<net::server_gateway_stage>(io.epoch(), c, server_gateway_table_of(p)));
 }
 
@@ -114,9 +116,11 @@ void build_replica(node::io_runtime& io, const policy::policy& p) {
   stage.set_health(health_of(s.state));
 }
 
+// Each role's actor under its own name; /replicas shows the node's replica roles together.
 node::spawned_role spawn_role(const node::role_context& ctx, role_kind kind, const char* purpose) {
   node::spawned_role r;
-  r.actors.push_back({"replicas", purpose, spawn_replica_actor(ctx.sys, ctx.io, ctx.events, *ctx.policy, kind), 0});
+  r.actors.push_back({actor_name(kind), purpose,
+                      spawn_replica_actor(ctx.sys, ctx.io, ctx.events, *ctx.policy, kind), 0, "replicas"});
   return r;
 }
 

@@ -41,6 +41,10 @@ struct role_actor {
                          // -> flow_list, and (reload_atom, policy_ptr) -> std::string
                          // (actors/runtime/status_message.hpp)
   std::uint16_t listening = 0;  // the TCP port it is published on, 0 when none
+  /// A console path (without the slash) the actor's status also answers under, shared with the
+  /// other actors that name it (document 002's three roles: "replicas"): GET answers their
+  /// status objects merged (console::merge_status). Empty: none.
+  std::string shared_route = {};
 };
 
 /// What a row's spawn started.

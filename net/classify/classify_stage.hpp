@@ -39,6 +39,9 @@ public:
   /// next() for traffic the rules let through (or when there are no rules); drop(policy) when the
   /// first matching rule's profile has action "drop".
   net::verdict process(net::packet_context& ctx) noexcept override;
+  /// The rules apply to a TCP segment whose options do not walk too, when a later stage takes it
+  /// (its option presence bits are those before the bad one).
+  net::bad_tcp_options on_bad_tcp_options() const noexcept override { return net::bad_tcp_options::follow; }
 
 private:
   net::table_slot<classify_table> table_;

@@ -236,10 +236,12 @@ void packet_loop::process(packet_batch& rx) noexcept {
     stage_counters& pc = stage_counters_[0];
     bump(pc.seen);
     ctx.status = parse_fields(b->data(), ctx.fields);
-    if (ctx.status == parse_status::ok && config_.verify_ipv4_checksum &&
+    // A TCP segment whose options do not walk goes on only for a stage that takes it.
+    const bool let_in = ctx.fields.tcp_options_bad && bad_tcp_options_taken();
+    if ((ctx.status == parse_status::ok || let_in) && config_.verify_ipv4_checksum &&
         !ipv4_header_checksum_ok(b->data()))
       ctx.status = parse_status::bad_checksum;
-    if (ctx.status != parse_status::ok) {
+    if (ctx.status != parse_status::ok && !(let_in && ctx.status == parse_status::bad_option_length)) {
       bump(pc.dropped);
       drop(b, drop_reason::malformed, ctx.status);
       continue;
@@ -247,6 +249,11 @@ void packet_loop::process(packet_batch& rx) noexcept {
 
     verdict v = verdict::drop(drop_reason::no_route);  // nobody decided: nowhere to go
     for (std::size_t i = 0; i < stages_.size(); ++i) {
+      if (ctx.status != parse_status::ok && stages_[i]->on_bad_tcp_options() == bad_tcp_options::refuse) {
+        bump(pc.dropped);  // counted as the parse step's drop, as when no stage takes it
+        v = verdict::drop(drop_reason::malformed);
+        break;
+      }
       stage_counters& sc = stage_counters_[i + 1];
       bump(sc.seen);
       const verdict sv = stages_[i]->process(ctx);
@@ -264,6 +271,14 @@ void packet_loop::process(packet_batch& rx) noexcept {
       case verdict::kind::drop: drop(b, v.reason, ctx.status); break;
     }
   }
+}
+
+bool packet_loop::bad_tcp_options_taken() const noexcept {
+  for (const auto& s : stages_) {
+    const bad_tcp_options how = s->on_bad_tcp_options();
+    if (how != bad_tcp_options::follow) return how == bad_tcp_options::take;
+  }
+  return false;
 }
 
 void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {

@@ -149,6 +149,8 @@ class packet_loop {
 
   std::size_t turn() noexcept;
   void process(packet_batch& rx) noexcept;
+  // Whether a TCP segment whose options do not walk goes past the parse step (stage.hpp).
+  bool bad_tcp_options_taken() const noexcept;
   void emit(packet_buffer* b, const verdict& v) noexcept;
   void drop(packet_buffer* b, drop_reason why, parse_status status) noexcept;
   void flush(port_id out) noexcept;

@@ -43,12 +43,27 @@ struct verdict {
   static constexpr verdict consume() noexcept { return {kind::consume, 0, {}}; }
 };
 
+/// How a stage meets a TCP segment whose option area does not walk. The loop lets such a segment
+/// past the parse step only when, in stage order, a stage that takes it comes before any that
+/// refuses it; otherwise the parse step drops it (malformed, bad_option_length), as it does every
+/// datagram that does not parse. Once in, a stage that refuses it drops it the same way.
+enum class bad_tcp_options : std::uint8_t {
+  refuse,  // never sees one (the default)
+  take,    // sees and decides it; must not trust its option area (a walk stops at the bad
+           // option), and what it leaves (next()) to a stage that refuses it is dropped there
+  follow,  // sees it, as any other datagram, when a later stage takes it (classify: the rules
+           // apply to it too)
+};
+
 /// What the stages know about the datagram in hand.
 struct packet_context {
   packet_buffer* buffer = nullptr;  // the datagram (IPv4, no link header); stages may edit it
   port_id in_port = 0;
   packet_fields fields;             // filled by the parse step
-  parse_status status = parse_status::ok;  // set with drop(malformed) to count the reason
+  parse_status status = parse_status::ok;  // set with drop(malformed) to count the reason; on
+                                           // entry ok, or bad_option_length for a TCP segment
+                                           // whose options do not walk (fields.tcp_options_bad)
+                                           // let in for a stage that takes it
   buffer_pool* pool = nullptr;      // where a consuming stage returns the buffer
 };
 
@@ -61,6 +76,10 @@ class stage {
   /// Decides one datagram. Must not block, allocate or throw. Tables it reads through a
   /// table_slot are valid for the whole call (the loop is inside its reader_epoch).
   virtual verdict process(packet_context& ctx) noexcept = 0;
+  /// What the stage does with a TCP segment whose option area does not walk (status
+  /// bad_option_length, fields.tcp_options_bad; every other field is filled; see
+  /// bad_tcp_options). Read by the loop thread for each such segment; may change at any time.
+  virtual bad_tcp_options on_bad_tcp_options() const noexcept { return bad_tcp_options::refuse; }
   /// Called by the loop every turn, whether or not anything arrived, with the steady clock's
   /// nanoseconds (one reading per turn): a stage that holds datagrams back (a shaper) sends the
   /// ones now due and returns how many its port took. Default: holds nothing, sends nothing.

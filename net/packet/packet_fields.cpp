@@ -49,6 +49,7 @@ parse_status parse_fields(bytes_view packet, packet_fields& out) noexcept {
     tcp_option_walker walker(tcp.options());
     tcp_option opt;
     while (walker.next(opt)) out.tcp_options |= tcp_option_bit(opt.kind);
+    out.tcp_options_bad = walker.status() != parse_status::ok;
     return walker.status();
   }
   if (out.protocol == ip_protocol_udp) {

@@ -21,11 +21,16 @@ struct packet_fields : policy::match_fields {
   std::uint16_t ip_header_len = 0;   // bytes of the IPv4 header including options
   std::uint16_t l4_header_len = 0;   // bytes of the transport header (TCP incl. options)
   std::uint16_t total_len = 0;       // IPv4 total length
+  /// The TCP option area does not walk (parse_fields returned bad_option_length for it, not for
+  /// the IPv4 options): every field above is filled, tcp_options holds the options seen before
+  /// the bad one.
+  bool tcp_options_bad = false;
 };
 
 /// Parses the IPv4 packet at the start of `packet` (no link header) into `out`.
 /// Returns ok, or why the bytes are not a packet we can classify; never reads past the span.
-/// A non-first fragment returns ok with fragment = true and no ports.
+/// A non-first fragment returns ok with fragment = true and no ports. A TCP segment whose options
+/// do not walk returns bad_option_length with tcp_options_bad set and the other fields filled.
 parse_status parse_fields(bytes_view packet, packet_fields& out) noexcept;
 
 }  // namespace baton::net

@@ -33,7 +33,10 @@ std::uint32_t rtt_us(std::uint64_t since_ns) {
 }  // namespace
 
 client_gateway_stage::client_gateway_stage(client_gateway_config config)
-    : config_(std::move(config)), table_(config_.capacity), live_(std::make_unique<live_counters>()) {
+    : config_(std::move(config)),
+      table_(config_.capacity),
+      live_(std::make_unique<live_counters>()),
+      pass_bad_options_(config_.pass_bad_options) {
   if (config_.self == 0) throw std::invalid_argument("client gateway: self address 0");
   if (config_.client_side == config_.wan_side)
     throw std::invalid_argument("client gateway: the client side and the WAN are the same port");
@@ -50,6 +53,17 @@ bool client_gateway_stage::tags_port(std::uint16_t port) const noexcept {
 }
 
 verdict client_gateway_stage::process(packet_context& ctx) noexcept {
+  const verdict v = decide(ctx);
+  if (!ctx.fields.tcp_options_bad) return v;
+  // Only here when the policy passes such segments: pass-through would drop what is left to it.
+  bump(live_->bad_options);
+  if (v.what != verdict::kind::next) return v;
+  if (ctx.in_port == config_.client_side) return verdict::forward(config_.wan_side);
+  if (ctx.in_port == config_.wan_side) return verdict::forward(config_.client_side);
+  return v;
+}
+
+verdict client_gateway_stage::decide(packet_context& ctx) noexcept {
   if (ctx.fields.fragment) return verdict::next();
   if (ctx.in_port == config_.client_side) return from_client(ctx);
   if (ctx.in_port == config_.wan_side) return from_wan(ctx);
@@ -68,9 +82,7 @@ verdict client_gateway_stage::from_client(packet_context& ctx) noexcept {
     if (!tags_port(f.dst_port)) return verdict::next();
     replica_tag seen;
     switch (find_replica_tag(tcp.options(), seen)) {
-      case replica_tag_status::bad_options:
-        bump(live_->bad_options);
-        return verdict::next();
+      case replica_tag_status::bad_options: return verdict::next();  // counted in process()
       case replica_tag_status::ok:
       case replica_tag_status::malformed:
         bump(live_->already_tagged);

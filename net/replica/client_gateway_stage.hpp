@@ -7,10 +7,7 @@
 //    port, server port -> the server; pending) and tagged with the replica tag
 //    (net/packet/replica_tag.hpp) carrying this gateway's address. A retransmitted SYN (same
 //    sequence number) is tagged again and keeps its entry; a new SYN on a known key starts the
-//    entry afresh. A full table: sent untagged. (An option area that does not walk is dropped by
-//    the packet loop's parse step before any stage, counted as malformed bad_option_length; the
-//    stage's own check — counted in bad_options, passed untagged — only matters to a loop that
-//    lets such datagrams through.)
+//    entry afresh. A full table: sent untagged.
 //  - Any other segment of an entry a replica won: configuration A and B rewrite the destination
 //    to the replica; C encapsulates it to the replica (outer source: this gateway). Entries the
 //    origin won, pending ones and unknown segments pass untouched.
@@ -30,6 +27,12 @@
 //  - A: the winner's segments get the server's address as source. B: they already carry it.
 //    C: encapsulated segments from the winner are cracked and delivered; other tunnels that
 //    match no entry are dropped (not_owned, unknown_tunnel).
+// A TCP segment whose option area does not walk (either side): with config.pass_bad_options
+// false (the policy's /replica/bad_options "drop", the default) the packet loop drops it before
+// the stage (malformed, bad_option_length); with true the stage takes it (on_bad_tcp_options),
+// counts it in bad_options and handles it as any other segment, except that a start packet is
+// not tagged or entered; what it would leave to pass-through (which does not take such segments)
+// it forwards itself, untouched, to the other side.
 // Idle entries expire in pump() (a bounded sweep per loop turn).
 //
 // Threading: process() and pump() on the loop thread; list_entries() on the loop thread
@@ -57,6 +60,8 @@ struct client_gateway_config {
   std::vector<std::uint16_t> ports{80};  // start packets to these destination ports are tagged
   std::size_t capacity = 65536;
   translation_timeouts timeouts{};
+  /// Whether segments whose TCP options do not walk reach the stage and pass (see above).
+  bool pass_bad_options = false;
   /// Milliseconds clock for stamps and expiry; nullptr: coarse_now().
   std::chrono::milliseconds (*clock)() noexcept = nullptr;
 };
@@ -65,7 +70,7 @@ struct client_gateway_config {
   COUNTER(tagged, "start packets tagged and entered")                                        \
   COUNTER(syn_retransmits, "tagged start packets seen again (same sequence number)")         \
   COUNTER(already_tagged, "start packets that already carried a tag (passed as they are)")   \
-  COUNTER(bad_options, "TCP option areas that do not walk")                                  \
+  COUNTER(bad_options, "segments whose TCP options do not walk, passed (policy: pass)")       \
   COUNTER(tag_no_room, "start packets with no room for the tag (sent untagged)")             \
   COUNTER(table_full, "start packets with no room in the table (sent untagged)")             \
   COUNTER(replica_wins, "connections a replica answered first")                              \
@@ -97,6 +102,12 @@ class client_gateway_stage final : public stage {
   verdict process(packet_context& ctx) noexcept override;
   /// Expires idle entries (at most 256 slots per call).
   std::size_t pump(std::uint64_t now_ns) noexcept override;
+  /// config.pass_bad_options, or what set_pass_bad_options() said last.
+  bad_tcp_options on_bad_tcp_options() const noexcept override {
+    return pass_bad_options_.load(std::memory_order_relaxed) ? bad_tcp_options::take : bad_tcp_options::refuse;
+  }
+  /// Any thread (a reload): whether segments whose TCP options do not walk pass from now on.
+  void set_pass_bad_options(bool pass) noexcept { pass_bad_options_.store(pass, std::memory_order_relaxed); }
 
   /// Loop thread: f(const translation_entry&) for at most `limit` entries; returns how many.
   template <class F>
@@ -120,6 +131,7 @@ class client_gateway_stage final : public stage {
 
  private:
   struct live_counters;
+  verdict decide(packet_context& ctx) noexcept;
   verdict from_client(packet_context& ctx) noexcept;
   verdict from_wan(packet_context& ctx) noexcept;
   // The SYN-ACK `segment` (an IPv4 datagram: the packet, or the inner one of a tunnel) answers
@@ -132,6 +144,7 @@ class client_gateway_stage final : public stage {
   translation_table table_;
   answer_scoreboard scoreboard_;
   std::unique_ptr<live_counters> live_;
+  std::atomic<bool> pass_bad_options_;
   std::uint16_t ipip_id_ = 0;
 };
 

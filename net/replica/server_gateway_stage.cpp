@@ -15,7 +15,10 @@ struct server_gateway_stage::live_counters {
 
 server_gateway_stage::server_gateway_stage(const reader_epoch& epoch, server_gateway_config config,
                                            std::unique_ptr<const server_gateway_table> initial)
-    : config_(config), table_(epoch, std::move(initial)), live_(std::make_unique<live_counters>()) {
+    : config_(config),
+      table_(epoch, std::move(initial)),
+      live_(std::make_unique<live_counters>()),
+      pass_bad_options_(config.pass_bad_options) {
   if (!config_.tunnel) throw std::invalid_argument("server gateway: no tunnel port");
   if (config_.self == 0) throw std::invalid_argument("server gateway: self address 0");
 }
@@ -26,6 +29,11 @@ verdict server_gateway_stage::process(packet_context& ctx) noexcept {
   if (ctx.in_port != config_.from_clients) return verdict::drop(drop_reason::not_owned);
   const verdict onward = verdict::forward(config_.to_origin);
   const packet_fields& f = ctx.fields;
+  if (f.tcp_options_bad) {  // only here when the policy passes them: untouched, to the origin
+    bump(live_->bad_options);
+    bump(live_->to_origin);
+    return onward;
+  }
   if (f.protocol != ip_protocol_tcp || f.fragment ||
       (f.tcp_flags & (tcp_flag_syn | tcp_flag_ack)) != tcp_flag_syn) {
     bump(live_->to_origin);

@@ -11,15 +11,18 @@
 //    rule matcher) must call the start packet replicatable (their profile's action "forward";
 //    "drop" means origin only);
 //  - replicas marked busy or dead get nothing; at most table.max_fanout copies are made.
-// An option area that does not walk is dropped by the packet loop's parse step before the stage
-// (malformed, bad_option_length); the stage's own check (counted, passed to the origin) only
-// matters to a loop that lets such datagrams through. Datagrams arriving on to_origin are copies
-// of what the kernel forwards (the origin's answers) and are dropped here (not_owned).
+// A TCP segment whose option area does not walk: with config.pass_bad_options false (the
+// policy's /replica/bad_options "drop", the default) the packet loop drops it before the stage
+// (malformed, bad_option_length); with true the stage takes it (on_bad_tcp_options), counts it
+// in bad_options and sends it on to the origin untouched, never to a replica (its tag, if any,
+// cannot be read). Datagrams arriving on to_origin are copies of what the kernel forwards (the
+// origin's answers) and are dropped here (not_owned).
 //
 // Threading: process() on the loop thread; publish() from a control thread (table swap);
 // counters() from any thread. The copies are sent on config.tunnel (a send-only raw IPv4 port
 // that the loop owns) from process() and their buffers returned to the pool at once.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -64,6 +67,7 @@ struct server_gateway_config {
   port_id to_origin = 1;        // toward the origin server(s)
   packet_port* tunnel = nullptr;  // send-only raw IPv4 port for the copies (owned by the loop)
   std::uint32_t self = 0;       // outer source of the copies
+  bool pass_bad_options = false;  // segments whose TCP options do not walk reach the stage
 };
 
 #define BATON_SERVER_GATEWAY_COUNTERS(COUNTER, GAUGE)                                        \
@@ -75,7 +79,7 @@ struct server_gateway_config {
   COUNTER(untrusted_tags, "tags from an unknown gateway or a source outside its clients")    \
   COUNTER(not_permitted, "tags saying redirection is not permitted")                         \
   COUNTER(bad_tags, "our experiment id with the wrong length")                               \
-  COUNTER(bad_options, "TCP option areas that do not walk")                                  \
+  COUNTER(bad_options, "segments whose TCP options do not walk, sent to the origin (policy: pass)") \
   COUNTER(not_replicated, "tagged start packets to a server with no replicas listed")        \
   COUNTER(not_replicatable, "tagged start packets the rules keep at the origin")             \
   COUNTER(skipped_unhealthy, "replicas passed over because busy or dead")                    \
@@ -97,6 +101,13 @@ class server_gateway_stage final : public stage {
   /// other ports.
   verdict process(packet_context& ctx) noexcept override;
 
+  /// config.pass_bad_options, or what set_pass_bad_options() said last.
+  bad_tcp_options on_bad_tcp_options() const noexcept override {
+    return pass_bad_options_.load(std::memory_order_relaxed) ? bad_tcp_options::take : bad_tcp_options::refuse;
+  }
+  /// Any thread (a reload): whether segments whose TCP options do not walk pass from now on.
+  void set_pass_bad_options(bool pass) noexcept { pass_bad_options_.store(pass, std::memory_order_relaxed); }
+
   /// Control thread: replaces the table.
   void publish(std::unique_ptr<const server_gateway_table> next) { table_.publish(std::move(next)); }
 
@@ -107,6 +118,7 @@ class server_gateway_stage final : public stage {
   server_gateway_config config_;
   table_slot<server_gateway_table> table_;
   std::unique_ptr<live_counters> live_;
+  std::atomic<bool> pass_bad_options_;
   std::uint16_t ipip_id_ = 0;
 };
 

@@ -9,8 +9,8 @@ batond, for one configuration (A, B or C).
                                                                       -- r2 10.4.2.2 (40 ms)
                                                                       -- r3 10.4.3.2 (120 ms)
 Every delay is one way, on the link to sgw. The replicas report their state to sgw every 250 ms
-over TLS (certificates from deploy/make-certs.sh in DIR/ca); sgw marks a replica dead after 500 ms
-of silence. Round trips seen from the client gateway: r1 30 ms,
+over TLS (certificates from deploy/make-certs.sh in DIR/ca); sgw marks a replica dead after 300 ms
+of silence (its default: one interval and a fifth). Round trips seen from the client gateway: r1 30 ms,
 r2 100 ms, origin 140 ms, r3 260 ms, so r1 should win, r2 when r1 is gone.
 
 The replicas run batond with the role "replica": tunnels arrive on its raw IP-in-IP socket and
@@ -38,6 +38,7 @@ ORIGIN_MAC = "02:ba:70:00:03:02"
 REPLICAS = {"r1": ("10.4.1.2", 5), "r2": ("10.4.2.2", 40), "r3": ("10.4.3.2", 120)}
 ORIGIN_DELAY_MS = 60
 WAN_DELAY_MS = 10
+REPORT_INTERVAL_MS = 250  # the replicas' reports; the server gateway's default dead_after: 300 ms
 NO_RP = {"net.ipv4.conf.all.rp_filter": 0, "net.ipv4.conf.default.rp_filter": 0}
 
 
@@ -77,7 +78,7 @@ def write(directory, config, www=None):
                 {"name": n, "address": a} for n, (a, _) in REPLICAS.items()]}],
             "client_gateways": [{"address": CGW_WAN, "clients": "10.1.0.0/24"}],
             "max_fanout": 4,
-            "report_interval_ms": 250,
+            "report_interval_ms": REPORT_INTERVAL_MS,
         },
     }
     for name, (address, _) in REPLICAS.items():
@@ -87,7 +88,8 @@ def write(directory, config, www=None):
             "console": "127.0.0.1:9000",
             "io": {"backend": "tun", "interfaces": [{"name": "bt0", "kind": "tun"}]},
             "replica": {"configuration": config, "servers": [{"address": ORIGIN, "ports": [80]}],
-                        "server_gateways": [{"address": SGW_WAN}], "report_interval_ms": 250},
+                        "server_gateways": [{"address": SGW_WAN}],
+                        "report_interval_ms": REPORT_INTERVAL_MS},
         }
     for name, p in policies.items():
         with open(os.path.join(directory, f"{name}.json"), "w") as f:

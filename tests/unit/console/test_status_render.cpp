@@ -279,3 +279,36 @@ TEST_CASE("flows_limit reads ?limit=N") {
     CHECK_THROWS_AS(console::flows_limit(std::string(bad)), std::invalid_argument);
   }
 }
+
+TEST_CASE("statuses sharing a path (/replicas on a node with several replica roles) merge without loss") {
+  const json client = {{"role", "client_gateway"}, {"configuration", "A"},
+                       {"client_gateway", {{"tagged", 3}}}, {"answers", json::array({{{"answerer", "10.4.1.2"}}})}};
+  const json server = {{"role", "server_gateway"}, {"configuration", "A"}, {"server_gateway", {{"copies", 9}}},
+                       {"reports", {{"reports_received", 5}}}, {"replicas", json::array({{{"name", "r1"}}})}};
+  const json replica = {{"role", "replica"}, {"configuration", "A"}, {"reports", {{"reports_sent", 4}}},
+                        {"answers", json::array({{{"answerer", "10.4.2.2"}}})}};
+  struct row {
+    const char* name;
+    std::vector<json> parts;
+    json expected;
+  };
+  const row rows[] = {
+    {"none", {}, json::object()},
+    {"one comes back as it is", {client}, client},
+    {"two roles",
+     {client, server},
+     {{"role", {"client_gateway", "server_gateway"}}, {"configuration", "A"}, {"client_gateway", {{"tagged", 3}}},
+      {"answers", json::array({{{"answerer", "10.4.1.2"}}})}, {"server_gateway", {{"copies", 9}}},
+      {"reports", {{"reports_received", 5}}}, {"replicas", json::array({{{"name", "r1"}}})}}},
+    {"groups merge by key, tables concatenate",
+     {server, replica, client},
+     {{"role", {"server_gateway", "replica", "client_gateway"}}, {"configuration", "A"},
+      {"server_gateway", {{"copies", 9}}}, {"reports", {{"reports_received", 5}, {"reports_sent", 4}}},
+      {"replicas", json::array({{{"name", "r1"}}})}, {"client_gateway", {{"tagged", 3}}},
+      {"answers", json::array({{{"answerer", "10.4.2.2"}}, {{"answerer", "10.4.1.2"}}})}}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    CHECK(console::merge_status(r.parts) == r.expected);
+  }
+}

@@ -309,6 +309,135 @@ TEST_CASE("stages run in order: the first that decides wins, counted per stage a
   CHECK(s.total_drops() == 2);
 }
 
+namespace {
+/// IPv4/TCP SYN with the option area `options` (a multiple of 4 bytes); checksums right.
+std::vector<std::uint8_t> tcp_syn_with_options(const std::vector<std::uint8_t>& options) {
+  const std::uint32_t src = ip4(10, 0, 0, 1), dst = ip4(10, 0, 0, 2);
+  std::vector<std::uint8_t> p(40 + options.size());
+  store_be16(&p[20], 1234);
+  store_be16(&p[22], 80);
+  store_be32(&p[24], 1000);
+  p[32] = static_cast<std::uint8_t>((5 + options.size() / 4) << 4);
+  p[33] = 0x02;  // SYN
+  store_be16(&p[34], 65535);
+  std::copy(options.begin(), options.end(), p.begin() + 40);
+  fill_ipv4_header(p, src, dst, 6);
+  store_be16(&p[36], transport_checksum(src, dst, 6, bytes_view(p.data() + 20, p.size() - 20)));
+  return p;
+}
+
+/// Says `decision` for everything; meets segments whose TCP options do not walk as `how` says.
+struct options_stage final : stage {
+  options_stage(bad_tcp_options how, verdict decision) : how(how), decision(decision) {}
+  const char* name() const noexcept override { return "options"; }
+  bad_tcp_options on_bad_tcp_options() const noexcept override { return how; }
+  verdict process(packet_context& ctx) noexcept override {
+    if (ctx.fields.tcp_options_bad) {
+      ++bad_seen;
+      status = ctx.status;
+      dst_port = ctx.fields.dst_port;
+    }
+    return decision;
+  }
+  bad_tcp_options how;
+  verdict decision;
+  int bad_seen = 0;
+  parse_status status = parse_status::ok;
+  std::uint16_t dst_port = 0;
+};
+}  // namespace
+
+TEST_CASE("a TCP segment whose options do not walk reaches the stages only for one that takes it") {
+  using how = bad_tcp_options;
+  struct row {
+    const char* name;
+    how first_how;
+    verdict first;   // the first stage's verdict (the second forwards to port 1)
+    how second_how;
+    int first_sees, second_sees;
+    bool forwarded;  // untouched, on port 1; else dropped as malformed bad_option_length
+  };
+  const row rows[] = {
+      {"no stage takes it: dropped at parse", how::refuse, verdict::next(), how::refuse, 0, 0, false},
+      {"the first takes and forwards it", how::take, verdict::forward(1), how::refuse, 1, 0, true},
+      {"the first takes it, the next refuses: dropped before that one", how::take, verdict::next(), how::refuse,
+       1, 0, false},
+      {"a stage that refuses it stops it before one that takes it", how::refuse, verdict::next(), how::take, 0, 0,
+       false},
+      {"both take it: the second forwards", how::take, verdict::next(), how::take, 1, 1, true},
+      {"one that follows sees it for a later one that takes it", how::follow, verdict::next(), how::take, 1, 1,
+       true},
+      {"one that follows, then one that refuses: dropped at parse, unseen", how::follow, verdict::next(),
+       how::refuse, 0, 0, false},
+      {"only followers: dropped at parse", how::follow, verdict::next(), how::follow, 0, 0, false},
+  };
+  const auto bad = tcp_syn_with_options({2, 4, 5, 0xb4, 3, 1, 0, 0});  // window scale of length 1
+  const auto good = tcp_syn_with_options({2, 4, 5, 0xb4});
+  for (const row& r : rows) {
+    CAPTURE(r.name);
+    buffer_pool pool(buffer_pool_config{64, 128, 2048});
+    packet_loop loop(pool);
+    auto a = std::make_unique<memory_port>(pool, memory_port_config{"a"});
+    auto b = std::make_unique<memory_port>(pool, memory_port_config{"b"});
+    memory_port& in = *a;
+    memory_port& out = *b;
+    loop.add_port(std::move(a));
+    loop.add_port(std::move(b));
+    auto s1 = std::make_unique<options_stage>(r.first_how, r.first);
+    auto s2 = std::make_unique<options_stage>(r.second_how, verdict::forward(1));
+    auto* first = s1.get();
+    auto* second = s2.get();
+    loop.add_stage(std::move(s1));
+    loop.add_stage(std::move(s2));
+    REQUIRE(in.inject(bad));
+    REQUIRE(in.inject(good));  // one that walks still goes through, whatever the stages take
+    loop.run_once();
+    std::vector<std::uint8_t> got;
+    if (r.forwarded) {
+      REQUIRE(out.collect(got));
+      CHECK(got == bad);
+    }
+    REQUIRE(out.collect(got));
+    CHECK(got == good);
+    CHECK_FALSE(out.collect(got));
+    CHECK(first->bad_seen == r.first_sees);
+    CHECK(second->bad_seen == r.second_sees);
+    if (first->bad_seen) {
+      CHECK(first->status == parse_status::bad_option_length);
+      CHECK(first->dst_port == 80);  // the fields past the options are filled
+    }
+    const auto s = loop.snapshot();
+    CHECK(s.malformed_for(parse_status::bad_option_length) == (r.forwarded ? 0 : 1));
+    CHECK(s.drops_for(drop_reason::malformed) == (r.forwarded ? 0 : 1));
+    CHECK(s.stages[0].dropped == (r.forwarded ? 0 : 1));
+    CHECK(s.stages[1].seen == 1 + r.first_sees);
+    CHECK(s.pool_available == s.pool_capacity);
+  }
+}
+
+TEST_CASE("IPv4 options that do not walk are dropped at parse, whatever the stages take") {
+  {
+    buffer_pool pool(buffer_pool_config{64, 128, 2048});
+    packet_loop loop(pool);
+    auto a = std::make_unique<memory_port>(pool, memory_port_config{"a"});
+    memory_port& in = *a;
+    loop.add_port(std::move(a));
+    auto st = std::make_unique<options_stage>(bad_tcp_options::take, verdict::forward(0));
+    auto* taker = st.get();
+    loop.add_stage(std::move(st));
+    auto p = tcp_packet(0);
+    p.insert(p.begin() + 20, {7, 1, 0, 0});  // record route, length 1
+    p[0] = 0x46;
+    store_be16(&p[2], static_cast<std::uint16_t>(p.size()));
+    store_be16(&p[10], 0);
+    store_be16(&p[10], internet_checksum(bytes_view(p.data(), 24)));
+    REQUIRE(in.inject(p));
+    loop.run_once();
+    CHECK(taker->bad_seen == 0);
+    CHECK(loop.snapshot().malformed_for(parse_status::bad_option_length) == 1);
+  }
+}
+
 TEST_CASE("counter snapshot adds up per stage, per reason and per port") {
   memory_rig rig(3);
   rig.pass->publish(pass_through_table{}.route(0, 1));  // port 2 has no route

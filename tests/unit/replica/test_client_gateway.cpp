@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "net/classify/classify_stage.hpp"
 #include "net/replica/client_gateway_stage.hpp"
 #include "tests/unit/replica/replica_rig.hpp"
 
@@ -16,8 +17,11 @@ namespace {
 constexpr port_id client_side = 0, wan = 1;
 
 struct cgw_rig : rig {
-  explicit cgw_rig(replica_configuration mode) : rig({"client", "wan"}) {
+  explicit cgw_rig(replica_configuration mode, bool pass_bad_options = false) : rig({"client", "wan"}) {
+    // As the role builds it: classify (no rules), the client gateway, pass-through.
+    loop.add_stage(std::make_unique<classify_stage>(loop.epoch(), std::make_unique<classify_table>()));
     client_gateway_config c;
+    c.pass_bad_options = pass_bad_options;
     c.configuration = mode;
     c.client_side = client_side;
     c.wan_side = wan;
@@ -161,19 +165,11 @@ TEST_CASE("client gateway: untouched traffic, retransmissions, garbage options")
     CHECK(out[wan][0] == r.packet);
   }
   CHECK(g.stage->counters().tagged == 0);
-  // An option area that does not walk: the loop's parse step counts it (malformed,
-  // bad_option_length) and drops it before any stage; nothing crashes, nothing is entered.
-  bytes bad = syn_with_mss(client, server, 40001, 80);
-  bad[41] = 1;  // the MSS option's length octet
-  auto out = g.send(client_side, bad);
-  CHECK(out[wan].empty());
-  CHECK(g.loop.snapshot().malformed_for(parse_status::bad_option_length) == 1);
-  CHECK(g.stage->table_counters().entries == 0);
 
   // A retransmitted SYN is tagged again and keeps its entry; the winner's retransmitted
   // SYN-ACK reaches the client again.
   g.send(client_side, syn_with_mss(client, server, 41000, 80, 9000));
-  out = g.send(client_side, syn_with_mss(client, server, 41000, 80, 9000));
+  auto out = g.send(client_side, syn_with_mss(client, server, 41000, 80, 9000));
   REQUIRE(out[wan].size() == 1);
   CHECK(decode(out[wan][0]).tagged);
   CHECK(g.stage->counters().syn_retransmits == 1);
@@ -186,6 +182,71 @@ TEST_CASE("client gateway: untouched traffic, retransmissions, garbage options")
   out = c.send(wan, ipip_wrap(tcp_segment(server, client, 80, 45000, psh_ack, 10), r1, client));
   CHECK(out[client_side].empty());
   CHECK(c.stage->counters().unknown_tunnel == 1);
+}
+
+TEST_CASE("client gateway: TCP options that do not walk are dropped or passed untouched, as the policy says") {
+  // The MSS option's length octet 1: the option area does not walk.
+  auto garbled = [](bytes p) {
+    p[41] = 1;
+    return p;
+  };
+  struct row {
+    const char* name;
+    bool pass;         // policy /replica/bad_options
+    port_id in;
+    bytes packet;
+    port_id out;       // where it leaves untouched when passed
+  };
+  const row rows[] = {
+    {"drop: a start packet", false, client_side, garbled(syn_with_mss(client, server, 40001, 80)), wan},
+    {"drop: from the WAN", false, wan, garbled(syn_with_mss(server, client, 80, 40001)), client_side},
+    {"pass: a start packet goes out untagged, no entry", true, client_side,
+     garbled(syn_with_mss(client, server, 40001, 80)), wan},
+    {"pass: not web", true, client_side, garbled(syn_with_mss(client, server, 40001, 22)), wan},
+    {"pass: from the WAN, no entry", true, wan, garbled(syn_with_mss(server, client, 80, 40001)), client_side},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    cgw_rig g(replica_configuration::a, r.pass);
+    auto out = g.send(r.in, r.packet);
+    const auto s = g.loop.snapshot();
+    if (r.pass) {
+      REQUIRE(out[r.out].size() == 1);
+      CHECK(out[r.out][0] == r.packet);
+      CHECK(g.stage->counters().bad_options == 1);
+      CHECK(s.malformed_for(parse_status::bad_option_length) == 0);
+    } else {
+      CHECK(out[r.out].empty());
+      CHECK(g.stage->counters().bad_options == 0);
+      CHECK(s.malformed_for(parse_status::bad_option_length) == 1);
+    }
+    CHECK(out[r.in].empty());
+    CHECK(g.stage->counters().tagged == 0);
+    CHECK(g.stage->table_counters().entries == 0);
+  }
+
+  // Passing: a connection a replica won is still translated when a segment's options are bad,
+  // and the switch follows a reload.
+  cgw_rig g(replica_configuration::a, true);
+  g.send(client_side, syn_with_mss(client, server, 42000, 80, 5000));
+  REQUIRE(g.send(wan, syn_ack_of(r1, client, 80, 42000, 5000))[client_side].size() == 1);
+  bytes bad_data = tcp_segment(client, server, 42000, 80, ack, 0, 5001);
+  bad_data.insert(bad_data.begin() + 40, {3, 1, 0, 0});  // window scale of length 1
+  bad_data[32] = 6 << 4;
+  store_be16(&bad_data[2], static_cast<std::uint16_t>(bad_data.size()));
+  store_be16(&bad_data[10], 0);
+  store_be16(&bad_data[10], internet_checksum(bytes_view(bad_data.data(), 20)));
+  store_be16(&bad_data[36], 0);
+  store_be16(&bad_data[36], transport_checksum(client, server, ip_protocol_tcp,
+                                               bytes_view(bad_data.data() + 20, bad_data.size() - 20)));
+  auto out = g.send(client_side, bad_data);
+  REQUIRE(out[wan].size() == 1);
+  CHECK(decode(out[wan][0]).dst == r1);
+  CHECK(g.stage->counters().translated_to_replica == 1);
+  g.stage->set_pass_bad_options(false);
+  out = g.send(client_side, bad_data);
+  CHECK(out[wan].empty());
+  CHECK(g.loop.snapshot().malformed_for(parse_status::bad_option_length) == 1);
 }
 
 }  // namespace baton::net::test

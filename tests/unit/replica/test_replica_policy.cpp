@@ -71,6 +71,37 @@ TEST_CASE("replica section defaults; a client gateway needs no servers") {
   CHECK(p.replica->ports == std::vector<std::uint16_t>{80});
   CHECK(p.replica->max_fanout == 4);
   CHECK(p.replica->state == replica_state::active);
+  CHECK(p.replica->bad_options == replica_bad_options::drop);
+  CHECK(p.replica->report_interval_ms == 500);
+  CHECK(p.replica->dead_after_ms == 600);
+}
+
+TEST_CASE("replica section: bad_options and the dead-marking time") {
+  struct row {
+    const char* name;
+    std::string body;
+    replica_bad_options bad_options;
+    std::uint32_t dead_after_ms;
+  };
+  const row rows[] = {
+    {"pass", R"("bad_options": "pass")", replica_bad_options::pass, 600},
+    {"drop", R"("bad_options": "drop")", replica_bad_options::drop, 600},
+    {"one report interval and a fifth", R"("report_interval_ms": 250)", replica_bad_options::drop, 300},
+    {"a short interval still has a grace", R"("report_interval_ms": 10)", replica_bad_options::drop, 12},
+    {"dead_after_ms said", R"("report_interval_ms": 250, "dead_after_ms": 400)", replica_bad_options::drop, 400},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    policy p = load_policy_text(doc(r.body, R"(["client_gateway"])"));
+    REQUIRE(p.replica);
+    CHECK(p.replica->bad_options == r.bad_options);
+    CHECK(p.replica->dead_after_ms == r.dead_after_ms);
+    nlohmann::json j = to_json(p);
+    CHECK(j["replica"]["bad_options"] == to_string(r.bad_options));
+    CHECK(load_policy(j) == p);
+  }
+  CHECK(to_text(load_policy_text(doc(R"("bad_options": "pass")", R"(["client_gateway"])")))
+          .find("bad TCP options: pass") != std::string::npos);
 }
 
 TEST_CASE("malformed replica sections are refused with pointer and reason") {
@@ -90,6 +121,9 @@ TEST_CASE("malformed replica sections are refused with pointer and reason") {
     {"fan-out 0", doc(std::string(servers) + ", " + gateways + R"(, "max_fanout": 0)"), "/replica/max_fanout", "out of range"},
     {"replica host without servers", doc("", R"(["replica"])"), "/replica", "missing required key \"servers\""},
     {"duplicate port", doc(R"("ports": [80, 80])", R"(["client_gateway"])"), "/replica/ports/1", "duplicate port 80"},
+    {"bad_options not a choice", doc(R"("bad_options": "accept")", R"(["client_gateway"])"), "/replica/bad_options",
+     R"("accept" is not a bad_options choice (drop, pass))"},
+    {"bad_options not a string", doc(R"("bad_options": true)", R"(["client_gateway"])"), "/replica/bad_options", "expected a string"},
   };
   for (const auto& r : rows) {
     CAPTURE(r.name);

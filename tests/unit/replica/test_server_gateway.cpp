@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "net/classify/classify_stage.hpp"
 #include "net/replica/server_gateway_stage.hpp"
 #include "policy/policy.hpp"
 #include "tests/unit/replica/replica_rig.hpp"
@@ -25,8 +26,12 @@ std::unique_ptr<server_gateway_table> table_of(std::size_t max_fanout = 8) {
 }
 
 struct sgw_rig : rig {
-  explicit sgw_rig(std::unique_ptr<server_gateway_table> t = table_of()) : rig({"tun", "origin", "ipip"}) {
+  explicit sgw_rig(std::unique_ptr<server_gateway_table> t = table_of(), bool pass_bad_options = false)
+      : rig({"tun", "origin", "ipip"}) {
+    // As the role builds it: classify (no rules), then the server gateway.
+    loop.add_stage(std::make_unique<classify_stage>(loop.epoch(), std::make_unique<classify_table>()));
     server_gateway_config c;
+    c.pass_bad_options = pass_bad_options;
     c.from_clients = tun;
     c.to_origin = origin;
     c.tunnel = ports[tunnel];
@@ -111,15 +116,45 @@ TEST_CASE("server gateway: busy and dead replicas get nothing, the fan-out is bo
   unwrap(out[tunnel][1], sgw_addr, r3);
 }
 
-TEST_CASE("server gateway: garbage options never reach the stage; the origin's answers are not ours") {
+TEST_CASE("server gateway: TCP options that do not walk are dropped, or passed to the origin only") {
+  auto garbled = [](bytes p) {
+    p[41] = 1;  // the MSS option's length octet: the option area does not walk
+    return p;
+  };
+  struct row {
+    const char* name;
+    bool pass;  // policy /replica/bad_options
+    bytes packet;
+  };
+  const row rows[] = {
+    {"drop: a tagged start packet", false, garbled(tagged_syn(client))},
+    {"pass: a tagged start packet reaches the origin untouched, no replica", true, garbled(tagged_syn(client))},
+    {"pass: an untagged start packet", true, garbled(syn_with_mss(client, server, 40000, 80))},
+    {"pass: a segment to a server without replicas", true, garbled(syn_with_mss(client, r3, 40000, 443))},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    sgw_rig g(table_of(), r.pass);
+    auto out = g.send(tun, r.packet);
+    CHECK(out[tunnel].empty());
+    const auto c = g.stage->counters();
+    CHECK(c.copies == 0);
+    if (r.pass) {
+      REQUIRE(out[origin].size() == 1);
+      CHECK(out[origin][0] == r.packet);
+      CHECK(c.bad_options == 1);
+      CHECK(g.loop.snapshot().malformed_for(parse_status::bad_option_length) == 0);
+    } else {
+      CHECK(out[origin].empty());
+      CHECK(c.bad_options == 0);
+      CHECK(g.loop.snapshot().malformed_for(parse_status::bad_option_length) == 1);
+    }
+  }
+}
+
+TEST_CASE("server gateway: the origin's answers are not ours") {
   sgw_rig g;
-  bytes garbage = tagged_syn(client);
-  garbage[41] = 1;
-  auto out = g.send(tun, garbage);
-  CHECK(out[origin].empty());
-  CHECK(out[tunnel].empty());
-  CHECK(g.loop.snapshot().malformed_for(parse_status::bad_option_length) == 1);
-  out = g.send(origin, syn_ack_of(server, client, 80, 40000, 1000));
+  auto out = g.send(origin, syn_ack_of(server, client, 80, 40000, 1000));
   CHECK(out[tun].empty());
   CHECK(out[origin].empty());
 }
