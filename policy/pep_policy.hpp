@@ -22,7 +22,12 @@
 //   "window_kbyte": 4096,            flow-control window per spoofed connection and direction
 //   "buffer_kbyte": 8192,            socket buffers of the backbone
 //   "congestion": "bbr",             the backbone's TCP congestion control
-//   "redial_ms": 1000                how soon a lost backbone is dialled again
+//   "redial_ms": 1000,               how soon a lost backbone is dialled again
+//   "redundant_kbyte": 0             the first this many KiB of each connection and direction also
+//                                    go over a second backbone to the same peer when there is one
+//                                    (both ends list each other): a segment lost on one backbone
+//                                    does not stall a short transfer for a round trip. 0: off
+//                                    (the default; tests/bench/pep_bench.py measures both)
 // }
 // Profiles (shared): spoof, three_way_handshake, mss, disposition ("forward": pass the connection
 // unspoofed when it cannot be spoofed, no backbone or no CCB; "discard": refuse it with a RST).
@@ -68,6 +73,7 @@ struct pep_section {
   std::uint32_t buffer_kbyte = 8192;
   std::string congestion = "bbr";
   std::uint32_t redial_ms = 1000;
+  std::uint32_t redundant_kbyte = 0;
 
   /// The peer whose prefixes hold `dst` (longest prefix), or nullptr.
   const pep_peer* peer_for(std::uint32_t dst) const noexcept {

@@ -43,7 +43,7 @@ auto fields(const pep_section& x) {
                          field("connect_timeout_ms", x.connect_timeout_ms),
                          field("user_timeout_ms", x.user_timeout_ms), field("window_kbyte", x.window_kbyte),
                          field("buffer_kbyte", x.buffer_kbyte), field("congestion", x.congestion),
-                         field("redial_ms", x.redial_ms));
+                         field("redial_ms", x.redial_ms), field("redundant_kbyte", x.redundant_kbyte));
 }
 
 using detail::equal_fields;
@@ -56,7 +56,7 @@ namespace detail {
 void parse_pep(const value_ref& v, policy& out) {
   v.expect_object({"rules", "lan", "listen_port", "backbone_port", "queue", "peers", "max_connections",
                    "keepalive_ms", "backbone_timeout_ms", "connect_timeout_ms", "user_timeout_ms",
-                   "window_kbyte", "buffer_kbyte", "congestion", "redial_ms"});
+                   "window_kbyte", "buffer_kbyte", "congestion", "redial_ms", "redundant_kbyte"});
   pep_section s;
   s.rules = parse_rule_list(v.get("rules"), out.profiles);
   if (auto x = v.find("lan")) {
@@ -111,6 +111,7 @@ void parse_pep(const value_ref& v, policy& out) {
   if (auto x = v.find("buffer_kbyte")) s.buffer_kbyte = static_cast<std::uint32_t>(x->as_uint(64, 1u << 20));
   if (auto x = v.find("congestion")) s.congestion = congestion_names[one_of(*x, congestion_names, "a congestion control")];
   if (auto x = v.find("redial_ms")) s.redial_ms = static_cast<std::uint32_t>(x->as_uint(10, 600000));
+  if (auto x = v.find("redundant_kbyte")) s.redundant_kbyte = static_cast<std::uint32_t>(x->as_uint(0, 1u << 20));
   out.pep = std::move(s);
 }
 

@@ -116,6 +116,8 @@ struct ccb {
   std::size_t to_host_bytes = 0;
   std::uint64_t sent = 0, send_limit = 0;
   std::uint64_t delivered_unreported = 0;
+  std::uint64_t rx_primary = 0;    // TD bytes received in order (their offsets are implicit)
+  std::uint64_t rx_accepted = 0;   // bytes accepted toward the host, from TD or RTD
   std::uint64_t bytes_from_host = 0, bytes_to_host = 0;
   std::uint8_t seq_out = 0;
 };
@@ -167,10 +169,15 @@ struct engine::impl {
   std::unique_ptr<tcp::acceptor> backbone_listener;
   int raw_fd = -1;  // refusals: RSTs on behalf of the far host
   std::vector<std::unique_ptr<ccb>> ccbs;  // by CID
-  std::vector<std::uint16_t> free_cids;
+  // Freed CIDs are reused last (FIFO): a copy still on its way over the second backbone for an
+  // ended connection must not find a new connection under the same CID.
+  std::deque<std::uint16_t> free_cids;
   std::map<conn_key, std::uint16_t> by_key;
-  std::map<std::pair<std::size_t, std::uint16_t>, std::uint16_t> by_peer_cid;  // (backbone, peer CID)
+  std::map<std::pair<std::string, std::uint16_t>, std::uint16_t> by_peer_cid;  // (peer, peer CID)
   std::map<conn_key, steady::time_point> unspoofed;  // refused by the peer: a retry passes unspoofed
+  // Responder CCBs that ended lately, by (peer, the peer's CID): a CR copy from the second
+  // backbone that arrives after its connection ended must not open it again.
+  std::map<std::pair<std::string, std::uint16_t>, steady::time_point> ended;
   std::vector<std::unique_ptr<backbone>> backbones;
   std::map<std::string, std::size_t> dialled;  // peer name -> its dialled backbone
   pep_counters c;
@@ -213,7 +220,7 @@ struct engine::impl {
     icfg.listen_port = sec.listen_port;
     icfg.route_table = route_table;
     ccbs.resize(sec.max_connections);
-    for (std::size_t i = ccbs.size(); i-- > 0;) free_cids.push_back(static_cast<std::uint16_t>(i));
+    for (std::size_t i = 0; i < ccbs.size(); ++i) free_cids.push_back(static_cast<std::uint16_t>(i));
     try {
       open_listener();
       open_backbone_listener();
@@ -353,6 +360,11 @@ struct engine::impl {
     tsk::cr_params cr{x.mss, pr.priority, static_cast<std::uint8_t>(pr.three_way_handshake ? 1 : 0),
                       static_cast<std::uint32_t>(window())};
     send(*b, h, cr);
+    if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) {
+      tsk::cr_params marked = cr;
+      marked.flags |= tsk::cr_copy;
+      send(*copy, h, marked);
+    }
     if (pr.three_way_handshake) {
       // Figure 4A: the host is answered at once, with the profile's MSS (else the kernel's).
       x.advertised_mss = pr.mss;
@@ -450,8 +462,8 @@ struct engine::impl {
   std::uint64_t window() const { return std::uint64_t{sec.window_kbyte} * 1024; }
 
   ccb& alloc_ccb() {
-    const std::uint16_t cid = free_cids.back();
-    free_cids.pop_back();
+    const std::uint16_t cid = free_cids.front();
+    free_cids.pop_front();
     if (!ccbs[cid]) ccbs[cid] = std::make_unique<ccb>();
     auto& x = *ccbs[cid];
     const auto gen = x.generation + 1;
@@ -473,7 +485,15 @@ struct engine::impl {
       x.sock->close(ec);
     }
     by_key.erase(key_of(x.conn));
-    if (x.peer_cid != tsk::unknown_cid) by_peer_cid.erase({x.backbone, x.peer_cid});
+    if (x.peer_cid != tsk::unknown_cid) {
+      by_peer_cid.erase({peer_of(x), x.peer_cid});
+      if (!x.initiator && redundant_bytes()) {
+        const auto now = steady::now();
+        if (ended.size() > 4 * ccbs.size())  // bounded: forget what is past the horizon
+          for (auto it = ended.begin(); it != ended.end();) it = it->second < now ? ended.erase(it) : std::next(it);
+        ended[{peer_of(x), x.peer_cid}] = now + std::chrono::seconds(30);
+      }
+    }
     if (x.backbone < backbones.size() && backbones[x.backbone] && backbones[x.backbone]->connections)
       --backbones[x.backbone]->connections;
     x.used = false;
@@ -574,12 +594,23 @@ struct engine::impl {
     x.sent += n;
     x.bytes_from_host += n;
     c.bytes_from_hosts += n;
+    const std::uint64_t first = x.sent - n;  // the offset of these bytes in the stream
+    backbone* copy = first < redundant_bytes() ? second_backbone(x) : nullptr;
     std::size_t at = 0;
     while (at < n) {
       const std::size_t piece = std::min(n - at, tsk::max_data);
       tsk::header h = header(x, tsk::message_type::td);
       h.push = at + piece == n;
       send_raw(*b, h, x.rbuf.data() + at, piece);
+      if (copy && first + at < redundant_bytes()) {
+        tsk::header r = h;
+        r.type = tsk::message_type::rtd;
+        tsk::append_redundant(copy->out, r, first + at, x.rbuf.data() + at, piece);
+        ++copy->messages_out;
+        ++c.messages_out;
+        ++c.redundant_sent;
+        pump(*copy);
+      }
       at += piece;
     }
   }
@@ -650,12 +681,26 @@ struct engine::impl {
     reply.has_connection = true;
     reply.connection = conn;
     if (!m.h.has_connection) return discard();
-    if (by_key.count(key)) {
+    if (auto it = by_key.find(key); it != by_key.end()) {
+      const auto& y = *ccbs[it->second];
+      if (!y.initiator && y.peer_cid == m.h.src_cid && peer_of(y) == b.peer) {
+        ++c.redundant_duplicates;  // the copy of a CR already taken from the other backbone
+        return;
+      }
       // [212]: the previous incarnation of this connection has not ended here yet.
       reply.type = tsk::message_type::ct;
       ++ct_sent[static_cast<int>(tsk::reason::previous_incarnation)];
       send(b, reply, tsk::reason::previous_incarnation);
       return;
+    }
+    // A primary CR is never late (the connection's TP follows it on the same backbone); a copy
+    // may be, after its connection ended.
+    if (auto e = ended.find({b.peer, m.h.src_cid}); e != ended.end() && (cr.flags & tsk::cr_copy)) {
+      if (steady::now() < e->second) {
+        ++c.redundant_duplicates;  // a late copy of the CR of a connection that already ended
+        return;
+      }
+      ended.erase(e);
     }
     if (free_cids.empty()) {
       reply.type = tsk::message_type::nr;
@@ -674,7 +719,7 @@ struct engine::impl {
     x.send_limit = cr.window;
     x.profile = "(peer's)";
     by_key[key] = x.cid;
-    by_peer_cid[{x.backbone, x.peer_cid}] = x.cid;
+    by_peer_cid[{b.peer, x.peer_cid}] = x.cid;
     ++b.connections;
     ++c.connects;
     // [104]: the SYN to the local host carries the initiating host's MSS.
@@ -721,7 +766,9 @@ struct engine::impl {
     tsk::header h = header(x, tsk::message_type::ce);
     h.has_connection = true;
     h.connection = x.conn;
-    send(*b, h, tsk::ce_params{static_cast<std::uint16_t>(ti.tcpi_snd_mss), static_cast<std::uint32_t>(window())});
+    const tsk::ce_params ce{static_cast<std::uint16_t>(ti.tcpi_snd_mss), static_cast<std::uint32_t>(window())};
+    send(*b, h, ce);
+    if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) send(*copy, h, ce);
     read_host(x);
     write_host(x);
   }
@@ -732,7 +779,7 @@ struct engine::impl {
     const auto ce = tsk::read_ce(m);
     x.ce = true;
     x.peer_cid = m.h.src_cid;
-    by_peer_cid[{index_of(b), x.peer_cid}] = x.cid;
+    by_peer_cid[{b.peer, x.peer_cid}] = x.cid;
     // The window counts from the connection's first byte, including what was sent before CE.
     x.send_limit = ce.window;
     if (x.state == ccb_state::syn_held) {
@@ -778,12 +825,29 @@ struct engine::impl {
     free_ccb(x);
   }
 
-  void on_td(ccb& x, const tsk::message& m) {
+  /// Data at `offset` of the stream from the peer (TD: the next bytes of the first backbone; RTD:
+  /// a copy from the second). What was already accepted from the other copy is dropped.
+  void on_data(ccb& x, std::uint64_t offset, const unsigned char* data, std::size_t n, bool copy) {
     if (x.local_fin && x.peer_fin) return discard();
-    if (m.body_size == 0) return;
-    x.to_host.push_back(std::make_shared<std::vector<unsigned char>>(m.body, m.body + m.body_size));
-    x.to_host_bytes += m.body_size;
+    if (n == 0) return;
+    if (offset + n <= x.rx_accepted || offset > x.rx_accepted) {
+      // Already taken from the other backbone. (A copy past a gap cannot come from in-order
+      // streams; the first backbone would fill it anyway.)
+      ++c.redundant_duplicates;
+      return;
+    }
+    const std::size_t skip = static_cast<std::size_t>(x.rx_accepted - offset);
+    if (copy) ++c.redundant_used;
+    x.to_host.push_back(std::make_shared<std::vector<unsigned char>>(data + skip, data + n));
+    x.to_host_bytes += n - skip;
+    x.rx_accepted = offset + n;
     write_host(x);
+  }
+
+  void on_td(ccb& x, const tsk::message& m) {
+    const std::uint64_t offset = x.rx_primary;
+    x.rx_primary += m.body_size;
+    on_data(x, offset, m.body, m.body_size, false);
   }
 
   void on_tp(ccb& x) {
@@ -802,6 +866,22 @@ struct engine::impl {
       if (backbones[i].get() == &b) return i;
     return backbones.size();
   }
+
+  const std::string& peer_of(const ccb& x) const {
+    static const std::string none;
+    return x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->peer : none;
+  }
+
+  /// Another backbone up to the same peer as the CCB's, for copies; nullptr when there is none.
+  backbone* second_backbone(ccb& x) {
+    backbone* first = backbone_of(x);
+    if (!first) return nullptr;
+    for (auto& b : backbones)
+      if (b && b.get() != first && b->used && b->state == bb_state::up && b->peer == first->peer) return b.get();
+    return nullptr;
+  }
+
+  std::uint64_t redundant_bytes() const { return std::uint64_t{sec.redundant_kbyte} * 1024; }
 
   backbone* backbone_of(ccb& x) {
     if (x.backbone >= backbones.size()) return nullptr;
@@ -1039,8 +1119,6 @@ struct engine::impl {
         free_ccb(*cp);
         ++reset;
       }
-    for (auto it = by_peer_cid.begin(); it != by_peer_cid.end();)
-      it = it->first.first == i ? by_peer_cid.erase(it) : std::next(it);
     b.parked.clear();
     b.connections = 0;
     log(node::severity::warning, "pep_backbone_lost",
@@ -1133,15 +1211,15 @@ struct engine::impl {
   /// The CCB a connection message is for ([139]): by our CID, else by the peer's CID on this
   /// backbone (before the peer learned ours).
   ccb* find(backbone& b, const tsk::message& m) {
-    const std::size_t bi = index_of(b);
     if (m.h.dst_cid != tsk::unknown_cid) {
       if (m.h.dst_cid >= ccbs.size() || !ccbs[m.h.dst_cid]) return nullptr;
       auto* x = ccbs[m.h.dst_cid].get();
-      if (!x->used || x->backbone != bi) return nullptr;
+      // Any backbone to the CCB's peer: the second one carries copies (RTD, CE).
+      if (!x->used || peer_of(*x) != b.peer) return nullptr;
       if (x->peer_cid != tsk::unknown_cid && x->peer_cid != m.h.src_cid) return nullptr;
       return x;
     }
-    auto it = by_peer_cid.find({bi, m.h.src_cid});
+    auto it = by_peer_cid.find({b.peer, m.h.src_cid});
     return it == by_peer_cid.end() ? nullptr : ccbs[it->second].get();
   }
 
@@ -1173,12 +1251,16 @@ struct engine::impl {
       case t::td: return on_td(*x, m);
       case t::ud: {
         // Urgent data is delivered in line (the urgent pointer is not re-created).
-        tsk::message d = m;
-        d.body += 2;
-        d.body_size -= 2;
-        return on_td(*x, d);
+        const std::uint64_t offset = x->rx_primary;
+        x->rx_primary += m.body_size - 2;
+        return on_data(*x, offset, m.body + 2, m.body_size - 2, false);
       }
       case t::tp: return on_tp(*x);
+      case t::rtd:
+        // Copies count only once the peer's CID is known and theirs matches it (find() checked):
+        // an ended connection's late copy never lands in a new one.
+        if (x->peer_cid == tsk::unknown_cid) return discard();
+        return on_data(*x, tsk::read_offset(m), m.body + 8, m.body_size - 8, true);
       case t::wa: return on_wa(*x, m);
       default: return discard();
     }

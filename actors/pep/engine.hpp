@@ -58,6 +58,9 @@ namespace baton::pep {
   COUNTER(backbone_dial_failures, "backbone dials that failed before the TLS handshake")            \
   COUNTER(tls_refused, "backbone handshakes refused (no certificate from our CA, or not TLS)")     \
   COUNTER(malformed_frames, "backbones dropped for a malformed TSK frame")                          \
+  COUNTER(redundant_sent, "RTD copies sent on a second backbone (the start of each transfer)")       \
+  COUNTER(redundant_used, "RTD copies that delivered data before the first backbone did")           \
+  COUNTER(redundant_duplicates, "copies (RTD, CR) dropped because the other backbone's came first")  \
   GAUGE(connections, "spoofed connections (CCBs) now")                                               \
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)

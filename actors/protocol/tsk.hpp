@@ -33,11 +33,14 @@ enum class message_type : std::uint8_t {
   tpp = 7,  // TSK peer parameters ([137]): the sender's TID and CCB limit, sent when a backbone opens
   ka = 8,   // backbone keepalive with an echo of the peer's clock (RTT), every keepalive interval
   wa = 9,   // window advance: the receiver drained this many bytes of one connection to its host
+  rtd = 10, // redundant TCP data: a copy of TD data with its offset in the connection's byte
+            // stream, sent on a second backbone to the same peer for the start of a transfer, so
+            // one lost segment on the WAN does not stall a short transfer for a round trip
 };
-inline constexpr std::uint8_t max_message_type = 9;
+inline constexpr std::uint8_t max_message_type = 10;
 
 inline const char* to_string(message_type t) noexcept {
-  constexpr const char* names[] = {"TD", "UD", "CR", "CE", "CT", "NR", "TP", "TPP", "KA", "WA"};
+  constexpr const char* names[] = {"TD", "UD", "CR", "CE", "CT", "NR", "TP", "TPP", "KA", "WA", "RTD"};
   const auto i = static_cast<std::uint8_t>(t);
   return i <= max_message_type ? names[i] : "?";
 }
@@ -106,9 +109,11 @@ struct header {
 struct cr_params {
   std::uint16_t mss = 0;
   std::uint8_t priority = 0;
-  std::uint8_t flags = 0;  // bit 0: the three-way handshake was spoofed at the sender
+  std::uint8_t flags = 0;  // cr_three_way_spoofed, cr_copy
   std::uint32_t window = 0;
 };
+inline constexpr std::uint8_t cr_three_way_spoofed = 1;  // the sender answered its host's SYN itself
+inline constexpr std::uint8_t cr_copy = 2;  // sent on a second backbone (redundant_kbyte): may arrive late
 /// CE: the MSS the far host sent in its SYN-ACK ([104]) and the window the sender grants.
 struct ce_params {
   std::uint16_t mss = 0;
@@ -151,6 +156,10 @@ inline std::uint64_t get64(const unsigned char* p) noexcept {
 
 }  // namespace wire
 
+/// RTD: `n` bytes of data at `offset` of the connection's byte stream.
+template <class Buffer>
+bool append_redundant(Buffer& out, const header& h, std::uint64_t offset, const void* data, std::size_t n);
+
 /// Bytes `h` takes on the wire (length prefix excluded).
 inline std::size_t header_bytes(const header& h) noexcept {
   return header_size + (h.has_connection ? connection_header_size : 0);
@@ -181,7 +190,7 @@ bool append(Buffer& out, const header& h, const void* body, std::size_t body_siz
     wire::put16(p + 10, h.connection.src_port);
     p += connection_header_size;
   }
-  if (body_size) std::memcpy(p, body, body_size);
+  if (body_size && body) std::memcpy(p, body, body_size);
   return true;
 }
 
@@ -228,6 +237,17 @@ bool append_window(Buffer& out, const header& h, std::uint32_t bytes) {
   return append(out, h, b, sizeof b);
 }
 
+template <class Buffer>
+bool append_redundant(Buffer& out, const header& h, std::uint64_t offset, const void* data, std::size_t n) {
+  // The offset and the data are one body: build it in place after the header.
+  const std::size_t at = out.size();
+  if (!append(out, h, nullptr, 8 + n)) return false;
+  auto* p = reinterpret_cast<unsigned char*>(&out[at]) + length_size + header_bytes(h);
+  wire::put64(p, offset);
+  if (n) std::memcpy(p + 8, data, n);
+  return true;
+}
+
 /// One message cut out of the stream: its header and a view of its parameters or data.
 struct message {
   header h;
@@ -259,6 +279,7 @@ inline std::size_t min_body(message_type t) noexcept {
     case message_type::ka: return 16;
     case message_type::wa: return 4;
     case message_type::ud: return 2;
+    case message_type::rtd: return 8;
     default: return 0;
   }
 }
@@ -306,5 +327,7 @@ inline reason read_reason(const message& m) noexcept {
 inline tpp_params read_tpp(const message& m) noexcept { return {wire::get16(m.body), wire::get32(m.body + 2)}; }
 inline ka_params read_ka(const message& m) noexcept { return {wire::get64(m.body), wire::get64(m.body + 8)}; }
 inline std::uint32_t read_window(const message& m) noexcept { return wire::get32(m.body); }
+/// RTD: the offset of its data in the connection's byte stream (the data follows it).
+inline std::uint64_t read_offset(const message& m) noexcept { return wire::get64(m.body); }
 
 }  // namespace baton::protocol::tsk

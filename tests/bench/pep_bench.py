@@ -2,7 +2,8 @@
 """Benchmark: document 003's PEP against plain TCP over the same long, lossy link. It prints
 figures and ratios; it never passes or fails on them.
 
-  tests/bench/pep_bench.py [--seconds 30] [--fetches 20] [--only cubic,bbr,baton] [--idle 1000]
+  tests/bench/pep_bench.py [--seconds 30] [--fetches 20] [--only cubic,bbr,baton,baton-copies]
+                           [--idle 1000]
   (root; batond from $BATON_BUILD, default the repository's build/; not part of ctest)
 
 The lab is tests/lab/peplab.py's (client -- branch -- WAN -- hub -- server; the WAN a
@@ -12,6 +13,8 @@ baton-linkemu at 10 Mbit/s, 300 ms and 1% loss each way, the same seed for every
               default) and checked with `ss -ti` on the server during the bulk run
   baton       both middle nodes run batond with the role pep; the backbone's TCP uses the
               policy's congestion control (bbr), checked the same way
+  baton-copies  the same with redundant_kbyte 128: the first 128 KiB of each connection and
+              direction also cross the second backbone (RTD copies)
 For each: bulk goodput (iperf3 -R, the server sends, SECONDS s) as a share of the link's goodput
 ceiling (10 Mbit/s x 1448 / 1514 = 9.56 Mbit/s), and the fetch time of 100 KB on a new connection
 (curl, time_total, FETCHES times, median and p90) against 1 RTT + size / rate = 0.68 s.
@@ -63,12 +66,13 @@ def sender_congestion(case, node):
 
 def measure(name, case, seconds, fetches, idle):
     result = {"name": name}
-    pids = {n: clusterlab.batond_pids(case, n) for n in ("branch", "hub")} if name == "baton" else {}
+    baton = name.startswith("baton")
+    pids = {n: clusterlab.batond_pids(case, n) for n in ("branch", "hub")} if baton else {}
     cpu0 = {n: cpu_seconds(p[0]) for n, p in pids.items() if p}
     out = subprocess.Popen(["ip", "netns", "exec", case.netns("client"), "iperf3", "-c", peplab.SERVER, "-R", "-t",
                             str(seconds), "--json"], stdout=subprocess.PIPE, text=True)
     time.sleep(seconds / 2)  # a sample of the sender's congestion control mid-run
-    result["congestion"] = sender_congestion(case, "hub" if name == "baton" else "server")
+    result["congestion"] = sender_congestion(case, "hub" if baton else "server")
     report = json.loads(out.communicate(timeout=seconds + 120)[0])
     mbit = report["end"]["sum_received"]["bits_per_second"] / 1e6
     result["bulk_mbit"] = mbit
@@ -83,7 +87,7 @@ def measure(name, case, seconds, fetches, idle):
     times.sort()
     result["fetch_median_s"] = statistics.median(times)
     result["fetch_p90_s"] = times[int(round(0.9 * (len(times) - 1)))]
-    if name == "baton" and idle:
+    if baton and idle:
         rss0 = {n: rss_kib(p[0]) for n, p in pids.items()}
         holder = subprocess.Popen(
             ["ip", "netns", "exec", case.netns("client"), "/usr/bin/python3", "-c",
@@ -103,12 +107,13 @@ def measure(name, case, seconds, fetches, idle):
 
 def run(name, args):
     work = tempfile.mkdtemp(prefix=f"baton-pepbench-{name}-")
-    topo = peplab.write(work, pep=(name == "baton"), seed=7)
+    baton = name.startswith("baton")
+    topo = peplab.write(work, pep=baton, seed=7, redundant_kbyte=128 if name == "baton-copies" else 0)
     www = os.path.join(work, "www")
     with open(os.path.join(www, "100K.bin"), "wb") as f:
         f.write(os.urandom(SIZE))
     with labcase.LabCase(f"b-pep-{name}", topo) as case:
-        if name == "baton":
+        if baton:
             case.wait_until("backbones up", lambda: any(b["state"] == "up" for b in
                                                        case.console("branch", "/pep")["backbones"]), timeout=30)
         else:
@@ -121,7 +126,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--fetches", type=int, default=20)
-    ap.add_argument("--only", default="cubic,bbr,baton")
+    ap.add_argument("--only", default="cubic,bbr,baton,baton-copies")
     ap.add_argument("--idle", type=int, default=1000)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -131,10 +136,10 @@ def main():
     results = [run(n, args) for n in args.only.split(",")]
     print(f"\nPEP benchmark: 10 Mbit/s, 300 ms and 1% loss each way; ceiling {CEILING_MBIT:.2f} Mbit/s, "
           f"ideal 100 KB fetch {IDEAL_FETCH_S:.2f} s")
-    print(f"{'':8} {'sender cc':>9} {'bulk Mbit/s':>11} {'of ceiling':>10} {'fetch median':>12} {'x ideal':>7} "
+    print(f"{'':12} {'sender cc':>9} {'bulk Mbit/s':>11} {'of ceiling':>10} {'fetch median':>12} {'x ideal':>7} "
           f"{'fetch p90':>9} {'x ideal':>7}")
     for r in results:
-        print(f"{r['name']:8} {r['congestion']:>9} {r['bulk_mbit']:11.2f} {r['bulk_mbit'] / CEILING_MBIT:10.0%} "
+        print(f"{r['name']:12} {r['congestion']:>9} {r['bulk_mbit']:11.2f} {r['bulk_mbit'] / CEILING_MBIT:10.0%} "
               f"{r['fetch_median_s']:11.2f}s {r['fetch_median_s'] / IDEAL_FETCH_S:7.2f} "
               f"{r['fetch_p90_s']:8.2f}s {r['fetch_p90_s'] / IDEAL_FETCH_S:7.2f}")
     for r in results:

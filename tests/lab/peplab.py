@@ -32,7 +32,7 @@ HTTP, PLAIN, NO_3WHS, CLOSED, TERM, IPERF = 8080, 8081, 8082, 8099, 9000, 5201
 
 
 def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
-          backbone_timeout_ms=3000, user_timeout_ms=3000):
+          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0):
     os.makedirs(directory, exist_ok=True)
     www = www or os.path.join(directory, "www")
     os.makedirs(www, exist_ok=True)
@@ -57,6 +57,7 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
                 "keepalive_ms": keepalive_ms,
                 "backbone_timeout_ms": backbone_timeout_ms,
                 "user_timeout_ms": user_timeout_ms,
+                "redundant_kbyte": redundant_kbyte,
                 "rules": [
                     {"name": "plain", "protocol": "tcp", "dst_port": PLAIN, "profile": "unspoofed"},
                     {"name": "end-to-end-handshake", "protocol": "tcp",

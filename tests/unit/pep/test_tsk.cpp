@@ -86,6 +86,14 @@ TEST_CASE("TSK messages round-trip with their parameters") {
     REQUIRE(tsk::append_window(b, make(tsk::message_type::wa, false), 1u << 20));
     CHECK(tsk::read_window(decode_one(b)) == 1u << 20);
   }
+  SUBCASE("RTD carries a copy of data with its offset in the stream") {
+    bytes b;
+    REQUIRE(tsk::append_redundant(b, make(tsk::message_type::rtd, false), 123456789012ull, "abc", 3));
+    auto m = decode_one(b);
+    CHECK(m.h.type == tsk::message_type::rtd);
+    CHECK(tsk::read_offset(m) == 123456789012ull);
+    CHECK(std::string(reinterpret_cast<const char*>(m.body + 8), m.body_size - 8) == "abc");
+  }
   SUBCASE("TD carries its data unchanged, up to the frame's limit") {
     std::string data(tsk::max_data, 'x');
     data[0] = 'a';
@@ -133,6 +141,7 @@ TEST_CASE("broken frames are named") {
     {"wrong version", {0x00, 0x06, 0x00, 0x80, 0, 0, 0, 0}, tsk::decode_status::bad_version},
     {"unknown type", {0x00, 0x06, 0x63, 0x40, 0, 0, 0, 0}, tsk::decode_status::bad_type},
     {"CR without its parameters", {0x00, 0x06, 0x02, 0x40, 0, 0, 0, 0}, tsk::decode_status::bad_parameters},
+    {"RTD without its offset", {0x00, 0x08, 0x0a, 0x40, 0, 0, 0, 0, 1, 2}, tsk::decode_status::bad_parameters},
     {"connection flag without the header", {0x00, 0x08, 0x00, 0x50, 0, 0, 0, 0, 1, 2}, tsk::decode_status::bad_length},
     {"length past the bytes", {0x00, 0x40, 0x00, 0x40, 0, 0}, tsk::decode_status::need_more},
     {"one byte", {0x00}, tsk::decode_status::need_more},
