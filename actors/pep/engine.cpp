@@ -16,6 +16,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -111,7 +112,6 @@ struct ccb {
   bool ce = false;  // initiator: CE received; responder: connected and CE sent
   bool local_fin = false, peer_fin = false, shut_sent = false;
   bool reading = false, writing = false, parked = false;
-  std::vector<unsigned char> rbuf;
   std::deque<chunk> to_host;
   std::size_t to_host_bytes = 0;
   std::uint64_t sent = 0, send_limit = 0;
@@ -183,6 +183,7 @@ struct engine::impl {
   pep_counters c;
   std::array<std::uint64_t, tsk::max_reason + 1> ct_sent{}, ct_received{}, nr_sent{}, nr_received{};
   std::thread thread;
+  std::array<unsigned char, read_chunk> scratch{};  // every host read lands here (one thread)
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   bool started = false;
   net::interception_config icfg;
@@ -233,6 +234,7 @@ struct engine::impl {
       net::remove_interception(icfg);
       throw;
     }
+    keep_backbones_warm();
     wait_queue();
     accept_next();
     accept_backbone();
@@ -243,6 +245,27 @@ struct engine::impl {
         {{"lan", sec.lan}, {"listener", std::to_string(sec.listen_port)},
          {"backbone_port", std::to_string(sec.backbone_port)}, {"peers", std::to_string(sec.peers.size())}});
     thread = std::thread([this] { io.run(); });
+  }
+
+  /// RFC 2861's congestion window validation (Linux: net.ipv4.tcp_slow_start_after_idle) shrinks
+  /// a backbone's window while only keepalives flow, so the next burst needs extra round trips
+  /// (600 ms each here): a 100 KB fetch took 2 RTTs instead of 1. The backbone is the PEP's
+  /// reason to exist, so the node's setting is turned off, and said so.
+  void keep_backbones_warm() {
+    const char* path = "/proc/sys/net/ipv4/tcp_slow_start_after_idle";
+    std::FILE* f = std::fopen(path, "r");
+    int value = -1;
+    if (f) {
+      if (std::fscanf(f, "%d", &value) != 1) value = -1;
+      std::fclose(f);
+    }
+    if (value != 1) return;
+    f = std::fopen(path, "w");
+    const bool ok = f && std::fputs("0\n", f) >= 0;
+    if (f) std::fclose(f);
+    log(ok ? node::severity::info : node::severity::warning, "pep_sysctl",
+        {{"name", "net.ipv4.tcp_slow_start_after_idle"}, {"was", "1"}, {"now", ok ? "0" : "1 (not writable)"},
+         {"why", "an idle backbone would lose its congestion window between bursts"}});
   }
 
   void open_listener() {
@@ -441,6 +464,8 @@ struct engine::impl {
     }
     auto& x = *ccbs[it->second];
     x.sock = std::make_unique<tcp::socket>(std::move(s));
+    asio::error_code nb;
+    x.sock->non_blocking(true, nb);
     tune_host_socket(x.sock->native_handle());
     x.state = ccb_state::open;
     read_host(x);
@@ -450,6 +475,10 @@ struct engine::impl {
   void tune_host_socket(int fd) {
     unsigned timeout = sec.user_timeout_ms;
     ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
+    // Urgent data stays in the stream (the kernel would otherwise keep the urgent byte out of
+    // band, and it would be lost on the way); its urgency is not carried (no UD messages).
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
   }
 
   static void reset_socket(tcp::socket& s) {
@@ -467,10 +496,8 @@ struct engine::impl {
     if (!ccbs[cid]) ccbs[cid] = std::make_unique<ccb>();
     auto& x = *ccbs[cid];
     const auto gen = x.generation + 1;
-    auto rbuf = std::move(x.rbuf);
     x = ccb{};
     x.generation = gen;
-    x.rbuf = std::move(rbuf);
     x.used = true;
     x.cid = cid;
     ++c.connections;
@@ -573,22 +600,27 @@ struct engine::impl {
       }
       return;
     }
-    if (x.rbuf.size() != read_chunk) x.rbuf.resize(read_chunk);
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, x.send_limit - x.sent));
+    // Wait for data, then read it into the engine's one scratch buffer and frame it at once: a
+    // connection holds no read buffer of its own (1000 idle connections cost no 32 KiB each).
     x.reading = true;
-    x.sock->async_read_some(asio::buffer(x.rbuf.data(), n),
-                            [this, cid = x.cid, gen = x.generation](const asio::error_code& ec, std::size_t got) {
-                              ccb* y = live(cid, gen);
-                              if (!y) return;
-                              y->reading = false;
-                              if (ec == asio::error::eof) return host_fin(*y);
-                              if (ec) return host_failed(*y, ec);
-                              from_host(*y, got);
-                              read_host(*y);
-                            });
+    x.sock->async_wait(tcp::socket::wait_read, [this, cid = x.cid, gen = x.generation](const asio::error_code& ec) {
+      ccb* y = live(cid, gen);
+      if (!y) return;
+      y->reading = false;
+      if (ec) return host_failed(*y, ec);
+      if (y->local_fin || y->sent >= y->send_limit) return read_host(*y);
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, y->send_limit - y->sent));
+      asio::error_code rec;
+      const std::size_t got = y->sock->read_some(asio::buffer(scratch.data(), n), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) return read_host(*y);
+      if (rec == asio::error::eof) return host_fin(*y);
+      if (rec) return host_failed(*y, rec);
+      from_host(*y, scratch.data(), got);
+      read_host(*y);
+    });
   }
 
-  void from_host(ccb& x, std::size_t n) {
+  void from_host(ccb& x, const unsigned char* data, std::size_t n) {
     backbone* b = backbone_of(x);
     if (!b) return;
     x.sent += n;
@@ -601,11 +633,11 @@ struct engine::impl {
       const std::size_t piece = std::min(n - at, tsk::max_data);
       tsk::header h = header(x, tsk::message_type::td);
       h.push = at + piece == n;
-      send_raw(*b, h, x.rbuf.data() + at, piece);
+      send_raw(*b, h, data + at, piece);
       if (copy && first + at < redundant_bytes()) {
         tsk::header r = h;
         r.type = tsk::message_type::rtd;
-        tsk::append_redundant(copy->out, r, first + at, x.rbuf.data() + at, piece);
+        tsk::append_redundant(copy->out, r, first + at, data + at, piece);
         ++copy->messages_out;
         ++c.messages_out;
         ++c.redundant_sent;
@@ -755,6 +787,8 @@ struct engine::impl {
 
   void connected(ccb& x) {
     if (x.timer) x.timer->cancel();
+    asio::error_code nb;
+    x.sock->non_blocking(true, nb);
     x.state = ccb_state::open;
     x.ce = true;
     // [104]: CE carries the MSS the host answered with (what the kernel now sends with).
@@ -1047,6 +1081,10 @@ struct engine::impl {
 
   void up(backbone& b) {
     b.state = bb_state::up;
+    // Accepted sockets do not inherit TCP_NODELAY from the listener: without it Nagle holds the
+    // last partial segment of every burst for a round trip (600 ms here).
+    int one = 1;
+    ::setsockopt(b.stream->lowest_layer().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     b.last_heard = steady::now();
     b.in.assign(backbone_read_buffer, 0);
     b.in_len = 0;

@@ -112,7 +112,8 @@ def run(name, args):
     www = os.path.join(work, "www")
     with open(os.path.join(www, "100K.bin"), "wb") as f:
         f.write(os.urandom(SIZE))
-    with labcase.LabCase(f"b-pep-{name}", topo) as case:
+    prefix = {"cubic": "bp-cubic", "bbr": "bp-bbr", "baton": "bp-baton", "baton-copies": "bp-copies"}[name]
+    with labcase.LabCase(prefix, topo) as case:
         if baton:
             case.wait_until("backbones up", lambda: any(b["state"] == "up" for b in
                                                        case.console("branch", "/pep")["backbones"]), timeout=30)
@@ -133,7 +134,10 @@ def main():
         print("SKIP: needs root")
         return 77
     os.environ.setdefault("BATON_BUILD", os.path.join(labcase.REPO, "build"))
-    results = [run(n, args) for n in args.only.split(",")]
+    results = []
+    for n in args.only.split(","):
+        results.append(run(n, args))
+        print("RESULT " + json.dumps(results[-1]), flush=True)
     print(f"\nPEP benchmark: 10 Mbit/s, 300 ms and 1% loss each way; ceiling {CEILING_MBIT:.2f} Mbit/s, "
           f"ideal 100 KB fetch {IDEAL_FETCH_S:.2f} s")
     print(f"{'':12} {'sender cc':>9} {'bulk Mbit/s':>11} {'of ceiling':>10} {'fetch median':>12} {'x ideal':>7} "
