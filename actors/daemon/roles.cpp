@@ -48,17 +48,17 @@ void check_roles_runnable(const policy::policy& p) {
   for (std::size_t i = 0; i < p.roles.size(); ++i) {
     const char* name = policy::to_string(p.roles[i]);
     bool known = std::strcmp(name, default_path) == 0;
-    bool selected = known;
+    bool selected = true;
     for (auto* row : role_table())
       if (std::strcmp(name, row->name) == 0) {
         known = true;
-        selected = selected || row->selected(p);
+        selected = !row->section_required || row->selected(p);
       }
     if (!known)
       throw policy::policy_error("/roles/" + std::to_string(i),
                                  "\"" + std::string(name) + "\" is not a role this batond runs "
                                  "(it runs: " + runnable_names() + ")");
-    // A role named without what its row needs (its section) would start idle: refuse it.
+    // A role whose row needs its section, named without it, would start idle: refuse it.
     if (!selected) {
       std::string section;
       for (auto* row : role_table())

@@ -32,6 +32,6 @@ node::spawned_role spawn_pep(const node::role_context& ctx) {
 
 const node::role_row pep_row{
   "pep", "PEP endpoint (document 003): selective TCP spoofing, backbones between PEP peers",
-  false, "pep", is_pep, build_pep, no_ports, spawn_pep};
+  false, "pep", is_pep, build_pep, no_ports, spawn_pep, /*section_required=*/true};
 
 }  // namespace baton::pep

@@ -75,6 +75,9 @@ struct role_row {
   std::vector<std::string> (*ports)(const policy::policy& p);
   /// Spawns the role's actors once the loop runs. Throws std::runtime_error.
   spawned_role (*spawn)(const role_context& ctx);
+  /// Whether naming the role without its section is an error (else the node just does not play
+  /// it: a cluster member without a cluster section still joins its group).
+  bool section_required = false;
 };
 
 }  // namespace baton::node
