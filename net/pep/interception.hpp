@@ -32,7 +32,4 @@ void install_interception(const interception_config& c);
 /// Removes them (errors ignored: nothing may be left to remove).
 void remove_interception(const interception_config& c) noexcept;
 
-/// Runs argv (no shell); returns the exit status and puts stderr and stdout in `output`.
-int run_command(const std::vector<std::string>& argv, std::string& output, const std::string& input = {});
-
 }  // namespace baton::net
