@@ -17,6 +17,7 @@
 //   slr       document 001's SLR / host agent (level, virtual subnets, F, G, ...): slr_section.cpp
 //   shaping   start-time fair queueing classes on an access link: slr_section.cpp
 //   replica   document 002: client gateway, server gateway, replica: replica_policy.hpp
+//   rim       document 000: rim hosts (content, service port, uplink, TUN): rim_policy.hpp
 // Unknown keys anywhere are errors, as are wrong types, out-of-range numbers, duplicate names,
 // missing required keys and references to undefined names.
 
@@ -30,6 +31,7 @@
 
 #include "policy/policy_error.hpp"
 #include "policy/pep_policy.hpp"
+#include "policy/rim_policy.hpp"
 #include "policy/replica_policy.hpp"
 #include "policy/rules.hpp"
 
@@ -341,6 +343,7 @@ struct policy {
   std::optional<slr_section> slr;          // policy/slr_section.cpp
   std::optional<shaping_section> shaping;  // policy/slr_section.cpp
   std::optional<replica_section> replica;  // policy/replica_section.cpp (document 002)
+  std::optional<rim_section> rim;          // policy/rim_section.cpp (document 000)
 
   bool has_role(role r) const noexcept;
   /// The profile / peer called `name`, or nullptr. Pointers live as long as this policy.

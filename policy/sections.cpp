@@ -17,6 +17,7 @@
 #include "policy/render.hpp"
 #include "policy/rule_list.hpp"
 #include "policy/pep_section.hpp"
+#include "policy/rim_section.hpp"
 #include "policy/replica_section.hpp"
 #include "policy/slr_section.hpp"
 
@@ -567,6 +568,7 @@ constexpr detail::section_entry section_rows[] = {
     row<&policy::slr>("slr", false, detail::parse_slr, detail::slr_text, detail::slr_json),
     row<&policy::shaping>("shaping", false, detail::parse_shaping, detail::shaping_text, detail::shaping_json),
     row<&policy::replica>("replica", false, detail::parse_replica, detail::replica_text, detail::replica_json),
+    row<&policy::rim>("rim", false, detail::parse_rim, detail::rim_text, detail::rim_json),
 };
 static_assert(std::size(section_rows) == detail::member_count<policy>(),
               "every member of policy is a section with a row");

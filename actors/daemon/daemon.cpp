@@ -18,6 +18,7 @@
 #include "actors/group/discovery.hpp"
 #include "actors/group/group_actor.hpp"
 #include "actors/protocol/catalog.hpp"
+#include "actors/rim/rim_actor.hpp"
 #include "actors/runtime/io_runtime.hpp"
 #include "actors/runtime/node_config.hpp"
 #include "actors/runtime/packet_io_actor.hpp"
@@ -303,6 +304,18 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       if (scope != "table" && scope != "all")
         return http_response::json(json{{"error", "scope must be table or all"}}.dump(), 400);
       return http_response::json(ask(sys, handle, slr::flush_atom::value, scope));
+    });
+  }
+  if (auto* rim = d.role("rim")) {
+    auto handle = rim->handle;
+    // Document 000's hand-off by hand: ?flow=CLIENT:PORT (a connection served here) &to=MEMBER.
+    server.route("POST", "/rim/handoff", [handle, &sys](const http_request& req) {
+      auto flow = req.param("flow");
+      auto to = req.param("to");
+      if (!flow || !to)
+        return http_response::json(json{{"error", "flow=CLIENT:PORT and to=MEMBER are required"}}.dump(), 400);
+      auto answer = ask(sys, handle, rim::handoff_atom::value, *flow, *to);
+      return http_response::json(answer, answer.rfind("{\"error\"", 0) == 0 ? 409 : 200);
     });
   }
   server.route("GET", "/flows", [this, &sys](const http_request& req) {

@@ -5,6 +5,7 @@
 #include "actors/cluster/role.hpp"
 #include "actors/pep/role.hpp"
 #include "actors/replica/role.hpp"
+#include "actors/rim/role.hpp"
 #include "actors/slr/role.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_error.hpp"
@@ -20,6 +21,7 @@ const std::vector<const role_row*>& role_table() {
     &replica::server_gateway_row,
     &replica::replica_row,
     &pep::pep_row,
+    &rim::rim_row,
   };
   return rows;
 }

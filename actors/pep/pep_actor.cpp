@@ -11,6 +11,7 @@
 #include "actors/protocol/atoms.hpp"
 #include "actors/runtime/event_log.hpp"
 #include "actors/runtime/loop_reply.hpp"
+#include "actors/runtime/on_loop.hpp"
 #include "actors/runtime/policy_ptr.hpp"
 #include "actors/runtime/status_message.hpp"
 #include "policy/rules.hpp"
@@ -31,12 +32,8 @@ using pep_actor_type = caf::stateful_actor<pep_state>;
 /// Runs `work(engine&)` on the engine's thread and `then(result)` in the actor.
 template <class Work, class Then>
 void on_engine(pep_actor_type* self, Work work, Then then) {
-  auto me = caf::actor_cast<caf::actor>(self);
   auto eng = self->state.eng;
-  eng->post([me, eng, work, then] {
-    auto result = std::make_shared<decltype(work(*eng))>(work(*eng));
-    caf::anon_send(me, node::loop_atom::value, node::loop_reply{[then, result]() mutable { then(std::move(*result)); }});
-  });
+  node::on_loop(self, *eng, [eng, work] { return work(*eng); }, std::move(then));
 }
 
 std::string ip_port(std::uint32_t a, std::uint16_t p) {

@@ -5,6 +5,7 @@
 #include "actors/protocol/group.hpp"
 #include "actors/protocol/node.hpp"
 #include "actors/protocol/replica.hpp"
+#include "actors/protocol/rim.hpp"
 #include "actors/protocol/slr.hpp"
 
 namespace baton::protocol {
@@ -54,6 +55,12 @@ const std::vector<entry>& table() {
     row<whohas>("whohas", "limited-scope query to neighbour SLRs for an ongoing flow's tunnel"),
     row<ihave>("ihave", "answer to whohas: the flow's tunnel termination point"),
     row<replica_report>("replica_report", "a replica host's periodic state and load to its server gateway"),
+    row<rim_hello>("rim_hello", "a rim host introduces itself and its rim actor to another"),
+    row<rim_flow>("rim_flow", "a flow: client address and port, the owning rim host's address and port"),
+    row<net::tcp_snapshot>("rim_tcp_state", "a frozen TCP socket: sequence numbers, queues, options, windows"),
+    row<rim_take>("rim_take", "hand-off: take this live connection, its socket state and content position"),
+    row<rim_taken>("rim_taken", "hand-off answer: taken by the sender, or refused with the reason"),
+    row<rim_holder>("rim_holder", "to a flow's owner: forward its packets to this rim host now"),
   };
   return rows;
 }

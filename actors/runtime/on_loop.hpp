@@ -23,8 +23,11 @@ namespace baton::node {
 /// `self`'s context. `work` must capture only what the loop thread may touch (stages, copies) and
 /// must not throw; `then` may capture `self`'s state through `self`. If the actor is gone when the
 /// result arrives, `then` is not run. Returns at once.
-template <class Self, class Work, class Then>
-void on_loop(Self* self, io_runtime& io, Work work, Then then) {
+///
+/// `io` is the packet loop (io_runtime) or any other thread an actor hands work to that has
+/// post(std::function<void()>) (the PEP's engine, the rim's service).
+template <class Self, class Runner, class Work, class Then>
+void on_loop(Self* self, Runner& io, Work work, Then then) {
   auto me = caf::actor_cast<caf::actor>(self);
   auto w = std::make_shared<Work>(std::move(work));
   auto t = std::make_shared<Then>(std::move(then));

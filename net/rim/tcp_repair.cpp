@@ -39,10 +39,14 @@ bool peek_queue(int fd, std::size_t n, std::vector<std::uint8_t>& out) {
   std::size_t got = 0;
   while (got < n) {
     const ssize_t r = ::recv(fd, out.data() + got, n - got, MSG_PEEK | MSG_DONTWAIT);
+    if (r == 0) errno = ENODATA;
     if (r <= 0) return false;
     got += static_cast<std::size_t>(r);
     // MSG_PEEK starts from the queue's head each time: a short read means the queue holds less.
-    if (got < n) return false;
+    if (got < n) {
+      errno = EMSGSIZE;
+      return false;
+    }
   }
   return true;
 }
@@ -134,7 +138,7 @@ std::string thaw(int fd) {
   return {};
 }
 
-int restore(const tcp_snapshot& s, bool transparent, std::string& error) {
+int restore(const tcp_snapshot& s, bool transparent, std::string& error, bool leave_repair) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = failed("socket");
@@ -187,9 +191,9 @@ int restore(const tcp_snapshot& s, bool transparent, std::string& error) {
   w.rcv_wnd = s.rcv_wnd;
   w.rcv_wup = s.rcv_wup;
   if (::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0) return fail("TCP_REPAIR_WINDOW");
-  // Leaving repair mode sends a window probe: the peer's answer restarts the ACK clock here.
-  if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF)) return fail("TCP_REPAIR off");
   set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+  // Leaving repair mode sends a window probe: the peer's answer restarts the ACK clock here.
+  if (leave_repair && !set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF)) return fail("TCP_REPAIR off");
   return fd;
 }
 

@@ -49,8 +49,9 @@ std::string freeze(int fd, tcp_snapshot& out);
 std::string thaw(int fd);
 
 /// Creates a socket holding `s`'s connection (bound to s.local_address, with IP_TRANSPARENT when
-/// `transparent`: the address belongs to another host) and leaves repair mode, which sends a
-/// window probe so the peer answers at once. Returns the socket (non-blocking) or -1 with `error`.
-int restore(const tcp_snapshot& s, bool transparent, std::string& error);
+/// `transparent`: the address belongs to another host) and, when `leave_repair`, leaves repair
+/// mode, which sends a window probe so the peer answers at once; else the caller thaw()s it once
+/// the peer's packets can reach it. Returns the socket (non-blocking) or -1 with `error`.
+int restore(const tcp_snapshot& s, bool transparent, std::string& error, bool leave_repair = true);
 
 }  // namespace baton::net

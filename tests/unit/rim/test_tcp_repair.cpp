@@ -115,12 +115,25 @@ TEST_CASE("a frozen connection re-created from its snapshot carries on without a
       CHECK(got == request);
     }
 
-    // The client reads everything while the new socket writes the rest.
+    // The client reads everything while the new socket writes the rest; halfway the connection
+    // is handed off a second time (a restored socket freezes like any other).
     std::vector<std::uint8_t> received;
     received.reserve(body.size());
     std::vector<std::uint8_t> buf(256 * 1024);
     bool reset = false;
+    bool second_done = false;
     while (received.size() < body.size()) {
+      if (!second_done && received.size() > body.size() / 2) {
+        second_done = true;
+        baton::net::tcp_snapshot again;
+        const std::string why = baton::net::freeze(p.server, again);
+        REQUIRE_MESSAGE(why == "", why);
+        ::close(p.server);
+        p.server = baton::net::restore(again, false, error);
+        REQUIRE_MESSAGE(p.server >= 0, error);
+        position -= again.unsent;
+      }
+      const int fd = p.server;
       position = write_some(fd, body, position);
       if (position == body.size()) ::shutdown(fd, SHUT_WR);
       pollfd pf{p.client, POLLIN, 0};

@@ -1,0 +1,519 @@
+// The rim host's actor. See rim_actor.hpp.
+
+#include "actors/rim/rim_actor.hpp"
+
+#include <arpa/inet.h>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "actors/protocol/atoms.hpp"
+#include "actors/protocol/rim.hpp"
+#include "actors/rim/service.hpp"
+#include "actors/runtime/event_log.hpp"
+#include "actors/runtime/io_runtime.hpp"
+#include "actors/runtime/on_loop.hpp"
+#include "actors/runtime/policy_ptr.hpp"
+#include "actors/runtime/status_message.hpp"
+#include "actors/runtime/tls_dial.hpp"
+#include "net/rim/rim_rules.hpp"
+#include "net/rim/rim_stage.hpp"
+#include "policy/rules.hpp"
+
+namespace baton::rim {
+namespace {
+
+using node::column_kind;
+using node::scalar;
+using protocol::rim_flow;
+using flow_id = std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t>;
+
+using linger_atom = caf::atom_constant<caf::atom("linger")>;  // a flow's after-life ended
+using dial_atom = caf::atom_constant<caf::atom("dial")>;      // (re)dial a member's rim link
+
+flow_id id_of(const rim_flow& f) { return {f.client_address, f.client_port, f.service_address, f.service_port}; }
+net::rim_flow_key key_of(const rim_flow& f) {
+  return {f.client_address, f.client_port, f.service_address, f.service_port};
+}
+rim_flow flow_of(const flow_id& id) { return {std::get<0>(id), std::get<1>(id), std::get<2>(id), std::get<3>(id)}; }
+
+std::optional<std::uint32_t> parse_ipv4(const std::string& s) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::string ip_port(std::uint32_t a, std::uint16_t p) { return policy::format_ipv4(a) + ":" + std::to_string(p); }
+std::string text(const rim_flow& f) {
+  return ip_port(f.client_address, f.client_port) + " -> " + ip_port(f.service_address, f.service_port);
+}
+
+/// How long the owner keeps forwarding (and the holder keeps injecting) after a flow ends: the
+/// client's last ACKs and a retransmitted FIN still arrive at the owner.
+constexpr std::chrono::seconds after_life{30};
+
+#define BATON_RIM_ACTOR_COUNTERS(COUNTER, GAUGE)                                             \
+  COUNTER(handoffs_asked, "hand-offs asked for (console or management object)")             \
+  COUNTER(handoffs_done, "hand-offs this host gave and the taker took")                      \
+  COUNTER(handoffs_failed, "hand-offs that did not happen: refused, no answer, or local error") \
+  COUNTER(takes, "flows this host took from another rim host")                               \
+  COUNTER(takes_refused, "takes this host refused (content, socket, limit)")                 \
+  COUNTER(refused_non_members, "rim messages from hosts that are not members (dropped)")     \
+  COUNTER(holder_updates, "owner: a flow's packets redirected to its new holder")            \
+  GAUGE(links, "rim members this host has a link to")
+
+BATON_COUNTER_STRUCT(rim_actor_counters, BATON_RIM_ACTOR_COUNTERS)
+
+struct handoff_record {
+  std::string flow, from, to, outcome;
+  double ms = 0;  // asked -> taken (or failed)
+};
+
+struct rim_state {
+  static inline const char* name = "rim";
+  node::policy_ptr policy;
+  node::event_log* events = nullptr;
+  std::shared_ptr<service> svc;
+  std::shared_ptr<node::io_runtime> io;
+  net::rim_stage* stage = nullptr;
+  net::rim_rules_config rules;
+  std::map<std::uint32_t, std::string> member_names;  // /peers: the rim's other members
+  std::map<std::uint32_t, caf::actor> links;
+  std::map<flow_id, std::uint32_t> forwarded;  // owner: flow -> holder
+  std::set<flow_id> held;                      // holder: flows owned elsewhere, held here
+  rim_actor_counters counters;
+  std::deque<handoff_record> recent;
+  std::uint32_t self_address = 0;
+};
+using rim_actor_type = caf::stateful_actor<rim_state>;
+
+/// Runs `work(service&)` on the service's thread and `then(result)` in the actor.
+template <class Work, class Then>
+void on_service(rim_actor_type* self, Work work, Then then) {
+  auto svc = self->state.svc;
+  node::on_loop(self, *svc, [svc, work] { return work(*svc); }, std::move(then));
+}
+
+/// The stage's tables from the actor's, published on the loop; `then` runs once it took them.
+template <class Then>
+void publish_tables(rim_actor_type* self, Then then) {
+  auto& st = self->state;
+  net::rim_tables t;
+  for (auto& [id, holder] : st.forwarded) t.forwarded.push_back({key_of(flow_of(id)), holder});
+  for (auto& id : st.held) t.held.push_back(key_of(flow_of(id)));
+  for (auto& [address, name] : st.member_names) t.members.push_back(address);
+  auto* stage = st.stage;
+  // table_slot::publish waits for the loop to leave its batch: never on an actor's worker, and
+  // never on the loop thread itself: a thread of its own, a few microseconds long.
+  node::on_loop(self, *st.svc, [stage, t = std::move(t)]() mutable { stage->publish(std::move(t)); }, std::move(then));
+}
+
+void remember(rim_actor_type* self, handoff_record r) {
+  auto& q = self->state.recent;
+  q.push_back(std::move(r));
+  while (q.size() > 32) q.pop_front();
+}
+
+std::string json_error(const std::string& why) {
+  return nlohmann::json{{"error", why}}.dump();
+}
+
+bool is_member(rim_actor_type* self, std::uint32_t address) { return self->state.member_names.count(address) > 0; }
+
+std::string name_of(rim_actor_type* self, std::uint32_t address) {
+  auto it = self->state.member_names.find(address);
+  return it != self->state.member_names.end() ? it->second : policy::format_ipv4(address);
+}
+
+void dial(rim_actor_type* self, std::uint32_t address) {
+  node::dial_tls(
+    self, address, self->state.policy->rim->port, {},
+    [=](caf::strong_actor_ptr ptr) {
+      auto peer = caf::actor_cast<caf::actor>(ptr);
+      self->state.links[address] = peer;
+      self->state.counters.links = self->state.links.size();
+      self->send(peer, protocol::rim_hello{self->state.policy->identity.name, self->state.self_address,
+                                           caf::actor_cast<caf::actor>(self)});
+      self->monitor(peer);
+    },
+    [=](const std::string& reason, bool) {
+      self->state.events->add(node::severity::warning, "rim_link_failed",
+                              {{"member", name_of(self, address)}, {"reason", reason}});
+      self->delayed_send(self, std::chrono::seconds(1), dial_atom::value, address);
+    });
+}
+
+/// The taker's side: the flow's packets are let in first (a holder injects them; the owner stops
+/// dropping them while the new socket is still frozen), then the socket leaves repair mode and
+/// sends, and the owner is told to forward here. So the client's answers to the first segments
+/// the new socket sends find it: a lost ACK would cost the new socket an initial RTO (1 s).
+caf::result<protocol::rim_taken> take(rim_actor_type* self, protocol::rim_take t) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<protocol::rim_taken>();
+  const bool own = t.flow.service_address == st.self_address;
+  const auto id = id_of(t.flow);
+  auto restore = [=]() mutable {
+    on_service(
+      self,
+      [t, own](service& s) {
+        return s.take(t, !own, [&] {
+          if (own) net::undrop_flow(key_of(t.flow));
+        });
+      },
+      [=](std::string why) mutable {
+        auto& st = self->state;
+        if (!why.empty()) {
+          ++st.counters.takes_refused;
+          st.events->add(node::severity::warning, "rim_take_refused",
+                         {{"flow", text(t.flow)}, {"from", name_of(self, t.from)}, {"reason", why}});
+          if (!own && st.held.erase(id)) publish_tables(self, [] {});
+          rp.deliver(protocol::rim_taken{t.flow, st.self_address, false, why});
+          return;
+        }
+        ++st.counters.takes;
+        if (own) {
+          // Back home: the kernel's socket has it again; stop forwarding.
+          st.forwarded.erase(id);
+          publish_tables(self, [] {});
+        } else {
+          auto owner = st.links.find(t.flow.service_address);
+          if (owner != st.links.end()) self->send(owner->second, protocol::rim_holder{t.flow, st.self_address});
+        }
+        st.events->add(node::severity::info, "rim_taken",
+                       {{"flow", text(t.flow)}, {"from", name_of(self, t.from)}, {"position", std::to_string(t.position)}});
+        rp.deliver(protocol::rim_taken{t.flow, st.self_address, true, ""});
+      });
+  };
+  if (own) {
+    restore();
+  } else {
+    // Nothing is forwarded here before the owner hears from us, so injecting early resets nothing.
+    st.held.insert(id);
+    publish_tables(self, restore);
+  }
+  return rp;
+}
+
+/// The giver's packets come back: the flow carries on here (a hand-off that did not happen).
+void resume_here(rim_actor_type* self, const rim_flow& flow) {
+  auto& st = self->state;
+  on_service(self, [flow](service& s) { s.release(flow, false); return 0; }, [](int) {});
+  if (flow.service_address == st.self_address) {
+    net::undrop_flow(key_of(flow));
+  } else {
+    st.held.insert(id_of(flow));
+    publish_tables(self, [] {});
+  }
+}
+
+/// The giver's side, once the flow's packets no longer reach its socket: freeze, ask the taker,
+/// and forget the socket (taken) or carry on (refused, no answer).
+void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor taker,
+          caf::response_promise rp, std::chrono::steady_clock::time_point started) {
+  auto fail = [=](std::string why) mutable {
+    ++self->state.counters.handoffs_failed;
+    rp.deliver(json_error(why));
+  };
+  on_service(
+    self, [flow](service& s) { std::pair<std::string, protocol::rim_take> out; out.first = s.freeze(flow, out.second); return out; },
+    [=](std::pair<std::string, protocol::rim_take> frozen) mutable {
+      auto& st = self->state;
+      if (!frozen.first.empty()) {
+        // freeze() thawed it already; let its packets in again.
+        if (flow.service_address == st.self_address) net::undrop_flow(key_of(flow));
+        else {
+          st.held.insert(id_of(flow));
+          publish_tables(self, [] {});
+        }
+        return fail(frozen.first);
+      }
+      self->request(taker, std::chrono::milliseconds(st.policy->rim->handoff_timeout_ms), frozen.second)
+        .then(
+          [=](const protocol::rim_taken& r) mutable {
+            auto& st = self->state;
+            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+            if (!r.taken) {
+              resume_here(self, flow);
+              remember(self, {text(flow), st.policy->identity.name, name_of(self, r.holder), "refused: " + r.reason, ms});
+              return fail("refused by the taker: " + r.reason);
+            }
+            on_service(self, [flow](service& s) { s.release(flow, true); return 0; }, [](int) {});
+            ++st.counters.handoffs_done;
+            remember(self, {text(flow), st.policy->identity.name, name_of(self, r.holder), "taken", ms});
+            st.events->add(node::severity::info, "rim_handed_off",
+                           {{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", std::to_string(ms)}});
+            rp.deliver(std::string("{\"flow\": \"") + text(flow) + "\", \"to\": \"" + name_of(self, r.holder) +
+                       "\", \"ms\": " + std::to_string(ms) + "}");
+          },
+          [=](caf::error& err) mutable {
+            // No answer: the taker may be gone; the flow carries on here.
+            resume_here(self, flow);
+            const std::string why = self->home_system().render(err);
+            remember(self, {text(flow), self->state.policy->identity.name, name_of(self, target), "no answer: " + why, 0});
+            fail("no answer from the taker: " + why);
+          });
+    });
+}
+
+/// The giver's side, asked by the console: `client` is "address:port" of a connection served
+/// here, `to` a member's name or address.
+caf::result<std::string> hand_off(rim_actor_type* self, const std::string& client, const std::string& to) {
+  auto& st = self->state;
+  ++st.counters.handoffs_asked;
+  auto rp = self->make_response_promise<std::string>();
+  auto fail = [=](std::string why) mutable {
+    ++self->state.counters.handoffs_failed;
+    rp.deliver(json_error(why));
+  };
+  std::uint32_t target = 0;
+  for (auto& [address, name] : st.member_names)
+    if (name == to || policy::format_ipv4(address) == to) target = address;
+  if (target == 0) {
+    fail("\"" + to + "\" is not a rim member");
+    return rp;
+  }
+  auto link = st.links.find(target);
+  if (link == st.links.end()) {
+    fail("no link to " + to + " now");
+    return rp;
+  }
+  const auto colon = client.rfind(':');
+  auto address = parse_ipv4(client.substr(0, colon == std::string::npos ? 0 : colon));
+  std::uint16_t port = 0;
+  try {
+    port = static_cast<std::uint16_t>(std::stoul(client.substr(colon + 1)));
+  } catch (...) {
+  }
+  if (!address || port == 0) {
+    fail("flow must be the client's address:port");
+    return rp;
+  }
+  const std::uint32_t client_address = *address;
+  auto taker = link->second;
+  const auto started = std::chrono::steady_clock::now();
+  on_service(
+    self,
+    [client_address, port](service& s) {
+      std::optional<rim_flow> found;
+      for (auto& c : s.snapshot().connections)
+        if (c.flow.client_address == client_address && c.flow.client_port == port) found = c.flow;
+      return found;
+    },
+    [=](std::optional<rim_flow> found) mutable {
+      auto& st = self->state;
+      if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
+      const rim_flow flow = *found;
+      // First the flow's packets stop reaching the socket: once it is gone, the kernel would
+      // answer them with a reset in the owner's name.
+      if (flow.service_address == st.self_address) {
+        try {
+          net::drop_flow(key_of(flow));
+        } catch (const std::exception& e) {
+          return fail(e.what());
+        }
+        give(self, flow, target, taker, rp, started);
+      } else {
+        st.held.erase(id_of(flow));
+        publish_tables(self, [=]() mutable { give(self, flow, target, taker, rp, started); });
+      }
+    });
+  return rp;
+}
+
+node::role_status status_of(rim_actor_type* self, const service_snapshot& s) {
+  auto& st = self->state;
+  node::role_status out;
+  out.fact("members", scalar(static_cast<std::uint64_t>(st.member_names.size() + 1)));
+  out.fact("last_freeze_us", scalar(s.last_freeze_us));
+  out.fact("last_restore_us", scalar(s.last_restore_us));
+  out.group("rim", st.counters);
+  out.group("service", s.counters);
+  if (st.stage) out.group("reverse_flow", st.stage->counters());
+  node::status_table m{"members", "member", {{"member", column_kind::key, ""}, {"address", column_kind::fact, ""},
+                                              {"linked", column_kind::fact, ""}}, {}};
+  for (auto& [address, name] : st.member_names)
+    m.rows.push_back({{scalar(name), scalar(policy::format_ipv4(address)), scalar(st.links.count(address) > 0)}, {}});
+  out.tables.push_back(std::move(m));
+  node::status_table f{"flows", "", {{"flow", column_kind::fact, ""}, {"content", column_kind::fact, ""},
+                                      {"position", column_kind::fact, ""}, {"total", column_kind::fact, ""},
+                                      {"sender", column_kind::fact, ""}, {"taken", column_kind::fact, ""}}, {}};
+  for (auto& c : s.connections)
+    f.rows.push_back({{scalar(text(c.flow)), scalar(c.content), scalar(c.position), scalar(c.total),
+                       scalar(st.policy->identity.name), scalar(c.taken)}, {}});
+  for (auto& [id, holder] : st.forwarded)
+    f.rows.push_back({{scalar(text(flow_of(id))), scalar(""), scalar(std::uint64_t{0}), scalar(std::uint64_t{0}),
+                       scalar(name_of(self, holder)), scalar(false)}, {}});
+  out.tables.push_back(std::move(f));
+  node::status_table d{"handoffs", "", {{"flow", column_kind::fact, ""}, {"from", column_kind::fact, ""},
+                                         {"to", column_kind::fact, ""}, {"outcome", column_kind::fact, ""},
+                                         {"ms", column_kind::fact, ""}}, {}};
+  for (auto& r : st.recent)
+    d.rows.push_back({{scalar(r.flow), scalar(r.from), scalar(r.to), scalar(r.outcome), scalar(r.ms)}, {}});
+  out.tables.push_back(std::move(d));
+  return out;
+}
+
+caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr<service> svc,
+                       std::shared_ptr<node::io_runtime> io, node::event_log* events) {
+  auto& st = self->state;
+  st.policy = p;
+  st.events = events;
+  st.svc = svc;
+  st.io = io;
+  st.stage = io->stage<net::rim_stage>();
+  st.self_address = p->identity.address;
+  st.rules = {p->rim->tun, p->rim->route_table};
+  for (auto& peer : p->peers)
+    if (peer.at.address != st.self_address) st.member_names[peer.at.address] = peer.name;
+  self->attach_functor([svc, rules = st.rules] {
+    svc->stop();
+    net::remove_rim_rules(rules);
+  });
+  publish_tables(self, [] {});
+  // One link per pair: the lower address dials (tls_dial.hpp).
+  for (auto& [address, name] : st.member_names)
+    if (node::dials(st.self_address, address)) dial(self, address);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto it = st.links.begin(); it != st.links.end(); ++it)
+      if (it->second.address() == dm.source) {
+        const auto address = it->first;
+        st.links.erase(it);
+        st.events->add(node::severity::warning, "rim_link_lost", {{"member", name_of(self, address)}});
+        if (node::dials(st.self_address, address)) self->delayed_send(self, std::chrono::seconds(1), dial_atom::value, address);
+        break;
+      }
+    st.counters.links = st.links.size();
+  });
+  self->send(self, protocol::tick_atom::value);
+  return {
+    [=](node::loop_atom, node::loop_reply& k) { k(); },
+    [=](dial_atom, std::uint32_t address) {
+      if (!self->state.links.count(address)) dial(self, address);
+    },
+    [=](const protocol::rim_hello& h) {
+      auto& st = self->state;
+      if (!is_member(self, h.address) || !h.rim) {
+        ++st.counters.refused_non_members;
+        st.events->add(node::severity::warning, "rim_refused", {{"from", h.name}, {"reason", "not a rim member"}});
+        return;
+      }
+      st.links[h.address] = h.rim;
+      st.counters.links = st.links.size();
+      self->monitor(h.rim);
+    },
+    [=](protocol::rim_take& t) -> caf::result<protocol::rim_taken> {
+      auto& st = self->state;
+      if (!is_member(self, t.from) || !st.links.count(t.from)) {
+        ++st.counters.refused_non_members;
+        st.events->add(node::severity::warning, "rim_refused", {{"from", policy::format_ipv4(t.from)},
+                                                                 {"reason", "take from a host that is not a rim member"}});
+        return protocol::rim_taken{t.flow, st.self_address, false, "not a rim member"};
+      }
+      return take(self, std::move(t));
+    },
+    [=](const protocol::rim_holder& h) {
+      auto& st = self->state;
+      const auto id = id_of(h.flow);
+      if (h.flow.service_address != st.self_address) return;  // not ours to forward
+      if (h.holder == 0) {
+        // It ended at its holder: keep forwarding its last packets for a while, then forget it.
+        if (st.forwarded.count(id))
+          self->delayed_send(self, after_life, linger_atom::value, h.flow.client_address, h.flow.client_port,
+                             h.flow.service_address, h.flow.service_port);
+        return;
+      }
+      if (!is_member(self, h.holder)) {
+        ++st.counters.refused_non_members;
+        return;
+      }
+      st.forwarded[id] = h.holder;
+      ++st.counters.holder_updates;
+      publish_tables(self, [] {});
+    },
+    [=](handoff_atom, const std::string& client, const std::string& to) { return hand_off(self, client, to); },
+    [=](linger_atom, std::uint32_t a, std::uint16_t ap, std::uint32_t b, std::uint16_t bp) {
+      // A flow's after-life is over: forget its forwarding (owner) or injection (holder).
+      auto& st = self->state;
+      const flow_id id{a, ap, b, bp};
+      const bool was_forwarded = st.forwarded.erase(id) > 0;
+      const bool was_held = st.held.erase(id) > 0;
+      if (!was_forwarded && !was_held) return;
+      publish_tables(self, [flow = flow_of(id), was_forwarded] {
+        if (was_forwarded) net::undrop_flow(key_of(flow));
+      });
+    },
+    [=](protocol::tick_atom) {
+      // Flows that ended here: the owner's forwarding and a holder's injection live on a while.
+      on_service(self, [](service& s) { return s.ended(); },
+                 [=](std::vector<rim_flow> ended) {
+                   auto& st = self->state;
+                   for (auto& f : ended) {
+                     if (f.service_address != st.self_address) {
+                       auto owner = st.links.find(f.service_address);
+                       if (owner != st.links.end()) self->send(owner->second, protocol::rim_holder{f, 0});
+                     }
+                     self->delayed_send(self, after_life, linger_atom::value, f.client_address, f.client_port,
+                                        f.service_address, f.service_port);
+                   }
+                 });
+      self->delayed_send(self, std::chrono::milliseconds(500), protocol::tick_atom::value);
+    },
+    [=](protocol::get_atom) {
+      auto rp = self->make_response_promise<node::role_status>();
+      on_service(self, [](service& s) { return s.snapshot(); },
+                 [=](service_snapshot s) mutable { rp.deliver(status_of(self, s)); });
+      return rp;
+    },
+    [=](node::flows_atom, std::uint32_t limit) {
+      auto rp = self->make_response_promise<node::flow_list>();
+      on_service(self, [](service& s) { return s.snapshot(); },
+                 [=](service_snapshot s) mutable {
+                   node::flow_list out{"rim", {}, s.connections.size()};
+                   for (auto& c : s.connections) {
+                     if (out.flows.size() >= limit) break;
+                     node::flow_row r;
+                     r.key.src_addr = c.flow.client_address;
+                     r.key.src_port = c.flow.client_port;
+                     r.key.dst_addr = c.flow.service_address;
+                     r.key.dst_port = c.flow.service_port;
+                     r.key.protocol = 6;
+                     r.state = c.frozen ? "frozen" : "sending";
+                     r.origin = c.taken ? "taken from another rim host" : "served";
+                     out.flows.push_back(std::move(r));
+                   }
+                   rp.deliver(std::move(out));
+                 });
+      return rp;
+    },
+    [=](protocol::reload_atom, const node::policy_ptr& next) {
+      // The rim section's settings are read at start; a change needs a restart.
+      if (next->rim && *next->rim == *self->state.policy->rim) return std::string("applied (no change)");
+      return std::string("the rim section changed: restart batond to apply it");
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_rim_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io, node::event_log& events,
+                           const policy::policy& p) {
+  service_config c;
+  c.address = p.identity.address;
+  c.port = p.rim->service_port;
+  c.content = p.rim->content;
+  c.max_flows = p.rim->max_flows;
+  auto svc = std::make_shared<service>(c);
+  svc->start();
+  return sys.spawn(rim_impl, std::make_shared<const policy::policy>(p), svc, std::move(io), &events);
+}
+
+}  // namespace baton::rim

@@ -1,0 +1,98 @@
+#pragma once
+// A rim host's service (document 000): it serves the rim's content (the same files on every rim
+// host: the "multiple copies" embodiment) to unmodified HTTP clients, and gives away or takes
+// over a live connection in the middle of a response. One thread running an Asio io_context owns
+// every connection; the rim actor (rim_actor.hpp) posts work to it (post()) and gets results back
+// as messages. Nothing here blocks the thread but the kernel calls of a hand-off.
+//
+// A connection's position is the number of response bytes (header, then the object) written to
+// its socket. A hand-off freezes the socket (net/rim/tcp_repair.hpp): the bytes the kernel had not
+// sent yet are not carried, so the taker starts writing at position - unsent from its own copy.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/protocol/rim.hpp"
+#include "net/io/counter_list.hpp"
+
+namespace baton::rim {
+
+#define BATON_RIM_SERVICE_COUNTERS(COUNTER, GAUGE)                                          \
+  COUNTER(accepted, "client connections accepted")                                          \
+  COUNTER(responses, "responses started (200)")                                             \
+  COUNTER(completed, "responses written to the end and closed")                             \
+  COUNTER(bad_requests, "requests that did not parse, or named no object (400 / 404)")      \
+  COUNTER(refused_full, "connections closed at once: max_flows reached")                    \
+  COUNTER(bytes_sent, "response bytes written to sockets")                                  \
+  COUNTER(handed_away, "connections frozen and given to another rim host")                  \
+  COUNTER(taken_over, "connections re-created here from another host's hand-off")           \
+  COUNTER(thawed, "connections frozen for a hand-off that did not happen, carried on here")   \
+  COUNTER(take_failures, "hand-offs this host could not take (content, socket, limit)")     \
+  COUNTER(socket_errors, "connections ended by a socket error")                             \
+  GAUGE(connections, "connections this host serves now")
+
+BATON_COUNTER_STRUCT(service_counters, BATON_RIM_SERVICE_COUNTERS)
+
+/// One connection as the console shows it.
+struct connection_status {
+  protocol::rim_flow flow;
+  std::string content;
+  std::uint64_t size = 0;       // the object's
+  std::uint64_t position = 0;   // response bytes written so far
+  std::uint64_t total = 0;      // header + object
+  bool taken = false;           // re-created here by a hand-off
+  bool frozen = false;          // being handed away now
+};
+
+struct service_snapshot {
+  service_counters counters;
+  std::vector<connection_status> connections;
+  double last_freeze_us = 0, last_restore_us = 0;  // how long the last hand-off's kernel calls took
+};
+
+struct service_config {
+  std::uint32_t address = 0;   // where clients connect (the node's identity address)
+  std::uint16_t port = 8080;
+  std::string content;         // directory of the objects
+  std::uint32_t max_flows = 1024;
+};
+
+class service {
+ public:
+  /// Opens the listener; throws std::runtime_error naming the address when it cannot.
+  explicit service(const service_config& c);
+  ~service();
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+
+  void start();
+  void stop() noexcept;
+  /// Runs `work` on the service's thread. Any thread.
+  void post(std::function<void()> work);
+
+  // The calls below run on the service's thread only (inside post()).
+
+  /// Freezes the connection of `flow` and describes it for a taker; "" and `out` filled, or why
+  /// not. The connection stays frozen until release().
+  std::string freeze(const protocol::rim_flow& flow, protocol::rim_take& out);
+  /// After freeze(): `given` forgets the connection without a packet (the taker has it); else it
+  /// thaws and carries on here.
+  void release(const protocol::rim_flow& flow, bool given);
+  /// Re-creates a connection from another host's hand-off and carries on writing; "" or why not
+  /// (the content differs or is missing, the limit, a kernel call). `before_thaw` runs while the
+  /// new socket is still in repair mode (the owner lets the client's packets in there: its
+  /// kernel has the socket now, so it will not reset them).
+  std::string take(const protocol::rim_take& t, bool transparent, const std::function<void()>& before_thaw = {});
+  /// Connections that ended since the last call (written to the end, or failed).
+  std::vector<protocol::rim_flow> ended();
+  service_snapshot snapshot() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace baton::rim

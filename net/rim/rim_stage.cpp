@@ -1,0 +1,111 @@
+#include "net/rim/rim_stage.hpp"
+
+#include <algorithm>
+
+#include "net/packet/checksum.hpp"
+#include "net/packet/ipip.hpp"
+#include "net/packet/ipv4.hpp"
+#include "net/packet/packet_fields.hpp"
+
+namespace baton::net {
+
+BATON_LIVE_COUNTER_STRUCT(rim_live_counters, rim_counters, BATON_RIM_COUNTERS)
+struct rim_stage::live_counters : rim_live_counters {};
+
+namespace {
+
+rim_flow_key key_of(const packet_fields& f) noexcept {
+  return {f.src, f.src_port, f.dst, f.dst_port};
+}
+
+}  // namespace
+
+rim_stage::rim_stage(const reader_epoch& epoch, const rim_stage_config& config)
+    : config_(config),
+      tables_(epoch, std::make_unique<const rim_tables>()),
+      counters_(std::make_unique<live_counters>()) {}
+
+rim_stage::~rim_stage() = default;
+
+void rim_stage::publish(rim_tables t) {
+  std::sort(t.forwarded.begin(), t.forwarded.end(),
+            [](const rim_forward& a, const rim_forward& b) { return a.flow < b.flow; });
+  std::sort(t.held.begin(), t.held.end());
+  std::sort(t.members.begin(), t.members.end());
+  counters_->forwarded_flows.store(t.forwarded.size(), std::memory_order_relaxed);
+  counters_->held_flows.store(t.held.size(), std::memory_order_relaxed);
+  tables_.publish(std::make_unique<const rim_tables>(std::move(t)));
+}
+
+rim_counters rim_stage::counters() const noexcept {
+  return counters_->snapshot();
+}
+
+verdict rim_stage::from_uplink(packet_context& ctx, const rim_tables& t) noexcept {
+  // A copy of what the kernel receives: only the flows handed away are this stage's.
+  if (ctx.fields.protocol != ip_protocol_tcp || t.forwarded.empty()) return verdict::drop(drop_reason::not_owned);
+  const rim_flow_key key = key_of(ctx.fields);
+  auto it = std::lower_bound(t.forwarded.begin(), t.forwarded.end(), key,
+                             [](const rim_forward& f, const rim_flow_key& k) { return f.flow < k; });
+  if (it == t.forwarded.end() || !(it->flow == key)) return verdict::drop(drop_reason::not_owned);
+
+  packet_buffer& b = *ctx.buffer;
+  ipip_tunnel tunnel;
+  tunnel.src = config_.self;
+  tunnel.dst = it->holder;
+  tunnel.identification = ipip_id_++;
+  bytes_span outer;
+  const edit_status s = ipip_encapsulate(b.storage(), b.offset(), tunnel, outer);
+  if (s == edit_status::malformed) {
+    ctx.status = parse_status::bad_total_length;
+    return verdict::drop(drop_reason::malformed);
+  }
+  if (s != edit_status::ok) {
+    bump(counters_->oversize);
+    return verdict::drop(drop_reason::oversize);
+  }
+  b.set_data(outer);
+  bump(counters_->forwarded);
+  return verdict::forward(config_.tunnel);
+}
+
+verdict rim_stage::from_tunnel(packet_context& ctx, const rim_tables& t) noexcept {
+  if (ctx.fields.protocol != ip_protocol_ipip) {
+    bump(counters_->decap_errors);
+    return verdict::drop(drop_reason::not_owned);
+  }
+  packet_buffer& b = *ctx.buffer;
+  const std::uint32_t outer_src = ipv4_view(b.data()).src();
+  // Only a rim member may put packets into this host's stack.
+  if (!std::binary_search(t.members.begin(), t.members.end(), outer_src)) {
+    bump(counters_->refused_tunnels);
+    return verdict::drop(drop_reason::policy);
+  }
+  bytes_span inner;
+  parse_status s = ipip_decapsulate(b.data(), inner, false);
+  if (s == parse_status::ok) s = parse_fields(inner, ctx.fields);
+  if (s == parse_status::ok && !ipv4_header_checksum_ok(inner)) s = parse_status::bad_checksum;
+  if (s != parse_status::ok) {
+    bump(counters_->decap_errors);
+    ctx.status = s;
+    return verdict::drop(drop_reason::malformed);
+  }
+  // Only the flows held here: the kernel would answer any other with a reset in the owner's name.
+  if (ctx.fields.protocol != ip_protocol_tcp ||
+      !std::binary_search(t.held.begin(), t.held.end(), key_of(ctx.fields))) {
+    bump(counters_->not_held);
+    return verdict::drop(drop_reason::not_owned);
+  }
+  b.set_data(inner);
+  bump(counters_->injected);
+  return verdict::forward(config_.tun);
+}
+
+verdict rim_stage::process(packet_context& ctx) noexcept {
+  const rim_tables& t = *tables_.read();
+  if (ctx.in_port == config_.uplink) return from_uplink(ctx, t);
+  if (ctx.in_port == config_.tunnel) return from_tunnel(ctx, t);
+  return verdict::drop(drop_reason::no_route);
+}
+
+}  // namespace baton::net

@@ -1,0 +1,96 @@
+#pragma once
+// A rim host's data path (document 000): reverse-flow forwarding. After a hand-off the client's
+// packets still reach the flow's owner (the host whose address the flow carries); the owner's
+// stage takes them from its uplink and tunnels them (IP-in-IP) to the host now holding the flow,
+// whose stage unwraps them into its TUN, where the kernel delivers them to the re-created socket.
+// Everything else on the uplink is the kernel's: the loop sees a copy (AF_PACKET) and drops it;
+// the owner's netfilter drops the kernel's copy of a flow handed away (net/rim/rim_rules.hpp), so
+// its TCP, which no longer knows the flow, does not reset it.
+//
+// The tables (flows handed away, flows held here, the rim's members) are replaced whole by the
+// control thread (publish), never edited under the loop. counters() may be read from any thread.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "net/io/counter_list.hpp"
+#include "net/io/stage.hpp"
+#include "net/io/table_slot.hpp"
+
+namespace baton::net {
+
+/// A TCP flow seen from the rim host's side of the wire: client -> service (host order).
+struct rim_flow_key {
+  std::uint32_t client_address = 0;
+  std::uint16_t client_port = 0;
+  std::uint32_t service_address = 0;
+  std::uint16_t service_port = 0;
+  friend bool operator<(const rim_flow_key& a, const rim_flow_key& b) noexcept {
+    if (a.client_address != b.client_address) return a.client_address < b.client_address;
+    if (a.client_port != b.client_port) return a.client_port < b.client_port;
+    if (a.service_address != b.service_address) return a.service_address < b.service_address;
+    return a.service_port < b.service_port;
+  }
+  friend bool operator==(const rim_flow_key& a, const rim_flow_key& b) noexcept {
+    return !(a < b) && !(b < a);
+  }
+};
+
+struct rim_forward {
+  rim_flow_key flow;
+  std::uint32_t holder = 0;  // the rim host its packets are tunnelled to
+};
+
+/// What the stage reads; built by control code, sorted by publish().
+struct rim_tables {
+  std::vector<rim_forward> forwarded;   // flows this host owns and another holds
+  std::vector<rim_flow_key> held;       // flows another host owns and this one holds
+  std::vector<std::uint32_t> members;   // the rim hosts tunnels are taken from
+};
+
+struct rim_stage_config {
+  std::uint32_t self = 0;  // outer source of the tunnels this host makes
+  port_id uplink = 0;      // where clients' packets arrive (AF_PACKET: a copy of each)
+  port_id tunnel = 0;      // the raw IP-in-IP port
+  port_id tun = 0;         // into the local stack
+};
+
+#define BATON_RIM_COUNTERS(COUNTER, GAUGE)                                                   \
+  COUNTER(forwarded, "client packets of flows held elsewhere, tunnelled to their holder")    \
+  COUNTER(injected, "tunnelled packets of flows held here, given to the local stack")         \
+  COUNTER(not_held, "tunnelled packets of a flow this host does not hold (dropped)")          \
+  COUNTER(refused_tunnels, "IP-in-IP from a host that is not a rim member (dropped)")         \
+  COUNTER(decap_errors, "tunnel packets that are not IP-in-IP or whose inner datagram is bad") \
+  COUNTER(oversize, "no headroom or over 64 KiB after encapsulation")                         \
+  GAUGE(forwarded_flows, "flows whose packets this host forwards now")                        \
+  GAUGE(held_flows, "flows handed here that this host holds now")
+
+BATON_COUNTER_STRUCT(rim_counters, BATON_RIM_COUNTERS)
+
+class rim_stage final : public stage {
+ public:
+  /// Reads its tables through `epoch` (the loop's; must outlive the stage). Throws std::bad_alloc.
+  rim_stage(const reader_epoch& epoch, const rim_stage_config& config);
+  ~rim_stage() override;
+
+  const char* name() const noexcept override { return "rim"; }
+  verdict process(packet_context& ctx) noexcept override;
+
+  /// Control thread: replaces the tables (sorts copies). Returns once the loop uses the new ones.
+  void publish(rim_tables tables);
+
+  rim_counters counters() const noexcept;
+
+ private:
+  struct live_counters;
+  verdict from_uplink(packet_context& ctx, const rim_tables& t) noexcept;
+  verdict from_tunnel(packet_context& ctx, const rim_tables& t) noexcept;
+
+  rim_stage_config config_;
+  table_slot<rim_tables> tables_;
+  std::uint16_t ipip_id_ = 0;
+  std::unique_ptr<live_counters> counters_;
+};
+
+}  // namespace baton::net

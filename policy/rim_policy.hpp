@@ -1,0 +1,38 @@
+#pragma once
+// The "rim" section's types (document 000's rim hosts), kept apart from policy.hpp, which holds
+// one member for them. Parsed in rim_section.cpp.
+//
+// "rim": {
+//   "content": "/srv/rim",       the local copy of the content (the document's "multiple copies"
+//                                embodiment): every rim host holds the same files (required)
+//   "service_port": 8080,        where clients fetch it over HTTP, at the node's identity address
+//   "port": 7410,                where the other rim hosts' links arrive (TLS, mutual certificates)
+//   "uplink": "eth0",            the interface clients' packets arrive on: the packets of a flow
+//                                handed to another rim host are taken here and forwarded to it
+//                                (reverse-flow forwarding) (required)
+//   "tun": "rim0",               the TUN device forwarded packets enter the local stack through
+//   "route_table": 7410,         the policy routing table that delivers them locally
+//   "handoff_timeout_ms": 1000,  a take that is not answered this soon: the flow stays here
+//   "max_flows": 1024            connections a rim host serves or holds at once
+// }
+// The rim's members are the node's group (/peers): only they may hand a flow here or take one.
+
+#include <cstdint>
+#include <string>
+
+namespace baton::policy {
+
+struct rim_section {
+  std::string content;
+  std::uint16_t service_port = 8080;
+  std::uint16_t port = 7410;
+  std::string uplink;
+  std::string tun = "rim0";
+  std::uint32_t route_table = 7410;
+  std::uint32_t handoff_timeout_ms = 1000;
+  std::uint32_t max_flows = 1024;
+};
+
+bool operator==(const rim_section& x, const rim_section& y);
+
+}  // namespace baton::policy

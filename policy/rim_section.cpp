@@ -1,0 +1,65 @@
+// The "rim" section of the node policy (document 000). Schema in rim_policy.hpp.
+
+#include "policy/rim_section.hpp"
+
+#include <tuple>
+
+#include "policy/fields.hpp"
+
+namespace baton::policy {
+
+using detail::field;
+
+auto fields(const rim_section& x) {
+  return std::make_tuple(field("content", x.content), field("service_port", x.service_port), field("port", x.port),
+                         field("uplink", x.uplink), field("tun", x.tun), field("route_table", x.route_table),
+                         field("handoff_timeout_ms", x.handoff_timeout_ms), field("max_flows", x.max_flows));
+}
+
+bool operator==(const rim_section& x, const rim_section& y) { return detail::equal_fields(x, y); }
+
+namespace detail {
+
+void parse_rim(const value_ref& v, policy& out) {
+  v.expect_object({"content", "service_port", "port", "uplink", "tun", "route_table", "handoff_timeout_ms",
+                   "max_flows"});
+  rim_section s;
+  auto content = v.get("content");
+  s.content = content.as_string();
+  if (s.content.empty() || s.content[0] != '/') content.fail(describe(content.value()) + " is not an absolute path");
+  auto interface_name = [](const value_ref& x) {
+    std::string name = x.as_string();
+    if (name.empty() || name.size() > 15) x.fail(describe(x.value()) + " is not an interface name");
+    return name;
+  };
+  s.uplink = interface_name(v.get("uplink"));
+  if (auto x = v.find("tun")) s.tun = interface_name(*x);
+  if (s.tun == s.uplink) v.get("tun").fail("the TUN device cannot be the uplink \"" + s.uplink + "\"");
+  auto port = [](const value_ref& x) { return static_cast<std::uint16_t>(x.as_uint(1, 65535)); };
+  if (auto x = v.find("service_port")) s.service_port = port(*x);
+  if (auto x = v.find("port")) s.port = port(*x);
+  if (s.port == s.service_port)
+    v.get("port").fail("rim links and the service cannot share port " + std::to_string(s.port));
+  if (auto x = v.find("route_table")) s.route_table = static_cast<std::uint32_t>(x->as_uint(1, 252));
+  if (auto x = v.find("handoff_timeout_ms")) s.handoff_timeout_ms = static_cast<std::uint32_t>(x->as_uint(10, 60000));
+  if (auto x = v.find("max_flows")) s.max_flows = static_cast<std::uint32_t>(x->as_uint(1, 65536));
+  if (out.identity.certificate.empty())
+    v.fail("rim hosts hand flows to each other over TLS with mutual certificates: the node needs "
+           "/identity/certificate, key and ca");
+  out.rim = std::move(s);
+}
+
+json rim_json(const policy& p) { return write_json(*p.rim); }
+
+void rim_text(const policy& p, std::string& out) {
+  const auto& s = *p.rim;
+  std::string l = "rim";
+  l.resize(11, ' ');
+  out += l + "content " + s.content + " served on port " + std::to_string(s.service_port) + "; links on port " +
+         std::to_string(s.port) + "; uplink " + s.uplink + ", TUN " + s.tun + " (table " +
+         std::to_string(s.route_table) + "); hand-off timeout " + std::to_string(s.handoff_timeout_ms) +
+         " ms, at most " + std::to_string(s.max_flows) + " flows\n";
+}
+
+}  // namespace detail
+}  // namespace baton::policy

@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Writes document 000's lab (a client and three rim hosts, each with its own path) into a
+directory: the topology, one policy per rim host, and each host's copy of the content.
+
+    client 10.40.0.2 -- router (10.40.0.1) -+- linkemu -- a 10.41.1.2  (rim host, owner)
+                                            +- linkemu -- c 10.41.2.2  (rim host)
+                                            +- linkemu -- e 10.41.3.2  (rim host)
+
+Each path is RATE Mbit/s with DELAY ms each way (baton-linkemu). The rim hosts reach each other
+through the router (their TLS links and the IP-in-IP of reverse-flow forwarding); the router does
+no reverse-path filtering, so a host may send with another's address. The rim hosts are one group
+(/peers), certificates from deploy/make-certs.sh (DIR/ca).
+
+Usage: rimlab.py DIR [--rate M] [--delay MS]   Prints the topology's path.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CLIENT, ROUTER = "10.40.0.2", "10.40.0.1"
+HOSTS = {"a": "10.41.1.2", "c": "10.41.2.2", "e": "10.41.3.2"}
+ROUTER_SIDE = {"a": "10.41.1.1", "c": "10.41.2.1", "e": "10.41.3.1"}
+SERVICE_PORT, RIM_PORT = 8080, 7410
+
+
+def write(directory, rate=50, delay=5, handoff_timeout_ms=1000):
+    os.makedirs(directory, exist_ok=True)
+    certs = os.path.join(directory, "ca")
+    subprocess.run([os.path.join(REPO, "deploy", "make-certs.sh"), certs] + list(HOSTS), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for name in HOSTS:
+        os.makedirs(os.path.join(directory, f"www-{name}"), exist_ok=True)
+
+    def policy(name):
+        return {
+            "identity": {"name": name, "address": HOSTS[name], "certificate": os.path.join(certs, f"{name}.pem"),
+                         "key": os.path.join(certs, f"{name}.key"), "ca": os.path.join(certs, "ca.pem")},
+            "roles": ["rim"],
+            "console": "127.0.0.1:9000",
+            "peers": [{"name": other, "address": address, "port": 4790}
+                      for other, address in HOSTS.items() if other != name],
+            "rim": {"content": os.path.join(directory, f"www-{name}"), "service_port": SERVICE_PORT,
+                    "port": RIM_PORT, "uplink": "eth0", "tun": "rim0",
+                    "handoff_timeout_ms": handoff_timeout_ms},
+        }
+
+    nodes = {
+        "client": {"routes": [{"dst": "default", "via": ROUTER}]},
+        "router": {"sysctls": {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 0,
+                               "net.ipv4.conf.default.rp_filter": 0}},
+    }
+    links = [{"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24"]},
+              "b": {"node": "router", "ifname": "eth0", "addresses": [f"{ROUTER}/24"]}}]
+    for i, (name, address) in enumerate(HOSTS.items()):
+        path = os.path.join(directory, f"{name}.json")
+        with open(path, "w") as f:
+            json.dump(policy(name), f, indent=1)
+        nodes[name] = {"routes": [{"dst": "default", "via": ROUTER_SIDE[name]}],
+                       "sysctls": {"net.ipv4.conf.all.rp_filter": 0, "net.ipv4.conf.default.rp_filter": 0},
+                       "batond": {"policy": path, "ready_timeout_s": 30}}
+        links.append({"a": {"node": "router", "ifname": f"eth{i + 1}", "addresses": [f"{ROUTER_SIDE[name]}/24"]},
+                      "b": {"node": name, "ifname": "eth0", "addresses": [f"{address}/24"]},
+                      "emulate": {"both": {"delay_ms": delay, "rate_mbit": rate, "queue_frames": 1000},
+                                  "pool_frames": 8192}})
+    topo = {"name": "rim", "comment": "document 000: a client and three rim hosts, each with its own path",
+            "nodes": nodes, "links": links}
+    path = os.path.join(directory, "rim.json")
+    with open(path, "w") as f:
+        json.dump(topo, f, indent=1)
+    return path
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--rate", type=float, default=50)
+    ap.add_argument("--delay", type=int, default=5)
+    a = ap.parse_args()
+    print(write(a.dir, a.rate, a.delay))
