@@ -249,7 +249,11 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
             ++st.counters.handoffs_done;
             remember(self, {text(flow), st.policy->identity.name, name_of(self, r.holder), "taken", ms});
             st.events->add(node::severity::info, "rim_handed_off",
-                           {{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", std::to_string(ms)}});
+                           {{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", std::to_string(ms)},
+                            {"send_seq", std::to_string(frozen.second.socket.send_seq)},
+                            {"sent_unacked", std::to_string(frozen.second.socket.send_queue.size())},
+                            {"unsent", std::to_string(frozen.second.socket.unsent)},
+                            {"position", std::to_string(frozen.second.position)}});
             rp.deliver(std::string("{\"flow\": \"") + text(flow) + "\", \"to\": \"" + name_of(self, r.holder) +
                        "\", \"ms\": " + std::to_string(ms) + "}");
           },

@@ -75,6 +75,11 @@ sockaddr_in to_sockaddr(std::uint32_t address, std::uint16_t port) {
 
 std::string freeze(int fd, tcp_snapshot& s) {
   if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON)) return failed("TCP_REPAIR");
+  // With the send queue selected, the kernel no longer transmits: data its pacing or TSQ timers
+  // would still send is marked sent without leaving. Without it, a byte sent between the reads
+  // below would be one the snapshot calls unsent, and the peer's ACK for it one the new socket
+  // refuses as acknowledging data it never sent: the connection would hang.
+  if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, send_queue)) return failed("TCP_REPAIR_QUEUE");
   sockaddr_in local{}, remote{};
   socklen_t len = sizeof local;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return failed("getsockname");
@@ -108,7 +113,10 @@ std::string freeze(int fd, tcp_snapshot& s) {
   s.receive_queue.clear();
   if (inq > 0 && !peek_queue(fd, static_cast<std::size_t>(inq), s.receive_queue))
     return failed("reading the receive queue");
-  set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, no_queue);
+  // The send queue stays selected while the socket is frozen: with no queue selected, a frozen
+  // socket's pacing and TSQ timers transmit again (repair mode alone does not stop them), and the
+  // taker would start below what the peer holds.
+  if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, send_queue)) return failed("TCP_REPAIR_QUEUE");
 
   tcp_info info{};
   len = sizeof info;
@@ -134,6 +142,7 @@ std::string freeze(int fd, tcp_snapshot& s) {
 }
 
 std::string thaw(int fd) {
+  set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, no_queue);
   if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF)) return failed("TCP_REPAIR off");
   return {};
 }
@@ -163,6 +172,9 @@ int restore(const tcp_snapshot& s, bool transparent, std::string& error, bool le
   if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, receive_queue)) return fail("TCP_REPAIR_QUEUE");
   if (!set_int(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, static_cast<int>(s.receive_seq)))
     return fail("TCP_QUEUE_SEQ (receive)");
+  // The peer's MSS before connect(): connect() sizes the segments from it, and the MSS repair
+  // option given afterwards would not resize them (they would stay at the default 536).
+  if (s.mss > 0 && !set_int(fd, IPPROTO_TCP, TCP_MAXSEG, static_cast<int>(s.mss))) return fail("TCP_MAXSEG");
   // In repair mode connect() sends nothing: the socket is established at once.
   const sockaddr_in remote = to_sockaddr(s.remote_address, s.remote_port);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&remote), sizeof remote) != 0) return fail("connect");
@@ -180,6 +192,18 @@ int restore(const tcp_snapshot& s, bool transparent, std::string& error, bool le
 
   if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, send_queue)) return fail("TCP_REPAIR_QUEUE");
   if (!fill_queue(fd, s.send_queue)) return fail("refilling the send queue");
+  // Every byte refilled counts as sent (it was: the peer may hold it). The kernel marks queued
+  // data sent when it pushes in repair mode, and may hold the tail back (autocorking); TCP_NODELAY
+  // pushes it now. Data left unmarked would go out as new data after snd_nxt, below what the peer
+  // acknowledges, and the peer's ACKs would be refused: the connection would hang.
+  if (!set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)) return fail("TCP_NODELAY");
+  int not_sent = 0;
+  if (::ioctl(fd, SIOCOUTQNSD, &not_sent) != 0) return fail("SIOCOUTQNSD");
+  if (not_sent != 0) {
+    error = "the send queue's last " + std::to_string(not_sent) + " bytes were not marked sent";
+    ::close(fd);
+    return -1;
+  }
   if (!set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, receive_queue)) return fail("TCP_REPAIR_QUEUE");
   if (!fill_queue(fd, s.receive_queue)) return fail("refilling the receive queue");
   set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, no_queue);
@@ -191,7 +215,6 @@ int restore(const tcp_snapshot& s, bool transparent, std::string& error, bool le
   w.rcv_wnd = s.rcv_wnd;
   w.rcv_wup = s.rcv_wup;
   if (::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0) return fail("TCP_REPAIR_WINDOW");
-  set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   // Leaving repair mode sends a window probe: the peer's answer restarts the ACK clock here.
   if (leave_repair && !set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF)) return fail("TCP_REPAIR off");
   return fd;
