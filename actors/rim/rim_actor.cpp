@@ -202,15 +202,29 @@ caf::result<protocol::rim_taken> take(rim_actor_type* self, protocol::rim_take t
   return rp;
 }
 
+/// Tells the flow's owner where to forward its packets now (a message to it, or our own table).
+void point_owner(rim_actor_type* self, const rim_flow& flow, std::uint32_t holder) {
+  auto& st = self->state;
+  if (flow.service_address == st.self_address) {
+    st.forwarded[id_of(flow)] = holder;
+    publish_tables(self, [] {});
+    return;
+  }
+  auto owner = st.links.find(flow.service_address);
+  if (owner != st.links.end()) self->send(owner->second, protocol::rim_holder{flow, holder});
+}
+
 /// The giver's packets come back: the flow carries on here (a hand-off that did not happen).
 void resume_here(rim_actor_type* self, const rim_flow& flow) {
   auto& st = self->state;
   on_service(self, [flow](service& s) { s.release(flow, false); return 0; }, [](int) {});
   if (flow.service_address == st.self_address) {
-    net::undrop_flow(key_of(flow));
+    st.forwarded.erase(id_of(flow));
+    publish_tables(self, [flow] { net::undrop_flow(key_of(flow)); });
   } else {
     st.held.insert(id_of(flow));
     publish_tables(self, [] {});
+    point_owner(self, flow, st.self_address);
   }
 }
 
@@ -235,6 +249,10 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
         }
         return fail(frozen.first);
       }
+      // The owner forwards to the taker before the take leaves: the client's answer to the
+      // taker's first segments must not go to the giver, whose socket is gone (a lost ACK costs
+      // the new socket its initial RTO of 1 s). The taker drops what comes before it holds.
+      point_owner(self, flow, target);
       self->request(taker, std::chrono::milliseconds(st.policy->rim->handoff_timeout_ms), frozen.second)
         .then(
           [=](const protocol::rim_taken& r) mutable {
