@@ -13,7 +13,10 @@
 //   "tun": "rim0",               the TUN device forwarded packets enter the local stack through
 //   "route_table": 7410,         the policy routing table that delivers them locally
 //   "handoff_timeout_ms": 1000,  a take that is not answered this soon: the flow stays here
-//   "max_flows": 1024            connections a rim host serves or holds at once
+//   "max_flows": 1024,           connections a rim host serves or holds at once
+//   "mss": 1440                  the largest segment the service sends (TCP_MAXSEG): room for the
+//                                IP-in-IP header when a masquerader carries its segments over
+//                                1500-byte links, whatever the client's MSS. 0: the kernel's
 // }
 // The rim's members are the node's group (/peers): only they may hand a flow here or take one.
 
@@ -31,6 +34,7 @@ struct rim_section {
   std::uint32_t route_table = 7410;
   std::uint32_t handoff_timeout_ms = 1000;
   std::uint32_t max_flows = 1024;
+  std::uint32_t mss = 1440;
 };
 
 bool operator==(const rim_section& x, const rim_section& y);

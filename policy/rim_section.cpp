@@ -13,7 +13,7 @@ using detail::field;
 auto fields(const rim_section& x) {
   return std::make_tuple(field("content", x.content), field("service_port", x.service_port), field("port", x.port),
                          field("uplink", x.uplink), field("tun", x.tun), field("route_table", x.route_table),
-                         field("handoff_timeout_ms", x.handoff_timeout_ms), field("max_flows", x.max_flows));
+                         field("handoff_timeout_ms", x.handoff_timeout_ms), field("max_flows", x.max_flows), field("mss", x.mss));
 }
 
 bool operator==(const rim_section& x, const rim_section& y) { return detail::equal_fields(x, y); }
@@ -22,7 +22,7 @@ namespace detail {
 
 void parse_rim(const value_ref& v, policy& out) {
   v.expect_object({"content", "service_port", "port", "uplink", "tun", "route_table", "handoff_timeout_ms",
-                   "max_flows"});
+                   "max_flows", "mss"});
   rim_section s;
   auto content = v.get("content");
   s.content = content.as_string();
@@ -43,6 +43,10 @@ void parse_rim(const value_ref& v, policy& out) {
   if (auto x = v.find("route_table")) s.route_table = static_cast<std::uint32_t>(x->as_uint(1, 252));
   if (auto x = v.find("handoff_timeout_ms")) s.handoff_timeout_ms = static_cast<std::uint32_t>(x->as_uint(10, 60000));
   if (auto x = v.find("max_flows")) s.max_flows = static_cast<std::uint32_t>(x->as_uint(1, 65536));
+  if (auto x = v.find("mss")) {
+    s.mss = static_cast<std::uint32_t>(x->as_uint(0, 65495));
+    if (s.mss != 0 && s.mss < 536) x->fail(describe(x->value()) + " is below TCP's minimum MSS 536 (0: the kernel's)");
+  }
   if (out.identity.certificate.empty())
     v.fail("rim hosts hand flows to each other over TLS with mutual certificates: the node needs "
            "/identity/certificate, key and ca");
@@ -58,7 +62,8 @@ void rim_text(const policy& p, std::string& out) {
   out += l + "content " + s.content + " served on port " + std::to_string(s.service_port) + "; links on port " +
          std::to_string(s.port) + "; uplink " + s.uplink + ", TUN " + s.tun + " (table " +
          std::to_string(s.route_table) + "); hand-off timeout " + std::to_string(s.handoff_timeout_ms) +
-         " ms, at most " + std::to_string(s.max_flows) + " flows\n";
+         " ms, at most " + std::to_string(s.max_flows) + " flows, MSS " +
+         (s.mss ? std::to_string(s.mss) : std::string("the kernel's")) + "\n";
 }
 
 }  // namespace detail

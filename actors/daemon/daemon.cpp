@@ -317,6 +317,16 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       auto answer = ask(sys, handle, rim::handoff_atom::value, *flow, *to);
       return http_response::json(answer, answer.rfind("{\"error\"", 0) == 0 ? 409 : 200);
     });
+    // Masquerade: ?flow=CLIENT:PORT&via=MEMBER[,MEMBER...]&mode=masquerade|funnel|off.
+    server.route("POST", "/rim/masquerade", [handle, &sys](const http_request& req) {
+      auto flow = req.param("flow");
+      auto via = req.param("via").value_or("");
+      auto mode = req.param("mode").value_or("masquerade");
+      if (!flow || (via.empty() && mode != "off"))
+        return http_response::json(json{{"error", "flow=CLIENT:PORT and via=MEMBER[,MEMBER] are required"}}.dump(), 400);
+      auto answer = ask(sys, handle, rim::masquerade_atom::value, *flow, via, mode);
+      return http_response::json(answer, answer.rfind("{\"error\"", 0) == 0 ? 409 : 200);
+    });
   }
   server.route("GET", "/flows", [this, &sys](const http_request& req) {
     // The flows of every role that keeps them (cluster: the gateway's table; slr: pinned flows),

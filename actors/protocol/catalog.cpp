@@ -61,6 +61,7 @@ const std::vector<entry>& table() {
     row<rim_take>("rim_take", "hand-off: take this live connection, its socket state and content position"),
     row<rim_taken>("rim_taken", "hand-off answer: taken by the sender, or refused with the reason"),
     row<rim_holder>("rim_holder", "to a flow's owner: forward its packets to this rim host now"),
+    row<rim_relay>("rim_relay", "masquerade: pass a flow's segments on to the next masquerader, or send them"),
   };
   return rows;
 }

@@ -103,4 +103,20 @@ typename Inspector::result_type inspect(Inspector& f, rim_holder& x) {
   return f(caf::meta::type_name("rim_holder"), x.flow, x.holder);
 }
 
+/// Masquerade (document 000: "the collaborating host attaches source identifying information"):
+/// the sending host asks each masquerader of a flow's path to pass the flow's segments on to
+/// `next` (the next masquerader of a reflector chain), or, with next 0, to send them to the client
+/// in the flow's owner's name. `on` false ends it. Answered with true (in place) or false.
+struct rim_relay {
+  rim_flow flow;
+  std::uint32_t from = 0;  // the sending host
+  std::uint32_t next = 0;
+  bool on = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rim_relay& x) {
+  return f(caf::meta::type_name("rim_relay"), x.flow, x.from, x.next, x.on);
+}
+
 }  // namespace baton::protocol

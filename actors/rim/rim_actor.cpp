@@ -68,6 +68,10 @@ constexpr std::chrono::seconds after_life{30};
   COUNTER(takes_refused, "takes this host refused (content, socket, limit)")                 \
   COUNTER(refused_non_members, "rim messages from hosts that are not members (dropped)")     \
   COUNTER(holder_updates, "owner: a flow's packets redirected to its new holder")            \
+  COUNTER(masquerades, "flows whose segments other rim hosts now send (masquerade, funnel-cast)") \
+  COUNTER(masquerades_failed, "masquerades that did not start (a masquerader refused, a rule)") \
+  COUNTER(relays_taken, "flows this host agreed to send or relay for another rim host")       \
+  COUNTER(unexpected_messages, "messages the rim actor has no handler for (dropped)")          \
   GAUGE(links, "rim members this host has a link to")
 
 BATON_COUNTER_STRUCT(rim_actor_counters, BATON_RIM_ACTOR_COUNTERS)
@@ -89,6 +93,12 @@ struct rim_state {
   std::map<std::uint32_t, caf::actor> links;
   std::map<flow_id, std::uint32_t> forwarded;  // owner: flow -> holder
   std::set<flow_id> held;                      // holder: flows owned elsewhere, held here
+  struct exit_path {
+    std::vector<std::uint32_t> hops;  // the masqueraders, first to last (the last one sends)
+    bool funnel = false;              // a copy goes this way; the segment also leaves here
+  };
+  std::map<flow_id, exit_path> exits;          // sender: flows whose segments others send
+  std::map<flow_id, std::uint32_t> relays;     // masquerader: flow -> next hop (0: send it)
   rim_actor_counters counters;
   std::deque<handoff_record> recent;
   std::uint32_t self_address = 0;
@@ -110,6 +120,8 @@ void publish_tables(rim_actor_type* self, Then then) {
   for (auto& [id, holder] : st.forwarded) t.forwarded.push_back({key_of(flow_of(id)), holder});
   for (auto& id : st.held) t.held.push_back(key_of(flow_of(id)));
   for (auto& [address, name] : st.member_names) t.members.push_back(address);
+  for (auto& [id, path] : st.exits) t.exits.push_back({key_of(flow_of(id)), path.hops.front()});
+  for (auto& [id, next] : st.relays) t.relays.push_back({key_of(flow_of(id)), next});
   auto* stage = st.stage;
   // table_slot::publish waits for the loop to leave its batch: never on an actor's worker, and
   // never on the loop thread itself: a thread of its own, a few microseconds long.
@@ -285,6 +297,168 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
     });
 }
 
+/// A masquerader forgets a flow. A request like every rim_relay (its answer, true, must not
+/// arrive as an unexpected message); nothing waits for it.
+void tell_relay_off(rim_actor_type* self, const caf::actor& hop, const rim_flow& flow) {
+  self->request(hop, std::chrono::seconds(5), protocol::rim_relay{flow, self->state.self_address, 0, false})
+    .then([](bool) {}, [](caf::error&) {});
+}
+
+std::string path_text(rim_actor_type* self, const rim_state::exit_path& p) {
+  std::string out = p.funnel ? "funnel-cast via " : "masqueraded via ";
+  for (std::size_t i = 0; i < p.hops.size(); ++i) out += (i ? " -> " : "") + name_of(self, p.hops[i]);
+  return out;
+}
+
+/// Ends a masquerade here: the segments leave from this host again first, then the
+/// masqueraders forget the flow.
+void stop_masquerade(rim_actor_type* self, const rim_flow& flow) {
+  auto& st = self->state;
+  auto it = st.exits.find(id_of(flow));
+  if (it == st.exits.end()) return;
+  const auto path = it->second;
+  st.exits.erase(it);
+  on_service(self, [flow, funnel = path.funnel](service&) {
+               funnel ? net::funnel_flow(key_of(flow), false) : net::masquerade_flow(key_of(flow), false);
+               return 0;
+             },
+             [=](int) {
+               publish_tables(self, [] {});
+               for (auto hop : path.hops)
+                 if (auto l = self->state.links.find(hop); l != self->state.links.end())
+                   tell_relay_off(self, l->second, flow);
+             });
+  self->state.events->add(node::severity::info, "rim_masquerade_ended", {{"flow", text(flow)}});
+}
+
+/// Masquerade or funnel-cast of a flow served here through `hops` (a reflector chain when more
+/// than one): every masquerader is told first (rim_relay, answered), then this host's table and
+/// kernel rule send the segments their way.
+void start_masquerade(rim_actor_type* self, rim_flow flow, std::vector<std::uint32_t> hops, bool funnel,
+                      caf::response_promise rp) {
+  auto& st = self->state;
+  auto remaining = std::make_shared<std::size_t>(hops.size());
+  auto failed = std::make_shared<bool>(false);
+  for (std::size_t i = 0; i < hops.size(); ++i) {
+    const std::uint32_t next = i + 1 < hops.size() ? hops[i + 1] : 0;
+    auto link = st.links.find(hops[i]);
+    self->request(link->second, std::chrono::milliseconds(st.policy->rim->handoff_timeout_ms),
+                  protocol::rim_relay{flow, st.self_address, next, true})
+      .then(
+        [=](bool ok) mutable {
+          if (!ok) *failed = true;
+          if (--*remaining > 0) return;
+          if (*failed) {
+            ++self->state.counters.masquerades_failed;
+            for (auto hop : hops)
+              if (auto l = self->state.links.find(hop); l != self->state.links.end())
+                tell_relay_off(self, l->second, flow);
+            rp.deliver(json_error("a masquerader refused the flow"));
+            return;
+          }
+          self->state.exits[id_of(flow)] = {hops, funnel};
+          publish_tables(self, [=]() mutable {
+            on_service(self, [flow, funnel](service&) {
+                         try {
+                           funnel ? net::funnel_flow(key_of(flow), true) : net::masquerade_flow(key_of(flow), true);
+                           return std::string();
+                         } catch (const std::exception& e) {
+                           return std::string(e.what());
+                         }
+                       },
+                       [=](std::string why) mutable {
+                         auto& st = self->state;
+                         if (!why.empty()) {
+                           stop_masquerade(self, flow);
+                           ++st.counters.masquerades_failed;
+                           rp.deliver(json_error(why));
+                           return;
+                         }
+                         ++st.counters.masquerades;
+                         const auto& path = st.exits[id_of(flow)];
+                         remember(self, {text(flow), st.policy->identity.name, path_text(self, path), "in place", 0});
+                         st.events->add(node::severity::info, "rim_masquerade",
+                                        {{"flow", text(flow)}, {"path", path_text(self, path)}});
+                         rp.deliver(nlohmann::json{{"flow", text(flow)}, {"path", path_text(self, path)}}.dump());
+                       });
+          });
+        },
+        [=](caf::error& err) mutable {
+          *failed = true;
+          if (--*remaining == 0) {
+            ++self->state.counters.masquerades_failed;
+            rp.deliver(json_error("a masquerader did not answer: " + self->home_system().render(err)));
+          }
+        });
+  }
+}
+
+/// The console's masquerade: `client` "address:port" of a connection served here, `via` the
+/// masqueraders by name or address, comma-separated, `mode` "masquerade", "funnel" or "off".
+caf::result<std::string> masquerade(rim_actor_type* self, const std::string& client, const std::string& via,
+                                    const std::string& mode) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<std::string>();
+  auto fail = [=](std::string why) mutable {
+    ++self->state.counters.masquerades_failed;
+    rp.deliver(json_error(why));
+  };
+  if (mode != "masquerade" && mode != "funnel" && mode != "off") {
+    fail("mode must be masquerade, funnel or off");
+    return rp;
+  }
+  std::vector<std::uint32_t> hops;
+  std::size_t start = 0;
+  while (mode != "off" && start <= via.size()) {
+    const auto comma = via.find(',', start);
+    const std::string name = via.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::uint32_t hop = 0;
+    for (auto& [address, n] : st.member_names)
+      if (n == name || policy::format_ipv4(address) == name) hop = address;
+    if (hop == 0) {
+      fail("\"" + name + "\" is not a rim member");
+      return rp;
+    }
+    if (!st.links.count(hop)) {
+      fail("no link to " + name + " now");
+      return rp;
+    }
+    hops.push_back(hop);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  const auto colon = client.rfind(':');
+  auto address = parse_ipv4(client.substr(0, colon == std::string::npos ? 0 : colon));
+  std::uint16_t port = 0;
+  try {
+    port = static_cast<std::uint16_t>(std::stoul(client.substr(colon + 1)));
+  } catch (...) {
+  }
+  if (!address || port == 0) {
+    fail("flow must be the client's address:port");
+    return rp;
+  }
+  const std::uint32_t client_address = *address;
+  on_service(
+    self,
+    [client_address, port](service& s) {
+      std::optional<rim_flow> found;
+      for (auto& c : s.snapshot().connections)
+        if (c.flow.client_address == client_address && c.flow.client_port == port) found = c.flow;
+      return found;
+    },
+    [=](std::optional<rim_flow> found) mutable {
+      if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
+      stop_masquerade(self, *found);
+      if (mode == "off") {
+        rp.deliver(nlohmann::json{{"flow", text(*found)}, {"path", "direct"}}.dump());
+        return;
+      }
+      start_masquerade(self, *found, hops, mode == "funnel", rp);
+    });
+  return rp;
+}
+
 /// The giver's side, asked by the console: `client` is "address:port" of a connection served
 /// here, `to` a member's name or address.
 caf::result<std::string> hand_off(rim_actor_type* self, const std::string& client, const std::string& to) {
@@ -333,6 +507,7 @@ caf::result<std::string> hand_off(rim_actor_type* self, const std::string& clien
       auto& st = self->state;
       if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
       const rim_flow flow = *found;
+      stop_masquerade(self, flow);  // its new holder sends it itself
       // First the flow's packets stop reaching the socket: once it is gone, the kernel would
       // answer them with a reset in the owner's name.
       if (flow.service_address == st.self_address) {
@@ -366,13 +541,22 @@ node::role_status status_of(rim_actor_type* self, const service_snapshot& s) {
   out.tables.push_back(std::move(m));
   node::status_table f{"flows", "", {{"flow", column_kind::fact, ""}, {"content", column_kind::fact, ""},
                                       {"position", column_kind::fact, ""}, {"total", column_kind::fact, ""},
-                                      {"sender", column_kind::fact, ""}, {"taken", column_kind::fact, ""}}, {}};
-  for (auto& c : s.connections)
+                                      {"sender", column_kind::fact, ""}, {"taken", column_kind::fact, ""},
+                                      {"path", column_kind::fact, ""}}, {}};
+  for (auto& c : s.connections) {
+    auto e = st.exits.find(id_of(c.flow));
     f.rows.push_back({{scalar(text(c.flow)), scalar(c.content), scalar(c.position), scalar(c.total),
-                       scalar(st.policy->identity.name), scalar(c.taken)}, {}});
+                       scalar(st.policy->identity.name), scalar(c.taken),
+                       scalar(e == st.exits.end() ? std::string("direct") : path_text(self, e->second))}, {}});
+  }
   for (auto& [id, holder] : st.forwarded)
     f.rows.push_back({{scalar(text(flow_of(id))), scalar(""), scalar(std::uint64_t{0}), scalar(std::uint64_t{0}),
-                       scalar(name_of(self, holder)), scalar(false)}, {}});
+                       scalar(name_of(self, holder)), scalar(false), scalar("held elsewhere")}, {}});
+  for (auto& [id, next] : st.relays)
+    f.rows.push_back({{scalar(text(flow_of(id))), scalar(""), scalar(std::uint64_t{0}), scalar(std::uint64_t{0}),
+                       scalar(next == 0 ? st.policy->identity.name : name_of(self, next)), scalar(false),
+                       scalar(next == 0 ? std::string("sent here for its owner") : "relayed to " + name_of(self, next))},
+                      {}});
   out.tables.push_back(std::move(f));
   node::status_table d{"handoffs", "", {{"flow", column_kind::fact, ""}, {"from", column_kind::fact, ""},
                                          {"to", column_kind::fact, ""}, {"outcome", column_kind::fact, ""},
@@ -395,7 +579,8 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
   st.rules = {p->rim->tun, p->rim->route_table};
   for (auto& peer : p->peers)
     if (peer.at.address != st.self_address) st.member_names[peer.at.address] = peer.name;
-  self->attach_functor([svc, rules = st.rules] {
+  self->attach_functor([svc, rules = st.rules, events, &sys = self->home_system()](const caf::error& reason) {
+    if (reason) events->add(node::severity::error, "rim_actor_exited", {{"reason", sys.render(reason)}});
     svc->stop();
     net::remove_rim_rules(rules);
   });
@@ -403,6 +588,14 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
   // One link per pair: the lower address dials (tls_dial.hpp).
   for (auto& [address, name] : st.member_names)
     if (node::dials(st.self_address, address)) dial(self, address);
+  // A stray message is counted and dropped: the rim actor does not quit over one (CAF's default
+  // would end it, and with it every flow this host serves).
+  self->set_default_handler([=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    ++self->state.counters.unexpected_messages;
+    self->state.events->add(node::severity::warning, "rim_unexpected_message",
+                            {{"message", caf::to_string(x.content())}});
+    return caf::message{};
+  });
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto it = st.links.begin(); it != st.links.end(); ++it)
@@ -462,6 +655,28 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
       publish_tables(self, [] {});
     },
     [=](handoff_atom, const std::string& client, const std::string& to) { return hand_off(self, client, to); },
+    [=](masquerade_atom, const std::string& client, const std::string& via, const std::string& mode) {
+      return masquerade(self, client, via, mode);
+    },
+    [=](const protocol::rim_relay& r) -> caf::result<bool> {
+      auto& st = self->state;
+      if (!is_member(self, r.from) || !st.links.count(r.from) || (r.next != 0 && !is_member(self, r.next))) {
+        ++st.counters.refused_non_members;
+        st.events->add(node::severity::warning, "rim_refused", {{"from", policy::format_ipv4(r.from)},
+                                                                 {"reason", "relay asked by or to a host that is not a rim member"}});
+        return false;
+      }
+      const auto id = id_of(r.flow);
+      if (r.on) {
+        st.relays[id] = r.next;
+        ++st.counters.relays_taken;
+      } else if (!st.relays.erase(id)) {
+        return true;
+      }
+      auto rp = self->make_response_promise<bool>();
+      publish_tables(self, [rp]() mutable { rp.deliver(true); });
+      return rp;
+    },
     [=](linger_atom, std::uint32_t a, std::uint16_t ap, std::uint32_t b, std::uint16_t bp) {
       // A flow's after-life is over: forget its forwarding (owner) or injection (holder).
       auto& st = self->state;
@@ -479,6 +694,7 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
                  [=](std::vector<rim_flow> ended) {
                    auto& st = self->state;
                    for (auto& f : ended) {
+                     stop_masquerade(self, f);
                      if (f.service_address != st.self_address) {
                        auto owner = st.links.find(f.service_address);
                        if (owner != st.links.end()) self->send(owner->second, protocol::rim_holder{f, 0});
@@ -533,6 +749,7 @@ caf::actor spawn_rim_actor(caf::actor_system& sys, std::shared_ptr<node::io_runt
   c.port = p.rim->service_port;
   c.content = p.rim->content;
   c.max_flows = p.rim->max_flows;
+  c.mss = p.rim->mss;
   auto svc = std::make_shared<service>(c);
   svc->start();
   return sys.spawn(rim_impl, std::make_shared<const policy::policy>(p), svc, std::move(io), &events);

@@ -10,7 +10,10 @@
 //           packets from then on, and tells the owner (rim_holder) so it forwards them here;
 //   owner:  forwards the client's packets of each flow it gave away to the flow's holder, and
 //           keeps dropping and forwarding for a while after the flow ends (late ACKs, FIN).
-// The console asks it: (handoff_atom, "client:port", "member") -> JSON text.
+//   masquerade: the host with the socket keeps it, its segments leave from other rim hosts, in
+//           its name (or, funnel-cast, from both); a reflector chain passes them on first.
+// The console asks it: (handoff_atom, "client:port", "member") and (masquerade_atom,
+// "client:port", "member,member", "masquerade"|"funnel"|"off") -> JSON text.
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
@@ -27,6 +30,7 @@ class io_runtime;
 namespace baton::rim {
 
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
+using masquerade_atom = caf::atom_constant<caf::atom("masquerad")>;
 
 caf::actor spawn_rim_actor(caf::actor_system& sys, std::shared_ptr<node::io_runtime> io, node::event_log& events,
                            const policy::policy& p);

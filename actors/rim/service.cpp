@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -216,6 +218,12 @@ service::service(const service_config& c) : impl_(std::make_unique<impl>(c)) {
   a.open(at.protocol(), ec);
   if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) a.bind(at, ec);
+  // Accepted sockets inherit the segment size (a masquerader adds an IP-in-IP header to each).
+  if (!ec && c.mss != 0) {
+    const int mss = static_cast<int>(c.mss);
+    if (::setsockopt(a.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) != 0)
+      ec = asio::error_code(errno, asio::system_category());
+  }
   if (!ec) a.listen(1024, ec);
   if (ec)
     throw std::runtime_error("rim: cannot serve on " + policy::format_ipv4(c.address) + ":" + std::to_string(c.port) +

@@ -58,6 +58,7 @@ struct service_config {
   std::uint16_t port = 8080;
   std::string content;         // directory of the objects
   std::uint32_t max_flows = 1024;
+  std::uint32_t mss = 1440;    // TCP_MAXSEG of the service's sockets; 0: the kernel's
 };
 
 class service {

@@ -32,6 +32,8 @@ void rim_stage::publish(rim_tables t) {
             [](const rim_forward& a, const rim_forward& b) { return a.flow < b.flow; });
   std::sort(t.held.begin(), t.held.end());
   std::sort(t.members.begin(), t.members.end());
+  for (auto* table : {&t.exits, &t.relays})
+    std::sort(table->begin(), table->end(), [](const rim_forward& a, const rim_forward& b) { return a.flow < b.flow; });
   counters_->forwarded_flows.store(t.forwarded.size(), std::memory_order_relaxed);
   counters_->held_flows.store(t.held.size(), std::memory_order_relaxed);
   tables_.publish(std::make_unique<const rim_tables>(std::move(t)));
@@ -41,18 +43,43 @@ rim_counters rim_stage::counters() const noexcept {
   return counters_->snapshot();
 }
 
+/// The entry of `key` in a sorted table, or nullptr.
+const rim_forward* find(const std::vector<rim_forward>& table, const rim_flow_key& key) noexcept {
+  auto it = std::lower_bound(table.begin(), table.end(), key,
+                             [](const rim_forward& f, const rim_flow_key& k) { return f.flow < k; });
+  return it != table.end() && it->flow == key ? &*it : nullptr;
+}
+
+/// A segment the service side sends (service -> client) as a flow key (client -> service).
+rim_flow_key reverse_key_of(const packet_fields& f) noexcept { return {f.dst, f.dst_port, f.src, f.src_port}; }
+
 verdict rim_stage::from_uplink(packet_context& ctx, const rim_tables& t) noexcept {
   // A copy of what the kernel receives: only the flows handed away are this stage's.
   if (ctx.fields.protocol != ip_protocol_tcp || t.forwarded.empty()) return verdict::drop(drop_reason::not_owned);
-  const rim_flow_key key = key_of(ctx.fields);
-  auto it = std::lower_bound(t.forwarded.begin(), t.forwarded.end(), key,
-                             [](const rim_forward& f, const rim_flow_key& k) { return f.flow < k; });
-  if (it == t.forwarded.end() || !(it->flow == key)) return verdict::drop(drop_reason::not_owned);
+  const rim_forward* f = find(t.forwarded, key_of(ctx.fields));
+  if (f == nullptr) return verdict::drop(drop_reason::not_owned);
+  const verdict v = tunnel_to(ctx, f->holder);
+  if (v.what == verdict::kind::forward) bump(counters_->forwarded);
+  return v;
+}
 
+verdict rim_stage::from_tun(packet_context& ctx, const rim_tables& t) noexcept {
+  // What this host's stack routed into the TUN: segments of its masqueraded flows.
+  const rim_forward* f = ctx.fields.protocol == ip_protocol_tcp ? find(t.exits, reverse_key_of(ctx.fields)) : nullptr;
+  if (f == nullptr) {
+    bump(counters_->tun_unrouted);
+    return verdict::drop(drop_reason::no_route);
+  }
+  const verdict v = tunnel_to(ctx, f->holder);
+  if (v.what == verdict::kind::forward) bump(counters_->masqueraded);
+  return v;
+}
+
+verdict rim_stage::tunnel_to(packet_context& ctx, std::uint32_t to) noexcept {
   packet_buffer& b = *ctx.buffer;
   ipip_tunnel tunnel;
   tunnel.src = config_.self;
-  tunnel.dst = it->holder;
+  tunnel.dst = to;
   tunnel.identification = ipip_id_++;
   bytes_span outer;
   const edit_status s = ipip_encapsulate(b.storage(), b.offset(), tunnel, outer);
@@ -65,7 +92,6 @@ verdict rim_stage::from_uplink(packet_context& ctx, const rim_tables& t) noexcep
     return verdict::drop(drop_reason::oversize);
   }
   b.set_data(outer);
-  bump(counters_->forwarded);
   return verdict::forward(config_.tunnel);
 }
 
@@ -90,6 +116,20 @@ verdict rim_stage::from_tunnel(packet_context& ctx, const rim_tables& t) noexcep
     ctx.status = s;
     return verdict::drop(drop_reason::malformed);
   }
+  if (ctx.fields.protocol == ip_protocol_tcp && !t.relays.empty()) {
+    // A masqueraded segment (service -> client): on to the next masquerader, or out to the
+    // client from here with its source unchanged (the tunnel port sends it as it is).
+    if (const rim_forward* r = find(t.relays, reverse_key_of(ctx.fields))) {
+      b.set_data(inner);
+      if (r->holder != 0) {
+        const verdict v = tunnel_to(ctx, r->holder);
+        if (v.what == verdict::kind::forward) bump(counters_->relayed);
+        return v;
+      }
+      bump(counters_->sent_for_others);
+      return verdict::forward(config_.tunnel);
+    }
+  }
   // Only the flows held here: the kernel would answer any other with a reset in the owner's name.
   if (ctx.fields.protocol != ip_protocol_tcp ||
       !std::binary_search(t.held.begin(), t.held.end(), key_of(ctx.fields))) {
@@ -105,6 +145,7 @@ verdict rim_stage::process(packet_context& ctx) noexcept {
   const rim_tables& t = *tables_.read();
   if (ctx.in_port == config_.uplink) return from_uplink(ctx, t);
   if (ctx.in_port == config_.tunnel) return from_tunnel(ctx, t);
+  if (ctx.in_port == config_.tun) return from_tun(ctx, t);
   return verdict::drop(drop_reason::no_route);
 }
 

@@ -47,6 +47,13 @@ struct rim_tables {
   std::vector<rim_forward> forwarded;   // flows this host owns and another holds
   std::vector<rim_flow_key> held;       // flows another host owns and this one holds
   std::vector<std::uint32_t> members;   // the rim hosts tunnels are taken from
+  /// Masquerade, this host's side: flows whose segments its stack routes into the TUN, tunnelled
+  /// to the first masquerader (holder = that host).
+  std::vector<rim_forward> exits;
+  /// Masquerade, a masquerader's side: flows whose segments arrive tunnelled from another rim
+  /// host; holder = the next masquerader of a reflector chain, or 0: send it to the client here,
+  /// with the source's address as it is.
+  std::vector<rim_forward> relays;
 };
 
 struct rim_stage_config {
@@ -63,6 +70,10 @@ struct rim_stage_config {
   COUNTER(refused_tunnels, "IP-in-IP from a host that is not a rim member (dropped)")         \
   COUNTER(decap_errors, "tunnel packets that are not IP-in-IP or whose inner datagram is bad") \
   COUNTER(oversize, "no headroom or over 64 KiB after encapsulation")                         \
+  COUNTER(masqueraded, "segments of this host's flows tunnelled to their first masquerader")  \
+  COUNTER(relayed, "segments tunnelled on to the next masquerader of a reflector chain")      \
+  COUNTER(sent_for_others, "segments sent to a client in another rim host's name")            \
+  COUNTER(tun_unrouted, "datagrams from the TUN of no masqueraded flow (dropped)")            \
   GAUGE(forwarded_flows, "flows whose packets this host forwards now")                        \
   GAUGE(held_flows, "flows handed here that this host holds now")
 
@@ -86,6 +97,9 @@ class rim_stage final : public stage {
   struct live_counters;
   verdict from_uplink(packet_context& ctx, const rim_tables& t) noexcept;
   verdict from_tunnel(packet_context& ctx, const rim_tables& t) noexcept;
+  verdict from_tun(packet_context& ctx, const rim_tables& t) noexcept;
+  // Wraps the datagram in IP-in-IP to `to` and forwards it on the tunnel port.
+  verdict tunnel_to(packet_context& ctx, std::uint32_t to) noexcept;
 
   rim_stage_config config_;
   table_slot<rim_tables> tables_;
