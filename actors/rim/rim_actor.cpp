@@ -311,24 +311,41 @@ std::string path_text(rim_actor_type* self, const rim_state::exit_path& p) {
 }
 
 /// Ends a masquerade here: the segments leave from this host again first, then the
-/// masqueraders forget the flow.
-void stop_masquerade(rim_actor_type* self, const rim_flow& flow) {
+/// masqueraders forget the flow; `then()` runs once they all answered (or failed to), so a new
+/// path set up afterwards is not undone by a late "off".
+template <class Then>
+void stop_masquerade(rim_actor_type* self, const rim_flow& flow, Then then) {
   auto& st = self->state;
   auto it = st.exits.find(id_of(flow));
-  if (it == st.exits.end()) return;
+  if (it == st.exits.end()) {
+    then();
+    return;
+  }
   const auto path = it->second;
   st.exits.erase(it);
+  st.events->add(node::severity::info, "rim_masquerade_ended", {{"flow", text(flow)}});
+  auto done = std::make_shared<Then>(std::move(then));
   on_service(self, [flow, funnel = path.funnel](service&) {
                funnel ? net::funnel_flow(key_of(flow), false) : net::masquerade_flow(key_of(flow), false);
                return 0;
              },
              [=](int) {
-               publish_tables(self, [] {});
-               for (auto hop : path.hops)
-                 if (auto l = self->state.links.find(hop); l != self->state.links.end())
-                   tell_relay_off(self, l->second, flow);
+               publish_tables(self, [=] {
+                 std::vector<caf::actor> hops;
+                 for (auto hop : path.hops)
+                   if (auto l = self->state.links.find(hop); l != self->state.links.end()) hops.push_back(l->second);
+                 if (hops.empty()) return (*done)();
+                 auto remaining = std::make_shared<std::size_t>(hops.size());
+                 for (auto& hop : hops)
+                   self->request(hop, std::chrono::seconds(2), protocol::rim_relay{flow, self->state.self_address, 0, false})
+                     .then([=](bool) { if (--*remaining == 0) (*done)(); },
+                           [=](caf::error&) { if (--*remaining == 0) (*done)(); });
+               });
              });
-  self->state.events->add(node::severity::info, "rim_masquerade_ended", {{"flow", text(flow)}});
+}
+
+void stop_masquerade(rim_actor_type* self, const rim_flow& flow) {
+  stop_masquerade(self, flow, [] {});
 }
 
 /// Masquerade or funnel-cast of a flow served here through `hops` (a reflector chain when more
@@ -449,12 +466,14 @@ caf::result<std::string> masquerade(rim_actor_type* self, const std::string& cli
     },
     [=](std::optional<rim_flow> found) mutable {
       if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
-      stop_masquerade(self, *found);
-      if (mode == "off") {
-        rp.deliver(nlohmann::json{{"flow", text(*found)}, {"path", "direct"}}.dump());
-        return;
-      }
-      start_masquerade(self, *found, hops, mode == "funnel", rp);
+      const rim_flow flow = *found;
+      stop_masquerade(self, flow, [=]() mutable {
+        if (mode == "off") {
+          rp.deliver(nlohmann::json{{"flow", text(flow)}, {"path", "direct"}}.dump());
+          return;
+        }
+        start_masquerade(self, flow, hops, mode == "funnel", rp);
+      });
     });
   return rp;
 }
