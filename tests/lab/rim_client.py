@@ -7,6 +7,7 @@ a download going long enough to hand it off several times).
 
     rim_client.py HOST PORT NAME [--rate BYTES_PER_S] [--progress FILE]
 --progress: the byte count is written there about every 100 ms (for a test to wait on).
+--arrivals: every arrival's time (time.monotonic(), one per line) is written there at the end.
 """
 
 import argparse
@@ -21,6 +22,7 @@ ap.add_argument("port", type=int)
 ap.add_argument("name")
 ap.add_argument("--rate", type=float, default=0)
 ap.add_argument("--progress")
+ap.add_argument("--arrivals")
 a = ap.parse_args()
 
 start = time.monotonic()
@@ -31,6 +33,7 @@ body_start = b""
 h = hashlib.sha256()
 received = 0
 gaps = []
+arrivals = []
 reset = False
 error = ""
 last = time.monotonic()
@@ -59,6 +62,7 @@ try:
         if not chunk:
             break
         gaps.append((now - last, last - start))
+        arrivals.append(now)
         last = now
         h.update(chunk)
         received += len(chunk)
@@ -77,6 +81,9 @@ except ConnectionResetError as e:
     error = str(e)
 except OSError as e:
     error = str(e)
+if a.arrivals:
+    with open(a.arrivals, "w") as f:
+        f.write("\n".join(f"{t:.6f}" for t in arrivals))
 gaps.sort(reverse=True)
 print(json.dumps({"status": status, "length": length, "received": received, "sha256": h.hexdigest(),
                   "reset": reset, "error": error, "seconds": time.monotonic() - start,
