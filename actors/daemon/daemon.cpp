@@ -11,7 +11,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "actors/console/http_client.hpp"
 #include "actors/console/http_server.hpp"
+#include "actors/console/web_assets.hpp"
 #include "actors/console/metrics.hpp"
 #include "actors/console/status_render.hpp"
 #include "actors/daemon/roles.hpp"
@@ -387,11 +389,79 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     return http_response::text(console::render_prometheus(families), 200,
                                console::prometheus_content_type);
   });
+  // The web console (actors/console/web): its files, and what it needs to show the peers' state.
+  for (auto& asset : console::web_assets()) {
+    auto serve = [asset](const http_request&) {
+      auto r = http_response::text(std::string(asset.body), 200, std::string(asset.content_type));
+      // The page runs only its own files and talks only to this console.
+      r.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      return r;
+    };
+    server.route("GET", std::string(asset.path), serve);
+    if (asset.path == "/index.html") server.route("GET", "/", serve);
+  }
+  server.route("GET", "/consoles", [this](const http_request&) {
+    // This node's console and every peer's the policy names (peers[].console), for the page's
+    // node switcher; /peer reaches them through this node.
+    auto current = impl_->policy();
+    json list = json::array();
+    list.push_back({{"name", current->identity.name},
+                    {"address", policy::format_ipv4(current->identity.address)},
+                    {"console", policy::to_string(current->console)},
+                    {"self", true}});
+    for (auto& peer : current->peers)
+      list.push_back({{"name", peer.name},
+                      {"address", policy::format_ipv4(peer.at.address)},
+                      {"console", peer.console},
+                      {"self", false}});
+    return http_response::json(list.dump());
+  });
+  server.route("GET", "/peer", [this](const http_request& req) {
+    // GET ?name=PEER&path=/units: the peer's answer to a read, fetched by this node, so one page
+    // shows the whole group. Only reads, only peers the policy names with a console address.
+    auto name = req.param("name").value_or("");
+    auto path = req.param("path").value_or("");
+    static const std::set<std::string> readable{"/actors", "/group", "/units", "/counters",
+                                                "/events", "/policy", "/flows", "/slr",
+                                                "/cluster", "/pep", "/replicas", "/host_agent"};
+    if (!readable.count(path))
+      return http_response::error(400, "path must be one of the console's reads (/group, /units, "
+                                       "/counters, /events, /actors, /policy, /flows, or a role's)");
+    auto current = impl_->policy();
+    const policy::peer* peer = nullptr;
+    for (auto& p : current->peers)
+      if (p.name == name) peer = &p;
+    if (!peer) return http_response::error(404, "no peer named \"" + name + "\" in the policy");
+    if (peer->console.empty())
+      return http_response::error(404, "peer " + name + " has no console address in the policy "
+                                       "(peers[].console)");
+    std::string target = path;
+    if (auto after = req.param("after")) target += "?after=" + std::to_string(std::stoull(*after));
+    try {
+      auto reply = console::http_fetch(peer->console, "GET", target, {}, std::chrono::seconds(2));
+      http_response r;
+      r.status = reply.status;
+      r.content_type = reply.header("content-type").value_or("application/json");
+      r.body = std::move(reply.body);
+      return r;
+    } catch (const std::exception& e) {
+      return http_response::error(502, "peer " + name + ": " + e.what());
+    }
+  });
   try {
     server.start();
   } catch (const std::exception& e) {
     throw std::runtime_error("console " + policy::to_string(p.console) + ": " + e.what());
   }
+  // Issue 16 asks for TLS and a client certificate or token on a non-loopback console; until the
+  // console has them, an exposed console is said so at start (and in /events).
+  if ((p.console.address >> 24) != 127)
+    events_.add(severity::warning, "console_unauthenticated",
+                {{"console", server.address()},
+                 {"reason", "the console is not on loopback and has no TLS or token yet: whoever "
+                            "reaches it can read this node and send it commands"}});
   events_.add(severity::info, "started",
               {{"node", p.identity.name}, {"console", server.address()},
                {"group_port", std::to_string(d.group_port)}});
