@@ -204,6 +204,36 @@ TEST_CASE("a client still sending a refused body gets the 413, not a reset") {
   CHECK(json::parse(fits.body)["body"].get<std::string>().size() == (1u << 20));
 }
 
+TEST_CASE("a command from another site's page is refused; the console's own page and tools pass") {
+  test_server t;
+  struct row {
+    const char* name;
+    std::string origin_header;  // "" = no Origin (curl, batonctl)
+    std::string host;
+    int status;
+  };
+  const std::vector<row> rows{
+      {"no Origin (batonctl, curl)", "", "127.0.0.1:9000", 200},
+      {"the console's own page", "Origin: http://127.0.0.1:9000\r\n", "127.0.0.1:9000", 200},
+      {"another site's page", "Origin: http://evil.example\r\n", "127.0.0.1:9000", 403},
+      {"same host, other port", "Origin: http://127.0.0.1:9001\r\n", "127.0.0.1:9000", 403},
+      {"opaque origin (sandboxed frame)", "Origin: null\r\n", "127.0.0.1:9000", 403},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto answer = parse_http_reply(http_raw_exchange(
+        t.node, "POST /reload HTTP/1.1\r\nHost: " + r.host + "\r\n" + r.origin_header +
+                    "Content-Length: 2\r\nConnection: close\r\n\r\n{}"));
+    CHECK(answer.status == r.status);
+    if (r.status == 403) CHECK(answer.body.find("cross-origin POST refused") != std::string::npos);
+  }
+  // Reads are not commands: a GET with a foreign Origin is answered (the page's CSP and the
+  // browser's same-origin rule keep its body from the other site).
+  auto get = parse_http_reply(http_raw_exchange(
+      t.node, raw_get("/actors", "Origin: http://evil.example\r\n")));
+  CHECK(get.status == 200);
+}
+
 TEST_CASE("keep-alive: pipelined requests are answered in order on one connection") {
   test_server t;
   std::string bytes =
