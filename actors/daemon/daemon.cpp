@@ -376,7 +376,17 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   server.route("POST", "/reload", [this](const http_request&) {
     return http_response::json(reload());
   });
-  server.route("POST", "/drain", [this](const http_request&) {
+  server.route("POST", "/drain", [this](const http_request& req) {
+    // Only this node drains today: a body naming another member or one unit (batonctl drain
+    // --member/--unit) is refused rather than draining this node by mistake.
+    auto body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return http_response::error(400, "the body must be a JSON object");
+    auto self = impl_->policy()->identity.name;
+    if (body.contains("unit") ||
+        (body.contains("member") && !(body["member"].is_string() && body["member"] == self)))
+      return http_response::error(501, "this node drains only itself (no member other than " + self +
+                                         ", no single unit): ask that member's console");
     return http_response::json(drain());
   });
   server.route("GET", "/metrics", [collect](const http_request&) {
