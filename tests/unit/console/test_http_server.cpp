@@ -436,3 +436,32 @@ TEST_CASE("bind addresses: parsing, port 0, address in use, stop is idempotent")
   first.stop();
   first.stop();
 }
+
+TEST_CASE("the client's reply parser takes responses and refuses what is not one") {
+  struct row {
+    const char* name;
+    std::string bytes;
+    int status;  // 0: refused with http_client_error(kind::protocol)
+    std::string body;
+  };
+  const std::vector<row> rows{
+      {"content-length body", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", 200, "hi"},
+      {"chunked body", "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+       404, "abc"},
+      {"body to the end", "HTTP/1.0 502 Bad Gateway\r\n\r\nrest", 502, "rest"},
+      {"no header end", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", 0, ""},
+      {"not HTTP", "SSH-2.0-OpenSSH_9.2\r\n\r\n", 0, ""},
+      {"status below 100", "HTTP/1.1 000 Zero\r\n\r\n", 0, ""},
+      {"status not digits", "HTTP/1.1 2x0 OK\r\n\r\n", 0, ""},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    if (r.status == 0) {
+      CHECK_THROWS_AS(parse_http_reply(r.bytes), http_client_error);
+    } else {
+      auto reply = parse_http_reply(r.bytes);
+      CHECK(reply.status == r.status);
+      CHECK(reply.body == r.body);
+    }
+  }
+}
