@@ -5,7 +5,7 @@ Run inside a lab node's network namespace (the consoles listen there), it starts
 `chromium --headless` on a page and answers one JSON command per stdin line with one JSON line on
 stdout:
   {"eval": "JS expression"}          -> {"value": ...}   (promises awaited, result by value)
-  {"screenshot": "/path/file.png"}   -> {"bytes": N}
+  {"screenshot": "/path/file.png"}   -> {"bytes": N}  (optional "clip": [x, y, w, h, scale])
   {"navigate": "http://..."}         -> {"ok": true}     (returns once the load event fired)
   {"quit": true}                     -> {"ok": true}, then exits
 An error in a command answers {"error": "..."}; the browser's own failure ends the process.
@@ -179,7 +179,11 @@ def main():
                     else:
                         answer = {"value": r["result"].get("value")}
                 elif "screenshot" in command:
-                    data = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
+                    params = {"format": "png"}
+                    if "clip" in command:  # [x, y, width, height, scale]
+                        x, y, w, h, scale = command["clip"]
+                        params["clip"] = {"x": x, "y": y, "width": w, "height": h, "scale": scale}
+                    data = base64.b64decode(tools.call("Page.captureScreenshot", **params)["data"])
                     with open(command["screenshot"], "wb") as f:
                         f.write(data)
                     answer = {"bytes": len(data)}

@@ -19,6 +19,7 @@ const state = {
   history: new Map(),  // counter path -> [{t, v}]
   lastEventSeq: 0,
   events: [],
+  consoles: [],        // /consoles: this node and its peers
 };
 
 // ---- fetching ----------------------------------------------------------------------------------
@@ -194,6 +195,26 @@ async function refreshGroup() {
   return g;
 }
 
+// Each node's own /group, fetched through this node whatever node the page shows: one table
+// for the whole group (a dead member shows why it did not answer).
+async function refreshNodes() {
+  const rows = await Promise.all(state.consoles.map(async (c) => {
+    const path = c.self ? "/group" : "/peer?" + new URLSearchParams({name: c.name, path: "/group"});
+    try {
+      const r = await fetch(path, {cache: "no-store"});
+      const g = await r.json();
+      if (!r.ok) throw new Error(g.error || String(r.status));
+      return {node: c.name, state: "up", phase: g.phase, master: g.master, units: g.owned_units,
+              members: (g.members || []).length, "loss est.": g.loss_estimate, "keepalive n": g.keepalive_n};
+    } catch (e) {
+      return {node: c.name, state: c.console || c.self ? "unreachable" : "no console address",
+              why: e.message};
+    }
+  }));
+  fillTable($("nodes-table"), rows, ["node", "state", "phase", "master", "units", "members", "loss est.", "keepalive n", "why"],
+            (r) => "node-" + r.state.replace(/ /g, "-"));
+}
+
 async function refreshEvents() {
   const fresh = await getJSON("/events", state.lastEventSeq ? {after: state.lastEventSeq} : {});
   for (const e of fresh) state.lastEventSeq = Math.max(state.lastEventSeq, e.seq || 0);
@@ -341,7 +362,10 @@ for (const b of document.querySelectorAll("#actions button[data-path]")) {
 // ---- the node switcher and the loops -----------------------------------------------------------
 
 async function loadConsoles() {
-  const list = await getJSON("/consoles");
+  const r = await fetch("/consoles", {cache: "no-store"});  // always this node's list
+  if (!r.ok) throw new Error("/consoles: " + r.status);
+  const list = await r.json();
+  state.consoles = list;
   const select = $("node-select");
   select.replaceChildren();
   for (const c of list) {
@@ -370,6 +394,7 @@ async function poll() {
     refreshUnits(await getJSON("/units"), group);
     refreshCounters(await getJSON("/counters"));
     if (ticks % 3 === 0) await refreshRoles();
+    if (ticks % 2 === 0) await refreshNodes();
     setStatus((state.node || (state.self ? state.self.name : "")) + " · updated " + new Date().toISOString().slice(11, 19));
     document.body.setAttribute("data-updates", String(++ticks));
   } catch (e) {
