@@ -22,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // The query and percent decoders on their own, as the server calls them on a target.
   if (auto q = parse_query(bytes)) (void)q->size();
+  // Decoding never grows the text and never makes a NUL out of an escape (a literal one stays).
   if (auto d = percent_decode(bytes, true))
-    if (d->size() > size || d->find('\0') != std::string::npos) __builtin_trap();
+    if (d->size() > size ||
+        (bytes.find('\0') == std::string_view::npos && d->find('\0') != std::string::npos))
+      __builtin_trap();
   return 0;
 }
