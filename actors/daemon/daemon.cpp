@@ -225,7 +225,11 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       throw std::runtime_error(std::string("discovery: ") + e.what());
     }
   }
-  d.console = std::make_unique<console::http_server>(policy::to_string(p.console));
+  // Four threads: the web page's reads of peers (/peer) may each wait up to 1.5 s on a hung
+  // peer without keeping batonctl waiting.
+  console::server_options console_options;
+  console_options.threads = 4;
+  d.console = std::make_unique<console::http_server>(policy::to_string(p.console), console_options);
   auto& server = *d.console;
   auto& sys = *d.sys;
   server.route("GET", "/actors", [this, &sys](const http_request&) {
@@ -448,9 +452,14 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       return http_response::error(404, "peer " + name + " has no console address in the policy "
                                        "(peers[].console)");
     std::string target = path;
-    if (auto after = req.param("after")) target += "?after=" + std::to_string(std::stoull(*after));
+    if (auto after = req.param("after")) {
+      if (after->empty() || after->size() > 19 || after->find_first_not_of("0123456789") != std::string::npos)
+        return http_response::error(400, "after must be an event sequence number");
+      target += "?after=" + *after;
+    }
     try {
-      auto reply = console::http_fetch(peer->console, "GET", target, {}, std::chrono::seconds(2));
+      // Bounded: a hung peer holds one console thread for at most this long.
+      auto reply = console::http_fetch(peer->console, "GET", target, {}, std::chrono::milliseconds(1500));
       http_response r;
       r.status = reply.status;
       r.content_type = reply.header("content-type").value_or("application/json");

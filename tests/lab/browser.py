@@ -7,6 +7,7 @@ stdout:
   {"eval": "JS expression"}          -> {"value": ...}   (promises awaited, result by value)
   {"screenshot": "/path/file.png"}   -> {"bytes": N}  (optional "clip": [x, y, w, h, scale])
   {"navigate": "http://..."}         -> {"ok": true}     (returns once the load event fired)
+  {"exceptions": true}               -> {"value": [...]} uncaught exceptions since the last navigate
   {"quit": true}                     -> {"ok": true}, then exits
 An error in a command answers {"error": "..."}; the browser's own failure ends the process.
 Usage: browser.py URL [WIDTHxHEIGHT]
@@ -156,6 +157,7 @@ def main():
     try:
         tools = DevTools(page_target())
         tools.call("Page.enable")
+        tools.call("Runtime.enable")  # uncaught exceptions arrive as Runtime.exceptionThrown
         # The first page may still be about:blank or loading: wait for URL's load to finish.
         deadline = time.monotonic() + 30
         while True:
@@ -192,6 +194,14 @@ def main():
                     tools.call("Page.navigate", url=command["navigate"])
                     tools.wait_event("Page.loadEventFired", 30)
                     answer = {"ok": True}
+                elif "exceptions" in command:
+                    # Uncaught exceptions the page threw so far (events read while waiting for
+                    # answers, plus any already waiting on the socket).
+                    tools.call("Runtime.evaluate", expression="0")
+                    thrown = [e["params"]["exceptionDetails"] for e in tools.events
+                              if e.get("method") == "Runtime.exceptionThrown"]
+                    answer = {"value": [d.get("exception", {}).get("description", d.get("text", ""))
+                                        for d in thrown]}
                 elif "quit" in command:
                     print(json.dumps({"ok": True}), flush=True)
                     break

@@ -198,7 +198,9 @@ async function refreshGroup() {
 // Each node's own /group, fetched through this node whatever node the page shows: one table
 // for the whole group (a dead member shows why it did not answer).
 async function refreshNodes() {
-  const rows = await Promise.all(state.consoles.map(async (c) => {
+  // One at a time: a hung peer holds one of this node's console threads, not all of them.
+  const rows = [];
+  for (const c of state.consoles) rows.push(await (async () => {
     const path = c.self ? "/group" : "/peer?" + new URLSearchParams({name: c.name, path: "/group"});
     try {
       const r = await fetch(path, {cache: "no-store"});
@@ -210,7 +212,7 @@ async function refreshNodes() {
       return {node: c.name, state: c.console || c.self ? "unreachable" : "no console address",
               why: e.message};
     }
-  }));
+  })());
   fillTable($("nodes-table"), rows, ["node", "state", "phase", "master", "units", "members", "loss est.", "keepalive n", "why"],
             (r) => "node-" + r.state.replace(/ /g, "-"));
 }
@@ -394,7 +396,6 @@ async function poll() {
     refreshUnits(await getJSON("/units"), group);
     refreshCounters(await getJSON("/counters"));
     if (ticks % 3 === 0) await refreshRoles();
-    if (ticks % 2 === 0) await refreshNodes();
     setStatus((state.node || (state.self ? state.self.name : "")) + " · updated " + new Date().toISOString().slice(11, 19));
     document.body.setAttribute("data-updates", String(++ticks));
   } catch (e) {
@@ -404,9 +405,14 @@ async function poll() {
   setTimeout(poll, POLL_MS);
 }
 
+async function pollNodes() {
+  try { await refreshNodes(); } catch (e) { setStatus(e.message, true); }
+  setTimeout(pollNodes, 2 * POLL_MS);
+}
+
 async function pollEvents() {
   try { await refreshEvents(); } catch (e) { setStatus(e.message, true); }
   setTimeout(pollEvents, EVENTS_POLL_MS);
 }
 
-loadConsoles().catch((e) => setStatus(e.message, true)).finally(() => { poll(); pollEvents(); });
+loadConsoles().catch((e) => setStatus(e.message, true)).finally(() => { poll(); pollEvents(); pollNodes(); });
