@@ -462,7 +462,10 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       auto reply = console::http_fetch(peer->console, "GET", target, {}, std::chrono::milliseconds(1500));
       http_response r;
       r.status = reply.status;
-      r.content_type = reply.header("content-type").value_or("application/json");
+      // Never HTML under this console's origin: the peer's answer is JSON or plain text here.
+      const bool is_json = reply.header("content-type").value_or("").find("json") != std::string::npos;
+      r.content_type = is_json ? "application/json" : "text/plain; charset=utf-8";
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
       r.body = std::move(reply.body);
       return r;
     } catch (const std::exception& e) {
