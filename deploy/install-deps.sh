@@ -16,6 +16,8 @@ packages=(
   iperf3 nginx-light ethtool procps psmisc openssl docker-compose
   # benchmarks: the VRRP failover baseline the cluster is compared against
   keepalived
+  # the web console's lab test (tests/lab/test_console_web): headless Chromium
+  chromium
 )
 
 missing=()

@@ -5,7 +5,7 @@
 //   identity  {name, address, certificate, key, ca}                      required
 //   roles     ["passthrough", "cluster", "slr", ...]                       required
 //   console   "host:port" of the introspection API                         default 127.0.0.1:9000
-//   peers     [{name, address, port}]
+//   peers     [{name, address, port, console?}]  console: the peer's "HOST:PORT" (web console)
 //   timers    document 004's timers                                        defaults below
 //   group     {peers: [peer names], discovery_broadcast, quorum}
 //   io        {backend, interfaces, mode, ipip: {encap, decap, local, remote}}
@@ -73,6 +73,7 @@ struct identity_section {
 struct peer {
   std::string name;
   endpoint at;
+  std::string console;  // "HOST:PORT" of its introspection API, empty when not given (web console)
 };
 
 /// Document 004's timers; the defaults are the document's values (DESIGN §4).

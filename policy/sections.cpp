@@ -81,7 +81,10 @@ auto fields(const identity_section& x) {
                          field("certificate", x.certificate).when(!x.certificate.empty()),
                          field("key", x.key).when(!x.key.empty()), field("ca", x.ca).when(!x.ca.empty()));
 }
-auto fields(const peer& x) { return std::make_tuple(field("name", x.name), field(nullptr, x.at)); }
+auto fields(const peer& x) {
+  return std::make_tuple(field("name", x.name), field(nullptr, x.at),
+                         field("console", x.console).when(!x.console.empty()));
+}
 auto fields(const timers_section& x) {
   return std::make_tuple(field("master_watchdog_ms", x.master_watchdog_ms),
                          field("master_offer_ms", x.master_offer_ms), field("rebalance_ms", x.rebalance_ms),
@@ -218,7 +221,8 @@ void roles_text(const policy& p, std::string& out) {
 
 // console --------------------------------------------------------------------------------------
 
-void parse_console(const value_ref& v, policy& out) {
+// "HOST:PORT" with an IPv4 host, as the console and a peer's console are written.
+endpoint parse_console_address(const value_ref& v) {
   std::string s = v.as_string();
   std::size_t colon = s.rfind(':');
   auto bad = [&] { v.fail(describe(v.value()) + " is not an IPv4 host:port (e.g. \"127.0.0.1:9000\")"); };
@@ -231,8 +235,9 @@ void parse_console(const value_ref& v, policy& out) {
     bad();
   unsigned long n = std::stoul(port);
   if (n > 65535) bad();
-  out.console = {*address, static_cast<std::uint16_t>(n)};
+  return {*address, static_cast<std::uint16_t>(n)};
 }
+void parse_console(const value_ref& v, policy& out) { out.console = parse_console_address(v); }
 json console_json(const policy& p) { return to_string(p.console); }
 void console_text(const policy& p, std::string& out) { line(out, "console", to_string(p.console)); }
 
@@ -242,12 +247,13 @@ void parse_peers(const value_ref& v, policy& out) {
   std::size_t n = v.expect_array();
   for (std::size_t i = 0; i < n; ++i) {
     auto item = v.at(i);
-    item.expect_object({"name", "address", "port"});
+    item.expect_object({"name", "address", "port", "console"});
     peer p;
     auto name = item.get("name");
     p.name = name.as_name();
     p.at.address = item.get("address").as_ipv4();
     p.at.port = static_cast<std::uint16_t>(item.get("port").as_uint(1, 65535));
+    if (auto console = item.find("console")) p.console = to_string(parse_console_address(*console));
     if (p.name == out.identity.name) name.fail("\"" + p.name + "\" is this node's own name");
     for (std::size_t j = 0; j < out.peers.size(); ++j) {
       if (out.peers[j].name == p.name)
@@ -262,7 +268,9 @@ void parse_peers(const value_ref& v, policy& out) {
 void peers_text(const policy& p, std::string& out) {
   if (p.peers.empty()) line(out, "peers", "none");
   for (std::size_t i = 0; i < p.peers.size(); ++i)
-    line(out, i == 0 ? "peers" : "", p.peers[i].name + " " + to_string(p.peers[i].at));
+    line(out, i == 0 ? "peers" : "",
+         p.peers[i].name + " " + to_string(p.peers[i].at) +
+           (p.peers[i].console.empty() ? "" : " console " + p.peers[i].console));
 }
 
 // timers ---------------------------------------------------------------------------------------

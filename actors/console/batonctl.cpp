@@ -205,9 +205,10 @@ int main(int argc, char** argv) {
       "  batonctl --node 10.0.0.2:9000 group       membership and master of the node's group\n"
       "  batonctl units --json                     the work-unit map as the node's raw JSON\n"
       "  batonctl events -p after=120              events after sequence number 120\n"
-      "  batonctl drain --member n2                move member n2's work units away\n"
+      "  batonctl --node 10.0.0.3:9000 drain       the node at 10.0.0.3 gives up its work units\n"
       "  batonctl policy check /etc/baton/n1.json  validate a policy file offline\n"
       "  batonctl policy diff old.json new.json    what a reload would change\n"
+      "  batonctl SUBCOMMAND --help                 its options and an example\n"
       "\n"
       "Exit status: 0 done; 1 the node is unreachable or answered an error; 2 the policy file is\n"
       "invalid; 64 bad command line.");
@@ -228,39 +229,60 @@ int main(int argc, char** argv) {
                  "query parameter to pass along (repeatable), e.g. -p limit=50")
       ->type_name("KEY=VALUE");
 
+  // Every subcommand's --help ends with an example (issue 16): what an operator types, and what
+  // it answers.
   struct read_command {
     const char* name;
     const char* help;
+    const char* example;
   };
   const std::vector<read_command> reads{
-      {"actors", "the node's actors and the roles they serve"},
-      {"group", "group membership, the master and each member's state"},
-      {"units", "the work units (1024 by default) and which member owns each"},
-      {"flows", "flows in the flow table (use -p limit=N to bound the list)"},
-      {"counters", "message and packet counters"},
-      {"events", "recent events, oldest first (-p after=SEQ for newer ones only)"},
-      {"peers", "peers and the state of the links to them"},
-      {"tunnels", "IP-in-IP tunnels and their counters"},
-      {"metrics", "the Prometheus text the node exports at /metrics"},
-      {"replicas", "document 002: per server its replicas and their state, or the answers seen (wins, resets, RTT)"},
+      {"actors", "the node's actors and the roles they serve",
+       "batonctl --node 10.0.0.2:9000 actors      the actors of the node at 10.0.0.2"},
+      {"group", "group membership, the master and each member's state",
+       "batonctl group --json | jq .master        the master's address"},
+      {"units", "the work units (1024 by default) and which member owns each",
+       "batonctl units --json | jq '[.[] | select(.mine)] | length'   units this node works on"},
+      {"flows", "flows in the flow table (use -p limit=N to bound the list)",
+       "batonctl flows -p limit=50                at most 50 flows"},
+      {"counters", "message and packet counters",
+       "batonctl counters | grep drops            every drop counter, one per line"},
+      {"events", "recent events, oldest first (-p after=SEQ for newer ones only)",
+       "batonctl events -p after=120              events after sequence number 120"},
+      {"peers", "peers and the state of the links to them",
+       "batonctl peers --node 127.0.0.1:9001      the peers of the node whose console is on 9001"},
+      {"tunnels", "IP-in-IP tunnels and their counters",
+       "batonctl tunnels --json                   the node's raw JSON"},
+      {"metrics", "the Prometheus text the node exports at /metrics",
+       "batonctl metrics | grep '^baton_group'    the group's metrics"},
+      {"replicas", "document 002: per server its replicas and their state, or the answers seen (wins, resets, RTT)",
+       "batonctl replicas                         replicas, their state and RTT"},
       {"pep", "document 003: backbones (peer, state, RTT, delivery rate, retransmissions, bytes), spoofed "
-              "connections, CT and NR by reason"},
+              "connections, CT and NR by reason",
+       "batonctl pep --node 10.0.0.1:9000         the PEP hub's backbones and connections"},
+  };
+  auto example = [](CLI::App* sub, const std::string& text) {
+    sub->footer("Example:\n  " + text);
   };
   std::vector<std::pair<CLI::App*, std::string>> read_commands;
   for (const auto& r : reads) {
     auto* sub = app.add_subcommand(r.name, r.help);
     sub->require_subcommand(0, 0);
+    example(sub, r.example);
     read_commands.emplace_back(sub, std::string("/") + r.name);
   }
 
   auto* policy =
       app.add_subcommand("policy", "the node's running policy; or check/diff policy files");
   policy->require_subcommand(0, 1);
+  example(policy, "batonctl policy --json > running.json     the running policy, normalized\n"
+                  "  batonctl policy check FILE --help         and policy diff --help: offline checks");
   std::string check_file;
   auto* check = policy->add_subcommand(
       "check",
       "validate FILE offline: print the parsed policy (exit 0) or `pointer: reason` (exit 2)");
   check->add_option("FILE", check_file, "policy file")->required()->check(CLI::ExistingFile);
+  example(check, "batonctl policy check /etc/baton/n1.json && systemctl reload batond@n1");
   std::string old_file, new_file;
   auto* diff =
       policy->add_subcommand("diff", "what changes between two policy files, section by section");
@@ -270,22 +292,28 @@ int main(int argc, char** argv) {
   diff->add_option("NEW", new_file, "the policy file to reload")
       ->required()
       ->check(CLI::ExistingFile);
+  example(diff, "batonctl policy diff /etc/baton/n1.json n1-new.json   sections a reload would touch");
 
   auto* reload =
       app.add_subcommand("reload", "make the node re-read its policy file (POST /reload)");
   reload->require_subcommand(0, 0);
+  example(reload, "batonctl --node 10.0.0.2:9000 reload      prints what was applied and what needs a "
+                  "restart");
 
   auto* drain = app.add_subcommand(
       "drain", "move work away before maintenance (POST /drain); without options, this node");
   drain->require_subcommand(0, 0);
   std::string drain_member;
   long drain_unit = -1;
-  auto* member_opt = drain->add_option("--member", drain_member, "drain this group member instead")
+  auto* member_opt = drain->add_option("--member", drain_member,
+                                       "drain this group member instead (refused today unless it "
+                                       "is the node asked: drain each member through its own console)")
                          ->type_name("NAME");
-  drain->add_option("--unit", drain_unit, "drain only this work unit")
+  drain->add_option("--unit", drain_unit, "drain only this work unit (not supported by batond yet)")
       ->type_name("N")
       ->check(CLI::NonNegativeNumber)
       ->excludes(member_opt);
+  example(drain, "batonctl drain                            this node gives up its work units");
 
   try {
     app.parse(argc, argv);

@@ -154,7 +154,8 @@ std::string decode_chunked(std::string_view in) {
   while (true) {
     auto eol = in.find("\r\n");
     if (eol == std::string_view::npos) bad_reply("truncated chunk size");
-    std::string_view size_text = in.substr(0, in.substr(0, eol).find(';'));
+    std::string_view line = in.substr(0, eol);
+    std::string_view size_text = line.substr(0, line.find(';'));  // no ';': the whole line
     std::size_t size = 0;
     if (size_text.empty()) bad_reply("empty chunk size");
     for (char c : size_text) {
@@ -199,6 +200,7 @@ http_reply parse_http_reply(std::string_view bytes) {
     if (!std::isdigit(static_cast<unsigned char>(status_line[i]))) bad_reply("status code");
     status = status * 10 + (status_line[i] - '0');
   }
+  if (status < 100) bad_reply("status code " + std::to_string(status) + " below 100");
   http_reply reply;
   reply.status = status;
   reply.reason = std::string(trim(status_line.substr(12)));

@@ -131,6 +131,15 @@ struct http_server::impl {
       }
       handler = m->second;  // a copy: the handler may run while routes are being changed
     }
+    // A command (any method but GET/HEAD) sent by a browser from another site's page is refused:
+    // the console's own page sends Origin equal to its Host, batonctl and curl send no Origin.
+    if (req.method != "GET" && req.method != "HEAD") {
+      auto origin = req.header("origin");
+      auto host = req.header("host");
+      if (origin && (!host || (*origin != "http://" + *host && *origin != "https://" + *host)))
+        return http_response::error(403, "cross-origin " + req.method + " refused: Origin " +
+                                           *origin + " is not this console");
+    }
     try {
       http_response r = handler(req);
       if (r.status < 100 || r.status > 599)

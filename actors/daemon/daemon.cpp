@@ -11,7 +11,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "actors/console/http_client.hpp"
 #include "actors/console/http_server.hpp"
+#include "actors/console/web_assets.hpp"
 #include "actors/console/metrics.hpp"
 #include "actors/console/status_render.hpp"
 #include "actors/daemon/roles.hpp"
@@ -224,7 +226,11 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       throw std::runtime_error(std::string("discovery: ") + e.what());
     }
   }
-  d.console = std::make_unique<console::http_server>(policy::to_string(p.console));
+  // Four threads: the web page's reads of peers (/peer) may each wait up to 1.5 s on a hung
+  // peer without keeping batonctl waiting.
+  console::server_options console_options;
+  console_options.threads = 4;
+  d.console = std::make_unique<console::http_server>(policy::to_string(p.console), console_options);
   auto& server = *d.console;
   auto& sys = *d.sys;
   server.route("GET", "/actors", [this, &sys](const http_request&) {
@@ -397,7 +403,17 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   server.route("POST", "/reload", [this](const http_request&) {
     return http_response::json(reload());
   });
-  server.route("POST", "/drain", [this](const http_request&) {
+  server.route("POST", "/drain", [this](const http_request& req) {
+    // Only this node drains today: a body naming another member or one unit (batonctl drain
+    // --member/--unit) is refused rather than draining this node by mistake.
+    auto body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return http_response::error(400, "the body must be a JSON object");
+    auto self = impl_->policy()->identity.name;
+    if (body.contains("unit") ||
+        (body.contains("member") && !(body["member"].is_string() && body["member"] == self)))
+      return http_response::error(501, "this node drains only itself (no member other than " + self +
+                                         ", no single unit): ask that member's console");
     return http_response::json(drain());
   });
   server.route("GET", "/metrics", [collect](const http_request&) {
@@ -410,11 +426,87 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     return http_response::text(console::render_prometheus(families), 200,
                                console::prometheus_content_type);
   });
+  // The web console (actors/console/web): its files, and what it needs to show the peers' state.
+  for (auto& asset : console::web_assets()) {
+    auto serve = [asset](const http_request&) {
+      auto r = http_response::text(std::string(asset.body), 200, std::string(asset.content_type));
+      // The page runs only its own files and talks only to this console.
+      r.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      return r;
+    };
+    server.route("GET", std::string(asset.path), serve);
+    if (asset.path == "/index.html") server.route("GET", "/", serve);
+  }
+  server.route("GET", "/consoles", [this](const http_request&) {
+    // This node's console and every peer's the policy names (peers[].console), for the page's
+    // node switcher; /peer reaches them through this node.
+    auto current = impl_->policy();
+    json list = json::array();
+    list.push_back({{"name", current->identity.name},
+                    {"address", policy::format_ipv4(current->identity.address)},
+                    {"console", policy::to_string(current->console)},
+                    {"self", true}});
+    for (auto& peer : current->peers)
+      list.push_back({{"name", peer.name},
+                      {"address", policy::format_ipv4(peer.at.address)},
+                      {"console", peer.console},
+                      {"self", false}});
+    return http_response::json(list.dump());
+  });
+  server.route("GET", "/peer", [this](const http_request& req) {
+    // GET ?name=PEER&path=/units: the peer's answer to a read, fetched by this node, so one page
+    // shows the whole group. Only reads, only peers the policy names with a console address.
+    auto name = req.param("name").value_or("");
+    auto path = req.param("path").value_or("");
+    static const std::set<std::string> readable{"/actors", "/group", "/units", "/counters",
+                                                "/events", "/policy", "/flows", "/slr",
+                                                "/cluster", "/pep", "/replicas", "/host_agent"};
+    if (!readable.count(path))
+      return http_response::error(400, "path must be one of the console's reads (/group, /units, "
+                                       "/counters, /events, /actors, /policy, /flows, or a role's)");
+    auto current = impl_->policy();
+    const policy::peer* peer = nullptr;
+    for (auto& p : current->peers)
+      if (p.name == name) peer = &p;
+    if (!peer) return http_response::error(404, "no peer named \"" + name + "\" in the policy");
+    if (peer->console.empty())
+      return http_response::error(404, "peer " + name + " has no console address in the policy "
+                                       "(peers[].console)");
+    std::string target = path;
+    if (auto after = req.param("after")) {
+      if (after->empty() || after->size() > 19 || after->find_first_not_of("0123456789") != std::string::npos)
+        return http_response::error(400, "after must be an event sequence number");
+      target += "?after=" + *after;
+    }
+    try {
+      // Bounded: a hung peer holds one console thread for at most this long.
+      auto reply = console::http_fetch(peer->console, "GET", target, {}, std::chrono::milliseconds(1500));
+      http_response r;
+      r.status = reply.status;
+      // Never HTML under this console's origin: the peer's answer is JSON or plain text here.
+      const bool is_json = reply.header("content-type").value_or("").find("json") != std::string::npos;
+      r.content_type = is_json ? "application/json" : "text/plain; charset=utf-8";
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      r.body = std::move(reply.body);
+      return r;
+    } catch (const std::exception& e) {
+      return http_response::error(502, "peer " + name + ": " + e.what());
+    }
+  });
   try {
     server.start();
   } catch (const std::exception& e) {
     throw std::runtime_error("console " + policy::to_string(p.console) + ": " + e.what());
   }
+  // Issue 16 asks for TLS and a client certificate or token on a non-loopback console; until the
+  // console has them, an exposed console is said so at start (and in /events).
+  if ((p.console.address >> 24) != 127)
+    events_.add(severity::warning, "console_unauthenticated",
+                {{"console", server.address()},
+                 {"reason", "the console is not on loopback and has no TLS or token yet: whoever "
+                            "reaches it can read this node and send it commands"}});
   events_.add(severity::info, "started",
               {{"node", p.identity.name}, {"console", server.address()},
                {"group_port", std::to_string(d.group_port)}});

@@ -236,3 +236,18 @@ TEST_CASE("batonctl policy check and diff work offline") {
 }
 
 #endif  // BATONCTL_PATH
+
+TEST_CASE("every batonctl subcommand answers --help with usage and an example") {
+  scratch s;
+  const std::vector<std::string> subcommands{
+      "actors", "group",  "units",  "flows",        "counters",    "events", "peers", "tunnels",
+      "metrics", "replicas", "pep", "policy", "policy check", "policy diff", "reload", "drain"};
+  for (const auto& sub : subcommands) {
+    CAPTURE(sub);
+    auto r = run_ctl(s, sub + " --help");
+    CHECK(r.status == 0);
+    CHECK(r.out.find("Usage:") != std::string::npos);
+    CHECK(r.out.find("Example:\n  batonctl ") != std::string::npos);
+    CHECK(r.err.empty());
+  }
+}

@@ -204,6 +204,36 @@ TEST_CASE("a client still sending a refused body gets the 413, not a reset") {
   CHECK(json::parse(fits.body)["body"].get<std::string>().size() == (1u << 20));
 }
 
+TEST_CASE("a command from another site's page is refused; the console's own page and tools pass") {
+  test_server t;
+  struct row {
+    const char* name;
+    std::string origin_header;  // "" = no Origin (curl, batonctl)
+    std::string host;
+    int status;
+  };
+  const std::vector<row> rows{
+      {"no Origin (batonctl, curl)", "", "127.0.0.1:9000", 200},
+      {"the console's own page", "Origin: http://127.0.0.1:9000\r\n", "127.0.0.1:9000", 200},
+      {"another site's page", "Origin: http://evil.example\r\n", "127.0.0.1:9000", 403},
+      {"same host, other port", "Origin: http://127.0.0.1:9001\r\n", "127.0.0.1:9000", 403},
+      {"opaque origin (sandboxed frame)", "Origin: null\r\n", "127.0.0.1:9000", 403},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto answer = parse_http_reply(http_raw_exchange(
+        t.node, "POST /reload HTTP/1.1\r\nHost: " + r.host + "\r\n" + r.origin_header +
+                    "Content-Length: 2\r\nConnection: close\r\n\r\n{}"));
+    CHECK(answer.status == r.status);
+    if (r.status == 403) CHECK(answer.body.find("cross-origin POST refused") != std::string::npos);
+  }
+  // Reads are not commands: a GET with a foreign Origin is answered (the page's CSP and the
+  // browser's same-origin rule keep its body from the other site).
+  auto get = parse_http_reply(http_raw_exchange(
+      t.node, raw_get("/actors", "Origin: http://evil.example\r\n")));
+  CHECK(get.status == 200);
+}
+
 TEST_CASE("keep-alive: pipelined requests are answered in order on one connection") {
   test_server t;
   std::string bytes =
@@ -405,4 +435,33 @@ TEST_CASE("bind addresses: parsing, port 0, address in use, stop is idempotent")
   CHECK_THROWS_AS(second.start(), std::system_error);
   first.stop();
   first.stop();
+}
+
+TEST_CASE("the client's reply parser takes responses and refuses what is not one") {
+  struct row {
+    const char* name;
+    std::string bytes;
+    int status;  // 0: refused with http_client_error(kind::protocol)
+    std::string body;
+  };
+  const std::vector<row> rows{
+      {"content-length body", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", 200, "hi"},
+      {"chunked body", "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+       404, "abc"},
+      {"body to the end", "HTTP/1.0 502 Bad Gateway\r\n\r\nrest", 502, "rest"},
+      {"no header end", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", 0, ""},
+      {"not HTTP", "SSH-2.0-OpenSSH_9.2\r\n\r\n", 0, ""},
+      {"status below 100", "HTTP/1.1 000 Zero\r\n\r\n", 0, ""},
+      {"status not digits", "HTTP/1.1 2x0 OK\r\n\r\n", 0, ""},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    if (r.status == 0) {
+      CHECK_THROWS_AS(parse_http_reply(r.bytes), http_client_error);
+    } else {
+      auto reply = parse_http_reply(r.bytes);
+      CHECK(reply.status == r.status);
+      CHECK(reply.body == r.body);
+    }
+  }
 }

@@ -129,6 +129,9 @@ TEST_CASE("malformed policies are refused with pointer and reason") {
        "/peers/1", "duplicate peer address 10.0.0.2:1"},
       {"peer is this node", doc(R"("peers": [{"name": "n1", "address": "10.0.0.2", "port": 1}])"), "/peers/0/name",
        "this node's own name"},
+      {"peer console host name",
+       doc(R"("peers": [{"name": "x", "address": "10.0.0.2", "port": 1, "console": "x:9000"}])"),
+       "/peers/0/console", "is not an IPv4 host:port"},
       // timers
       {"watchdog 0 ms", doc(R"("timers": {"master_watchdog_ms": 0})"), "/timers/master_watchdog_ms",
        "0 is out of range 1..600000"},

@@ -26,7 +26,7 @@ const char* everything = R"({
   "roles": ["cluster", "pep", "slr"],
   "console": "10.20.0.11:9100",
   "peers": [{"name": "hub-2", "address": "10.20.0.12", "port": 7400},
-            {"name": "hub-3", "address": "10.20.0.13", "port": 7401}],
+            {"name": "hub-3", "address": "10.20.0.13", "port": 7401, "console": "10.20.0.13:9100"}],
   "timers": {"master_watchdog_ms": 300, "master_offer_ms": 150, "rebalance_ms": 5000, "k": 7200, "work_units": 4096},
   "group": {"peers": ["hub-3", "hub-2"], "discovery_broadcast": true},
   "io": {"backend": "af_packet", "interfaces": ["lan0", "wan0"], "mode": "passthrough",
@@ -96,6 +96,8 @@ TEST_CASE("every section is read into its typed form") {
   REQUIRE(p.peers.size() == 2);
   CHECK(p.peers[1].name == "hub-3");
   CHECK(to_string(p.peers[1].at) == "10.20.0.13:7401");
+  CHECK(p.peers[1].console == "10.20.0.13:9100");
+  CHECK(p.peers[0].console.empty());
   REQUIRE(p.find_peer("hub-2") != nullptr);
   CHECK(p.find_peer("hub-2")->at.port == 7400);
   CHECK(p.find_peer("hub-9") == nullptr);
@@ -173,7 +175,7 @@ TEST_CASE("the text form lists every section") {
       "roles      cluster, pep, slr\n",
       "console    10.20.0.11:9100\n",
       "peers      hub-2 10.20.0.12:7400\n",
-      "           hub-3 10.20.0.13:7401\n",
+      "           hub-3 10.20.0.13:7401 console 10.20.0.13:9100\n",
       "timers     master watchdog 300 ms, master offer 150 ms, rebalance 5000 ms, K 7200, work units 4096\n",
       "group      peers hub-3, hub-2; discovery broadcast on; quorum 1\n",
       "io         backend af_packet, interfaces lan0, wan0, mode passthrough; ipip encap 10.20.0.11 -> 192.0.2.50; ipip decap at 10.20.0.11\n",
