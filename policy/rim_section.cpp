@@ -40,7 +40,12 @@ void parse_rim(const value_ref& v, policy& out) {
   if (auto x = v.find("port")) s.port = port(*x);
   if (s.port == s.service_port)
     v.get("port").fail("rim links and the service cannot share port " + std::to_string(s.port));
-  if (auto x = v.find("route_table")) s.route_table = static_cast<std::uint32_t>(x->as_uint(1, 252));
+  if (auto x = v.find("route_table")) {
+    // It and the next one (masquerade exits) are used; 253-255 are the kernel's default, main, local.
+    s.route_table = static_cast<std::uint32_t>(x->as_uint(1, 0xfffffff0u));
+    if (s.route_table + 1 >= 253 && s.route_table <= 255)
+      x->fail(describe(x->value()) + " collides with the kernel's reserved tables 253-255 (it uses this one and the next)");
+  }
   if (auto x = v.find("handoff_timeout_ms")) s.handoff_timeout_ms = static_cast<std::uint32_t>(x->as_uint(10, 60000));
   if (auto x = v.find("max_flows")) s.max_flows = static_cast<std::uint32_t>(x->as_uint(1, 65536));
   if (auto x = v.find("mss")) {

@@ -214,5 +214,5 @@ TEST_CASE("section names come in parse order") {
   auto names = section_names();
   std::vector<std::string> got(names.begin(), names.end());
   CHECK(got == std::vector<std::string>{"identity", "roles", "console", "peers", "timers", "group", "io",
-                                        "profiles", "rules", "pep", "cluster", "slr", "shaping", "replica"});
+                                        "profiles", "rules", "pep", "cluster", "slr", "shaping", "replica", "rim"});
 }

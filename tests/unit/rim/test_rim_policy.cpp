@@ -1,0 +1,67 @@
+// The "rim" section (policy/rim_policy.hpp): defaults, and errors with their JSON pointers.
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/policy.hpp"
+#include "policy/render.hpp"
+
+using namespace baton::policy;
+
+namespace {
+
+std::string doc(const std::string& rim, bool certificate = true) {
+  return std::string(R"({"identity": {"name": "a", "address": "10.41.1.2")") +
+         (certificate ? R"(, "certificate": "a.pem", "key": "a.key", "ca": "ca.pem")" : "") +
+         R"(}, "roles": ["rim"], "rim": )" + rim + "}";
+}
+
+}  // namespace
+
+TEST_CASE("a rim section loads with its defaults written out") {
+  auto p = load_policy_text(doc(R"({"content": "/srv/rim", "uplink": "eth0"})"));
+  REQUIRE(p.rim);
+  CHECK(p.rim->service_port == 8080);
+  CHECK(p.rim->port == 7410);
+  CHECK(p.rim->tun == "rim0");
+  CHECK(p.rim->route_table == 7410);
+  CHECK(p.rim->handoff_timeout_ms == 1000);
+  CHECK(p.rim->mss == 1440);
+  CHECK(load_policy(to_json(p)) == p);
+}
+
+TEST_CASE("rim section errors name their JSON pointer") {
+  struct row {
+    const char* what;
+    std::string text;
+    const char* pointer;
+    const char* reason;
+  };
+  const row rows[] = {
+    {"no content", doc(R"({"uplink": "eth0"})"), "/rim", "content"},
+    {"relative content", doc(R"({"content": "srv", "uplink": "eth0"})"), "/rim/content", "absolute path"},
+    {"no uplink", doc(R"({"content": "/srv"})"), "/rim", "uplink"},
+    {"a reserved routing table", doc(R"({"content": "/srv", "uplink": "eth0", "route_table": 254})"), "/rim/route_table",
+     "reserved tables"},
+    {"long interface name", doc(R"({"content": "/srv", "uplink": "a-very-long-interface"})"), "/rim/uplink",
+     "interface name"},
+    {"tun is the uplink", doc(R"({"content": "/srv", "uplink": "eth0", "tun": "eth0"})"), "/rim/tun", "cannot be"},
+    {"same ports", doc(R"({"content": "/srv", "uplink": "eth0", "port": 8080})"), "/rim/port", "cannot share"},
+    {"mss below 536", doc(R"({"content": "/srv", "uplink": "eth0", "mss": 100})"), "/rim/mss", "536"},
+    {"unknown key", doc(R"({"content": "/srv", "uplink": "eth0", "uplinks": "eth1"})"), "/rim/uplinks", "unknown key"},
+    {"no certificate", doc(R"({"content": "/srv", "uplink": "eth0"})", false), "/rim", "certificate"},
+  };
+  for (const auto& x : rows) {
+    CAPTURE(x.what);
+    try {
+      load_policy_text(x.text);
+      FAIL("loaded");
+    } catch (const policy_error& e) {
+      CHECK(e.pointer() == x.pointer);
+      CHECK(std::string(e.what()).find(x.reason) != std::string::npos);
+    }
+  }
+}
