@@ -5,13 +5,15 @@ directory: the topology, one policy per rim host, and each host's copy of the co
     client 10.40.0.2 -- router (10.40.0.1) -+- linkemu -- a 10.41.1.2  (rim host, owner)
                                             +- linkemu -- c 10.41.2.2  (rim host)
                                             +- linkemu -- e 10.41.3.2  (rim host)
+                                            +- linkemu -- f 10.41.4.2  (rim host, lossy path)
 
-Each path is RATE Mbit/s with DELAY ms each way (baton-linkemu). The rim hosts reach each other
+Each path is RATE Mbit/s with DELAY ms each way (baton-linkemu); f's loses LOSSY % of what f
+sends (the path funnel-cast is measured against). The rim hosts reach each other
 through the router (their TLS links and the IP-in-IP of reverse-flow forwarding); the router does
 no reverse-path filtering, so a host may send with another's address. The rim hosts are one group
 (/peers), certificates from deploy/make-certs.sh (DIR/ca).
 
-Usage: rimlab.py DIR [--rate M] [--delay MS]   Prints the topology's path.
+Usage: rimlab.py DIR [--rate M] [--delay MS] [--lossy PCT]   Prints the topology's path.
 """
 
 import argparse
@@ -22,12 +24,12 @@ import subprocess
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CLIENT, ROUTER = "10.40.0.2", "10.40.0.1"
-HOSTS = {"a": "10.41.1.2", "c": "10.41.2.2", "e": "10.41.3.2"}
-ROUTER_SIDE = {"a": "10.41.1.1", "c": "10.41.2.1", "e": "10.41.3.1"}
+HOSTS = {"a": "10.41.1.2", "c": "10.41.2.2", "e": "10.41.3.2", "f": "10.41.4.2"}
+ROUTER_SIDE = {"a": "10.41.1.1", "c": "10.41.2.1", "e": "10.41.3.1", "f": "10.41.4.1"}
 SERVICE_PORT, RIM_PORT = 8080, 7410
 
 
-def write(directory, rate=50, delay=5, handoff_timeout_ms=1000):
+def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30):
     os.makedirs(directory, exist_ok=True)
     certs = os.path.join(directory, "ca")
     subprocess.run([os.path.join(REPO, "deploy", "make-certs.sh"), certs] + list(HOSTS), check=True,
@@ -48,6 +50,13 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000):
                     "handoff_timeout_ms": handoff_timeout_ms},
         }
 
+    def emulate(lossy_path):
+        path = {"delay_ms": delay, "rate_mbit": rate, "queue_frames": 1000}
+        if not lossy_path:
+            return {"both": path, "pool_frames": 8192}
+        # Only what the rim host sends is lost: the client's ACKs reach it.
+        return {"a_to_b": path, "b_to_a": dict(path, loss_pct=lossy), "pool_frames": 8192, "seed": 7}
+
     nodes = {
         "client": {"routes": [{"dst": "default", "via": ROUTER}]},
         "router": {"sysctls": {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 0,
@@ -64,8 +73,7 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000):
                        "batond": {"policy": path, "ready_timeout_s": 30}}
         links.append({"a": {"node": "router", "ifname": f"eth{i + 1}", "addresses": [f"{ROUTER_SIDE[name]}/24"]},
                       "b": {"node": name, "ifname": "eth0", "addresses": [f"{address}/24"]},
-                      "emulate": {"both": {"delay_ms": delay, "rate_mbit": rate, "queue_frames": 1000},
-                                  "pool_frames": 8192}})
+                      "emulate": emulate(name == "f")})
     topo = {"name": "rim", "comment": "document 000: a client and three rim hosts, each with its own path",
             "nodes": nodes, "links": links}
     path = os.path.join(directory, "rim.json")
@@ -79,5 +87,6 @@ if __name__ == "__main__":
     ap.add_argument("dir")
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--delay", type=int, default=5)
+    ap.add_argument("--lossy", type=float, default=30)
     a = ap.parse_args()
-    print(write(a.dir, a.rate, a.delay))
+    print(write(a.dir, a.rate, a.delay, lossy=a.lossy))
