@@ -260,6 +260,8 @@ int main(int argc, char** argv) {
       {"pep", "document 003: backbones (peer, state, RTT, delivery rate, retransmissions, bytes), spoofed "
               "connections, CT and NR by reason",
        "batonctl pep --node 10.0.0.1:9000         the PEP hub's backbones and connections"},
+      {"rim", "document 000: rim members, flows with their sender and path, recent hand-offs, counters",
+       "batonctl rim --node 10.41.1.2:9000        the rim host's flows and hand-offs"},
   };
   auto example = [](CLI::App* sub, const std::string& text) {
     sub->footer("Example:\n  " + text);
@@ -315,6 +317,25 @@ int main(int argc, char** argv) {
       ->excludes(member_opt);
   example(drain, "batonctl drain                            this node gives up its work units");
 
+  std::string handoff_flow, handoff_to;
+  auto* handoff = app.add_subcommand(
+      "handoff", "document 000: hand a live connection this rim host serves to another rim host "
+                 "(POST /rim/handoff)");
+  handoff->require_subcommand(0, 0);
+  handoff->add_option("--flow", handoff_flow, "the client's ADDRESS:PORT")->required();
+  handoff->add_option("--to", handoff_to, "the rim member that takes it (name or address)")->required();
+  example(handoff, "batonctl handoff --flow 10.40.0.2:51130 --to c   c sends the rest of the download");
+  std::string masq_flow, masq_via, masq_mode = "masquerade";
+  auto* masquerade = app.add_subcommand(
+      "masquerade", "document 000: send a connection's segments through other rim hosts, in this "
+                    "host's name (POST /rim/masquerade)");
+  masquerade->require_subcommand(0, 0);
+  masquerade->add_option("--flow", masq_flow, "the client's ADDRESS:PORT")->required();
+  masquerade->add_option("--via", masq_via, "the masqueraders, comma-separated (a reflector chain)");
+  masquerade->add_option("--mode", masq_mode, "masquerade, funnel (a copy each way) or off")
+      ->check(CLI::IsMember({"masquerade", "funnel", "off"}));
+  example(masquerade, "batonctl masquerade --flow 10.40.0.2:51130 --via c,e   segments leave from e, via c");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -328,6 +349,10 @@ int main(int argc, char** argv) {
   if (diff->parsed()) return diff_files(old_file, new_file, g.json);
   if (policy->parsed()) return ask_node(g, "GET", "/policy");
   if (reload->parsed()) return ask_node(g, "POST", "/reload", "{}");
+  if (handoff->parsed())
+    return ask_node(g, "POST", "/rim/handoff?flow=" + handoff_flow + "&to=" + handoff_to, "{}");
+  if (masquerade->parsed())
+    return ask_node(g, "POST", "/rim/masquerade?flow=" + masq_flow + "&via=" + masq_via + "&mode=" + masq_mode, "{}");
   if (drain->parsed()) {
     ordered_json body = ordered_json::object();
     if (!drain_member.empty()) body["member"] = drain_member;

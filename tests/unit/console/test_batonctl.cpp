@@ -241,7 +241,8 @@ TEST_CASE("every batonctl subcommand answers --help with usage and an example") 
   scratch s;
   const std::vector<std::string> subcommands{
       "actors", "group",  "units",  "flows",        "counters",    "events", "peers", "tunnels",
-      "metrics", "replicas", "pep", "policy", "policy check", "policy diff", "reload", "drain"};
+      "metrics", "replicas", "pep", "rim", "handoff", "masquerade", "policy", "policy check", "policy diff",
+      "reload", "drain"};
   for (const auto& sub : subcommands) {
     CAPTURE(sub);
     auto r = run_ctl(s, sub + " --help");
