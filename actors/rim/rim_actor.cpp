@@ -348,6 +348,45 @@ void stop_masquerade(rim_actor_type* self, const rim_flow& flow) {
   stop_masquerade(self, flow, [] {});
 }
 
+/// The linked rim member called `name` (its name or address), or 0 with the reason in `why`.
+std::uint32_t linked_member(rim_actor_type* self, const std::string& name, std::string& why) {
+  for (auto& [address, n] : self->state.member_names)
+    if (n == name || policy::format_ipv4(address) == name) {
+      if (self->state.links.count(address)) return address;
+      why = "no link to " + name + " now";
+      return 0;
+    }
+  why = "\"" + name + "\" is not a rim member";
+  return 0;
+}
+
+/// Finds the connection served here whose client is `client` ("address:port"): `then(flow)` in
+/// the actor, or `fail(reason)`.
+template <class Fail, class Then>
+void find_served(rim_actor_type* self, const std::string& client, Fail fail, Then then) {
+  const auto colon = client.rfind(':');
+  auto address = parse_ipv4(client.substr(0, colon == std::string::npos ? 0 : colon));
+  std::uint16_t port = 0;
+  try {
+    port = static_cast<std::uint16_t>(std::stoul(client.substr(colon + 1)));
+  } catch (...) {
+  }
+  if (!address || port == 0) return fail("flow must be the client's address:port");
+  const std::uint32_t client_address = *address;
+  on_service(
+    self,
+    [client_address, port](service& s) {
+      std::optional<rim_flow> found;
+      for (auto& c : s.snapshot().connections)
+        if (c.flow.client_address == client_address && c.flow.client_port == port) found = c.flow;
+      return found;
+    },
+    [=](std::optional<rim_flow> found) mutable {
+      if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
+      then(*found);
+    });
+}
+
 /// Masquerade or funnel-cast of a flow served here through `hops` (a reflector chain when more
 /// than one): every masquerader is told first (rim_relay, answered), then this host's table and
 /// kernel rule send the segments their way.
@@ -414,7 +453,6 @@ void start_masquerade(rim_actor_type* self, rim_flow flow, std::vector<std::uint
 /// masqueraders by name or address, comma-separated, `mode` "masquerade", "funnel" or "off".
 caf::result<std::string> masquerade(rim_actor_type* self, const std::string& client, const std::string& via,
                                     const std::string& mode) {
-  auto& st = self->state;
   auto rp = self->make_response_promise<std::string>();
   auto fail = [=](std::string why) mutable {
     ++self->state.counters.masquerades_failed;
@@ -428,45 +466,19 @@ caf::result<std::string> masquerade(rim_actor_type* self, const std::string& cli
   std::size_t start = 0;
   while (mode != "off" && start <= via.size()) {
     const auto comma = via.find(',', start);
-    const std::string name = via.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    std::uint32_t hop = 0;
-    for (auto& [address, n] : st.member_names)
-      if (n == name || policy::format_ipv4(address) == name) hop = address;
+    std::string why;
+    const std::uint32_t hop =
+        linked_member(self, via.substr(start, comma == std::string::npos ? std::string::npos : comma - start), why);
     if (hop == 0) {
-      fail("\"" + name + "\" is not a rim member");
-      return rp;
-    }
-    if (!st.links.count(hop)) {
-      fail("no link to " + name + " now");
+      fail(why);
       return rp;
     }
     hops.push_back(hop);
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  const auto colon = client.rfind(':');
-  auto address = parse_ipv4(client.substr(0, colon == std::string::npos ? 0 : colon));
-  std::uint16_t port = 0;
-  try {
-    port = static_cast<std::uint16_t>(std::stoul(client.substr(colon + 1)));
-  } catch (...) {
-  }
-  if (!address || port == 0) {
-    fail("flow must be the client's address:port");
-    return rp;
-  }
-  const std::uint32_t client_address = *address;
-  on_service(
-    self,
-    [client_address, port](service& s) {
-      std::optional<rim_flow> found;
-      for (auto& c : s.snapshot().connections)
-        if (c.flow.client_address == client_address && c.flow.client_port == port) found = c.flow;
-      return found;
-    },
-    [=](std::optional<rim_flow> found) mutable {
-      if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
-      const rim_flow flow = *found;
+  find_served(self, client, fail, [=](rim_flow found) mutable {
+      const rim_flow flow = found;
       stop_masquerade(self, flow, [=]() mutable {
         if (mode == "off") {
           rp.deliver(nlohmann::json{{"flow", text(flow)}, {"path", "direct"}}.dump());
@@ -488,44 +500,17 @@ caf::result<std::string> hand_off(rim_actor_type* self, const std::string& clien
     ++self->state.counters.handoffs_failed;
     rp.deliver(json_error(why));
   };
-  std::uint32_t target = 0;
-  for (auto& [address, name] : st.member_names)
-    if (name == to || policy::format_ipv4(address) == to) target = address;
+  std::string why;
+  const std::uint32_t target = linked_member(self, to, why);
   if (target == 0) {
-    fail("\"" + to + "\" is not a rim member");
+    fail(why);
     return rp;
   }
-  auto link = st.links.find(target);
-  if (link == st.links.end()) {
-    fail("no link to " + to + " now");
-    return rp;
-  }
-  const auto colon = client.rfind(':');
-  auto address = parse_ipv4(client.substr(0, colon == std::string::npos ? 0 : colon));
-  std::uint16_t port = 0;
-  try {
-    port = static_cast<std::uint16_t>(std::stoul(client.substr(colon + 1)));
-  } catch (...) {
-  }
-  if (!address || port == 0) {
-    fail("flow must be the client's address:port");
-    return rp;
-  }
-  const std::uint32_t client_address = *address;
-  auto taker = link->second;
+  auto taker = st.links[target];
   const auto started = std::chrono::steady_clock::now();
-  on_service(
-    self,
-    [client_address, port](service& s) {
-      std::optional<rim_flow> found;
-      for (auto& c : s.snapshot().connections)
-        if (c.flow.client_address == client_address && c.flow.client_port == port) found = c.flow;
-      return found;
-    },
-    [=](std::optional<rim_flow> found) mutable {
+  find_served(self, client, fail, [=](rim_flow found) mutable {
       auto& st = self->state;
-      if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
-      const rim_flow flow = *found;
+      const rim_flow flow = found;
       stop_masquerade(self, flow);  // its new holder sends it itself
       // First the flow's packets stop reaching the socket: once it is gone, the kernel would
       // answer them with a reset in the owner's name.
