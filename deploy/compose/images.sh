@@ -2,11 +2,13 @@
 # Builds the images docker-compose.yml names, without a registry, with docker or podman:
 #   localhost/baton-base:latest  busybox-static as a root file system (`import`, no FROM at all);
 #   localhost/baton:latest       FROM localhost/baton-base: batond and batonctl from a build tree,
-#                                iproute2's ip, ethtool and curl, each with the shared libraries
-#                                `ldd` lists, and the repository's deploy/ files under /opt/baton.
+#                                iproute2's ip, ethtool, curl and Debian's python3 (with its
+#                                standard library), each with the shared libraries `ldd` lists, and
+#                                the repository's deploy/ files under /opt/baton.
 # Usage: deploy/compose/images.sh [ENGINE [BUILD_DIR]]   ENGINE docker (default) or podman;
 #        BUILD_DIR the tree holding actors/batond (default build/). Needs busybox-static, iproute2,
-#        ethtool and curl on this machine (Debian packages). Rebuilding replaces both tags.
+#        ethtool, curl and python3 on this machine (Debian 12 packages): what runs in the image is
+#        this machine's binaries. Rebuilding replaces both tags.
 set -euo pipefail
 engine="${1:-docker}"
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
