@@ -14,6 +14,8 @@ packages=(
   # lab: namespaces, real peers, packet tools
   iproute2 iputils-ping nftables iptables curl python3 python3-scapy tshark
   iperf3 nginx-light ethtool procps psmisc openssl docker-compose
+  # docker-compose.yml run for real without a Docker engine (deploy/compose/podman-up.sh)
+  podman runc catatonit busybox-static
   # benchmarks: the VRRP failover baseline the cluster is compared against
   keepalived
   # the web console's lab test (tests/lab/test_console_web): headless Chromium
