@@ -82,8 +82,14 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
         return node
 
     py = "/usr/bin/python3"
-    serve = lambda port: {"name": f"http{port}", "argv": [py, "-m", "http.server", str(port), "--bind", SERVER,
-                                                         "--directory", www],
+    # Python's http.server, with an accept queue of 1024 instead of its 5: under 200 connections at
+    # once its accepting thread waits for the GIL, the queue of 5 overflows, and SYNs dropped past
+    # the 20 s connect timeout came back to the client as resets (CT no_response), in a CI run.
+    server_code = ("import functools, http.server as h, sys\n"
+                   "h.ThreadingHTTPServer.request_queue_size = 1024\n"
+                   "handler = functools.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[3])\n"
+                   "h.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), handler).serve_forever()\n")
+    serve = lambda port: {"name": f"http{port}", "argv": [py, "-c", server_code, SERVER, str(port), www],
                           "ready": {"tcp": f"{SERVER}:{port}", "timeout_s": 10}}
     nodes = {
         "client": {"routes": [{"dst": "default", "via": BRANCH_LAN}]},
