@@ -226,18 +226,25 @@ void point_owner(rim_actor_type* self, const rim_flow& flow, std::uint32_t holde
   if (owner != st.links.end()) self->send(owner->second, protocol::rim_holder{flow, holder});
 }
 
-/// The giver's packets come back: the flow carries on here (a hand-off that did not happen).
-void resume_here(rim_actor_type* self, const rim_flow& flow) {
+/// The flow's packets reach this host's socket again: the owner stops forwarding and dropping
+/// them, a holder injects them again (and, when the owner was already pointed elsewhere, points
+/// it back here).
+void let_packets_in(rim_actor_type* self, const rim_flow& flow, bool owner_pointed_away) {
   auto& st = self->state;
-  on_service(self, [flow](service& s) { s.release(flow, false); return 0; }, [](int) {});
   if (flow.service_address == st.self_address) {
     st.forwarded.erase(id_of(flow));
     publish_tables(self, [flow] { net::undrop_flow(key_of(flow)); });
   } else {
     st.held.insert(id_of(flow));
     publish_tables(self, [] {});
-    point_owner(self, flow, st.self_address);
+    if (owner_pointed_away) point_owner(self, flow, st.self_address);
   }
+}
+
+/// The giver's packets come back: the flow carries on here (a hand-off that did not happen).
+void resume_here(rim_actor_type* self, const rim_flow& flow) {
+  on_service(self, [flow](service& s) { s.release(flow, false); return 0; }, [](int) {});
+  let_packets_in(self, flow, true);
 }
 
 /// The giver's side, once the flow's packets no longer reach its socket: freeze, ask the taker,
@@ -253,12 +260,8 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
     [=](std::pair<std::string, protocol::rim_take> frozen) mutable {
       auto& st = self->state;
       if (!frozen.first.empty()) {
-        // freeze() thawed it already; let its packets in again.
-        if (flow.service_address == st.self_address) net::undrop_flow(key_of(flow));
-        else {
-          st.held.insert(id_of(flow));
-          publish_tables(self, [] {});
-        }
+        // freeze() thawed it already; the owner was not pointed away yet.
+        let_packets_in(self, flow, false);
         return fail(frozen.first);
       }
       // The owner forwards to the taker before the take leaves: the client's answer to the
@@ -284,8 +287,7 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
                             {"sent_unacked", std::to_string(frozen.second.socket.send_queue.size())},
                             {"unsent", std::to_string(frozen.second.socket.unsent)},
                             {"position", std::to_string(frozen.second.position)}});
-            rp.deliver(std::string("{\"flow\": \"") + text(flow) + "\", \"to\": \"" + name_of(self, r.holder) +
-                       "\", \"ms\": " + std::to_string(ms) + "}");
+            rp.deliver(nlohmann::json{{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", ms}}.dump());
           },
           [=](caf::error& err) mutable {
             // No answer: the taker may be gone; the flow carries on here.
@@ -298,10 +300,11 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
 }
 
 /// A masquerader forgets a flow. A request like every rim_relay (its answer, true, must not
-/// arrive as an unexpected message); nothing waits for it.
-void tell_relay_off(rim_actor_type* self, const caf::actor& hop, const rim_flow& flow) {
-  self->request(hop, std::chrono::seconds(5), protocol::rim_relay{flow, self->state.self_address, 0, false})
-    .then([](bool) {}, [](caf::error&) {});
+/// arrive as an unexpected message); `then()` runs on the answer or its failure.
+template <class Then>
+void tell_relay_off(rim_actor_type* self, const caf::actor& hop, const rim_flow& flow, Then then) {
+  self->request(hop, std::chrono::seconds(2), protocol::rim_relay{flow, self->state.self_address, 0, false})
+    .then([=](bool) mutable { then(); }, [=](caf::error&) mutable { then(); });
 }
 
 std::string path_text(rim_actor_type* self, const rim_state::exit_path& p) {
@@ -337,9 +340,7 @@ void stop_masquerade(rim_actor_type* self, const rim_flow& flow, Then then) {
                  if (hops.empty()) return (*done)();
                  auto remaining = std::make_shared<std::size_t>(hops.size());
                  for (auto& hop : hops)
-                   self->request(hop, std::chrono::seconds(2), protocol::rim_relay{flow, self->state.self_address, 0, false})
-                     .then([=](bool) { if (--*remaining == 0) (*done)(); },
-                           [=](caf::error&) { if (--*remaining == 0) (*done)(); });
+                   tell_relay_off(self, hop, flow, [=] { if (--*remaining == 0) (*done)(); });
                });
              });
 }
@@ -408,7 +409,7 @@ void start_masquerade(rim_actor_type* self, rim_flow flow, std::vector<std::uint
             ++self->state.counters.masquerades_failed;
             for (auto hop : hops)
               if (auto l = self->state.links.find(hop); l != self->state.links.end())
-                tell_relay_off(self, l->second, flow);
+                tell_relay_off(self, l->second, flow, [] {});
             rp.deliver(json_error("a masquerader refused the flow"));
             return;
           }
