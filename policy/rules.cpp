@@ -51,6 +51,10 @@ std::string format_ipv4(std::uint32_t a) {
          std::to_string((a >> 8) & 0xff) + '.' + std::to_string(a & 0xff);
 }
 
+std::string format_endpoint(std::uint32_t address, std::uint16_t port) {
+  return format_ipv4(address) + ":" + std::to_string(port);
+}
+
 int prefix_length(std::uint32_t mask) noexcept {
   int n = 0;
   while (n < 32 && (mask & (0x80000000u >> n)) != 0) ++n;

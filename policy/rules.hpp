@@ -105,6 +105,8 @@ const char* protocol_name(std::uint8_t p) noexcept;
 const char* tcp_option_name(std::uint8_t k) noexcept;
 /// "a.b.c.d" for an address in host byte order.
 std::string format_ipv4(std::uint32_t address);
+/// "a.b.c.d:port" (host order, as format_ipv4).
+std::string format_endpoint(std::uint32_t address, std::uint16_t port);
 /// Prefix length of a contiguous mask (the number of leading one bits).
 int prefix_length(std::uint32_t mask) noexcept;
 

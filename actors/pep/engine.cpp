@@ -51,7 +51,6 @@ std::uint64_t now_us() {
 }
 
 std::string ip(std::uint32_t a) { return policy::format_ipv4(a); }
-std::string ip_port(std::uint32_t a, std::uint16_t p) { return ip(a) + ":" + std::to_string(p); }
 
 /// A connection as the local side sees it: the host on our LAN, the far host.
 struct conn_key {
@@ -637,11 +636,8 @@ struct engine::impl {
       if (copy && first + at < redundant_bytes()) {
         tsk::header r = h;
         r.type = tsk::message_type::rtd;
-        tsk::append_redundant(copy->out, r, first + at, data + at, piece);
-        ++copy->messages_out;
-        ++c.messages_out;
+        emit(*copy, [&](auto& out) { tsk::append_redundant(out, r, first + at, data + at, piece); });
         ++c.redundant_sent;
-        pump(*copy);
       }
       at += piece;
     }
@@ -683,11 +679,9 @@ struct engine::impl {
                         // the queue ran dry (a short exchange must not wait for a quarter).
                         if (y->delivered_unreported >= window() / 4 || y->to_host.empty()) {
                           if (backbone* b = backbone_of(*y)) {
-                            tsk::header h = header(*y, tsk::message_type::wa);
-                            ++c.messages_out;
-                            tsk::append_window(b->out, h, static_cast<std::uint32_t>(y->delivered_unreported));
-                            ++b->messages_out;
-                            pump(*b);
+                            const tsk::header h = header(*y, tsk::message_type::wa);
+                            const auto credit = static_cast<std::uint32_t>(y->delivered_unreported);
+                            emit(*b, [&](auto& out) { tsk::append_window(out, h, credit); });
                           }
                           y->delivered_unreported = 0;
                         }
@@ -1054,7 +1048,7 @@ struct engine::impl {
       if (ec) {
         ++c.tls_refused;
         log(node::severity::warning, "pep_backbone_refused",
-            {{"peer", bb.peer}, {"address", ip_port(bb.address, bb.port)}, {"reason", ec.message()}});
+            {{"peer", bb.peer}, {"address", policy::format_endpoint(bb.address, bb.port)}, {"reason", ec.message()}});
         if (bb.dialled) return redial_later(bb, ec.message());
         retire(bb);
         return;
@@ -1102,7 +1096,7 @@ struct engine::impl {
     ++c.backbones_opened;
     ++c.backbones_up;
     log(node::severity::info, "pep_backbone_up",
-        {{"peer", b.peer}, {"address", ip_port(b.address, b.port)}, {"dialled", b.dialled ? "yes" : "no"},
+        {{"peer", b.peer}, {"address", policy::format_endpoint(b.address, b.port)}, {"dialled", b.dialled ? "yes" : "no"},
          {"congestion", sec.congestion}});
     tsk::header h;
     h.type = tsk::message_type::tpp;
@@ -1165,18 +1159,21 @@ struct engine::impl {
     else retire(b);
   }
 
-  template <class Params>
-  void send(backbone& b, const tsk::header& h, const Params& p) {
-    tsk::append(b.out, h, p);
+  /// Every TSK message leaves through here: `append(out)` writes it into the backbone's queue,
+  /// then the counters and a pump.
+  template <class Append>
+  void emit(backbone& b, Append append) {
+    append(b.out);
     ++b.messages_out;
     ++c.messages_out;
     pump(b);
   }
+  template <class Params>
+  void send(backbone& b, const tsk::header& h, const Params& p) {
+    emit(b, [&](auto& out) { tsk::append(out, h, p); });
+  }
   void send_raw(backbone& b, const tsk::header& h, const void* data, std::size_t n) {
-    tsk::append(b.out, h, data, n);
-    ++b.messages_out;
-    ++c.messages_out;
-    pump(b);
+    emit(b, [&](auto& out) { tsk::append(out, h, data, n); });
   }
 
   void pump(backbone& b) {
@@ -1315,7 +1312,7 @@ struct engine::impl {
       const auto& b = *bp;
       backbone_status x;
       x.peer = b.peer;
-      x.address = ip_port(b.address, b.port);
+      x.address = policy::format_endpoint(b.address, b.port);
       x.state = to_string(b.state);
       x.dialled = b.dialled;
       x.keepalive_rtt_ms = b.ka_rtt_ms;

@@ -36,10 +36,6 @@ void on_engine(pep_actor_type* self, Work work, Then then) {
   node::on_loop(self, *eng, [eng, work] { return work(*eng); }, std::move(then));
 }
 
-std::string ip_port(std::uint32_t a, std::uint16_t p) {
-  return policy::format_ipv4(a) + ":" + std::to_string(p);
-}
-
 node::counter_family family(std::string name, std::string help,
                             const std::vector<std::pair<std::string, std::uint64_t>>& values) {
   node::counter_family f;
@@ -102,8 +98,8 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"send_window", column_kind::fact, ""}},
                        {}};
   for (const auto& x : s.connections)
-    c.rows.push_back({{scalar(unsigned{x.cid}), scalar(unsigned{x.peer_cid}), scalar(ip_port(x.host_ip, x.host_port)),
-                       scalar(ip_port(x.remote_ip, x.remote_port)),
+    c.rows.push_back({{scalar(unsigned{x.cid}), scalar(unsigned{x.peer_cid}), scalar(policy::format_endpoint(x.host_ip, x.host_port)),
+                       scalar(policy::format_endpoint(x.remote_ip, x.remote_port)),
                        scalar(x.peer), scalar(x.profile), scalar(x.state), scalar(x.initiator),
                        scalar(x.three_way_spoofed), scalar(unsigned{x.mss}), scalar(x.bytes_from_host),
                        scalar(x.bytes_to_host), scalar(x.queued_to_host), scalar(x.send_window)},

@@ -51,9 +51,8 @@ std::optional<std::uint32_t> parse_ipv4(const std::string& s) {
   return ntohl(a.s_addr);
 }
 
-std::string ip_port(std::uint32_t a, std::uint16_t p) { return policy::format_ipv4(a) + ":" + std::to_string(p); }
 std::string text(const rim_flow& f) {
-  return ip_port(f.client_address, f.client_port) + " -> " + ip_port(f.service_address, f.service_port);
+  return policy::format_endpoint(f.client_address, f.client_port) + " -> " + policy::format_endpoint(f.service_address, f.service_port);
 }
 
 /// How long the owner keeps forwarding (and the holder keeps injecting) after a flow ends: the
@@ -383,7 +382,7 @@ void find_served(rim_actor_type* self, const std::string& client, Fail fail, The
       return found;
     },
     [=](std::optional<rim_flow> found) mutable {
-      if (!found) return fail("no connection from " + ip_port(client_address, port) + " here");
+      if (!found) return fail("no connection from " + policy::format_endpoint(client_address, port) + " here");
       then(*found);
     });
 }
