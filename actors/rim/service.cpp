@@ -18,6 +18,7 @@
 #include <thread>
 #include <tuple>
 
+#include "net/rim/path_status.hpp"
 #include "net/rim/tcp_repair.hpp"
 #include "policy/rules.hpp"
 
@@ -342,6 +343,22 @@ service_snapshot service::snapshot() const {
   for (const auto& [id, c] : impl_->conns)
     s.connections.push_back({c->flow, c->content, c->size, c->position, c->total(), c->taken, c->frozen});
   return s;
+}
+
+std::vector<protocol::rim_flow_report> service::tcp_reports() const {
+  std::vector<protocol::rim_flow_report> out;
+  for (const auto& [id, c] : impl_->conns) {
+    net::tcp_counters t;
+    if (c->frozen || !net::read_tcp_counters(c->sock.native_handle(), t)) continue;
+    protocol::rim_flow_report r;
+    r.flow = c->flow;
+    r.segs_out = t.segs_out;
+    r.retransmitted = t.retransmitted;
+    r.rtt_us = t.rtt_us;
+    r.bytes_acked = t.bytes_acked;
+    out.push_back(r);
+  }
+  return out;
 }
 
 }  // namespace baton::rim

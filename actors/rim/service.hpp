@@ -90,6 +90,9 @@ class service {
   /// Connections that ended since the last call (written to the end, or failed).
   std::vector<protocol::rim_flow> ended();
   service_snapshot snapshot() const;
+  /// Each connection's TCP counters (not the frozen ones): the management object's per-flow
+  /// status. `exit`, `via` and `moved_ms_ago` are left for the rim actor, which knows them.
+  std::vector<protocol::rim_flow_report> tcp_reports() const;
 
  private:
   struct impl;
