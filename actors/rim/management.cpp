@@ -20,6 +20,7 @@ std::string pct(double v) {
 management_object::management_object(std::shared_ptr<const policy::policy> p) : policy_(std::move(p)) {}
 
 time_ms management_object::stale_after() const { return 3 * static_cast<time_ms>(policy_->rim->manage.interval_ms); }
+time_ms management_object::host_memory() const { return 20 * static_cast<time_ms>(policy_->rim->manage.interval_ms); }
 
 void management_object::on_report(const protocol::rim_report& r, time_ms now) {
   auto& h = hosts_[r.host];
@@ -87,7 +88,7 @@ void management_object::on_report(const protocol::rim_report& r, time_ms now) {
 
 double management_object::host_loss(std::uint32_t host, time_ms now) const {
   auto it = hosts_.find(host);
-  if (it == hosts_.end() || it->second.samples.empty() || now - it->second.sampled > stale_after()) return -1;
+  if (it == hosts_.end() || it->second.samples.empty() || now - it->second.sampled > host_memory()) return -1;
   double sum = 0;
   for (double s : it->second.samples) sum += s;
   return sum / static_cast<double>(it->second.samples.size());

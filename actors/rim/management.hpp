@@ -17,8 +17,8 @@
 // host reports how long ago its flow last moved, so a new master keeps the dwell of the old
 // one), and a candidate must not be known bad.
 // Hosts are judged by the samples of the flows whose segments leave from them: a host's loss is
-// the mean of its last samples (fresh for 3 intervals; after that it is unknown, and unknown
-// hosts are tried after known good ones).
+// the mean of its last samples, remembered for 20 intervals (a host a flow left for loss is not
+// chosen again soon); after that it is unknown, and unknown hosts are tried after known good ones.
 
 #include <cstdint>
 #include <deque>
@@ -113,7 +113,8 @@ class management_object {
   double host_loss(std::uint32_t host, time_ms now) const;
   std::uint32_t best_host(const flow_state& f, const policy::rim_reaction& r,
                           const std::vector<std::uint32_t>& available, std::uint32_t avoid, time_ms now) const;
-  time_ms stale_after() const;
+  time_ms stale_after() const;   // a flow or host no longer reporting
+  time_ms host_memory() const;   // how long a host's loss is remembered
 
   std::shared_ptr<const policy::policy> policy_;
   std::map<flow_id, flow_state> flows_;

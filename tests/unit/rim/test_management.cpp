@@ -269,3 +269,23 @@ TEST_CASE("ICMP error counters parse from /proc/net/snmp's text; a malformed tab
     }
   }
 }
+
+TEST_CASE("a host a flow left for loss is not chosen again while its loss is remembered") {
+  script s(R"({"on_loss": "masquerade", "loss_pct": 2, "samples": 2, "dwell_ms": 0})");
+  std::vector<decision> d;
+  while (d.empty()) d = s.interval(8.0);
+  REQUIRE(d[0].target == C);
+  s.m.done(d[0], true, s.now);
+  // Via C it is bad too (C's own flow went quiet): not back to A, whose loss is remembered: E.
+  std::vector<decision> next;
+  for (int i = 0; i < 6 && next.empty(); ++i) {
+    s.now += 500;
+    s.report(A, {s.grow(flow_from(1), 8.0, 1, C)});
+    s.report(C, {});
+    s.report(E, {});
+    next = s.decide();
+  }
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].target == E);
+  CHECK(next[0].move == policy::rim_move::masquerade);
+}
