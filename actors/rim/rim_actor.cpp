@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -76,6 +77,8 @@ constexpr std::chrono::seconds after_life{30};
   COUNTER(masquerades_failed, "masquerades that did not start (a masquerader refused, a rule)") \
   COUNTER(relays_taken, "flows this host agreed to send or relay for another rim host")       \
   COUNTER(unexpected_messages, "messages the rim actor has no handler for (dropped)")          \
+  COUNTER(taken_back, "owner: flows taken back from a holder that died (TCP_REPAIR from the client's last segment)") \
+  COUNTER(take_back_failed, "owner: flows whose dead holder left nothing to take back from (the client gets a reset)") \
   COUNTER(reports_sent, "reports of this host's flows sent to the management object")         \
   COUNTER(reports_received, "master: reports the management object received")                 \
   COUNTER(decisions, "master: moves the management object decided")                          \
@@ -117,6 +120,14 @@ struct rim_state {
   bool is_master = false;
   std::unique_ptr<management_object> manage;  // while this host is the master
   std::map<flow_id, std::chrono::steady_clock::time_point> moved;  // flows here: last taken or exit change
+  // Owner: its own hand-off of each flow it gave away (no queue bytes), and the sequence number of
+  // the byte at that hand-off's position: enough to take the flow back if its holder dies.
+  struct given_flow {
+    protocol::rim_take take;
+    std::uint32_t seq_anchor = 0;
+  };
+  std::map<flow_id, given_flow> given;
+  std::set<std::uint32_t> group_members;  // the group's last member list (a holder leaving it died)
   struct decision_record {
     std::string flow, move, target, reason, outcome;
   };
@@ -160,6 +171,7 @@ std::string json_error(const std::string& why) {
 bool is_member(rim_actor_type* self, std::uint32_t address) { return self->state.member_names.count(address) > 0; }
 
 std::string name_of(rim_actor_type* self, std::uint32_t address) {
+  if (address == self->state.self_address) return self->state.policy->identity.name;
   auto it = self->state.member_names.find(address);
   return it != self->state.member_names.end() ? it->second : policy::format_ipv4(address);
 }
@@ -214,6 +226,7 @@ caf::result<protocol::rim_taken> take(rim_actor_type* self, protocol::rim_take t
         if (own) {
           // Back home: the kernel's socket has it again; stop forwarding.
           st.forwarded.erase(id);
+          st.given.erase(id);
           publish_tables(self, [] {});
         } else {
           auto owner = st.links.find(t.flow.service_address);
@@ -300,6 +313,13 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
             }
             on_service(self, [flow](service& s) { s.release(flow, true); return 0; }, [](int) {});
             ++st.counters.handoffs_done;
+            if (flow.service_address == st.self_address) {
+              rim_state::given_flow g{frozen.second, 0};
+              g.seq_anchor = g.take.socket.send_seq + static_cast<std::uint32_t>(g.take.socket.send_queue.size());
+              g.take.socket.send_queue.clear();
+              g.take.socket.receive_queue.clear();
+              st.given[id_of(flow)] = std::move(g);
+            }
             remember(self, {text(flow), st.policy->identity.name, name_of(self, r.holder), "taken", ms});
             st.events->add(node::severity::info, "rim_handed_off",
                            {{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", std::to_string(ms)},
@@ -678,10 +698,93 @@ caf::result<std::string> command(rim_actor_type* self, const protocol::rim_comma
   return json_error("unknown move " + std::to_string(c.move));
 }
 
+/// The owner's packets of `flow` go to its own kernel again (no socket there: the client's next
+/// segment is answered with a reset in the owner's name, a clean end instead of a silent hang).
+void stop_forwarding(rim_actor_type* self, const rim_flow& flow) {
+  auto& st = self->state;
+  st.forwarded.erase(id_of(flow));
+  st.given.erase(id_of(flow));
+  publish_tables(self, [flow] { net::undrop_flow(key_of(flow)); });
+}
+
+/// The owner takes a flow back from its holder, which died: the socket is re-created here from
+/// the owner's own hand-off of it, rewound to the client's last acknowledgement that passed
+/// through here (reverse-flow forwarding saw every one), with the client's window of the response
+/// refilled as sent (service::take_back). Nothing to take it back from: the client gets a reset.
+void take_back(rim_actor_type* self, rim_flow flow, std::uint32_t holder) {
+  auto& st = self->state;
+  auto* stage = st.stage;
+  const auto key = key_of(flow);
+  auto fail = [=](const std::string& why) {
+    auto& st = self->state;
+    ++st.counters.take_back_failed;
+    st.events->add(node::severity::warning, "rim_take_back_failed",
+                   {{"flow", text(flow)}, {"holder", name_of(self, holder)}, {"reason", why + ": the client gets a reset"}});
+    stop_forwarding(self, flow);
+  };
+  auto g = st.given.find(id_of(flow));
+  if (g == st.given.end() || !stage) return fail("this host did not give it away itself");
+  node::on_loop(
+    self, *st.io,
+    [stage, key] {
+      std::pair<bool, net::rim_client_mark> out;
+      out.first = stage->client_mark(key, out.second);
+      return out;
+    },
+    [=](std::pair<bool, net::rim_client_mark> found) {
+      auto& st = self->state;
+      auto g = st.given.find(id_of(flow));
+      if (g == st.given.end()) return;  // ended meanwhile
+      if (!found.first) return fail("no segment of the client seen since the hand-off");
+      const auto& m = found.second;
+      protocol::rim_take t = g->second.take;
+      const auto advance = static_cast<std::int32_t>(m.ack - g->second.seq_anchor);
+      if (advance < 0 && static_cast<std::uint64_t>(-static_cast<std::int64_t>(advance)) > t.position)
+        return fail("the client's acknowledgement is before the hand-off's start");
+      t.position = static_cast<std::uint64_t>(static_cast<std::int64_t>(t.position) + advance);
+      t.from = st.self_address;
+      auto& s = t.socket;
+      s.send_seq = m.ack;
+      s.unsent = 0;
+      s.receive_seq = m.seq_end;
+      s.snd_wl1 = m.seq_end;
+      s.rcv_wup = m.seq_end;
+      s.snd_wnd = std::uint32_t{m.window} << (s.wscale ? s.snd_wscale : 0);
+      // PAWS: the client drops segments older than the last timestamp it saw from the holder,
+      // which is at most a few seconds past the one it echoed last.
+      if (s.timestamps && m.timestamps) s.timestamp = m.ts_ecr + 10000;
+      const std::uint32_t window = std::max<std::uint32_t>(s.snd_wnd, 65535);
+      on_service(
+        self, [t, window, key](service& svc) { return svc.take_back(t, window, [&] { net::undrop_flow(key); }); },
+        [=](std::string why) {
+          auto& st = self->state;
+          if (!why.empty()) return fail(why);
+          ++st.counters.taken_back;
+          st.forwarded.erase(id_of(flow));
+          st.given.erase(id_of(flow));
+          st.moved[id_of(flow)] = std::chrono::steady_clock::now();
+          publish_tables(self, [] {});
+          st.events->add(node::severity::info, "rim_taken_back",
+                         {{"flow", text(flow)}, {"holder", name_of(self, holder)},
+                          {"reason", "its holder left the group (dead)"}, {"acknowledged", std::to_string(m.ack)},
+                          {"position", std::to_string(t.position)}});
+        });
+    });
+}
+
 /// The group says who the master is: the management object runs there (and starts empty on a
 /// new master: the hosts' next reports rebuild it, and each flow's dwell comes with them).
 void apply_view(rim_actor_type* self, const group::group_view& v) {
   auto& st = self->state;
+  // A holder that left the group is dead: its flows come back to their owner.
+  std::set<std::uint32_t> now_members(v.members.begin(), v.members.end());
+  if (!now_members.empty()) {
+    std::vector<std::pair<rim_flow, std::uint32_t>> orphans;
+    for (auto& [id, holder] : st.forwarded)
+      if (st.group_members.count(holder) && !now_members.count(holder)) orphans.push_back({flow_of(id), holder});
+    st.group_members = std::move(now_members);
+    for (auto& [flow, holder] : orphans) take_back(self, flow, holder);
+  }
   const bool was = st.is_master;
   st.master = v.master;
   st.is_master = v.is_master;
@@ -908,6 +1011,7 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
       auto& st = self->state;
       const flow_id id{a, ap, b, bp};
       const bool was_forwarded = st.forwarded.erase(id) > 0;
+      st.given.erase(id);
       const bool was_held = st.held.erase(id) > 0;
       if (!was_forwarded && !was_held) return;
       publish_tables(self, [flow = flow_of(id), was_forwarded] {

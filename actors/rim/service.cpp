@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <asio.hpp>
 
 #include <chrono>
@@ -331,6 +333,30 @@ std::string service::take(const protocol::rim_take& t, bool transparent, const s
   ++d.counters.taken_over;
   d.write_more(c);
   return {};
+}
+
+std::string service::take_back(protocol::rim_take t, std::uint32_t window, const std::function<void()>& before_thaw) {
+  auto& d = *impl_;
+  connection probe(d.io);
+  std::string why;
+  if (!d.open_content(probe, t.content, why)) return why;
+  const std::string header = header_for(probe.size);
+  const std::uint64_t total = header.size() + probe.size;
+  if (t.position > total) return "the client acknowledged past the end of the response";
+  const std::uint64_t n = std::min<std::uint64_t>(window, total - t.position);
+  auto& q = t.socket.send_queue;
+  q.resize(static_cast<std::size_t>(n));
+  std::uint64_t at = t.position, filled = 0;
+  for (; filled < n && at < header.size(); ++filled, ++at) q[filled] = static_cast<std::uint8_t>(header[at]);
+  while (filled < n) {
+    const ssize_t r = ::pread(probe.file, q.data() + filled, n - filled, static_cast<off_t>(at - header.size()));
+    if (r <= 0) return "reading " + t.content + " for the take-back failed";
+    filled += static_cast<std::uint64_t>(r);
+    at += static_cast<std::uint64_t>(r);
+  }
+  t.socket.unsent = 0;
+  t.position += n;
+  return take(t, false, before_thaw);
 }
 
 std::vector<protocol::rim_flow> service::ended() { return std::exchange(impl_->ended, {}); }
