@@ -12,6 +12,7 @@
 
 #include "net/io/clock.hpp"
 #include "net/packet/checksum.hpp"
+#include "net/packet/frag_needed.hpp"
 #include "net/packet/packet_fields.hpp"
 
 namespace baton::net {
@@ -281,9 +282,37 @@ bool packet_loop::bad_tcp_options_taken() const noexcept {
   return false;
 }
 
+bool packet_loop::icmp_allowed() noexcept {
+  // 100 a second, bursts of 20: enough for every sender behind a tunnel to learn its MTU, too few
+  // to make the node a reflector.
+  constexpr double rate = 100, burst = 20;
+  const auto now = static_cast<std::int64_t>(steady_clock_ns());
+  if (icmp_refilled_ns_ == 0) icmp_tokens_ = burst;
+  else icmp_tokens_ = std::min(burst, icmp_tokens_ + rate * static_cast<double>(now - icmp_refilled_ns_) / 1e9);
+  icmp_refilled_ns_ = now;
+  if (icmp_tokens_ < 1) return false;
+  icmp_tokens_ -= 1;
+  return true;
+}
+
 void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
   if (v.port >= ports_.size()) return drop(b, drop_reason::no_route, parse_status::ok);
-  if (b->size() > ports_[v.port]->mtu()) return drop(b, drop_reason::oversize, parse_status::ok);
+  if (b->size() > ports_[v.port]->mtu()) {
+    // A tunnel datagram too long for its port: the inner datagram's sender is told the tunnel's
+    // MTU (its TCP then sends shorter segments) instead of losing every long one unheard. The
+    // ICMP leaves by the same port, which routes by address.
+    std::size_t length = 0;
+    if (!ports_[v.port]->routes_by_address() ||
+        make_frag_needed(b->data(), ports_[v.port]->mtu(), length) != frag_needed_result::made)
+      return drop(b, drop_reason::oversize, parse_status::ok);
+    if (!icmp_allowed()) {
+      bump(live_.icmp_rate_limited);
+      return drop(b, drop_reason::oversize, parse_status::ok);
+    }
+    bump(drops_[static_cast<std::size_t>(drop_reason::oversize)]);  // the datagram itself is dropped
+    bump(live_.icmp_frag_needed);
+    b->set_data(b->data().sub(0, length));
+  }
   packet_batch& out = tx_[v.port];
   if (out.full()) flush(v.port);
   out.push(b);

@@ -65,7 +65,9 @@ struct named_port_stats {
   COUNTER(rx_packets, "datagrams that entered the pipeline")                                   \
   COUNTER(tx_packets, "datagrams an output port took (stages' pump() sends included)")         \
   COUNTER(thread_cpu_ns, "CPU time of the loop thread in ns (updated when idle and at stop)")  \
-  COUNTER(command_errors, "posted commands that threw")
+  COUNTER(command_errors, "posted commands that threw")                                        \
+  COUNTER(icmp_frag_needed, "tunnel datagrams too long for their port, answered with ICMP fragmentation needed") \
+  COUNTER(icmp_rate_limited, "ICMP fragmentation needed not sent: over the rate limit (the datagram is dropped)")
 /// The buffer pool's, read from the pool at snapshot time.
 #define BATON_POOL_COUNTERS(COUNTER, GAUGE)                                                    \
   GAUGE(pool_capacity, "buffers in the pool")                                                  \
@@ -175,6 +177,10 @@ class packet_loop {
   // Loop thread: the soonest any stage's pump() can send, from the last turn (UINT64_MAX: none
   // holds anything); bounds the idle wait.
   std::uint64_t next_pump_ns_ = UINT64_MAX;
+  // ICMP errors the loop sends: a token bucket (per second, with a burst), loop thread only.
+  double icmp_tokens_ = 0;
+  std::int64_t icmp_refilled_ns_ = 0;
+  bool icmp_allowed() noexcept;
   int stop_event_ = -1;
 
   // Counters: written by the loop thread only (command_errors also by post() while stopped).

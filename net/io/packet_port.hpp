@@ -59,6 +59,9 @@ class packet_port {
   /// eventfd) and returns true when datagrams are already waiting, so the loop must not sleep.
   /// Ports whose descriptor is readable exactly while data waits keep the default.
   virtual bool prepare_wait() noexcept { return false; }
+  /// Whether the port sends IPv4 datagrams through the kernel's routing (any destination can be
+  /// reached through it): the loop answers a tunnel datagram too long for it with an ICMP error.
+  virtual bool routes_by_address() const noexcept { return false; }
 
   /// Largest datagram the port sends or accepts; bigger ones are refused and counted.
   std::size_t mtu() const noexcept { return mtu_; }

@@ -58,6 +58,8 @@ class raw_ipv4_port final : public packet_port {
   /// The socket when receiving, else -1.
   int wait_fd() const noexcept override { return receive_protocol_ != 0 ? fd_ : -1; }
 
+  bool routes_by_address() const noexcept override { return true; }
+
   /// The protocol received (0: send-only).
   int receive_protocol() const noexcept { return receive_protocol_; }
 

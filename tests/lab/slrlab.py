@@ -32,6 +32,8 @@ EDGE_OUT, EDGE_CORE = "10.60.0.1", "10.50.0.1"
 VIRTUAL_SUBNETS = "10.200.0.0/16"   # routed to the network SLR
 SERVICE_SUBNET = "10.200.1.0/24"    # what the hosts serve
 VIP = "10.200.1.1"
+UPLOAD_PORT = 9100  # upload_sink.py on every host: answers the sha256 of what it received
+UPLOAD_SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upload_sink.py")
 NETWORK = {"nslr": "10.50.0.10", "nslr2": "10.50.0.11"}
 SYSTEMS = {"sysA": "10.50.0.21", "sysB": "10.50.0.22"}
 SITES = {"siteA1": "10.50.0.31", "siteA2": "10.50.0.32", "siteB1": "10.50.0.33",
@@ -197,7 +199,8 @@ def write_setup(d, www, site_a1_shortcuts=False):
                  "ip link set vh0 up && sysctl -qw net.ipv4.conf.vh0.rp_filter=0"},
                 {"name": "http", "argv": ["/usr/bin/python3", "-m", "http.server", "80", "--bind",
                                           "0.0.0.0", "--directory", www],
-                 "ready": {"http": f"{addr}:80/index.html", "timeout_s": 10}}],
+                 "ready": {"http": f"{addr}:80/index.html", "timeout_s": 10}},
+                {"name": "upload-sink", "argv": ["/usr/bin/python3", UPLOAD_SINK, str(UPLOAD_PORT)]}],
             "batond": batond(host)}
     links = [{"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24"]},
               "b": {"node": "edge", "ifname": "eth0", "addresses": [f"{EDGE_OUT}/24"]},
