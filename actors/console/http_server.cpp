@@ -91,6 +91,8 @@ bool client_certificate_verified(tls_stream& s) {
 
 }  // namespace
 
+void check_tls_files(const tls_options& tls) { make_tls_context(tls); }
+
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& address) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size())

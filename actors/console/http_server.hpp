@@ -112,6 +112,10 @@ private:
 /// baton_console_tls_handshake_failures_total (counters). Appended to `out`.
 void append_server_metrics(const http_server& server, std::vector<metric_family>& out);
 
+/// Loads `tls` as start() would, so a caller can refuse to start before anything runs. Throws
+/// std::runtime_error naming the file that does not load, or a key that does not match.
+void check_tls_files(const tls_options& tls);
+
 /// Splits "HOST:PORT" at the last ':' into host and port. Throws std::invalid_argument naming the
 /// input if the port is missing, not a number, or > 65535, or the host is empty.
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& address);

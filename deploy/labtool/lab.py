@@ -349,7 +349,10 @@ class Lab:
         proc = self.spawn("batond", node, "batond", self.ns(node), argv, cwd=REPO,
                           extra={"console": spec.get("console")})
         if "console" in spec:
-            probe = self.probe(self.ns(node), {"http": spec["console"] + "/actors"})
+            # A console off loopback speaks TLS (policy /console_auth): ready when it accepts.
+            tls = not spec["console"].startswith("127.")
+            probe = self.probe(self.ns(node), {"tcp": spec["console"]} if tls else
+                               {"http": spec["console"] + "/actors"})
             self.wait_ready(proc, f"batond on {node}: console http://{spec['console']}/actors",
                             probe, spec.get("ready_timeout_s", 30))
 
