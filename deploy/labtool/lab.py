@@ -469,7 +469,8 @@ class Lab:
         out.append("processes:")
         for p in st["processes"]:
             state = "running" if netns.alive(p) else "EXITED"
-            extra = f"  console http://{p['console']}" if p.get("console") else ""
+            scheme = "http" if str(p.get("console")).startswith("127.") else "https"  # off loopback: TLS
+            extra = f"  console {scheme}://{p['console']}" if p.get("console") else ""
             out.append(f"  {p['kind']:<8} {p['node']:<10} {p['name']:<10} pid {p['pid']:<7} {state}{extra}")
             out.append(f"           log {p['log']}")
         out.append("run a command in a node: deploy/lab exec NODE -- CMD...")
