@@ -5,6 +5,8 @@
 //   identity  {name, address, certificate, key, ca}                      required
 //   roles     ["passthrough", "cluster", "slr", ...]                       required
 //   console   "host:port" of the introspection API                         default 127.0.0.1:9000
+//   console_auth {tls, client_certificates, token_file}: console_auth_policy.hpp (TLS and
+//             authentication; mandatory TLS when the console is not on loopback)
 //   peers     [{name, address, port, console?}]  console: the peer's "HOST:PORT" (web console)
 //   timers    document 004's timers                                        defaults below
 //   group     {peers: [peer names], discovery_broadcast, quorum}
@@ -29,6 +31,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "policy/console_auth_policy.hpp"
 #include "policy/policy_error.hpp"
 #include "policy/pep_policy.hpp"
 #include "policy/rim_policy.hpp"
@@ -334,6 +337,7 @@ struct policy {
   identity_section identity;
   std::vector<role> roles;
   endpoint console{0x7f000001u, 9000};
+  std::optional<console_auth_section> console_auth;  // policy/console_auth_section.cpp
   std::vector<peer> peers;
   timers_section timers;
   group_section group;

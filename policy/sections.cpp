@@ -13,6 +13,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "policy/console_auth_section.hpp"
 #include "policy/fields.hpp"
 #include "policy/render.hpp"
 #include "policy/rule_list.hpp"
@@ -569,6 +570,8 @@ constexpr detail::section_entry section_rows[] = {
     row<&policy::identity>("identity", true, parse_identity, identity_text),
     row<&policy::roles>("roles", true, parse_roles, roles_text),
     row<&policy::console>("console", false, parse_console, console_text, console_json),
+    row<&policy::console_auth>("console_auth", false, detail::parse_console_auth,
+                               detail::console_auth_text, detail::console_auth_json),
     row<&policy::peers>("peers", false, parse_peers, peers_text),
     row<&policy::timers>("timers", false, parse_timers, timers_text),
     row<&policy::group>("group", false, parse_group, group_text),
@@ -631,6 +634,7 @@ policy load_policy(const json& doc) {
     if (auto v = root.find(s.name)) s.parse(*v, out);
     else if (s.required) root.fail("missing required key \"" + std::string(s.name) + "\"");
   }
+  detail::check_console_auth(out);  // needs /console and /identity whether or not it is given
   return out;
 }
 

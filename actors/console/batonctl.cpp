@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/console/console_auth.hpp"
 #include "actors/console/http_client.hpp"
 #include "actors/console/table.hpp"
 #include "policy/diff.hpp"
@@ -36,6 +37,7 @@ struct global_options {
   bool json = false;
   double timeout_s = 5;
   std::vector<std::string> params;  // KEY=VALUE
+  baton::console::client_options client;  // TLS files and token (a protected console)
 };
 
 // %-encodes everything but RFC 3986 unreserved characters.
@@ -131,7 +133,7 @@ int ask_node(const global_options& g, const std::string& method, const std::stri
       std::chrono::milliseconds(static_cast<long long>(std::llround(g.timeout_s * 1000)));
   http_reply reply;
   try {
-    reply = baton::console::http_fetch(g.node, method, target, body, timeout);
+    reply = baton::console::http_fetch(g.client, g.node, method, target, body, timeout);
   } catch (const http_client_error& e) {
     std::cerr << "batonctl: " << e.what() << "\n";
     return exit_node;
@@ -208,6 +210,10 @@ int main(int argc, char** argv) {
       "  batonctl --node 10.0.0.3:9000 drain       the node at 10.0.0.3 gives up its work units\n"
       "  batonctl policy check /etc/baton/n1.json  validate a policy file offline\n"
       "  batonctl policy diff old.json new.json    what a reload would change\n"
+      "  batonctl --node 10.0.0.2:9000 --ca ca.pem --cert me.pem --key me.key group\n"
+      "                                            a console off loopback (TLS, client certificate)\n"
+      "  BATON_TOKEN_FILE=/etc/baton/console.token batonctl --node 10.0.0.2:9000 --ca ca.pem units\n"
+      "                                            the same with the console's bearer token\n"
       "  batonctl SUBCOMMAND --help                 its options and an example\n"
       "\n"
       "Exit status: 0 done; 1 the node is unreachable or answered an error; 2 the policy file is\n"
@@ -222,6 +228,32 @@ int main(int argc, char** argv) {
          "the batond to ask, HOST:PORT of its console (env BATON_NODE, default " + g.node + ")")
       ->type_name("HOST:PORT");
   app.add_flag("--json", g.json, "print the node's raw JSON answer instead of a table");
+  // A console off loopback speaks TLS and wants a client certificate or its token
+  // (/console_auth in the node's policy).
+  if (const char* env = std::getenv("BATON_CA"); env && *env) g.client.ca = env;
+  std::string token_file;
+  if (const char* env = std::getenv("BATON_TOKEN_FILE"); env && *env) token_file = env;
+  if (const char* env = std::getenv("BATON_TOKEN"); env && *env) g.client.token = env;
+  app.add_option("--ca", g.client.ca,
+                 "talk TLS to the console and check its certificate against this CA (PEM; the "
+                 "group's CA, /identity/ca; env BATON_CA)")
+      ->type_name("FILE");
+  auto* cert_opt = app.add_option("--cert", g.client.certificate,
+                                  "client certificate (PEM) signed by that CA, sent when asked")
+                       ->type_name("FILE");
+  auto* key_opt = app.add_option("--key", g.client.key, "the client certificate's key (PEM)")
+                      ->type_name("FILE");
+  cert_opt->needs(key_opt);
+  key_opt->needs(cert_opt);
+  auto* token_file_opt =
+      app.add_option("--token-file", token_file,
+                     "send the bearer token in this file's first line (env BATON_TOKEN_FILE)")
+          ->type_name("FILE");
+  app.add_option("--token", g.client.token,
+                 "send this bearer token (env BATON_TOKEN; prefer --token-file: arguments are "
+                 "visible to other users in ps)")
+      ->type_name("TOKEN")
+      ->excludes(token_file_opt);
   app.add_option("--timeout", g.timeout_s, "seconds to wait for the whole answer (default 5)")
       ->check(CLI::PositiveNumber)
       ->type_name("SECONDS");
@@ -336,11 +368,34 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"masquerade", "funnel", "off"}));
   example(masquerade, "batonctl masquerade --flow 10.40.0.2:51130 --via c,e   segments leave from e, via c");
 
+  long move_unit = -1;
+  std::string move_to;
+  auto* move = app.add_subcommand(
+      "move-unit", "ask the group's master to move work unit N to MEMBER, with its flows' state "
+                   "(POST /group/move); a node that is not the master answers 409 naming it");
+  move->require_subcommand(0, 0);
+  move->add_option("N", move_unit, "the work unit")->required()->check(CLI::NonNegativeNumber);
+  move->add_option("MEMBER", move_to, "the member that takes it: name or address")->required();
+  example(move, "batonctl --node 10.0.0.1:9000 move-unit 17 m2   unit 17 goes to m2 (ask the master)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);  // prints help or the error
     return code == 0 ? exit_ok : exit_usage;
+  }
+
+  if (!token_file.empty()) {
+    try {
+      g.client.token = baton::console::read_token_file(token_file, 1);
+    } catch (const std::exception& e) {
+      std::cerr << "batonctl: --token-file: " << e.what() << "\n";
+      return exit_usage;
+    }
+  }
+  if (!g.client.certificate.empty() && g.client.ca.empty()) {
+    std::cerr << "batonctl: --cert needs --ca: a client certificate is sent over TLS only\n";
+    return exit_usage;
   }
 
   for (const auto& [sub, path] : read_commands)
@@ -353,6 +408,9 @@ int main(int argc, char** argv) {
     return ask_node(g, "POST", "/rim/handoff?flow=" + handoff_flow + "&to=" + handoff_to, "{}");
   if (masquerade->parsed())
     return ask_node(g, "POST", "/rim/masquerade?flow=" + masq_flow + "&via=" + masq_via + "&mode=" + masq_mode, "{}");
+  if (move->parsed())
+    return ask_node(g, "POST",
+                    "/group/move?unit=" + std::to_string(move_unit) + "&to=" + url_encode(move_to), "{}");
   if (drain->parsed()) {
     ordered_json body = ordered_json::object();
     if (!drain_member.empty()) body["member"] = drain_member;

@@ -8,6 +8,7 @@
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl.hpp>
 #include <asio/write.hpp>
 
 #include "actors/console/http_server.hpp"
@@ -46,15 +47,46 @@ std::optional<std::size_t> expected_size(const std::string& in) {
   return end + 4 + n;
 }
 
-// One exchange: resolve, connect, write, read until the answer is complete or the peer closes.
-// Everything runs inside io.run_for(timeout) on the calling thread.
+// A client TLS context: TLS 1.2 at least, the console's certificate checked against `o.ca`, ours
+// sent when given. Throws http_client_error(kind::connect) naming a file that does not load.
+asio::ssl::context make_client_context(const client_options& o) {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                  asio::ssl::context::no_tlsv1_1);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  auto check = [](const char* what, const std::string& file, const asio::error_code& ec) {
+    if (ec)
+      throw http_client_error(http_client_error::kind::connect,
+                              std::string(what) + " " + file + ": " + ec.message());
+  };
+  asio::error_code ec;
+  ctx.load_verify_file(o.ca, ec);
+  check("CA", o.ca, ec);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  if (!o.certificate.empty() || !o.key.empty()) {
+    ctx.use_certificate_chain_file(o.certificate, ec);
+    check("certificate", o.certificate, ec);
+    ctx.use_private_key_file(o.key, asio::ssl::context::pem, ec);
+    check("key", o.key, ec);
+  }
+  return ctx;
+}
+
+// One exchange: resolve, connect, (TLS handshake,) write, read until the answer is complete or
+// the peer closes. Everything runs inside io.run_for(timeout) on the calling thread.
 class exchange {
 public:
-  exchange(const std::string& node, std::string out, bool stop_when_complete)
+  exchange(const client_options& options, const std::string& node, std::string out,
+           bool stop_when_complete)
       : node_(node), out_(std::move(out)), stop_when_complete_(stop_when_complete) {
     auto hp = split_host_port(node);
     host_ = hp.first;
     port_ = std::to_string(hp.second);
+    if (options.tls()) {
+      ctx_.emplace(make_client_context(options));
+      tls_.emplace(socket_, *ctx_);
+    }
   }
 
   std::string run(std::chrono::milliseconds timeout) {
@@ -93,19 +125,32 @@ private:
       fail(http_client_error::kind::connect, "cannot connect to " + node_ + ": " + ec.message());
       return;
     }
+    if (!tls_) return send(socket_);
+    stage_ = "in the TLS handshake with";
+    tls_->async_handshake(asio::ssl::stream_base::client, [this](const asio::error_code& hec) {
+      if (hec)
+        return fail(http_client_error::kind::connect,
+                    "TLS handshake with " + node_ + " failed: " + hec.message());
+      send(*tls_);
+    });
+  }
+
+  template <class Stream>
+  void send(Stream& stream) {
     stage_ = "waiting for an answer from";
-    asio::async_write(socket_, asio::buffer(out_),
-                      [this](const asio::error_code& wec, std::size_t) {
+    asio::async_write(stream, asio::buffer(out_),
+                      [this, &stream](const asio::error_code& wec, std::size_t) {
                         // A server that refuses early may reset while we still write; its answer
                         // can still be readable, so a write error only counts if nothing comes
                         // back.
                         write_error_ = wec;
-                        read();
+                        read(stream);
                       });
   }
 
-  void read() {
-    socket_.async_read_some(asio::buffer(buf_), [this](const asio::error_code& ec, std::size_t n) {
+  template <class Stream>
+  void read(Stream& stream) {
+    stream.async_read_some(asio::buffer(buf_), [this, &stream](const asio::error_code& ec, std::size_t n) {
       in_.append(buf_.data(), n);
       if (in_.size() > max_reply)
         return fail(http_client_error::kind::protocol,
@@ -114,7 +159,8 @@ private:
         auto want = expected_size(in_);
         if (want && in_.size() >= *want) return finish();
       }
-      if (ec == asio::error::eof) return finish();
+      // A TLS peer that closes without close_notify after a complete answer is an end too.
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return finish();
       if (ec) {
         if (in_.empty())
           return fail(http_client_error::kind::io,
@@ -122,7 +168,7 @@ private:
                           " failed: " + (write_error_ ? write_error_ : ec).message());
         return finish();  // a reset after (part of) an answer: let the parser judge it
       }
-      read();
+      read(stream);
     });
   }
 
@@ -143,6 +189,8 @@ private:
   asio::io_context io_{1};
   tcp::resolver resolver_{io_};
   tcp::socket socket_{io_};
+  std::optional<asio::ssl::context> ctx_;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls_;
   std::array<char, 16384> buf_{};
   asio::error_code write_error_;
   bool done_ = false;
@@ -238,16 +286,26 @@ http_reply parse_http_reply(std::string_view bytes) {
 http_reply http_fetch(const std::string& node, const std::string& method, const std::string& target,
                       const std::string& body, std::chrono::milliseconds timeout,
                       const std::string& content_type) {
+  return http_fetch(client_options{}, node, method, target, body, timeout, content_type);
+}
+
+http_reply http_fetch(const client_options& options, const std::string& node,
+                      const std::string& method, const std::string& target,
+                      const std::string& body, std::chrono::milliseconds timeout,
+                      const std::string& content_type) {
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + node +
                         "\r\nUser-Agent: batonctl\r\nAccept: application/json, text/plain\r\n"
                         "Connection: close\r\n";
+  if (options.token.find_first_of("\r\n") != std::string::npos)
+    throw std::invalid_argument("the console token must be one line");
+  if (!options.token.empty()) request += "Authorization: Bearer " + options.token + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     request += "Content-Type: " + content_type +
                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   request += "\r\n";
   request += body;
-  exchange x(node, std::move(request), true);
+  exchange x(options, node, std::move(request), true);
   return parse_http_reply(x.run(timeout));
 }
 
@@ -263,7 +321,12 @@ http_reply http_post(const std::string& node, const std::string& target, const s
 
 std::string http_raw_exchange(const std::string& node, const std::string& bytes,
                               std::chrono::milliseconds timeout) {
-  exchange x(node, bytes, false);
+  return http_raw_exchange(client_options{}, node, bytes, timeout);
+}
+
+std::string http_raw_exchange(const client_options& options, const std::string& node,
+                              const std::string& bytes, std::chrono::milliseconds timeout) {
+  exchange x(options, node, bytes, false);
   return x.run(timeout);
 }
 

@@ -38,6 +38,20 @@ struct http_reply {
   std::optional<std::string> header(std::string_view name) const;
 };
 
+/// How to reach a console that is protected (TLS, client certificate, token). Empty: plain HTTP.
+struct client_options {
+  /// PEM CA file the console's certificate must chain to; set, it turns TLS on (TLS 1.2+). The
+  /// chain is checked, not the name: the CA is the group's own, as for the links between nodes.
+  std::string ca;
+  /// This client's certificate and key (PEM), sent when the console asks; both or neither.
+  std::string certificate;
+  std::string key;
+  /// Sent as "Authorization: Bearer <token>" when not empty.
+  std::string token;
+
+  bool tls() const noexcept { return !ca.empty(); }
+};
+
 /// Sends `method target` to `node` ("HOST:PORT"; HOST a name or IPv4 address) with
 /// "Connection: close", and `body` with `content_type` when the body is non-empty or the method is
 /// POST/PUT. Returns the parsed answer. Throws http_client_error: kind::connect when the address
@@ -48,6 +62,14 @@ struct http_reply {
 /// is not HOST:PORT. A timeout says where it happened, e.g.
 /// "timed out after 5000 ms waiting for an answer from 10.0.0.2:9000".
 http_reply http_fetch(const std::string& node, const std::string& method, const std::string& target,
+                      const std::string& body = {},
+                      std::chrono::milliseconds timeout = default_timeout,
+                      const std::string& content_type = "application/json");
+
+/// The same over `options`: TLS when options.tls(), a TLS handshake failure (the console's
+/// certificate is not from options.ca, or it refused ours) throws kind::connect naming the node.
+http_reply http_fetch(const client_options& options, const std::string& node,
+                      const std::string& method, const std::string& target,
                       const std::string& body = {},
                       std::chrono::milliseconds timeout = default_timeout,
                       const std::string& content_type = "application/json");
@@ -63,6 +85,10 @@ http_reply http_post(const std::string& node, const std::string& target, const s
 /// until the server closes. Throws http_client_error like http_fetch (kind::timeout if the server
 /// keeps the connection open past `timeout`).
 std::string http_raw_exchange(const std::string& node, const std::string& bytes,
+                              std::chrono::milliseconds timeout = default_timeout);
+/// The same over TLS when options.tls() (options.token is not added: `bytes` go verbatim).
+std::string http_raw_exchange(const client_options& options, const std::string& node,
+                              const std::string& bytes,
                               std::chrono::milliseconds timeout = default_timeout);
 
 /// Parses a complete HTTP/1.x response (status line, headers, body framed by Content-Length,

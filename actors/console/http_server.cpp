@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 
 #include <asio/buffers_iterator.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -17,16 +18,19 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
 #include <asio/read_until.hpp>
+#include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/streambuf.hpp>
 #include <asio/write.hpp>
 
+#include "actors/console/console_auth.hpp"
 #include "actors/console/http_parse.hpp"
 
 namespace baton::console {
 
 using asio::ip::tcp;
+using tls_stream = asio::ssl::stream<tcp::socket>;
 
 namespace {
 
@@ -42,7 +46,52 @@ std::string strip_crlf(std::string s) {
   return s;
 }
 
+// The lowest layer of either kind of connection, for what TLS does not change (the peer's address,
+// closing).
+tcp::socket& raw_socket(tcp::socket& s) { return s; }
+tcp::socket& raw_socket(tls_stream& s) { return s.next_layer(); }
+
+// The console's TLS context: TLS 1.2 at least (OpenSSL prefers 1.3 when both sides have it), the
+// node's certificate, and, with a CA, client certificates asked for and checked against it. A
+// client without one is not refused here: it may still bring the token (auth_options).
+asio::ssl::context make_tls_context(const tls_options& o) {
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                  asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  auto load = [](const char* what, const std::string& file, auto&& f) {
+    asio::error_code ec;
+    f(ec);
+    if (ec) throw std::runtime_error("TLS " + std::string(what) + " " + file + ": " + ec.message());
+  };
+  load("certificate", o.certificate, [&](asio::error_code& ec) { ctx.use_certificate_chain_file(o.certificate, ec); });
+  load("key", o.key, [&](asio::error_code& ec) { ctx.use_private_key_file(o.key, asio::ssl::context::pem, ec); });
+  if (!SSL_CTX_check_private_key(ctx.native_handle()))
+    throw std::runtime_error("TLS key " + o.key + " does not match the certificate " + o.certificate);
+  if (!o.ca.empty()) {
+    load("CA", o.ca, [&](asio::error_code& ec) { ctx.load_verify_file(o.ca, ec); });
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    // Tell clients which CA we accept, so one with several certificates picks the right one.
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.ca.c_str()))
+      SSL_CTX_set_client_CA_list(ctx.native_handle(), names);
+    // Session resumption with client verification needs a context id (OpenSSL refuses otherwise).
+    static const unsigned char id[] = "baton-console";
+    SSL_CTX_set_session_id_context(ctx.native_handle(), id, sizeof id - 1);
+  }
+  return ctx;
+}
+
+bool client_certificate_verified(tls_stream& s) {
+  X509* cert = SSL_get_peer_certificate(s.native_handle());
+  if (!cert) return false;
+  X509_free(cert);
+  return SSL_get_verify_result(s.native_handle()) == X509_V_OK;
+}
+
 }  // namespace
+
+void check_tls_files(const tls_options& tls) { make_tls_context(tls); }
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& address) {
   auto colon = address.rfind(':');
@@ -58,8 +107,6 @@ std::pair<std::string, std::uint16_t> split_host_port(const std::string& address
   return {host, static_cast<std::uint16_t>(port)};
 }
 
-class connection;
-
 struct http_server::impl {
   // Counters first: connections update them from their destructors, which run while the
   // io_context below is destroyed, so these must outlive it (members die in reverse order).
@@ -67,6 +114,8 @@ struct http_server::impl {
   std::map<int, std::uint64_t> counts;
   std::atomic<std::uint64_t> connections_total{0};
   std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> unauthorized{0};
+  std::atomic<std::uint64_t> handshake_failures{0};
 
   mutable std::shared_mutex routes_mutex;
   std::map<std::string, std::map<std::string, http_handler>> routes;  // path -> method -> handler
@@ -79,6 +128,7 @@ struct http_server::impl {
   std::mutex lifecycle_mutex;
   bool started = false;
   bool stopped = false;
+  std::optional<asio::ssl::context> ssl;  // set in start() when options.tls is
   std::unique_ptr<asio::io_context> io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
@@ -98,8 +148,24 @@ struct http_server::impl {
     return out;  // std::map keeps them sorted
   }
 
-  // Finds the route and runs it; never throws.
-  http_response handle(const http_request& req) {
+  // Checks who asks, finds the route and runs it; never throws. `client_verified`: the
+  // connection's TLS client certificate verified against our CA.
+  http_response handle(const http_request& req, bool client_verified) {
+    if (options.auth.required && !client_verified &&
+        std::find(options.auth.open_paths.begin(), options.auth.open_paths.end(), req.path) ==
+          options.auth.open_paths.end()) {
+      auto authorization = req.header("authorization");
+      if (!authorization || !bearer_token_matches(*authorization, options.auth.token)) {
+        ++unauthorized;
+        // Never echo what was offered: a mistyped token is still close to the real one.
+        auto r = http_response::error(
+          401, authorization ? "the bearer token is not this console's"
+                             : "authentication required: a client certificate signed by the "
+                               "node's CA, or Authorization: Bearer TOKEN");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"baton console\"");
+        return r;
+      }
+    }
     http_handler handler;
     {
       std::shared_lock<std::shared_mutex> lock(routes_mutex);
@@ -156,11 +222,16 @@ struct http_server::impl {
   void do_accept();
 };
 
-// One client connection. Every completion handler runs on the socket's strand, so the members
-// need no lock; the shared_ptr captured by each pending operation keeps the object alive.
-class connection : public std::enable_shared_from_this<connection> {
+// One client connection over a plain socket (Stream = tcp::socket) or TLS (tls_stream). Every
+// completion handler runs on the socket's strand, so the members need no lock; the shared_ptr
+// captured by each pending operation keeps the object alive.
+template <class Stream>
+class connection : public std::enable_shared_from_this<connection<Stream>> {
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+  using std::enable_shared_from_this<connection<Stream>>::shared_from_this;
+
 public:
-  connection(http_server::impl& server, tcp::socket socket)
+  connection(http_server::impl& server, Stream socket)
       : server_(server),
         socket_(std::move(socket)),
         timer_(socket_.get_executor()),
@@ -168,12 +239,33 @@ public:
     ++server_.connections_open;
     ++server_.connections_total;
     asio::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
+    auto ep = raw_socket(socket_).remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   ~connection() { --server_.connections_open; }
 
   void start(bool over_capacity) {
+    if constexpr (is_tls) {
+      // The handshake is bounded like a request: a client that connects and sends nothing
+      // does not hold a connection slot for ever.
+      arm(server_.options.idle_timeout);
+      socket_.async_handshake(asio::ssl::stream_base::server,
+                              [self = shared_from_this(), over_capacity](const asio::error_code& ec) {
+                                if (ec) {
+                                  ++self->server_.handshake_failures;
+                                  self->close_now();
+                                  return;
+                                }
+                                self->client_verified_ = client_certificate_verified(self->socket_);
+                                self->begin(over_capacity);
+                              });
+    } else {
+      begin(over_capacity);
+    }
+  }
+
+private:
+  void begin(bool over_capacity) {
     if (over_capacity) {
       respond(http_response::error(503, "too many open connections"), true);
       return;
@@ -181,7 +273,6 @@ public:
     read_head();
   }
 
-private:
   void arm(std::chrono::milliseconds after) {
     auto generation = ++timer_generation_;
     timer_.expires_after(after);
@@ -270,7 +361,7 @@ private:
 
   void dispatch() {
     disarm();  // no timeout while the handler runs; it is batond's to bound
-    respond(server_.handle(request_), !info_.keep_alive);
+    respond(server_.handle(request_, client_verified_), !info_.keep_alive);
   }
 
   void respond(http_response r, bool close_after) {
@@ -301,10 +392,16 @@ private:
   }
 
   void linger() {
-    asio::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
     arm(std::min(server_.options.idle_timeout, linger_time));
-    drain();
+    if constexpr (is_tls) {
+      // close_notify, so the client knows the answer was not cut short; the timer bounds the wait
+      // for the client's own close_notify.
+      socket_.async_shutdown([self = shared_from_this()](const asio::error_code&) { self->close_now(); });
+    } else {
+      asio::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      drain();
+    }
   }
 
   void drain() {
@@ -321,11 +418,11 @@ private:
   void close_now() {
     disarm();
     asio::error_code ignored;
-    socket_.close(ignored);
+    raw_socket(socket_).close(ignored);
   }
 
   http_server::impl& server_;
-  tcp::socket socket_;
+  Stream socket_;
   asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
   asio::streambuf inbuf_;
@@ -335,6 +432,7 @@ private:
   std::string out_head_;
   std::string out_body_;
   bool close_after_ = false;
+  bool client_verified_ = false;
   std::size_t drained_ = 0;
   std::array<char, 4096> drain_buf_{};
 };
@@ -351,7 +449,10 @@ void http_server::impl::do_accept() {
       return;
     }
     bool over = connections_open.load() >= options.max_connections;
-    std::make_shared<connection>(*this, std::move(s))->start(over);
+    if (ssl)
+      std::make_shared<connection<tls_stream>>(*this, tls_stream(std::move(s), *ssl))->start(over);
+    else
+      std::make_shared<connection<tcp::socket>>(*this, std::move(s))->start(over);
     do_accept();
   });
 }
@@ -382,6 +483,14 @@ void http_server::start() {
   std::lock_guard<std::mutex> lock(impl_->lifecycle_mutex);
   if (impl_->started) throw std::logic_error("http_server::start called twice");
   impl_->started = true;
+  if (impl_->options.tls) {
+    try {
+      impl_->ssl.emplace(make_tls_context(*impl_->options.tls));
+    } catch (...) {
+      impl_->stopped = true;
+      throw;
+    }
+  }
   impl_->io = std::make_unique<asio::io_context>(static_cast<int>(impl_->options.threads));
   auto& io = *impl_->io;
   tcp::endpoint endpoint(asio::ip::make_address_v4(impl_->host), impl_->wanted_port);
@@ -453,6 +562,9 @@ std::uint64_t http_server::requests_total() const {
 
 std::uint64_t http_server::connections_total() const { return impl_->connections_total.load(); }
 std::uint64_t http_server::connections_open() const { return impl_->connections_open.load(); }
+std::uint64_t http_server::unauthorized_total() const { return impl_->unauthorized.load(); }
+std::uint64_t http_server::tls_handshake_failures() const { return impl_->handshake_failures.load(); }
+bool http_server::tls() const noexcept { return impl_->options.tls.has_value(); }
 
 std::vector<std::string> http_server::paths() const { return impl_->known_paths(); }
 
@@ -474,6 +586,16 @@ void append_server_metrics(const http_server& server, std::vector<metric_family>
       "Console connections open now.",
       metric_type::gauge,
       {}}.add({}, static_cast<double>(server.connections_open())));
+  out.push_back(metric_family{
+      "baton_console_unauthorized_total",
+      "Console requests refused with 401: no verified client certificate and no right token.",
+      metric_type::counter,
+      {}}.add({}, static_cast<double>(server.unauthorized_total())));
+  out.push_back(metric_family{
+      "baton_console_tls_handshake_failures_total",
+      "Console TLS handshakes that failed (another CA's certificate, plain HTTP to the TLS port).",
+      metric_type::counter,
+      {}}.add({}, static_cast<double>(server.tls_handshake_failures())));
 }
 
 }  // namespace baton::console

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "actors/console/console_policy.hpp"
 #include "actors/console/http_client.hpp"
 #include "actors/console/http_server.hpp"
 #include "actors/console/web_assets.hpp"
@@ -68,8 +69,10 @@ Result ask(caf::actor_system& sys, const Handle& h, Ts... xs) {
 #define BATON_NODE_RELOAD_COUNTERS(COUNTER, GAUGE)                 \
   COUNTER(applied, "policy reloads applied")                       \
   COUNTER(failed, "policy reloads that kept the running policy")
-#define BATON_NODE_CONSOLE_COUNTERS(COUNTER, GAUGE) \
-  COUNTER(requests, "console requests served")
+#define BATON_NODE_CONSOLE_COUNTERS(COUNTER, GAUGE)                                    \
+  COUNTER(requests, "console requests served")                                         \
+  COUNTER(unauthorized, "console requests refused with 401: no client certificate, no right token") \
+  COUNTER(tls_handshake_failures, "console TLS handshakes that failed")
 #define BATON_NODE_DISCOVERY_COUNTERS(COUNTER, GAUGE)              \
   COUNTER(beacons_sent, "group discovery beacons sent")            \
   COUNTER(beacons_received, "group discovery beacons received")    \
@@ -165,6 +168,19 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   check_roles_runnable(p);
   d.rows = selected_roles(p);
 
+  // The console's options first: a token file that cannot be read stops start-up before any
+  // actor or thread exists. Four threads: the web page's reads of peers (/peer) may each wait up
+  // to 1.5 s on a hung peer without keeping batonctl waiting.
+  console::server_options console_options;
+  console_options.threads = 4;
+  // TLS and who must authenticate (/console_auth); the page's own files stay open so a browser
+  // can load the page that asks for the token.
+  {
+    std::vector<std::string> open_paths{"/"};
+    for (auto& asset : console::web_assets()) open_paths.emplace_back(asset.path);
+    console::apply_console_policy(p, std::move(open_paths), console_options);
+  }
+
   // The data path first: a port that cannot be opened stops start-up before anything listens.
   auto io = std::make_shared<io_runtime>();
   for (auto* row : d.rows) row->build_data_path(*io, p);
@@ -226,10 +242,6 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       throw std::runtime_error(std::string("discovery: ") + e.what());
     }
   }
-  // Four threads: the web page's reads of peers (/peer) may each wait up to 1.5 s on a hung
-  // peer without keeping batonctl waiting.
-  console::server_options console_options;
-  console_options.threads = 4;
   d.console = std::make_unique<console::http_server>(policy::to_string(p.console), console_options);
   auto& server = *d.console;
   auto& sys = *d.sys;
@@ -374,7 +386,9 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
 #undef BATON_NODE_EVENT_COUNT
     c.node.group("events", ev);
     c.node.group("reloads", node_reload_counters{d.reloads, d.reload_failures});
-    c.node.group("console", node_console_counters{d.console->requests_total()});
+    c.node.group("console", node_console_counters{d.console->requests_total(),
+                                                            d.console->unauthorized_total(),
+                                                            d.console->tls_handshake_failures()});
     if (d.discovery)
       c.node.group("discovery", node_discovery_counters{d.discovery->beacons_sent(),
                                                         d.discovery->beacons_received(),
@@ -415,6 +429,20 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
       return http_response::error(501, "this node drains only itself (no member other than " + self +
                                          ", no single unit): ask that member's console");
     return http_response::json(drain());
+  });
+  server.route("POST", "/group/move", [this, &sys](const http_request& req) {
+    // ?unit=N&to=MEMBER (name or address): the master moves the unit with document 004's
+    // de-assign, the state with it. The group actor says the status (202, 400, 409).
+    auto unit = req.param("unit"), to = req.param("to");
+    if (!unit || !to || to->empty())
+      return http_response::error(400, "unit=N and to=MEMBER (name or address) are required");
+    if (unit->empty() || unit->size() > 9 || unit->find_first_not_of("0123456789") != std::string::npos)
+      return http_response::error(400, "unit must be a work unit number, got \"" + *unit + "\"");
+    auto answer = json::parse(ask(sys, impl_->group, protocol::move_atom::value,
+                                  static_cast<group::unit_id>(std::stoul(*unit)), *to));
+    int status = answer.value("status", 500);
+    answer.erase("status");
+    return http_response::json(answer.dump(), status);
   });
   server.route("GET", "/metrics", [collect](const http_request&) {
     auto c = collect();
@@ -482,7 +510,10 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
     }
     try {
       // Bounded: a hung peer holds one console thread for at most this long.
-      auto reply = console::http_fetch(peer->console, "GET", target, {}, std::chrono::milliseconds(1500));
+      // A peer's console off loopback is TLS: our certificate as the client's, our CA checks its.
+      auto reply = console::http_fetch(console::peer_console_client(*current, peer->console),
+                                       peer->console, "GET", target, {},
+                                       std::chrono::milliseconds(1500));
       http_response r;
       r.status = reply.status;
       // Never HTML under this console's origin: the peer's answer is JSON or plain text here.
@@ -500,13 +531,9 @@ daemon::daemon(std::string policy_path, policy::policy initial) : impl_(new impl
   } catch (const std::exception& e) {
     throw std::runtime_error("console " + policy::to_string(p.console) + ": " + e.what());
   }
-  // Issue 16 asks for TLS and a client certificate or token on a non-loopback console; until the
-  // console has them, an exposed console is said so at start (and in /events).
-  if ((p.console.address >> 24) != 127)
-    events_.add(severity::warning, "console_unauthenticated",
-                {{"console", server.address()},
-                 {"reason", "the console is not on loopback and has no TLS or token yet: whoever "
-                            "reaches it can read this node and send it commands"}});
+  // How the console is protected, said at start (and in /events); never the token itself.
+  events_.add(severity::info, "console_protected",
+              {{"console", server.address()}, {"protection", policy::console_protection(p)}});
   events_.add(severity::info, "started",
               {{"node", p.identity.name}, {"console", server.address()},
                {"group_port", std::to_string(d.group_port)}});

@@ -219,6 +219,57 @@ node::counter_family by_type(const char* name, const char* help,
 std::string address_text(node_id id) { return id == no_node ? "" : policy::format_ipv4(id); }
 
 /// The group's status as a struct (the console renders it: /group, /counters, /metrics).
+// Console: POST /group/move. The answer is JSON with the HTTP status the console gives it: 202
+// when the de-assign started (the unit moves once its state is over), 400 for a unit or member
+// that does not exist, 409 when this node is not the master (naming it: the master alone keeps
+// the work table, so the request goes there) or the unit cannot move now.
+std::string move_unit(group_pointer self, unit_id unit, const std::string& to) {
+  auto& st = self->state;
+  auto& m = *st.member;
+  auto name_of = [&](node_id id) {
+    for (const auto& e : m.members())
+      if (e.id == id) return e.identity;
+    return std::string{};
+  };
+  auto error = [&](int status, const std::string& why) {
+    nlohmann::json j{{"error", why}, {"status", status}};
+    if (m.master() != no_node)
+      j["master"] = {{"name", name_of(m.master())}, {"address", policy::format_ipv4(m.master())}};
+    return j.dump();
+  };
+  node_id target = no_node;
+  for (const auto& e : m.members())
+    if (e.identity == to || policy::format_ipv4(e.id) == to) target = e.id;
+  if (!m.is_master()) {
+    const auto master = m.master();
+    return error(409, master == no_node ? "this node has no master yet: try again"
+                                        : "only the master moves units: ask " + name_of(master) +
+                                            " (" + policy::format_ipv4(master) + ")");
+  }
+  if (unit >= m.config().work_units)
+    return error(400, "no work unit " + std::to_string(unit) + ": units are 0 to " +
+                        std::to_string(m.config().work_units - 1));
+  if (target == no_node) return error(400, "\"" + to + "\" is not a member of the group (name or address)");
+  const node_id from = m.owner_of(unit);
+  using verdict = group_member::move_verdict;
+  switch (m.request_move(unit, target, st.now())) {
+    case verdict::started: break;
+    case verdict::already_there: return error(409, to + " owns unit " + std::to_string(unit) + " already");
+    case verdict::unassigned: return error(409, "unit " + std::to_string(unit) + " has no owner now");
+    case verdict::busy:
+      return error(409, "unit " + std::to_string(unit) + " is moving or not yet confirmed by its owner: try again");
+    case verdict::not_master: return error(409, "this node stopped being the master");
+    case verdict::no_such_unit: return error(400, "no work unit " + std::to_string(unit));
+    case verdict::not_a_member: return error(400, "\"" + to + "\" is not a member of the group");
+  }
+  flush(self);
+  st.events->add(severity::info, "unit_move_requested",
+                 {{"unit", std::to_string(unit)}, {"from", policy::format_ipv4(from)},
+                  {"to", policy::format_ipv4(target)}});
+  return nlohmann::json{{"moving", true}, {"unit", unit}, {"from", policy::format_ipv4(from)},
+                        {"to", policy::format_ipv4(target)}, {"status", 202}}.dump();
+}
+
 node::role_status status(group_pointer self) {
   auto& st = self->state;
   auto& m = *st.member;
@@ -377,6 +428,7 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
     },
     [=](get_atom) { return status(self); },
     [=](units_atom) { return units(self); },
+    [=](protocol::move_atom, unit_id unit, const std::string& to) { return move_unit(self, unit, to); },
     [=](protocol::drain_atom) {
       // Leaving hands every owned unit to the remaining members (their backups take over).
       auto& st = self->state;

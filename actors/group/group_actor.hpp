@@ -47,7 +47,9 @@ using group_actor = caf::typed_actor<
   caf::reacts_to<protocol::replicate_atom, unit_id, std::uint8_t, state_bytes>,
   caf::replies_to<protocol::get_atom>::with<node::role_status>,
   caf::replies_to<protocol::units_atom>::with<node::role_status>,
-  caf::replies_to<protocol::drain_atom>::with<std::string>>;
+  caf::replies_to<protocol::drain_atom>::with<std::string>,
+  // Console: move work unit N to a member (name or address); answers JSON with an HTTP "status".
+  caf::replies_to<protocol::move_atom, unit_id, std::string>::with<std::string>>;
 
 /// A peer the group actor links to.
 struct peer_address {

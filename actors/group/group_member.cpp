@@ -737,6 +737,21 @@ void group_member::adopt(unit_id u, node_id previous_owner) {
   }
 }
 
+group_member::move_verdict group_member::request_move(unit_id u, node_id to, time_ms now) {
+  if (!is_master()) return move_verdict::not_master;
+  if (!valid(u)) return move_verdict::no_such_unit;
+  if (!members_.contains(to)) return move_verdict::not_a_member;
+  const auto& r = table_.at(u);
+  if (r.owner == no_node) return move_verdict::unassigned;
+  if (r.owner == to && r.move_target == no_node) return move_verdict::already_there;
+  if (!r.acked || r.move_target != no_node) return move_verdict::busy;
+  const node_id owner = r.owner;
+  table_.start_move(u, to, now + cfg_.move_timeout, true);
+  send(owner, work_deassign{u, to});
+  finish(now);
+  return move_verdict::started;
+}
+
 void group_member::on(node_id from, const work_deassign& m, time_ms) {
   const auto p = current_phase();
   if ((p != phase::member && p != phase::master) || from != master_) return;

@@ -67,6 +67,22 @@ class group_member {
   /// false if no such join is pending (decided already, timed out, or not master).
   bool resolve_join(node_id node, bool accept, const std::string& reason, time_ms now);
 
+  /// What request_move did.
+  enum class move_verdict : std::uint8_t {
+    started,        // the owner was sent the de-assign; the unit moves when the state is over
+    not_master,     // only the master moves units: ask master()
+    no_such_unit,   // u >= N
+    not_a_member,   // `to` is not in the group
+    already_there,  // `to` owns u already
+    unassigned,     // nobody owns u (its backup has not joined, or no members yet)
+    busy,           // u is moving already, or its owner has not acknowledged it yet
+  };
+  /// Master only: moves work unit u to member `to` as rebalancing does (document 004's
+  /// de-assign: the owner stops, hands the state to `to`, `to` reports work_deassign_done and
+  /// takes the unit), for an operator (console: POST /group/move). Rebalancing leaves the unit
+  /// where it was put (until its owner fails). Refusals change nothing.
+  move_verdict request_move(unit_id u, node_id to, time_ms now);
+
   /// Registers a portion of unit u's state (replication.hpp): `initial` - an initial delta
   /// (e.g. records of the flows new since the last portion), `essential` - an essential delta
   /// (records that changed), `checkpoint` - the unit's whole state, replacing everything

@@ -35,6 +35,8 @@ void work_table::assign(unit_id u, node_id owner, bool acked) noexcept {
   r.acked = acked && owner != no_node;
   r.move_target = no_node;
   r.move_tries = 0;
+  r.move_requested = false;
+  r.pinned = false;  // a new owner by failover or assignment: rebalancing may move it again
   if (r.backup == owner) r.backup = no_node;
   r.last_sent = time_ms{-1000000};
   ++version_;
@@ -164,16 +166,13 @@ std::vector<unit_move> work_table::plan_rebalance(const std::vector<node_id>& me
     unit_id pick = size();
     for (unit_id u = 0; u < size(); ++u) {
       const auto& r = records_[u];
-      if (r.owner == k && r.acked && r.move_target == no_node) {
+      if (r.owner == k && r.acked && r.move_target == no_node && !r.pinned) {
         pick = u;
         break;
       }
     }
     if (pick == size()) break;  // K's units are all in flux; try again next round
-    auto& r = records_[pick];
-    r.move_target = j;
-    r.move_deadline = deadline;
-    r.move_tries = 0;
+    start_move(pick, j, deadline, false);
     --counts[k];
     ++counts[j];
     moves.push_back(unit_move{pick, k, j});
@@ -181,11 +180,21 @@ std::vector<unit_move> work_table::plan_rebalance(const std::vector<node_id>& me
   return moves;
 }
 
+void work_table::start_move(unit_id u, node_id to, time_ms deadline, bool requested) noexcept {
+  auto& r = records_[u];
+  r.move_target = to;
+  r.move_deadline = deadline;
+  r.move_tries = 0;
+  r.move_requested = requested;
+}
+
 bool work_table::finish_move(unit_id u, node_id target, const std::vector<node_id>& members) {
   auto& r = records_[u];
   if (r.move_target == no_node || r.move_target != target) return false;
   const node_id old_backup = r.backup;
+  const bool requested = r.move_requested;
   assign(u, target, false);
+  records_[u].pinned = requested;
   if (old_backup == target || old_backup == no_node) {
     records_[u].backup = choose_backup(u, members);
   } else {
@@ -199,6 +208,7 @@ void work_table::abort_move(unit_id u) noexcept {
   auto& r = records_[u];
   r.move_target = no_node;
   r.move_tries = 0;
+  r.move_requested = false;
   r.acked = false;  // the owner handed the unit over; it must confirm taking it back
   r.last_sent = time_ms{-1000000};
 }

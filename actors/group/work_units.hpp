@@ -33,6 +33,8 @@ struct unit_record {
   node_id move_target = no_node;  // a de-assign towards this node is in progress
   time_ms move_deadline{0};
   std::uint32_t move_tries = 0;
+  bool move_requested = false;    // the move in progress was asked for (console), not planned
+  bool pinned = false;            // placed by such a move: rebalancing does not move it again
   time_ms last_sent{-1000000};    // when the master last sent this unit's work_assign
 };
 
@@ -84,12 +86,17 @@ class work_table {
   /// Returns the units changed.
   std::vector<unit_id> repair_backups(const std::vector<node_id>& members);
 
+  /// Starts the de-assign of u towards `to`, expiring at `deadline`: the one move that
+  /// rebalancing and an operator's request (`requested`: console's "move a unit") both use.
+  /// Precondition: valid(u), u acknowledged by an owner other than `to`, no move in progress.
+  void start_move(unit_id u, node_id to, time_ms deadline, bool requested) noexcept;
   /// Figure 8D: starts de-assigns from the most to the least loaded member while that lowers the
   /// spread, at most `max_moves` of them (0: no limit). Only acknowledged units not already
-  /// moving are moved. Each started move expires at `deadline`. Returns the moves started.
+  /// moving, and not placed by a requested move (pinned), are moved. Each started move expires at `deadline`. Returns the moves started.
   std::vector<unit_move> plan_rebalance(const std::vector<node_id>& members,
                                         std::uint32_t max_moves, time_ms deadline);
-  /// The target reported the state handed over: ownership moves to it (unacknowledged). If the
+  /// The target reported the state handed over: ownership moves to it (unacknowledged; pinned
+  /// there when the move was requested). If the
   /// target was the backup, a new backup is chosen from `members`. False if no such move.
   bool finish_move(unit_id u, node_id target, const std::vector<node_id>& members);
   /// Gives up a move: the unit stays with its owner, which must acknowledge it again.

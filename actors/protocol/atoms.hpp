@@ -17,5 +17,6 @@ using replicate_atom = caf::atom_constant<caf::atom("replicate")>;  // role -> g
 using group_atom = caf::atom_constant<caf::atom("group")>;          // tells a role its group actor
 using apply_atom = caf::atom_constant<caf::atom("apply")>;          // an actor's own batched work
 using units_atom = caf::atom_constant<caf::atom("units")>;    // ask for the work-unit table
+using move_atom = caf::atom_constant<caf::atom("move")>;      // console: move a work unit
 
 }  // namespace baton::protocol

@@ -351,7 +351,10 @@ class Lab:
         proc = self.spawn("batond", node, "batond", self.ns(node), argv, cwd=REPO,
                           extra={"console": spec.get("console")})
         if "console" in spec:
-            probe = self.probe(self.ns(node), {"http": spec["console"] + "/actors"})
+            # A console off loopback speaks TLS (policy /console_auth): ready when it accepts.
+            tls = not spec["console"].startswith("127.")
+            probe = self.probe(self.ns(node), {"tcp": spec["console"]} if tls else
+                               {"http": spec["console"] + "/actors"})
             self.wait_ready(proc, f"batond on {node}: console http://{spec['console']}/actors",
                             probe, spec.get("ready_timeout_s", 30))
 
@@ -468,7 +471,8 @@ class Lab:
         out.append("processes:")
         for p in st["processes"]:
             state = "running" if netns.alive(p) else "EXITED"
-            extra = f"  console http://{p['console']}" if p.get("console") else ""
+            scheme = "http" if str(p.get("console")).startswith("127.") else "https"  # off loopback: TLS
+            extra = f"  console {scheme}://{p['console']}" if p.get("console") else ""
             out.append(f"  {p['kind']:<8} {p['node']:<10} {p['name']:<10} pid {p['pid']:<7} {state}{extra}")
             out.append(f"           log {p['log']}")
         out.append("run a command in a node: deploy/lab exec NODE -- CMD...")

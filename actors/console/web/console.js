@@ -35,8 +35,50 @@ function url(path, query) {
   return s ? path + "?" + s : path;
 }
 
+// A console with TLS (or a token) answers 401 to a call without a client certificate or the
+// token: the page asks for the token once, keeps it for this tab (sessionStorage, gone when the
+// tab closes) and sends it as "Authorization: Bearer". Several calls answered 401 at once share
+// one question; a cancelled question is not asked again until the page is reloaded.
+const TOKEN_KEY = "baton-console-token";
+let tokenQuestion = null;
+let tokenDeclined = false;
+
+function withToken(init) {
+  const t = sessionStorage.getItem(TOKEN_KEY);
+  const headers = Object.assign({}, (init && init.headers) || {});
+  if (t) headers["Authorization"] = "Bearer " + t;
+  return Object.assign({cache: "no-store"}, init || {}, {headers});
+}
+
+function askToken() {
+  if (tokenDeclined) return Promise.resolve(false);
+  if (!tokenQuestion) {
+    tokenQuestion = new Promise((resolve) => setTimeout(() => {
+      const t = window.prompt("This console needs its token (the file named by console_auth.token_file in the node's policy):");
+      tokenQuestion = null;
+      if (t && t.trim()) {
+        sessionStorage.setItem(TOKEN_KEY, t.trim());
+        resolve(true);
+      } else {
+        tokenDeclined = true;
+        resolve(false);
+      }
+    }, 0));
+  }
+  return tokenQuestion;
+}
+
+async function api(path, init) {
+  const sent = sessionStorage.getItem(TOKEN_KEY);
+  const r = await fetch(path, withToken(init));
+  if (r.status !== 401) return r;
+  if (sent && sessionStorage.getItem(TOKEN_KEY) === sent) sessionStorage.removeItem(TOKEN_KEY);  // refused
+  if (sessionStorage.getItem(TOKEN_KEY) || await askToken()) return fetch(path, withToken(init));
+  return r;
+}
+
 async function getJSON(path, query) {
-  const r = await fetch(url(path, query), {cache: "no-store"});
+  const r = await api(url(path, query));
   const text = await r.text();
   let body;
   try { body = JSON.parse(text); } catch (e) { body = {error: text}; }
@@ -203,7 +245,7 @@ async function refreshNodes() {
   for (const c of state.consoles) rows.push(await (async () => {
     const path = c.self ? "/group" : "/peer?" + new URLSearchParams({name: c.name, path: "/group"});
     try {
-      const r = await fetch(path, {cache: "no-store"});
+      const r = await api(path);
       const g = await r.json();
       if (!r.ok) throw new Error(g.error || String(r.status));
       return {node: c.name, state: "up", phase: g.phase, master: g.master, units: g.owned_units,
@@ -353,7 +395,7 @@ for (const b of document.querySelectorAll("#actions button[data-path]")) {
     const out = $("action-result");
     out.textContent = "POST " + b.getAttribute("data-path") + " …";
     try {
-      const r = await fetch(b.getAttribute("data-path"), {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
+      const r = await api(b.getAttribute("data-path"), {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
       out.textContent = "POST " + b.getAttribute("data-path") + ": " + r.status + "\n" + await r.text();
     } catch (e) {
       out.textContent = "POST " + b.getAttribute("data-path") + " failed: " + e.message;
@@ -361,15 +403,36 @@ for (const b of document.querySelectorAll("#actions button[data-path]")) {
   });
 }
 
+// Move one unit: the master moves it with its state (document 004's de-assign). Asked of this
+// node: a node that is not the master answers 409 naming the master.
+$("act-move").addEventListener("click", async () => {
+  const unit = $("move-unit").value.trim(), to = $("move-to").value.trim();
+  const out = $("action-result");
+  if (!/^[0-9]+$/.test(unit) || !to) {
+    out.textContent = "move unit: give a unit number and a member (name or address)";
+    return;
+  }
+  if (!window.confirm("Move work unit " + unit + " to " + to + "? Its flows' state goes with it.")) return;
+  const path = "/group/move?" + new URLSearchParams({unit, to}).toString();
+  out.textContent = "POST " + path + " …";
+  try {
+    const r = await api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
+    out.textContent = "POST " + path + ": " + r.status + "\n" + await r.text();
+  } catch (e) {
+    out.textContent = "POST " + path + " failed: " + e.message;
+  }
+});
+
 // ---- the node switcher and the loops -----------------------------------------------------------
 
 async function loadConsoles() {
-  const r = await fetch("/consoles", {cache: "no-store"});  // always this node's list
+  const r = await api("/consoles");  // always this node's list
   if (!r.ok) throw new Error("/consoles: " + r.status);
   const list = await r.json();
   state.consoles = list;
   const select = $("node-select");
   select.replaceChildren();
+  $("member-names").replaceChildren(...list.map((c) => el("option", {value: c.name})));
   for (const c of list) {
     if (c.self) state.self = c;
     const o = el("option", {value: c.self ? "" : c.name,

@@ -213,6 +213,6 @@ TEST_CASE("every example policy in deploy/examples loads") {
 TEST_CASE("section names come in parse order") {
   auto names = section_names();
   std::vector<std::string> got(names.begin(), names.end());
-  CHECK(got == std::vector<std::string>{"identity", "roles", "console", "peers", "timers", "group", "io",
+  CHECK(got == std::vector<std::string>{"identity", "roles", "console", "console_auth", "peers", "timers", "group", "io",
                                         "profiles", "rules", "pep", "cluster", "slr", "shaping", "replica", "rim"});
 }
