@@ -18,6 +18,9 @@
 #include <thread>
 #include <tuple>
 
+#include "actors/rim/chunk_cache.hpp"
+#include "actors/rim/origin_fetch.hpp"
+#include "actors/rim/origin_range.hpp"
 #include "net/rim/tcp_repair.hpp"
 #include "policy/rules.hpp"
 
@@ -48,6 +51,11 @@ bool valid_name(const std::string& n) {
 
 constexpr std::size_t max_request = 8192;
 constexpr std::size_t sendfile_chunk = 1 << 20;
+// Chunks fetched beyond the one a connection writes from: one arriving while the other is
+// written keeps a client faster than one chunk's round trip to the origin busy.
+constexpr std::uint32_t readahead_chunks = 2;
+
+enum class local { opened, absent };
 
 }  // namespace
 
@@ -67,11 +75,20 @@ struct connection {
   bool frozen = false;
   bool taken = false;
   bool finishing = false;  // everything written; waiting for the client to close
+  // An object from the origin: written from `held`, chunk `held_index`, kept alive here even when
+  // the cache has evicted it. `waiting`: for a chunk from the origin (write_more() does nothing).
+  bool from_origin = false;
+  chunk_ptr held;
+  std::uint64_t held_index = 0;
+  bool waiting = false;
   std::uint64_t total() const { return header.size() + size; }
 };
 
 struct service::impl {
-  explicit impl(const service_config& c) : cfg(c), acceptor(io), guard(asio::make_work_guard(io)) {}
+  explicit impl(const service_config& c)
+      : cfg(c), acceptor(io), guard(asio::make_work_guard(io)), cache(c.origin.cache_bytes) {
+    if (cfg.origin.enabled) fetcher = std::make_unique<origin_fetcher>(io, cfg.origin.at, cfg.origin.timeout_ms);
+  }
 
   service_config cfg;
   asio::io_context io;
@@ -82,6 +99,12 @@ struct service::impl {
   std::vector<protocol::rim_flow> ended;
   service_counters counters;
   double last_freeze_us = 0, last_restore_us = 0;
+  // The origin's side (cfg.origin.enabled): fetches in flight by (object, chunk), each with the
+  // connections waiting for it; a fetch ahead of a connection has none.
+  chunk_cache cache;
+  std::unique_ptr<origin_fetcher> fetcher;
+  std::map<std::pair<std::string, std::uint64_t>, std::vector<std::weak_ptr<connection>>> inflight;
+  origin_counters origin;
 
   void accept() {
     auto c = std::make_shared<connection>(io);
@@ -120,6 +143,11 @@ struct service::impl {
 
   void reply_error(const std::shared_ptr<connection>& c, const std::string& status) {
     ++counters.bad_requests;
+    reply_status(c, status);
+  }
+
+  void reply_status(const std::shared_ptr<connection>& c, const std::string& status) {
+    c->from_origin = false;
     c->header = "HTTP/1.1 " + status + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     c->size = 0;
     write_more(c);
@@ -135,17 +163,35 @@ struct service::impl {
         line.compare(sp1 + 1, 1, "/") != 0)
       return reply_error(c, "400 Bad Request");
     const std::string name = line.substr(sp1 + 2, sp2 - sp1 - 2);
+    if (!valid_name(name)) return reply_error(c, "404 Not Found");
     std::string why;
-    if (!open_content(*c, name, why)) return reply_error(c, "404 Not Found");
-    c->header = header_for(c->size);
+    if (open_local(*c, name, why) == local::opened) {
+      c->header = header_for(c->size);
+      ++counters.responses;
+      return write_more(c);
+    }
+    if (!fetcher) return reply_error(c, "404 Not Found");
+    // The local copy first, the origin for what it lacks.
+    c->content = name;
+    c->from_origin = true;
+    if (auto size = cache.size_of(name)) return start_response(c, *size);
+    // The header needs the size: the first chunk's Content-Range brings it.
+    c->waiting = true;
+    fetch_chunk(name, 0, std::nullopt, c);
+  }
+
+  void start_response(const std::shared_ptr<connection>& c, std::uint64_t size) {
+    c->size = size;
+    c->header = header_for(size);
     ++counters.responses;
     write_more(c);
   }
 
-  bool open_content(connection& c, const std::string& name, std::string& why) {
-    if (!valid_name(name)) {
-      why = "\"" + name + "\" is not an object name";
-      return false;
+  /// Opens `name` in the local copy; absent (why says why) when there is none or no such file.
+  local open_local(connection& c, const std::string& name, std::string& why) {
+    if (cfg.content.empty()) {
+      why = "no local copy";
+      return local::absent;
     }
     const std::string path = cfg.content + "/" + name;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -153,21 +199,130 @@ struct service::impl {
     if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       if (fd >= 0) ::close(fd);
       why = "no object " + path;
-      return false;
+      return local::absent;
     }
     c.file = fd;
     c.size = static_cast<std::uint64_t>(st.st_size);
     c.content = name;
+    return local::opened;
+  }
+
+  void log(const std::string& event, const std::string& detail) {
+    if (cfg.log) cfg.log(event, detail);
+  }
+
+  /// Starts fetching chunk `index` of `object` unless it is in flight; `waiter` (may be null)
+  /// resumes when it arrives. `known`: the size the object is served at.
+  void fetch_chunk(const std::string& object, std::uint64_t index, std::optional<std::uint64_t> known,
+                   const std::shared_ptr<connection>& waiter) {
+    auto key = std::make_pair(object, index);
+    auto [it, fresh] = inflight.try_emplace(key);
+    if (waiter) it->second.push_back(waiter);
+    if (!fresh) return;
+    ++origin.origin_requests;
+    origin.fetches_in_flight = inflight.size();
+    fetcher->fetch(object, chunk_range(index, cfg.origin.chunk_bytes, known), known,
+                   [this, key](fetch_result r) { fetched(key, std::move(r)); });
+  }
+
+  /// The chunks after a reader's at object offset `offset`, fetched ahead unless held or in flight.
+  void fetch_ahead(const connection& c, std::uint64_t offset) {
+    const auto wanted = chunks_wanted(offset, c.size, cfg.origin.chunk_bytes, readahead_chunks);
+    for (std::size_t k = 1; k < wanted.size(); ++k)
+      if (!inflight.count({c.content, wanted[k]}) && !cache.find(c.content, wanted[k]))
+        fetch_chunk(c.content, wanted[k], c.size, nullptr);
+  }
+
+  void fetched(const std::pair<std::string, std::uint64_t>& key, fetch_result r) {
+    auto node = inflight.extract(key);
+    origin.fetches_in_flight = inflight.size();
+    origin.origin_bytes += r.received;
+    const bool ok = r.verdict == origin_verdict::ok;
+    if (ok) {
+      cache.set_size(key.first, r.total);
+      if (r.data && !r.data->empty()) cache.insert(key.first, key.second, r.data);
+    } else {
+      ++origin.origin_errors;
+      log(r.verdict == origin_verdict::not_found ? "rim_origin_not_found" : "rim_origin_error", r.why);
+      // The object's cached size and chunks are stale: the next request learns it afresh.
+      if (r.changed) cache.forget(key.first);
+    }
+    origin.cache_bytes = cache.bytes();
+    origin.cache_evictions = cache.evicted();
+    if (node.empty()) return;
+    for (auto& w : node.mapped()) {
+      auto c = w.lock();
+      if (!c || !c->sock.is_open() || !c->waiting) continue;
+      c->waiting = false;
+      if (c->header.empty()) {  // a response whose header waited for the object's size
+        if (r.verdict == origin_verdict::not_found) {
+          ++origin.origin_not_found;
+          reply_status(c, "404 Not Found");
+        } else if (!ok) {
+          ++origin.bad_gateway;
+          reply_status(c, "502 Bad Gateway");
+        } else {
+          c->held = r.data;
+          c->held_index = key.second;
+          start_response(c, r.total);
+        }
+        continue;
+      }
+      if (!ok || r.total != c->size) {
+        ++origin.origin_aborted;
+        log("rim_origin_aborted", text_of(c->flow) + " closed at " + std::to_string(c->position) + " of " +
+                                      std::to_string(c->total()) + ": " +
+                                      (ok ? "the object changed at the origin" : r.why));
+        end(c, false);
+        continue;
+      }
+      c->held = r.data;
+      c->held_index = key.second;
+      write_more(c);
+    }
+  }
+
+  static std::string text_of(const protocol::rim_flow& f) {
+    return policy::format_ipv4(f.client_address) + ":" + std::to_string(f.client_port);
+  }
+
+  /// Writes from the connection's origin chunk at its position; false when it has to wait for one
+  /// (the fetch resumes it). Sets `n` as send() does.
+  bool send_origin(connection& c, const std::shared_ptr<connection>& self, ssize_t& n) {
+    const std::uint64_t offset = c.position - c.header.size();
+    const std::uint64_t index = chunk_of(offset, cfg.origin.chunk_bytes);
+    if (!c.held || c.held_index != index) {
+      c.held = cache.find(c.content, index);
+      c.held_index = index;
+      if (!c.held) {
+        ++origin.cache_misses;
+        c.waiting = true;
+        fetch_chunk(c.content, index, c.size, self);
+        fetch_ahead(c, offset);
+        return false;
+      }
+      ++origin.cache_hits;
+      fetch_ahead(c, offset);
+    }
+    const std::uint64_t in = offset - index * cfg.origin.chunk_bytes;
+    if (in >= c.held->size()) {  // check_range_answer makes every chunk whole: never here
+      errno = EIO;
+      n = -1;
+      return true;
+    }
+    n = ::send(c.sock.native_handle(), c.held->data() + in, c.held->size() - in, MSG_DONTWAIT | MSG_NOSIGNAL);
     return true;
   }
 
   void write_more(const std::shared_ptr<connection>& c) {
-    if (c->frozen || !c->sock.is_open()) return;
+    if (c->frozen || c->waiting || !c->sock.is_open()) return;
     const int fd = c->sock.native_handle();
     while (c->position < c->total()) {
       ssize_t n;
       if (c->position < c->header.size()) {
         n = ::send(fd, c->header.data() + c->position, c->header.size() - c->position, MSG_DONTWAIT | MSG_NOSIGNAL);
+      } else if (c->from_origin) {
+        if (!send_origin(*c, c, n)) return;
       } else {
         off_t off = static_cast<off_t>(c->position - c->header.size());
         n = ::sendfile(fd, c->file, &off, std::min<std::uint64_t>(sendfile_chunk, c->total() - c->position));
@@ -206,10 +361,24 @@ struct service::impl {
     if (error) ++counters.socket_errors;
     asio::error_code ignored;
     c->sock.close(ignored);
+    c->held.reset();
     if (conns.erase(id_of(c->flow)) > 0) ended.push_back(c->flow);
     counters.connections = conns.size();
   }
 };
+
+origin_settings origin_settings_of(const policy::rim_section& r) {
+  origin_settings o;
+  o.enabled = !r.origin.empty();
+  if (o.enabled) {
+    const std::string why = policy::parse_http_origin(r.origin, o.at);
+    if (!why.empty()) throw std::invalid_argument("rim.origin \"" + r.origin + "\" " + why);
+  }
+  o.chunk_bytes = r.chunk_bytes;
+  o.cache_bytes = r.cache_bytes;
+  o.timeout_ms = r.origin_timeout_ms;
+  return o;
+}
 
 service::service(const service_config& c) : impl_(std::make_unique<impl>(c)) {
   auto& a = impl_->acceptor;
@@ -299,10 +468,23 @@ std::string service::take(const protocol::rim_take& t, bool transparent, const s
   if (d.conns.size() >= d.cfg.max_flows) return fail("max_flows reached");
   auto c = std::make_shared<connection>(d.io);
   std::string why;
-  if (!d.open_content(*c, t.content, why)) return fail(why);
-  if (c->size != t.size)
-    return fail("this host's copy of " + t.content + " has " + std::to_string(c->size) + " bytes, the giver's " +
-                std::to_string(t.size));
+  if (!valid_name(t.content)) return fail("\"" + t.content + "\" is not an object name");
+  if (d.open_local(*c, t.content, why) == local::opened) {
+    if (c->size != t.size)
+      return fail("this host's copy of " + t.content + " has " + std::to_string(c->size) + " bytes, the giver's " +
+                  std::to_string(t.size));
+  } else if (d.fetcher) {
+    // From the origin, from the taken position on (write_more fetches the chunk there first).
+    auto known = d.cache.size_of(t.content);
+    if (known && *known != t.size)
+      return fail("the origin's " + t.content + " had " + std::to_string(*known) + " bytes here, the giver's " +
+                  std::to_string(t.size));
+    c->content = t.content;
+    c->from_origin = true;
+    c->size = t.size;
+  } else {
+    return fail(why);
+  }
   c->header = header_for(c->size);
   if (t.position > c->total()) return fail("position past the end of the response");
   const auto t0 = std::chrono::steady_clock::now();
@@ -337,6 +519,7 @@ std::vector<protocol::rim_flow> service::ended() { return std::exchange(impl_->e
 service_snapshot service::snapshot() const {
   service_snapshot s;
   s.counters = impl_->counters;
+  s.origin = impl_->origin;
   s.last_freeze_us = impl_->last_freeze_us;
   s.last_restore_us = impl_->last_restore_us;
   for (const auto& [id, c] : impl_->conns)

@@ -1,13 +1,22 @@
 #pragma once
 // A rim host's service (document 000): it serves the rim's content (the same files on every rim
-// host: the "multiple copies" embodiment) to unmodified HTTP clients, and gives away or takes
-// over a live connection in the middle of a response. One thread running an Asio io_context owns
+// host: the "multiple copies" embodiment, or objects fetched by range from an origin outside the
+// rim, the document's host "D") to unmodified HTTP clients, and gives away or takes over a live
+// connection in the middle of a response. One thread running an Asio io_context owns
 // every connection; the rim actor (rim_actor.hpp) posts work to it (post()) and gets results back
 // as messages. Nothing here blocks the thread but the kernel calls of a hand-off.
 //
 // A connection's position is the number of response bytes (header, then the object) written to
 // its socket. A hand-off freezes the socket (net/rim/tcp_repair.hpp): the bytes the kernel had not
 // sent yet are not carried, so the taker starts writing at position - unsent from its own copy.
+//
+// An object missing from the local copy comes from the origin (rim.origin) in chunks
+// (origin_range.hpp): the host serving a connection fetches the chunk at its write position and
+// the next readahead ones, asynchronously on the same io_context, into a bounded cache
+// (chunk_cache.hpp). A taker fetches from the taken position on: each host fetches the parts of
+// the responses it is responsible for now. The object's size comes from the first chunk's
+// Content-Range, so the header waits for it: an origin failure before the header is a 502 (404
+// for the origin's 404); after it, the connection is closed (the client sees a short body).
 
 #include <cstdint>
 #include <functional>
@@ -17,6 +26,8 @@
 
 #include "actors/protocol/rim.hpp"
 #include "net/io/counter_list.hpp"
+#include "policy/origin_url.hpp"
+#include "policy/rim_policy.hpp"
 
 namespace baton::rim {
 
@@ -36,6 +47,21 @@ namespace baton::rim {
 
 BATON_COUNTER_STRUCT(service_counters, BATON_RIM_SERVICE_COUNTERS)
 
+#define BATON_RIM_ORIGIN_COUNTERS(COUNTER, GAUGE)                                                 \
+  COUNTER(origin_requests, "range requests sent to the origin")                                  \
+  COUNTER(origin_bytes, "body bytes received from the origin")                                   \
+  COUNTER(origin_errors, "range requests that failed: unreachable, silent, 404, malformed, short, object changed") \
+  COUNTER(bad_gateway, "responses answered 502: the origin failed before their header")          \
+  COUNTER(origin_not_found, "responses answered 404 because the origin has no such object")      \
+  COUNTER(origin_aborted, "connections closed mid-response: the origin failed after their header") \
+  COUNTER(cache_hits, "chunks a connection found in the cache")                                  \
+  COUNTER(cache_misses, "chunks a connection had to wait for from the origin")                   \
+  COUNTER(cache_evictions, "chunks dropped from the cache to keep it within cache_bytes")        \
+  GAUGE(cache_bytes, "bytes of origin chunks held in the cache")                                 \
+  GAUGE(fetches_in_flight, "range requests to the origin under way")
+
+BATON_COUNTER_STRUCT(origin_counters, BATON_RIM_ORIGIN_COUNTERS)
+
 /// One connection as the console shows it.
 struct connection_status {
   protocol::rim_flow flow;
@@ -49,9 +75,23 @@ struct connection_status {
 
 struct service_snapshot {
   service_counters counters;
+  origin_counters origin;
   std::vector<connection_status> connections;
   double last_freeze_us = 0, last_restore_us = 0;  // how long the last hand-off's kernel calls took
 };
+
+/// Where objects missing from the local copy come from, and in what pieces.
+struct origin_settings {
+  bool enabled = false;
+  policy::http_origin at;
+  std::uint32_t chunk_bytes = 1u << 20;
+  std::uint64_t cache_bytes = 64ull << 20;
+  std::uint32_t timeout_ms = 5000;
+};
+
+/// The rim section's origin settings (enabled when rim.origin is set). Throws
+/// std::invalid_argument when rim.origin does not parse (the policy's validation prevents it).
+origin_settings origin_settings_of(const policy::rim_section& r);
 
 struct service_config {
   std::uint32_t address = 0;   // where clients connect (the node's identity address)
@@ -59,6 +99,9 @@ struct service_config {
   std::string content;         // directory of the objects
   std::uint32_t max_flows = 1024;
   std::uint32_t mss = 1440;    // TCP_MAXSEG of the service's sockets; 0: the kernel's
+  origin_settings origin;      // objects not in `content` (which may be "")
+  /// Origin failures are reported here (event name, detail), on the service's thread.
+  std::function<void(const std::string& event, const std::string& detail)> log;
 };
 
 class service {
