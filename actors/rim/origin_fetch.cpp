@@ -61,6 +61,7 @@ struct origin_fetcher::impl {
   void fail(const std::shared_ptr<request>& r, const std::string& why) {
     fetch_result out;
     out.received = r->response.body().size();
+    out.status = r->response.status();
     out.why = r->what + ": " + (r->timed_out ? "no answer within " + std::to_string(timeout.count()) + " ms" : why);
     finish(r, std::move(out));
   }
@@ -69,6 +70,7 @@ struct origin_fetcher::impl {
     auto& resp = r->response;
     fetch_result out;
     out.received = resp.body().size();
+    out.status = resp.status();
     const range_check c = check_range_answer(r->asked, r->known, resp.status(), resp.content_range(), resp.body().size());
     out.verdict = c.verdict;
     out.changed = c.changed;

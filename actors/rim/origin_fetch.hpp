@@ -28,6 +28,7 @@ struct fetch_result {
   chunk_ptr data;              // when ok
   std::uint64_t received = 0;  // body bytes that came, whatever the verdict
   bool changed = false;        // the object's size at the origin is not the one known
+  int status = 0;              // the HTTP status answered; 0 when none came (unreachable, silent)
   std::string why;             // when not ok: names the object, the range and the fault
 };
 

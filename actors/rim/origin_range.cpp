@@ -54,6 +54,47 @@ std::vector<std::uint64_t> chunks_wanted(std::uint64_t offset, std::uint64_t siz
   return out;
 }
 
+std::size_t chunk_owner(std::string_view object, std::uint64_t index, std::size_t members) {
+  std::uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](unsigned char b) {
+    h ^= b;
+    h *= 1099511628211ull;
+  };
+  for (char c : object) mix(static_cast<unsigned char>(c));
+  for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(index >> (8 * i)));
+  // FNV's low bits are weak (the lowest is the bytes' parity): MurmurHash3's finaliser mixes them.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return static_cast<std::size_t>(h % members);
+}
+
+std::optional<range_request> parse_range_request(std::string_view value) {
+  std::string_view s = value;
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  constexpr std::string_view unit = "bytes=";
+  if (s.substr(0, unit.size()) != unit) return std::nullopt;
+  s.remove_prefix(unit.size());
+  range_request r;
+  auto first = take_number(s);
+  if (!first || !take_char(s, '-')) return std::nullopt;
+  r.first = *first;
+  if (!s.empty()) {
+    auto last = take_number(s);
+    if (!last || !s.empty() || *last < *first) return std::nullopt;
+    r.last = *last;
+  }
+  return r;
+}
+
+std::optional<byte_range> resolve(const range_request& r, std::uint64_t size) {
+  if (r.first >= size) return std::nullopt;
+  return byte_range{r.first, std::min(r.last.value_or(size - 1), size - 1)};
+}
+
 std::string range_value(const byte_range& r) { return "bytes=" + text(r); }
 
 std::string parse_content_range(std::string_view value, content_range& out) {

@@ -40,6 +40,23 @@ std::uint64_t chunk_count(std::uint64_t size, std::uint32_t chunk_bytes);
 std::vector<std::uint64_t> chunks_wanted(std::uint64_t offset, std::uint64_t size, std::uint32_t chunk_bytes,
                                          std::uint32_t ahead);
 
+/// Which of `members` rim hosts is responsible for fetching chunk `index` of `object` from the
+/// origin: FNV-1a of the name and the index (little-endian), MurmurHash3's finaliser, modulo the count. Every host computes the same owner
+/// from the same (sorted) member list; the others ask the owner for the chunk. `members` > 0.
+std::size_t chunk_owner(std::string_view object, std::uint64_t index, std::size_t members);
+
+/// A client's "Range: bytes=FIRST-[LAST]" (one range; suffix ranges "-N" and lists are not
+/// served: the whole object is, as RFC 9110 allows). nullopt when the value is not that.
+struct range_request {
+  std::uint64_t first = 0;
+  std::optional<std::uint64_t> last;
+};
+std::optional<range_request> parse_range_request(std::string_view value);
+
+/// The bytes `r` asks for of an object of `size` bytes (LAST clipped to its end); nullopt when
+/// not satisfiable (FIRST at or past the end: a 416).
+std::optional<byte_range> resolve(const range_request& r, std::uint64_t size);
+
 /// The Range header's value: "bytes=FIRST-LAST".
 std::string range_value(const byte_range& r);
 

@@ -755,7 +755,7 @@ caf::actor spawn_rim_actor(caf::actor_system& sys, std::shared_ptr<node::io_runt
   c.content = p.rim->content;
   c.max_flows = p.rim->max_flows;
   c.mss = p.rim->mss;
-  c.origin = origin_settings_of(*p.rim);
+  c.origin = origin_settings_of(p);
   c.log = [&events](const std::string& name, const std::string& detail) {
     events.add(node::severity::warning, name, {{"detail", detail}});
   };

@@ -12,6 +12,7 @@
 
 #include <asio.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <stdexcept>
@@ -55,7 +56,22 @@ constexpr std::size_t sendfile_chunk = 1 << 20;
 // written keeps a client faster than one chunk's round trip to the origin busy.
 constexpr std::uint32_t readahead_chunks = 2;
 
+// A member whose chunk request failed is not asked again for this long: its chunks come from the
+// origin directly meanwhile (a dead member would otherwise cost a timeout per chunk).
+constexpr std::chrono::seconds member_rest{10};
+
 enum class local { opened, absent };
+
+/// The value of header `name` (lower case, with the colon) in a request head, "" when absent.
+std::string header_value(const std::string& head, const std::string& name) {
+  std::string lowered(head.size(), '\0');
+  std::transform(head.begin(), head.end(), lowered.begin(),
+                 [](char ch) { return static_cast<char>(std::tolower(static_cast<unsigned char>(ch))); });
+  const auto at = lowered.find("\r\n" + name);
+  if (at == std::string::npos) return {};
+  const auto from = at + 2 + name.size();
+  return head.substr(from, head.find("\r\n", from) - from);
+}
 
 }  // namespace
 
@@ -81,13 +97,30 @@ struct connection {
   chunk_ptr held;
   std::uint64_t held_index = 0;
   bool waiting = false;
-  std::uint64_t total() const { return header.size() + size; }
+  // A range request (a client's "Range:", or another rim host asking for a chunk it is not
+  // responsible for): the body is object bytes body_first.. (length of them), the response a 206.
+  std::optional<range_request> asked;
+  bool partial = false;
+  bool for_member = false;  // the request came from another rim host: served, never passed on
+  std::uint64_t body_first = 0;
+  std::uint64_t length = 0;  // body bytes
+  std::uint64_t total() const { return header.size() + length; }
+  /// The object offset of the next byte to write (position is past the header).
+  std::uint64_t offset() const { return body_first + (position - header.size()); }
 };
 
 struct service::impl {
   explicit impl(const service_config& c)
       : cfg(c), acceptor(io), guard(asio::make_work_guard(io)), cache(c.origin.cache_bytes) {
-    if (cfg.origin.enabled) fetcher = std::make_unique<origin_fetcher>(io, cfg.origin.at, cfg.origin.timeout_ms);
+    if (!cfg.origin.enabled) return;
+    fetcher = std::make_unique<origin_fetcher>(io, cfg.origin.at, cfg.origin.timeout_ms);
+    for (auto m : cfg.origin.members) {
+      if (m == cfg.address) continue;
+      policy::http_origin at;
+      at.address = m;
+      at.port = cfg.port;  // every rim host serves on the same port
+      members[m] = std::make_unique<origin_fetcher>(io, at, cfg.origin.timeout_ms);
+    }
   }
 
   service_config cfg;
@@ -103,7 +136,11 @@ struct service::impl {
   // connections waiting for it; a fetch ahead of a connection has none.
   chunk_cache cache;
   std::unique_ptr<origin_fetcher> fetcher;
-  std::map<std::pair<std::string, std::uint64_t>, std::vector<std::weak_ptr<connection>>> inflight;
+  // Fetches by (object, chunk, source): source 0 is the origin, else the member asked for it.
+  using fetch_key = std::tuple<std::string, std::uint64_t, std::uint32_t>;
+  std::map<fetch_key, std::vector<std::weak_ptr<connection>>> inflight;
+  std::map<std::uint32_t, std::unique_ptr<origin_fetcher>> members;  // their services, by address
+  std::map<std::uint32_t, std::chrono::steady_clock::time_point> resting;
   origin_counters origin;
 
   void accept() {
@@ -150,7 +187,30 @@ struct service::impl {
     c->from_origin = false;
     c->header = "HTTP/1.1 " + status + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     c->size = 0;
+    c->length = 0;
     write_more(c);
+  }
+
+  /// The response header for an object of c.size bytes: the whole of it (the same bytes on every
+  /// rim host, for hand-offs), or the range asked for (206), or 416 when none of it is there.
+  void set_header(connection& c) {
+    c.body_first = 0;
+    c.length = c.size;
+    c.header = header_for(c.size);
+    if (!c.asked) return;
+    c.partial = true;
+    auto r = resolve(*c.asked, c.size);
+    if (!r) {
+      c.length = 0;
+      c.header = "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */" + std::to_string(c.size) +
+                 "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      return;
+    }
+    c.body_first = r->first;
+    c.length = r->size();
+    c.header = "HTTP/1.1 206 Partial Content\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes " +
+               std::to_string(r->first) + "-" + std::to_string(r->last) + "/" + std::to_string(c.size) +
+               "\r\nContent-Length: " + std::to_string(c.length) + "\r\nConnection: close\r\n\r\n";
   }
 
   void respond(const std::shared_ptr<connection>& c) {
@@ -164,9 +224,14 @@ struct service::impl {
       return reply_error(c, "400 Bad Request");
     const std::string name = line.substr(sp1 + 2, sp2 - sp1 - 2);
     if (!valid_name(name)) return reply_error(c, "404 Not Found");
+    c->asked = parse_range_request(header_value(c->request, "range:"));
+    const auto& m = cfg.origin.members;
+    c->for_member = c->flow.client_address != cfg.address &&
+                    std::find(m.begin(), m.end(), c->flow.client_address) != m.end();
+    if (c->for_member) ++origin.served_to_members;
     std::string why;
     if (open_local(*c, name, why) == local::opened) {
-      c->header = header_for(c->size);
+      set_header(*c);
       ++counters.responses;
       return write_more(c);
     }
@@ -175,14 +240,14 @@ struct service::impl {
     c->content = name;
     c->from_origin = true;
     if (auto size = cache.size_of(name)) return start_response(c, *size);
-    // The header needs the size: the first chunk's Content-Range brings it.
+    // The header needs the size: the Content-Range of the first chunk asked for brings it.
     c->waiting = true;
-    fetch_chunk(name, 0, std::nullopt, c);
+    fetch_chunk(name, c->asked ? chunk_of(c->asked->first, cfg.origin.chunk_bytes) : 0, std::nullopt, c);
   }
 
   void start_response(const std::shared_ptr<connection>& c, std::uint64_t size) {
     c->size = size;
-    c->header = header_for(size);
+    set_header(*c);
     ++counters.responses;
     write_more(c);
   }
@@ -211,41 +276,83 @@ struct service::impl {
     if (cfg.log) cfg.log(event, detail);
   }
 
-  /// Starts fetching chunk `index` of `object` unless it is in flight; `waiter` (may be null)
-  /// resumes when it arrives. `known`: the size the object is served at.
+  /// Where chunk `index` of `object` comes from: the member responsible for it (chunk_owner over
+  /// the sorted members), or the origin (0) when that is this host, the member is resting after a
+  /// failure, or `for_member` (a member's request is never passed on: no loops, no waiting in a
+  /// circle when two hosts' views differ).
+  std::uint32_t source_of(const std::string& object, std::uint64_t index, bool for_member) {
+    const auto& m = cfg.origin.members;
+    if (for_member || m.size() < 2) return 0;
+    const std::uint32_t owner = m[chunk_owner(object, index, m.size())];
+    if (owner == cfg.address || !members.count(owner)) return 0;
+    auto r = resting.find(owner);
+    if (r != resting.end()) {
+      if (std::chrono::steady_clock::now() < r->second) return 0;
+      resting.erase(r);
+    }
+    return owner;
+  }
+
+  bool in_flight(const std::string& object, std::uint64_t index) const {
+    auto it = inflight.lower_bound({object, index, 0});
+    return it != inflight.end() && std::get<0>(it->first) == object && std::get<1>(it->first) == index;
+  }
+
+  /// Starts fetching chunk `index` of `object` from `source` unless that is in flight; `waiter`
+  /// (may be null) resumes when it arrives. `known`: the size the object is served at.
+  void fetch_from(std::uint32_t source, const std::string& object, std::uint64_t index,
+                  std::optional<std::uint64_t> known, std::vector<std::weak_ptr<connection>> waiters) {
+    fetch_key key{object, index, source};
+    auto [it, fresh] = inflight.try_emplace(key);
+    it->second.insert(it->second.end(), waiters.begin(), waiters.end());
+    if (!fresh) return;
+    if (source == 0) ++origin.origin_requests;
+    else ++origin.member_requests;
+    origin.fetches_in_flight = inflight.size();
+    auto& f = source == 0 ? *fetcher : *members.at(source);
+    f.fetch(object, chunk_range(index, cfg.origin.chunk_bytes, known), known,
+            [this, key](fetch_result r) { fetched(key, std::move(r)); });
+  }
+
   void fetch_chunk(const std::string& object, std::uint64_t index, std::optional<std::uint64_t> known,
                    const std::shared_ptr<connection>& waiter) {
-    auto key = std::make_pair(object, index);
-    auto [it, fresh] = inflight.try_emplace(key);
-    if (waiter) it->second.push_back(waiter);
-    if (!fresh) return;
-    ++origin.origin_requests;
-    origin.fetches_in_flight = inflight.size();
-    fetcher->fetch(object, chunk_range(index, cfg.origin.chunk_bytes, known), known,
-                   [this, key](fetch_result r) { fetched(key, std::move(r)); });
+    std::vector<std::weak_ptr<connection>> waiters;
+    if (waiter) waiters.push_back(waiter);
+    fetch_from(source_of(object, index, waiter && waiter->for_member), object, index, known, std::move(waiters));
   }
 
-  /// The chunks after a reader's at object offset `offset`, fetched ahead unless held or in flight.
+  /// The chunks after a reader's at object offset `offset` (up to the end of its body), fetched
+  /// ahead unless held or in flight.
   void fetch_ahead(const connection& c, std::uint64_t offset) {
-    const auto wanted = chunks_wanted(offset, c.size, cfg.origin.chunk_bytes, readahead_chunks);
+    const auto wanted = chunks_wanted(offset, c.body_first + c.length, cfg.origin.chunk_bytes, readahead_chunks);
     for (std::size_t k = 1; k < wanted.size(); ++k)
-      if (!inflight.count({c.content, wanted[k]}) && !cache.find(c.content, wanted[k]))
-        fetch_chunk(c.content, wanted[k], c.size, nullptr);
+      if (!in_flight(c.content, wanted[k]) && !cache.find(c.content, wanted[k]))
+        fetch_from(source_of(c.content, wanted[k], c.for_member), c.content, wanted[k], c.size, {});
   }
 
-  void fetched(const std::pair<std::string, std::uint64_t>& key, fetch_result r) {
+  void fetched(const fetch_key& key, fetch_result r) {
     auto node = inflight.extract(key);
     origin.fetches_in_flight = inflight.size();
-    origin.origin_bytes += r.received;
+    const auto& [object, index, source] = key;
+    (source == 0 ? origin.origin_bytes : origin.member_bytes) += r.received;
     const bool ok = r.verdict == origin_verdict::ok;
+    if (!ok && source != 0 && r.verdict == origin_verdict::failed && !r.changed) {
+      // The member did not deliver: the origin directly; a member that did not answer at all
+      // rests a while (one that answered, say 502 for its own origin failure, is alive).
+      ++origin.member_errors;
+      log("rim_member_fetch_failed", r.why);
+      if (r.status == 0) resting[source] = std::chrono::steady_clock::now() + member_rest;
+      return fetch_from(0, object, index, cache.size_of(object),
+                        node.empty() ? std::vector<std::weak_ptr<connection>>{} : std::move(node.mapped()));
+    }
     if (ok) {
-      cache.set_size(key.first, r.total);
-      if (r.data && !r.data->empty()) cache.insert(key.first, key.second, r.data);
+      cache.set_size(object, r.total);
+      if (r.data && !r.data->empty()) cache.insert(object, index, r.data);
     } else {
       ++origin.origin_errors;
       log(r.verdict == origin_verdict::not_found ? "rim_origin_not_found" : "rim_origin_error", r.why);
       // The object's cached size and chunks are stale: the next request learns it afresh.
-      if (r.changed) cache.forget(key.first);
+      if (r.changed) cache.forget(object);
     }
     origin.cache_bytes = cache.bytes();
     origin.cache_evictions = cache.evicted();
@@ -263,7 +370,7 @@ struct service::impl {
           reply_status(c, "502 Bad Gateway");
         } else {
           c->held = r.data;
-          c->held_index = key.second;
+          c->held_index = index;
           start_response(c, r.total);
         }
         continue;
@@ -277,7 +384,7 @@ struct service::impl {
         continue;
       }
       c->held = r.data;
-      c->held_index = key.second;
+      c->held_index = index;
       write_more(c);
     }
   }
@@ -289,7 +396,7 @@ struct service::impl {
   /// Writes from the connection's origin chunk at its position; false when it has to wait for one
   /// (the fetch resumes it). Sets `n` as send() does.
   bool send_origin(connection& c, const std::shared_ptr<connection>& self, ssize_t& n) {
-    const std::uint64_t offset = c.position - c.header.size();
+    const std::uint64_t offset = c.offset();
     const std::uint64_t index = chunk_of(offset, cfg.origin.chunk_bytes);
     if (!c.held || c.held_index != index) {
       c.held = cache.find(c.content, index);
@@ -310,7 +417,8 @@ struct service::impl {
       n = -1;
       return true;
     }
-    n = ::send(c.sock.native_handle(), c.held->data() + in, c.held->size() - in, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const std::uint64_t count = std::min<std::uint64_t>(c.held->size() - in, c.total() - c.position);
+    n = ::send(c.sock.native_handle(), c.held->data() + in, count, MSG_DONTWAIT | MSG_NOSIGNAL);
     return true;
   }
 
@@ -324,7 +432,7 @@ struct service::impl {
       } else if (c->from_origin) {
         if (!send_origin(*c, c, n)) return;
       } else {
-        off_t off = static_cast<off_t>(c->position - c->header.size());
+        off_t off = static_cast<off_t>(c->offset());
         n = ::sendfile(fd, c->file, &off, std::min<std::uint64_t>(sendfile_chunk, c->total() - c->position));
       }
       if (n > 0) {
@@ -367,8 +475,13 @@ struct service::impl {
   }
 };
 
-origin_settings origin_settings_of(const policy::rim_section& r) {
+origin_settings origin_settings_of(const policy::policy& p) {
+  const auto& r = *p.rim;
   origin_settings o;
+  o.members.push_back(p.identity.address);
+  for (const auto& peer : p.peers) o.members.push_back(peer.at.address);
+  std::sort(o.members.begin(), o.members.end());
+  o.members.erase(std::unique(o.members.begin(), o.members.end()), o.members.end());
   o.enabled = !r.origin.empty();
   if (o.enabled) {
     const std::string why = policy::parse_http_origin(r.origin, o.at);
@@ -420,6 +533,7 @@ std::string service::freeze(const protocol::rim_flow& flow, protocol::rim_take& 
   auto& c = *it->second;
   if (c.frozen) return "already being handed off";
   if (c.header.empty() || c.size == 0) return "no response under way on it";
+  if (c.partial) return "a range response (another rim host's chunk, or a client's range) is not handed off";
   c.frozen = true;
   asio::error_code ignored;
   c.sock.cancel(ignored);
@@ -482,10 +596,12 @@ std::string service::take(const protocol::rim_take& t, bool transparent, const s
     c->content = t.content;
     c->from_origin = true;
     c->size = t.size;
+    c->length = t.size;
   } else {
     return fail(why);
   }
   c->header = header_for(c->size);
+  c->length = c->size;
   if (t.position > c->total()) return fail("position past the end of the response");
   const auto t0 = std::chrono::steady_clock::now();
   const int fd = net::restore(t.socket, transparent, why, false);

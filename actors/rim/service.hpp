@@ -11,12 +11,14 @@
 // sent yet are not carried, so the taker starts writing at position - unsent from its own copy.
 //
 // An object missing from the local copy comes from the origin (rim.origin) in chunks
-// (origin_range.hpp): the host serving a connection fetches the chunk at its write position and
-// the next readahead ones, asynchronously on the same io_context, into a bounded cache
-// (chunk_cache.hpp). A taker fetches from the taken position on: each host fetches the parts of
-// the responses it is responsible for now. The object's size comes from the first chunk's
-// Content-Range, so the header waits for it: an origin failure before the header is a 502 (404
-// for the origin's 404); after it, the connection is closed (the client sees a short body).
+// (origin_range.hpp): the host serving a connection needs the chunk at its write position and the
+// next two, asynchronously on the same io_context, into a bounded cache (chunk_cache.hpp). Each
+// chunk has one rim host responsible for it (chunk_owner over the members): the owner fetches it
+// from the origin and keeps it; the others ask the owner's service for it by a Range request
+// (and the origin directly when the owner fails; a request from a member is never passed on). A
+// taker needs chunks from the taken position on, never from 0. The object's size comes from the
+// first chunk's Content-Range, so the header waits for it: an origin failure before the header is
+// a 502 (404 for the origin's 404); after it, the connection is closed (a short body).
 
 #include <cstdint>
 #include <functional>
@@ -27,7 +29,7 @@
 #include "actors/protocol/rim.hpp"
 #include "net/io/counter_list.hpp"
 #include "policy/origin_url.hpp"
-#include "policy/rim_policy.hpp"
+#include "policy/policy.hpp"
 
 namespace baton::rim {
 
@@ -54,6 +56,10 @@ BATON_COUNTER_STRUCT(service_counters, BATON_RIM_SERVICE_COUNTERS)
   COUNTER(bad_gateway, "responses answered 502: the origin failed before their header")          \
   COUNTER(origin_not_found, "responses answered 404 because the origin has no such object")      \
   COUNTER(origin_aborted, "connections closed mid-response: the origin failed after their header") \
+  COUNTER(member_requests, "chunks asked of the rim host responsible for them")                  \
+  COUNTER(member_bytes, "body bytes received from other rim hosts")                              \
+  COUNTER(member_errors, "chunk requests to a rim host that failed (then asked of the origin)")  \
+  COUNTER(served_to_members, "requests from other rim hosts for chunks this host is responsible for") \
   COUNTER(cache_hits, "chunks a connection found in the cache")                                  \
   COUNTER(cache_misses, "chunks a connection had to wait for from the origin")                   \
   COUNTER(cache_evictions, "chunks dropped from the cache to keep it within cache_bytes")        \
@@ -87,11 +93,15 @@ struct origin_settings {
   std::uint32_t chunk_bytes = 1u << 20;
   std::uint64_t cache_bytes = 64ull << 20;
   std::uint32_t timeout_ms = 5000;
+  /// The rim's hosts (this one included), sorted: chunk i of an object is fetched from the origin
+  /// by members[chunk_owner(object, i)]; the others ask that host's service for it (a Range
+  /// request), and the origin directly when it fails. One member: the origin for everything.
+  std::vector<std::uint32_t> members;
 };
 
-/// The rim section's origin settings (enabled when rim.origin is set). Throws
-/// std::invalid_argument when rim.origin does not parse (the policy's validation prevents it).
-origin_settings origin_settings_of(const policy::rim_section& r);
+/// The policy's origin settings (enabled when rim.origin is set; the members are the node and its
+/// /peers). Throws std::invalid_argument when rim.origin does not parse (validation prevents it).
+origin_settings origin_settings_of(const policy::policy& p);
 
 struct service_config {
   std::uint32_t address = 0;   // where clients connect (the node's identity address)

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "actors/rim/origin_range.hpp"
@@ -138,4 +139,56 @@ TEST_CASE("an origin's answer to a range request: ok, 404 or failed, with the re
     if (r.verdict == origin_verdict::ok) CHECK(c.total == r.total);
     CHECK(c.why.find(r.why) != std::string::npos);
   }
+}
+
+TEST_CASE("chunk owners: the same on every host, spread over the members") {
+  // Pinned values: every rim host must compute the same owner (FNV-1a, not std::hash).
+  const std::vector<std::size_t> pinned{2, 0, 0, 1, 0, 0, 2, 2};  // computed apart (python)
+  std::vector<std::size_t> got;
+  for (std::uint64_t i = 0; i < pinned.size(); ++i) got.push_back(chunk_owner("50M.bin", i, 3));
+  CHECK(got == pinned);
+  std::vector<int> per(3);
+  for (std::uint64_t i = 0; i < 300; ++i) ++per[chunk_owner("50M.bin", i, 3)];
+  for (int n : per) CHECK((n > 70 && n < 130));  // 100 each, give or take
+  CHECK(chunk_owner("x", 7, 1) == 0);
+  std::size_t differs = 0;
+  for (std::uint64_t i = 0; i < 50; ++i) differs += chunk_owner("a.bin", i, 4) != chunk_owner("b.bin", i, 4);
+  CHECK(differs > 20);  // the object's name counts, not only the index
+  std::vector<int> per4(4);
+  for (std::uint64_t i = 0; i < 400; ++i) ++per4[chunk_owner("again.bin", i, 4)];
+  for (int n : per4) CHECK((n > 70 && n < 130));  // low bits mixed too
+}
+
+TEST_CASE("a client's Range header: one range served, anything else ignored") {
+  struct row {
+    const char* what;
+    const char* value;
+    bool parses;
+    std::uint64_t first;
+    std::optional<std::uint64_t> last;
+  };
+  const row rows[] = {
+    {"a closed range", "bytes=0-1048575", true, 0, 1048575},
+    {"an open range", "bytes=5000-", true, 5000, std::nullopt},
+    {"spaces around", " bytes=1-2 ", true, 1, 2},
+    {"a suffix range", "bytes=-500", false, 0, std::nullopt},
+    {"a list", "bytes=0-1,5-6", false, 0, std::nullopt},
+    {"backwards", "bytes=9-3", false, 0, std::nullopt},
+    {"another unit", "items=0-1", false, 0, std::nullopt},
+    {"absent", "", false, 0, std::nullopt},
+  };
+  for (const auto& r : rows) {
+    const std::string what = r.what;
+    CAPTURE(what);
+    auto got = parse_range_request(r.value);
+    REQUIRE(got.has_value() == r.parses);
+    if (!got) continue;
+    CHECK(got->first == r.first);
+    CHECK(got->last == r.last);
+  }
+  CHECK(resolve({5, 9}, 100) == byte_range{5, 9});
+  CHECK(resolve({5, std::nullopt}, 100) == byte_range{5, 99});
+  CHECK(resolve({5, 1000}, 100) == byte_range{5, 99});
+  CHECK(!resolve({100, std::nullopt}, 100));
+  CHECK(!resolve({0, std::nullopt}, 0));
 }
