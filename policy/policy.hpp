@@ -140,6 +140,7 @@ struct profile {
   std::uint16_t mss = 0;               // MSS to advertise; 0 = from the path MTU
   bool compress = false;
   bool encrypt = false;
+  rim_reaction rim;                    // document 000's management object (rim_policy.hpp)
 };
 
 /// A backend server behind the cluster IP.

@@ -23,16 +23,53 @@
 //   "route_table": 7410,         the policy routing table that delivers them locally
 //   "handoff_timeout_ms": 1000,  a take that is not answered this soon: the flow stays here
 //   "max_flows": 1024,           connections a rim host serves or holds at once
-//   "mss": 1440                  the largest segment the service sends (TCP_MAXSEG): room for the
+//   "mss": 1440,                 the largest segment the service sends (TCP_MAXSEG): room for the
 //                                IP-in-IP header when a masquerader carries its segments over
 //                                1500-byte links, whatever the client's MSS. 0: the kernel's
+//   "manage": {                  the management object (document 000), run by the group's master
+//     "rules": [...],            which flows it watches, and each one's profile (the node's rule
+//                                grammar: src is the client, dst the rim host, dst_port the
+//                                service's); a profile's "rim" object says what it does to them
+//     "interval_ms": 500         how often each rim host reports its flows' TCP_INFO, its ICMP
+//   }                            errors and its load to the master; absent: no automatic moves
 // }
+//
+// A profile's "rim" object (see rim_reaction): what the management object does to a flow whose
+// retransmission rate is above loss_pct for `samples` reports in a row:
+//   "rim": {"on_loss": "handoff", "loss_pct": 2, "samples": 3, "dwell_ms": 10000, "icmp_errors": 3}
+//   on_loss: "stay" (watch only), "masquerade" (its segments leave from the best other rim host),
+//   "funnel" (a copy also leaves from it), "handoff" (masquerade first; once the new path has been
+//   good for `samples` reports, hand the connection to that host). A flow is not moved again
+//   within dwell_ms; a host that received icmp_errors or more ICMP errors (unreachable, time
+//   exceeded, source quench) in a report counts as bad for its flows too.
 // The rim's members are the node's group (/peers): only they may hand a flow here or take one.
 
 #include <cstdint>
 #include <string>
 
+#include "policy/rules.hpp"
+
 namespace baton::policy {
+
+enum class rim_move : std::uint8_t { stay, masquerade, funnel, handoff };
+const char* to_string(rim_move m) noexcept;
+
+/// A profile's reaction to a rim flow whose path degrades (the management object's rule).
+struct rim_reaction {
+  rim_move on_loss = rim_move::stay;
+  double loss_pct = 2.0;          // retransmitted / sent segments in one report, percent
+  std::uint32_t samples = 3;      // bad reports in a row before moving (good ones before hand-off)
+  std::uint32_t dwell_ms = 10000; // a flow moved is not moved again sooner
+  std::uint32_t icmp_errors = 3;  // ICMP errors at the sending host in one report that count as bad
+};
+bool operator==(const rim_reaction& x, const rim_reaction& y);
+inline bool operator!=(const rim_reaction& x, const rim_reaction& y) { return !(x == y); }
+
+struct rim_manage {
+  rule_set rules;                 // empty: no management object (no automatic moves)
+  std::uint32_t interval_ms = 500;
+};
+bool operator==(const rim_manage& x, const rim_manage& y);
 
 struct rim_section {
   std::string content;
@@ -48,6 +85,7 @@ struct rim_section {
   std::uint32_t handoff_timeout_ms = 1000;
   std::uint32_t max_flows = 1024;
   std::uint32_t mss = 1440;
+  rim_manage manage;
 };
 
 bool operator==(const rim_section& x, const rim_section& y);

@@ -6,10 +6,25 @@
 
 #include "policy/fields.hpp"
 #include "policy/origin_url.hpp"
+#include "policy/rule_list.hpp"
 
 namespace baton::policy {
 
 using detail::field;
+
+namespace {
+constexpr const char* move_names[] = {"stay", "masquerade", "funnel", "handoff"};
+}
+
+const char* to_string(rim_move m) noexcept { return move_names[static_cast<std::size_t>(m)]; }
+
+auto fields(const rim_reaction& x) {
+  return std::make_tuple(field("on_loss", x.on_loss), field("loss_pct", x.loss_pct), field("samples", x.samples),
+                         field("dwell_ms", x.dwell_ms), field("icmp_errors", x.icmp_errors));
+}
+auto fields(const rim_manage& x) { return std::make_tuple(field("rules", x.rules), field("interval_ms", x.interval_ms)); }
+bool operator==(const rim_reaction& x, const rim_reaction& y) { return detail::equal_fields(x, y); }
+bool operator==(const rim_manage& x, const rim_manage& y) { return detail::equal_fields(x, y); }
 
 auto fields(const rim_section& x) {
   return std::make_tuple(field("content", x.content).when(!x.content.empty()),
@@ -17,16 +32,32 @@ auto fields(const rim_section& x) {
                          field("cache_bytes", x.cache_bytes), field("origin_timeout_ms", x.origin_timeout_ms),
                          field("service_port", x.service_port), field("port", x.port),
                          field("uplink", x.uplink), field("tun", x.tun), field("route_table", x.route_table),
-                         field("handoff_timeout_ms", x.handoff_timeout_ms), field("max_flows", x.max_flows), field("mss", x.mss));
+                         field("handoff_timeout_ms", x.handoff_timeout_ms), field("max_flows", x.max_flows), field("mss", x.mss),
+                         field("manage", x.manage).when(!x.manage.rules.empty()));
 }
 
 bool operator==(const rim_section& x, const rim_section& y) { return detail::equal_fields(x, y); }
 
 namespace detail {
 
+rim_reaction parse_rim_reaction(const value_ref& v) {
+  v.expect_object({"on_loss", "loss_pct", "samples", "dwell_ms", "icmp_errors"});
+  rim_reaction r;
+  if (auto x = v.find("on_loss")) r.on_loss = static_cast<rim_move>(one_of(*x, move_names, "a rim move"));
+  if (auto x = v.find("loss_pct")) {
+    if (!x->value().is_number()) x->fail("expected a number, got " + describe(x->value()));
+    r.loss_pct = x->value().get<double>();
+    if (!(r.loss_pct > 0 && r.loss_pct <= 100)) x->fail(describe(x->value()) + " is not a percentage above 0");
+  }
+  if (auto x = v.find("samples")) r.samples = static_cast<std::uint32_t>(x->as_uint(1, 1000));
+  if (auto x = v.find("dwell_ms")) r.dwell_ms = static_cast<std::uint32_t>(x->as_uint(0, 3600000));
+  if (auto x = v.find("icmp_errors")) r.icmp_errors = static_cast<std::uint32_t>(x->as_uint(1, 1000000));
+  return r;
+}
+
 void parse_rim(const value_ref& v, policy& out) {
-  v.expect_object({"content", "origin", "chunk_bytes", "cache_bytes", "origin_timeout_ms", "service_port", "port", "uplink", "tun", "route_table", "handoff_timeout_ms",
-                   "max_flows", "mss"});
+  v.expect_object({"content", "origin", "chunk_bytes", "cache_bytes", "origin_timeout_ms", "service_port", "port",
+                   "uplink", "tun", "route_table", "handoff_timeout_ms", "max_flows", "mss", "manage"});
   rim_section s;
   if (auto content = v.find("content")) {
     s.content = content->as_string();
@@ -73,11 +104,18 @@ void parse_rim(const value_ref& v, policy& out) {
     s.mss = static_cast<std::uint32_t>(x->as_uint(0, 65495));
     if (s.mss != 0 && s.mss < 536) x->fail(describe(x->value()) + " is below TCP's minimum MSS 536 (0: the kernel's)");
   }
+  if (auto m = v.find("manage")) {
+    m->expect_object({"rules", "interval_ms"});
+    s.manage.rules = parse_rule_list(m->get("rules"), out.profiles);
+    if (auto x = m->find("interval_ms")) s.manage.interval_ms = static_cast<std::uint32_t>(x->as_uint(50, 60000));
+  }
   if (out.identity.certificate.empty())
     v.fail("rim hosts hand flows to each other over TLS with mutual certificates: the node needs "
            "/identity/certificate, key and ca");
   out.rim = std::move(s);
 }
+
+json rim_reaction_json(const rim_reaction& r) { return write_json(r); }
 
 json rim_json(const policy& p) { return write_json(*p.rim); }
 
@@ -95,6 +133,16 @@ void rim_text(const policy& p, std::string& out) {
          std::to_string(s.route_table) + "); hand-off timeout " + std::to_string(s.handoff_timeout_ms) +
          " ms, at most " + std::to_string(s.max_flows) + " flows, MSS " +
          (s.mss ? std::to_string(s.mss) : std::string("the kernel's")) + "\n";
+  if (s.manage.rules.empty()) {
+    out += std::string(11, ' ') + "no management object (flows move only when asked)\n";
+    return;
+  }
+  out += std::string(11, ' ') + "management object: reports every " + std::to_string(s.manage.interval_ms) + " ms\n";
+  for (std::size_t i = 0; i < s.manage.rules.size(); ++i) {
+    const rule& r = s.manage.rules.rules()[i];
+    out += std::string(11, ' ') + "manage " + std::to_string(i) + " " + r.name + ": " + s.manage.rules.describe(i) +
+           " -> " + r.profile + "\n";
+  }
 }
 
 }  // namespace detail

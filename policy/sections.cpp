@@ -112,7 +112,7 @@ auto fields(const profile& x) {
   return std::make_tuple(field("name", x.name), field("action", x.action), field("spoof", x.spoof),
                          field("three_way_handshake", x.three_way_handshake), field("priority", x.priority),
                          field("disposition", x.disposition), field("mss", x.mss), field("compress", x.compress),
-                         field("encrypt", x.encrypt));
+                         field("encrypt", x.encrypt), field("rim", x.rim, detail::rim_reaction_json).when(x.rim != rim_reaction{}));
 }
 auto fields(const cluster_backend& x) {
   return std::make_tuple(field("address", x.address, ipv4), field("port", x.port));
@@ -395,7 +395,7 @@ void parse_profiles(const value_ref& v, policy& out) {
   for (std::size_t i = 0; i < n; ++i) {
     auto item = v.at(i);
     item.expect_object({"name", "action", "spoof", "three_way_handshake", "priority",
-                        "disposition", "mss", "compress", "encrypt"});
+                        "disposition", "mss", "compress", "encrypt", "rim"});
     profile p;
     auto name = item.get("name");
     p.name = name.as_name();
@@ -415,6 +415,7 @@ void parse_profiles(const value_ref& v, policy& out) {
     }
     if (auto x = item.find("compress")) p.compress = x->as_bool();
     if (auto x = item.find("encrypt")) p.encrypt = x->as_bool();
+    if (auto x = item.find("rim")) p.rim = parse_rim_reaction(*x);
     out.profiles.push_back(std::move(p));
   }
 }
@@ -431,6 +432,9 @@ void profiles_text(const policy& p, std::string& out) {
     if (x.mss) s += ", mss " + std::to_string(x.mss);
     if (x.compress) s += ", compress";
     if (x.encrypt) s += ", encrypt";
+    if (x.rim != rim_reaction{})
+      s += ", rim: on loss above " + std::to_string(x.rim.loss_pct).substr(0, 4) + "% for " + std::to_string(x.rim.samples) +
+           " reports " + to_string(x.rim.on_loss) + " (dwell " + std::to_string(x.rim.dwell_ms) + " ms)";
     line(out, i == 0 ? "profiles" : "", s);
   }
 }

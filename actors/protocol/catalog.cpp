@@ -62,6 +62,9 @@ const std::vector<entry>& table() {
     row<rim_taken>("rim_taken", "hand-off answer: taken by the sender, or refused with the reason"),
     row<rim_holder>("rim_holder", "to a flow's owner: forward its packets to this rim host now"),
     row<rim_relay>("rim_relay", "masquerade: pass a flow's segments on to the next masquerader, or send them"),
+    row<rim_flow_report>("rim_flow_report", "a flow's TCP_INFO as its sending rim host sees it"),
+    row<rim_report>("rim_report", "to the rim's master: a host's flows, ICMP errors and load, each interval"),
+    row<rim_command>("rim_command", "the management object's decision: masquerade, funnel, hand off, or direct"),
   };
   return rows;
 }

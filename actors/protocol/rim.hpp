@@ -119,4 +119,56 @@ typename Inspector::result_type inspect(Inspector& f, rim_relay& x) {
   return f(caf::meta::type_name("rim_relay"), x.flow, x.from, x.next, x.on);
 }
 
+/// One flow as the host whose socket sends it sees it (TCP_INFO), in a rim_report.
+struct rim_flow_report {
+  rim_flow flow;
+  std::uint64_t segs_out = 0;        // segments sent, retransmissions included (tcpi_segs_out)
+  std::uint64_t retransmitted = 0;   // tcpi_total_retrans
+  std::uint32_t rtt_us = 0;          // smoothed RTT
+  std::uint64_t bytes_acked = 0;
+  std::uint8_t exit = 0;             // 0 direct, 1 masqueraded, 2 funnel-cast
+  std::uint32_t via = 0;             // the first masquerader (exit != 0)
+  std::uint32_t moved_ms_ago = 0;    // since it was taken here or its exit last changed; ~0u: never
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rim_flow_report& x) {
+  return f(caf::meta::type_name("rim_flow_report"), x.flow, x.segs_out, x.retransmitted, x.rtt_us, x.bytes_acked,
+           x.exit, x.via, x.moved_ms_ago);
+}
+
+/// Every rim host to the group's master, each management interval: the flows whose sockets it
+/// holds, the ICMP errors its kernel received and its load (document 000's management object
+/// "collects per-flow and per-host status").
+struct rim_report {
+  std::uint32_t host = 0;
+  std::uint32_t load_permille = 0;       // 1-minute load average per CPU, x1000
+  std::uint64_t icmp_unreachable = 0;    // cumulative, as the host's kernel counts them
+  std::uint64_t icmp_time_exceeded = 0;
+  std::uint64_t icmp_source_quench = 0;
+  std::vector<rim_flow_report> flows;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rim_report& x) {
+  return f(caf::meta::type_name("rim_report"), x.host, x.load_permille, x.icmp_unreachable, x.icmp_time_exceeded,
+           x.icmp_source_quench, x.flows);
+}
+
+/// The management object's decision, from the master to the host whose socket sends the flow:
+/// masquerade or funnel-cast it via `target`, hand it to `target`, or (move 0) send it directly
+/// again. Answered with the outcome as JSON text (as the console's own requests are).
+struct rim_command {
+  rim_flow flow;
+  std::uint32_t from = 0;    // the master
+  std::uint8_t move = 0;     // policy::rim_move
+  std::uint32_t target = 0;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rim_command& x) {
+  return f(caf::meta::type_name("rim_command"), x.flow, x.from, x.move, x.target, x.reason);
+}
+
 }  // namespace baton::protocol

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -15,8 +16,11 @@
 #include <string>
 #include <tuple>
 
+#include "actors/group/group_actor.hpp"
+#include "actors/group/group_view.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/protocol/rim.hpp"
+#include "actors/rim/management.hpp"
 #include "actors/rim/service.hpp"
 #include "actors/runtime/event_log.hpp"
 #include "actors/runtime/io_runtime.hpp"
@@ -24,6 +28,7 @@
 #include "actors/runtime/policy_ptr.hpp"
 #include "actors/runtime/status_message.hpp"
 #include "actors/runtime/tls_dial.hpp"
+#include "net/rim/path_status.hpp"
 #include "net/rim/rim_rules.hpp"
 #include "net/rim/rim_stage.hpp"
 #include "policy/rules.hpp"
@@ -38,6 +43,7 @@ using flow_id = std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uin
 
 using linger_atom = caf::atom_constant<caf::atom("linger")>;  // a flow's after-life ended
 using dial_atom = caf::atom_constant<caf::atom("dial")>;      // (re)dial a member's rim link
+using manage_atom = caf::atom_constant<caf::atom("manage")>;  // report (and, on the master, decide)
 
 flow_id id_of(const rim_flow& f) { return {f.client_address, f.client_port, f.service_address, f.service_port}; }
 net::rim_flow_key key_of(const rim_flow& f) {
@@ -71,6 +77,14 @@ constexpr std::chrono::seconds after_life{30};
   COUNTER(masquerades_failed, "masquerades that did not start (a masquerader refused, a rule)") \
   COUNTER(relays_taken, "flows this host agreed to send or relay for another rim host")       \
   COUNTER(unexpected_messages, "messages the rim actor has no handler for (dropped)")          \
+  COUNTER(taken_back, "owner: flows taken back from a holder that died (TCP_REPAIR from the client's last segment)") \
+  COUNTER(take_back_failed, "owner: flows whose dead holder left nothing to take back from (the client gets a reset)") \
+  COUNTER(reports_sent, "reports of this host's flows sent to the management object")         \
+  COUNTER(reports_received, "master: reports the management object received")                 \
+  COUNTER(decisions, "master: moves the management object decided")                          \
+  COUNTER(decisions_failed, "master: decided moves whose host did not carry them out")          \
+  COUNTER(commands_done, "management commands this host carried out")                        \
+  COUNTER(commands_refused, "management commands refused (not from the master, unknown flow)") \
   GAUGE(links, "rim members this host has a link to")
 
 BATON_COUNTER_STRUCT(rim_actor_counters, BATON_RIM_ACTOR_COUNTERS)
@@ -101,6 +115,23 @@ struct rim_state {
   rim_actor_counters counters;
   std::deque<handoff_record> recent;
   std::uint32_t self_address = 0;
+  // The group's master runs the management object; every host reports to it.
+  std::uint32_t master = 0;
+  bool is_master = false;
+  std::unique_ptr<management_object> manage;  // while this host is the master
+  std::map<flow_id, std::chrono::steady_clock::time_point> moved;  // flows here: last taken or exit change
+  // Owner: its own hand-off of each flow it gave away (no queue bytes), and the sequence number of
+  // the byte at that hand-off's position: enough to take the flow back if its holder dies.
+  struct given_flow {
+    protocol::rim_take take;
+    std::uint32_t seq_anchor = 0;
+  };
+  std::map<flow_id, given_flow> given;
+  std::set<std::uint32_t> group_members;  // the group's last member list (a holder leaving it died)
+  struct decision_record {
+    std::string flow, move, target, reason, outcome;
+  };
+  std::deque<decision_record> decisions;
 };
 using rim_actor_type = caf::stateful_actor<rim_state>;
 
@@ -140,6 +171,7 @@ std::string json_error(const std::string& why) {
 bool is_member(rim_actor_type* self, std::uint32_t address) { return self->state.member_names.count(address) > 0; }
 
 std::string name_of(rim_actor_type* self, std::uint32_t address) {
+  if (address == self->state.self_address) return self->state.policy->identity.name;
   auto it = self->state.member_names.find(address);
   return it != self->state.member_names.end() ? it->second : policy::format_ipv4(address);
 }
@@ -190,9 +222,11 @@ caf::result<protocol::rim_taken> take(rim_actor_type* self, protocol::rim_take t
           return;
         }
         ++st.counters.takes;
+        st.moved[id] = std::chrono::steady_clock::now();
         if (own) {
           // Back home: the kernel's socket has it again; stop forwarding.
           st.forwarded.erase(id);
+          st.given.erase(id);
           publish_tables(self, [] {});
         } else {
           auto owner = st.links.find(t.flow.service_address);
@@ -279,6 +313,13 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
             }
             on_service(self, [flow](service& s) { s.release(flow, true); return 0; }, [](int) {});
             ++st.counters.handoffs_done;
+            if (flow.service_address == st.self_address) {
+              rim_state::given_flow g{frozen.second, 0};
+              g.seq_anchor = g.take.socket.send_seq + static_cast<std::uint32_t>(g.take.socket.send_queue.size());
+              g.take.socket.send_queue.clear();
+              g.take.socket.receive_queue.clear();
+              st.given[id_of(flow)] = std::move(g);
+            }
             remember(self, {text(flow), st.policy->identity.name, name_of(self, r.holder), "taken", ms});
             st.events->add(node::severity::info, "rim_handed_off",
                            {{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", std::to_string(ms)},
@@ -325,6 +366,7 @@ void stop_masquerade(rim_actor_type* self, const rim_flow& flow, Then then) {
   }
   const auto path = it->second;
   st.exits.erase(it);
+  st.moved[id_of(flow)] = std::chrono::steady_clock::now();
   st.events->add(node::severity::info, "rim_masquerade_ended", {{"flow", text(flow)}});
   auto done = std::make_shared<Then>(std::move(then));
   on_service(self, [flow, funnel = path.funnel](service&) {
@@ -431,6 +473,7 @@ void start_masquerade(rim_actor_type* self, rim_flow flow, std::vector<std::uint
                            return;
                          }
                          ++st.counters.masquerades;
+                         st.moved[id_of(flow)] = std::chrono::steady_clock::now();
                          const auto& path = st.exits[id_of(flow)];
                          remember(self, {text(flow), st.policy->identity.name, path_text(self, path), "in place", 0});
                          st.events->add(node::severity::info, "rim_masquerade",
@@ -529,6 +572,232 @@ caf::result<std::string> hand_off(rim_actor_type* self, const std::string& clien
   return rp;
 }
 
+
+// ---- the management object (management.hpp) -------------------------------------------------
+
+time_ms now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* move_text(policy::rim_move m) {
+  return m == policy::rim_move::stay ? "direct" : policy::to_string(m);
+}
+
+void remember_decision(rim_actor_type* self, rim_state::decision_record r) {
+  auto& q = self->state.decisions;
+  q.push_back(std::move(r));
+  while (q.size() > 32) q.pop_front();
+}
+
+/// The master: the decisions due now go to the hosts whose sockets send the flows; each outcome
+/// is an event with the decision's reason.
+void decide(rim_actor_type* self) {
+  auto& st = self->state;
+  if (!st.manage) return;
+  std::vector<std::uint32_t> available{st.self_address};
+  for (auto& [address, link] : st.links) available.push_back(address);
+  for (auto& n : st.manage->notes())
+    st.events->add(node::severity::info, "rim_management_note", {{"flow", text(n.flow)}, {"reason", n.text}});
+  for (auto& d : st.manage->decide(available, now_ms())) {
+    ++st.counters.decisions;
+    st.events->add(node::severity::info, "rim_decision",
+                   {{"flow", text(d.flow)}, {"host", name_of(self, d.sender)}, {"move", move_text(d.move)},
+                    {"target", name_of(self, d.target)}, {"reason", d.reason}});
+    caf::actor host;
+    if (d.sender == st.self_address) host = caf::actor_cast<caf::actor>(self);
+    else if (auto l = st.links.find(d.sender); l != st.links.end()) host = l->second;
+    auto finish = [=](bool ok, std::string outcome) {
+      auto& st = self->state;
+      if (!ok) ++st.counters.decisions_failed;
+      if (st.manage) st.manage->done(d, ok, now_ms());
+      remember_decision(self, {text(d.flow), move_text(d.move), name_of(self, d.target), d.reason, outcome});
+      st.events->add(ok ? node::severity::info : node::severity::warning, "rim_decision_done",
+                     {{"flow", text(d.flow)}, {"move", move_text(d.move)}, {"target", name_of(self, d.target)},
+                      {"outcome", outcome}});
+    };
+    if (!host) {
+      finish(false, "no link to " + name_of(self, d.sender));
+      continue;
+    }
+    const auto timeout = std::chrono::milliseconds(3 * st.policy->rim->handoff_timeout_ms + 2000);
+    self->request(host, timeout, protocol::rim_command{d.flow, st.self_address, static_cast<std::uint8_t>(d.move),
+                                                       d.target, d.reason})
+      .then(
+        [=](const std::string& answer) {
+          const auto j = nlohmann::json::parse(answer, nullptr, false);
+          const bool ok = j.is_object() && !j.contains("error");
+          finish(ok, ok ? "done" : j.is_object() ? j.value("error", answer) : answer);
+        },
+        [=](caf::error& err) { finish(false, "no answer: " + self->home_system().render(err)); });
+  }
+}
+
+/// Every host, each interval: its flows' TCP counters, its ICMP errors and load, to the master
+/// (or into its own management object when it is the master).
+void report(rim_actor_type* self) {
+  on_service(
+    self,
+    [](service& s) {
+      protocol::rim_report r;
+      r.flows = s.tcp_reports();
+      const auto icmp = net::read_icmp_errors();
+      r.icmp_unreachable = icmp.unreachable;
+      r.icmp_time_exceeded = icmp.time_exceeded;
+      r.icmp_source_quench = icmp.source_quench;
+      r.load_permille = net::load_permille();
+      return r;
+    },
+    [=](protocol::rim_report r) {
+      auto& st = self->state;
+      r.host = st.self_address;
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& f : r.flows) {
+        if (auto e = st.exits.find(id_of(f.flow)); e != st.exits.end()) {
+          f.exit = e->second.funnel ? 2 : 1;
+          f.via = e->second.hops.front();
+        }
+        auto m = st.moved.find(id_of(f.flow));
+        f.moved_ms_ago = m == st.moved.end()
+                             ? ~0u
+                             : static_cast<std::uint32_t>(
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(now - m->second).count());
+      }
+      if (st.is_master && st.manage) {
+        ++st.counters.reports_received;
+        st.manage->on_report(r, now_ms());
+        decide(self);
+        return;
+      }
+      auto master = st.links.find(st.master);
+      if (master == st.links.end()) return;  // no master yet, or no link to it: the next interval
+      ++st.counters.reports_sent;
+      self->send(master->second, std::move(r));
+    });
+}
+
+/// A host carries out the master's decision with the console's own requests.
+caf::result<std::string> command(rim_actor_type* self, const protocol::rim_command& c) {
+  auto& st = self->state;
+  if (c.from != st.master || !(c.from == st.self_address || st.links.count(c.from))) {
+    ++st.counters.commands_refused;
+    st.events->add(node::severity::warning, "rim_refused", {{"from", policy::format_ipv4(c.from)},
+                                                             {"reason", "a management command not from the master"}});
+    return json_error("not from the rim's master");
+  }
+  ++st.counters.commands_done;
+  const std::string client = policy::format_endpoint(c.flow.client_address, c.flow.client_port);
+  const std::string target = policy::format_ipv4(c.target);
+  switch (static_cast<policy::rim_move>(c.move)) {
+    case policy::rim_move::handoff: return hand_off(self, client, target);
+    case policy::rim_move::masquerade: return masquerade(self, client, target, "masquerade");
+    case policy::rim_move::funnel: return masquerade(self, client, target, "funnel");
+    case policy::rim_move::stay: return masquerade(self, client, "", "off");
+  }
+  ++st.counters.commands_refused;
+  return json_error("unknown move " + std::to_string(c.move));
+}
+
+/// The owner's packets of `flow` go to its own kernel again (no socket there: the client's next
+/// segment is answered with a reset in the owner's name, a clean end instead of a silent hang).
+void stop_forwarding(rim_actor_type* self, const rim_flow& flow) {
+  auto& st = self->state;
+  st.forwarded.erase(id_of(flow));
+  st.given.erase(id_of(flow));
+  publish_tables(self, [flow] { net::undrop_flow(key_of(flow)); });
+}
+
+/// The owner takes a flow back from its holder, which died: the socket is re-created here from
+/// the owner's own hand-off of it, rewound to the client's last acknowledgement that passed
+/// through here (reverse-flow forwarding saw every one), with the client's window of the response
+/// refilled as sent (service::take_back). Nothing to take it back from: the client gets a reset.
+void take_back(rim_actor_type* self, rim_flow flow, std::uint32_t holder) {
+  auto& st = self->state;
+  auto* stage = st.stage;
+  const auto key = key_of(flow);
+  auto fail = [=](const std::string& why) {
+    auto& st = self->state;
+    ++st.counters.take_back_failed;
+    st.events->add(node::severity::warning, "rim_take_back_failed",
+                   {{"flow", text(flow)}, {"holder", name_of(self, holder)}, {"reason", why + ": the client gets a reset"}});
+    stop_forwarding(self, flow);
+  };
+  auto g = st.given.find(id_of(flow));
+  if (g == st.given.end() || !stage) return fail("this host did not give it away itself");
+  node::on_loop(
+    self, *st.io,
+    [stage, key] {
+      std::pair<bool, net::rim_client_mark> out;
+      out.first = stage->client_mark(key, out.second);
+      return out;
+    },
+    [=](std::pair<bool, net::rim_client_mark> found) {
+      auto& st = self->state;
+      auto g = st.given.find(id_of(flow));
+      if (g == st.given.end()) return;  // ended meanwhile
+      if (!found.first) return fail("no segment of the client seen since the hand-off");
+      const auto& m = found.second;
+      protocol::rim_take t = g->second.take;
+      const auto advance = static_cast<std::int32_t>(m.ack - g->second.seq_anchor);
+      if (advance < 0 && static_cast<std::uint64_t>(-static_cast<std::int64_t>(advance)) > t.position)
+        return fail("the client's acknowledgement is before the hand-off's start");
+      t.position = static_cast<std::uint64_t>(static_cast<std::int64_t>(t.position) + advance);
+      t.from = st.self_address;
+      auto& s = t.socket;
+      s.send_seq = m.ack;
+      s.unsent = 0;
+      s.receive_seq = m.seq_end;
+      s.snd_wl1 = m.seq_end;
+      s.rcv_wup = m.seq_end;
+      s.snd_wnd = std::uint32_t{m.window} << (s.wscale ? s.snd_wscale : 0);
+      // PAWS: the client drops segments older than the last timestamp it saw from the holder,
+      // which is at most a few seconds past the one it echoed last.
+      if (s.timestamps && m.timestamps) s.timestamp = m.ts_ecr + 10000;
+      const std::uint32_t window = std::max<std::uint32_t>(s.snd_wnd, 65535);
+      on_service(
+        self, [t, window, key](service& svc) { return svc.take_back(t, window, [&] { net::undrop_flow(key); }); },
+        [=](std::string why) {
+          auto& st = self->state;
+          if (!why.empty()) return fail(why);
+          ++st.counters.taken_back;
+          st.forwarded.erase(id_of(flow));
+          st.given.erase(id_of(flow));
+          st.moved[id_of(flow)] = std::chrono::steady_clock::now();
+          publish_tables(self, [] {});
+          st.events->add(node::severity::info, "rim_taken_back",
+                         {{"flow", text(flow)}, {"holder", name_of(self, holder)},
+                          {"reason", "its holder left the group (dead)"}, {"acknowledged", std::to_string(m.ack)},
+                          {"position", std::to_string(t.position)}});
+        });
+    });
+}
+
+/// The group says who the master is: the management object runs there (and starts empty on a
+/// new master: the hosts' next reports rebuild it, and each flow's dwell comes with them).
+void apply_view(rim_actor_type* self, const group::group_view& v) {
+  auto& st = self->state;
+  // A holder that left the group is dead: its flows come back to their owner.
+  std::set<std::uint32_t> now_members(v.members.begin(), v.members.end());
+  if (!now_members.empty()) {
+    std::vector<std::pair<rim_flow, std::uint32_t>> orphans;
+    for (auto& [id, holder] : st.forwarded)
+      if (st.group_members.count(holder) && !now_members.count(holder)) orphans.push_back({flow_of(id), holder});
+    st.group_members = std::move(now_members);
+    for (auto& [flow, holder] : orphans) take_back(self, flow, holder);
+  }
+  const bool was = st.is_master;
+  st.master = v.master;
+  st.is_master = v.is_master;
+  if (st.is_master && !was && !st.policy->rim->manage.rules.empty()) {
+    st.manage = std::make_unique<management_object>(st.policy);
+    st.events->add(node::severity::info, "rim_management_started", {{"reason", "this host is the group's master"}});
+  } else if (!st.is_master && was && st.manage) {
+    st.manage.reset();
+    st.events->add(node::severity::info, "rim_management_stopped",
+                   {{"reason", "the group's master is " + name_of(self, v.master) + " now"}});
+  }
+}
+
 node::role_status status_of(rim_actor_type* self, const service_snapshot& s) {
   auto& st = self->state;
   node::role_status out;
@@ -569,6 +838,35 @@ node::role_status status_of(rim_actor_type* self, const service_snapshot& s) {
   for (auto& r : st.recent)
     d.rows.push_back({{scalar(r.flow), scalar(r.from), scalar(r.to), scalar(r.outcome), scalar(r.ms)}, {}});
   out.tables.push_back(std::move(d));
+  out.fact("master", scalar(st.master ? name_of(self, st.master) : std::string("none")));
+  out.fact("management", scalar(std::string(st.manage ? "running here"
+                                            : st.policy->rim->manage.rules.empty() ? "off (no manage rules)"
+                                                                                 : "on the master")));
+  if (!st.manage) return out;
+  node::status_table mf{"managed_flows", "", {{"flow", column_kind::fact, ""}, {"sender", column_kind::fact, ""},
+                                               {"path", column_kind::fact, ""}, {"loss_pct", column_kind::fact, ""},
+                                               {"rtt_us", column_kind::fact, ""}, {"bad_run", column_kind::fact, ""},
+                                               {"good_run", column_kind::fact, ""}, {"profile", column_kind::fact, ""},
+                                               {"pending", column_kind::fact, ""}}, {}};
+  for (auto& f : st.manage->flows()) {
+    const std::string path = f.exit == 0 ? "direct" : std::string(f.exit == 1 ? "masqueraded via " : "funnel-cast via ") + name_of(self, f.via);
+    mf.rows.push_back({{scalar(text(f.flow)), scalar(name_of(self, f.sender)), scalar(path), scalar(f.loss_pct),
+                        scalar(static_cast<std::uint64_t>(f.rtt_us)), scalar(static_cast<std::uint64_t>(f.bad_run)),
+                        scalar(static_cast<std::uint64_t>(f.good_run)), scalar(f.profile), scalar(f.pending)}, {}});
+  }
+  out.tables.push_back(std::move(mf));
+  node::status_table mh{"managed_hosts", "", {{"host", column_kind::fact, ""}, {"loss_pct", column_kind::fact, ""},
+                                               {"load_permille", column_kind::fact, ""}, {"icmp_errors", column_kind::fact, ""}}, {}};
+  for (auto& h : st.manage->hosts(now_ms()))
+    mh.rows.push_back({{scalar(name_of(self, h.host)), scalar(h.loss_pct), scalar(static_cast<std::uint64_t>(h.load_permille)),
+                        scalar(h.icmp_errors)}, {}});
+  out.tables.push_back(std::move(mh));
+  node::status_table md{"decisions", "", {{"flow", column_kind::fact, ""}, {"move", column_kind::fact, ""},
+                                           {"target", column_kind::fact, ""}, {"reason", column_kind::fact, ""},
+                                           {"outcome", column_kind::fact, ""}}, {}};
+  for (auto& r : st.decisions)
+    md.rows.push_back({{scalar(r.flow), scalar(r.move), scalar(r.target), scalar(r.reason), scalar(r.outcome)}, {}});
+  out.tables.push_back(std::move(md));
   return out;
 }
 
@@ -614,8 +912,35 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
     st.counters.links = st.links.size();
   });
   self->send(self, protocol::tick_atom::value);
+  if (!p->rim->manage.rules.empty()) self->send(self, manage_atom::value);
   return {
     [=](node::loop_atom, node::loop_reply& k) { k(); },
+    // The group (the rim is the node's group: /peers): its view says who runs the management
+    // object. The rim takes no work units; their events are acknowledged and ignored.
+    [=](protocol::group_atom, const group::group_actor&) {},
+    [=](const group::group_view& v) { apply_view(self, v); },
+    [=](protocol::assign_atom, group::unit_id) {},
+    [=](protocol::revoke_atom, group::unit_id, bool) {},
+    [=](protocol::takeover_atom, group::unit_id, group::state_bytes&) {},
+    [=](protocol::takeover_atom, group::unit_id, std::vector<group::state_portion>&) {},
+    [=](group::checkpoint_atom, group::unit_id) {},
+    [=](protocol::units_atom) { return node::unit_flows{}; },
+    [=](manage_atom) {
+      report(self);
+      self->delayed_send(self, std::chrono::milliseconds(self->state.policy->rim->manage.interval_ms),
+                         manage_atom::value);
+    },
+    [=](protocol::rim_report& r) {
+      auto& st = self->state;
+      if (!is_member(self, r.host) || !st.links.count(r.host)) {
+        ++st.counters.refused_non_members;
+        return;
+      }
+      if (!st.manage) return;  // no longer the master: the host learns it from the group
+      ++st.counters.reports_received;
+      st.manage->on_report(r, now_ms());
+    },
+    [=](const protocol::rim_command& c) { return command(self, c); },
     [=](dial_atom, std::uint32_t address) {
       if (!self->state.links.count(address)) dial(self, address);
     },
@@ -687,6 +1012,7 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
       auto& st = self->state;
       const flow_id id{a, ap, b, bp};
       const bool was_forwarded = st.forwarded.erase(id) > 0;
+      st.given.erase(id);
       const bool was_held = st.held.erase(id) > 0;
       if (!was_forwarded && !was_held) return;
       publish_tables(self, [flow = flow_of(id), was_forwarded] {
@@ -700,6 +1026,7 @@ caf::behavior rim_impl(rim_actor_type* self, node::policy_ptr p, std::shared_ptr
                    auto& st = self->state;
                    for (auto& f : ended) {
                      stop_masquerade(self, f);
+                     st.moved.erase(id_of(f));
                      if (f.service_address != st.self_address) {
                        auto owner = st.links.find(f.service_address);
                        if (owner != st.links.end()) self->send(owner->second, protocol::rim_holder{f, 0});

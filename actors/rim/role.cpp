@@ -57,6 +57,9 @@ node::spawned_role spawn_rim(const node::role_context& ctx) {
                         "rim host: serves the content, hands live TCP connections to other rim hosts "
                         "(TCP_REPAIR) and forwards the client's packets to their holder (document 000)",
                         actor, p.rim->port});
+  // The rim is the node's group: the group's view tells the rim actor who the master is, and the
+  // master runs the management object. The rim takes no work units.
+  out.unit_worker = actor;
   return out;
 }
 

@@ -10,10 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <asio.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -22,6 +25,7 @@
 #include "actors/rim/chunk_cache.hpp"
 #include "actors/rim/origin_fetch.hpp"
 #include "actors/rim/origin_range.hpp"
+#include "net/rim/path_status.hpp"
 #include "net/rim/tcp_repair.hpp"
 #include "policy/rules.hpp"
 
@@ -630,6 +634,52 @@ std::string service::take(const protocol::rim_take& t, bool transparent, const s
   return {};
 }
 
+std::string service::take_back(protocol::rim_take t, std::uint32_t window, const std::function<void()>& before_thaw) {
+  auto& d = *impl_;
+  connection probe(d.io);
+  std::string why;
+  if (!valid_name(t.content)) return "\"" + t.content + "\" is not an object name";
+  if (d.open_local(probe, t.content, why) != local::opened) {
+    // An origin object: the window is refilled from the chunks this host holds (its own, and
+    // those it fetched for connections it served); missing ones fail the take-back.
+    if (!d.fetcher) return why;
+    const auto size = d.cache.size_of(t.content);
+    if (!size || *size != t.size) return "this host knows no " + std::to_string(t.size) + "-byte " + t.content;
+    probe.size = *size;
+    probe.from_origin = true;
+  }
+  const std::string header = header_for(probe.size);
+  const std::uint64_t total = header.size() + probe.size;
+  if (t.position > total) return "the client acknowledged past the end of the response";
+  const std::uint64_t n = std::min<std::uint64_t>(window, total - t.position);
+  auto& q = t.socket.send_queue;
+  q.resize(static_cast<std::size_t>(n));
+  std::uint64_t at = t.position, filled = 0;
+  for (; filled < n && at < header.size(); ++filled, ++at) q[filled] = static_cast<std::uint8_t>(header[at]);
+  while (filled < n) {
+    if (probe.from_origin) {
+      const std::uint64_t off = at - header.size();
+      const std::uint64_t index = chunk_of(off, d.cfg.origin.chunk_bytes);
+      const auto data = d.cache.find(t.content, index);
+      const std::uint64_t in = off - index * d.cfg.origin.chunk_bytes;
+      if (!data || in >= data->size())
+        return "chunk " + std::to_string(index) + " of " + t.content + " is not in this host's cache";
+      const std::uint64_t k = std::min<std::uint64_t>(n - filled, data->size() - in);
+      std::memcpy(q.data() + filled, data->data() + in, static_cast<std::size_t>(k));
+      filled += k;
+      at += k;
+      continue;
+    }
+    const ssize_t r = ::pread(probe.file, q.data() + filled, n - filled, static_cast<off_t>(at - header.size()));
+    if (r <= 0) return "reading " + t.content + " for the take-back failed";
+    filled += static_cast<std::uint64_t>(r);
+    at += static_cast<std::uint64_t>(r);
+  }
+  t.socket.unsent = 0;
+  t.position += n;
+  return take(t, false, before_thaw);
+}
+
 std::vector<protocol::rim_flow> service::ended() { return std::exchange(impl_->ended, {}); }
 
 service_snapshot service::snapshot() const {
@@ -641,6 +691,22 @@ service_snapshot service::snapshot() const {
   for (const auto& [id, c] : impl_->conns)
     s.connections.push_back({c->flow, c->content, c->size, c->position, c->total(), c->taken, c->frozen});
   return s;
+}
+
+std::vector<protocol::rim_flow_report> service::tcp_reports() const {
+  std::vector<protocol::rim_flow_report> out;
+  for (const auto& [id, c] : impl_->conns) {
+    net::tcp_counters t;
+    if (c->frozen || !net::read_tcp_counters(c->sock.native_handle(), t)) continue;
+    protocol::rim_flow_report r;
+    r.flow = c->flow;
+    r.segs_out = t.segs_out;
+    r.retransmitted = t.retransmitted;
+    r.rtt_us = t.rtt_us;
+    r.bytes_acked = t.bytes_acked;
+    out.push_back(r);
+  }
+  return out;
 }
 
 }  // namespace baton::rim

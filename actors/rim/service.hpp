@@ -140,9 +140,19 @@ class service {
   /// new socket is still in repair mode (the owner lets the client's packets in there: its
   /// kernel has the socket now, so it will not reset them).
   std::string take(const protocol::rim_take& t, bool transparent, const std::function<void()>& before_thaw = {});
+  /// The owner takes a flow back from a holder that died: `t` is the owner's own hand-off of the
+  /// flow with the socket rewound to the client's last acknowledgement (send_seq), and position
+  /// the byte that sequence number carries. The client may hold up to `window` bytes past it (what
+  /// the dead holder may have sent): that much of the response is refilled as already sent, so
+  /// the client's acknowledgements of it are valid here and what it lacks is retransmitted.
+  /// An object from the origin is refilled from this host's chunk cache; a chunk not there fails it.
+  std::string take_back(protocol::rim_take t, std::uint32_t window, const std::function<void()>& before_thaw);
   /// Connections that ended since the last call (written to the end, or failed).
   std::vector<protocol::rim_flow> ended();
   service_snapshot snapshot() const;
+  /// Each connection's TCP counters (not the frozen ones): the management object's per-flow
+  /// status. `exit`, `via` and `moved_ms_ago` are left for the rim actor, which knows them.
+  std::vector<protocol::rim_flow_report> tcp_reports() const;
 
  private:
   struct impl;

@@ -300,7 +300,8 @@ class Lab:
         em = link["emulate"]
         stats = os.path.join(self.logs, f"linkemu-l{i}.stats.json")
         mtu = link.get("mtu", 1500)
-        argv = [linkemu, "--a", f"l{i}a", "--b", f"l{i}b", "--stats", stats,
+        control = os.path.join(self.logs, f"linkemu-l{i}.control")
+        argv = [linkemu, "--a", f"l{i}a", "--b", f"l{i}b", "--stats", stats, "--control", control,
                 "--max-frame", str(mtu + 18)]
         for key, opt in (("both", "--both"), ("a_to_b", "--a-to-b"), ("b_to_a", "--b-to-a")):
             if key in em:
@@ -313,7 +314,8 @@ class Lab:
             # A wire does not wait for the scheduler: a loaded machine would stretch the delays.
             # The emulator sleeps in epoll between frames, so this costs others nothing when idle.
             argv += ["--realtime", "10"]
-        proc = self.spawn("linkemu", "core", f"l{i}", self.core, argv, extra={"stats": stats, "link": i})
+        proc = self.spawn("linkemu", "core", f"l{i}", self.core, argv,
+                          extra={"stats": stats, "link": i, "control": control})
         self.wait_ready(proc, f"link emulator for /links/{i}", lambda: os.path.exists(stats), 10)
 
     def start_command(self, node, cmd):
@@ -488,6 +490,38 @@ class Lab:
             c = fresh_stats(p) if netns.alive(p) else read_stats(p.get("stats"))
             lines.append(f"  link {p['link']}: {format_counters(c) if c else 'no counters'}")
         return "\n".join(lines)
+
+    def impair(self, link, changes):
+        """Changes a running emulated link: `link` is its index in /links or the name of a node
+        with exactly one emulated link; `changes` are lines "a_to_b SPEC", "b_to_a SPEC" or
+        "both SPEC" (a_to_b: from the link's "a" end to its "b" end). Waits for the emulator to
+        apply them; raises LabError when it does not (its log says why)."""
+        self.require_up()
+        emus = [p for p in self.state["processes"] if p["kind"] == "linkemu"]
+        links = self.state["topo"].get("links", [])
+        if str(link).isdigit():
+            chosen = [p for p in emus if p["link"] == int(link)]
+        else:
+            chosen = [p for p in emus if link in (links[p["link"]]["a"]["node"], links[p["link"]]["b"]["node"])]
+        if len(chosen) != 1:
+            raise LabError(f'"{link}" names {len(chosen)} emulated links (give /links index: '
+                           f'{", ".join(str(p["link"]) for p in emus)})')
+        proc = chosen[0]
+        if "control" not in proc:
+            raise LabError(f"link {proc['link']}'s emulator was started without a control file")
+        for line in changes:
+            if len(line.split()) != 2 or line.split()[0] not in ("a_to_b", "b_to_a", "both"):
+                raise LabError(f'"{line}" is not "a_to_b|b_to_a|both SPEC"')
+        with open(proc["control"], "w") as f:
+            f.write("\n".join(changes) + "\n")
+        before = (read_stats(proc["stats"]) or {}).get("changes", 0)
+        os.kill(proc["pid"], signal.SIGHUP)
+        try:
+            netns.wait_for(f"link {proc['link']} to change",
+                           lambda: (read_stats(proc["stats"]) or {}).get("changes", 0) > before, 5)
+        except LabError:
+            raise LabError(f"link {proc['link']}'s emulator did not apply {changes}:\n{self.log_tail(proc)}")
+        return proc["link"]
 
     def exec_argv(self, node, cmd):
         self.require_up()

@@ -158,6 +158,13 @@ direction::direction(const direction_spec& spec, std::uint64_t seed, std::size_t
                                  : std::max(2 * floor_bytes, one_ms);
 }
 
+void direction::change(const direction_spec& next) {
+  if (next.rate_bps != spec_.rate_bps || next.burst_bytes != spec_.burst_bytes || next.queue_frames != spec_.queue_frames)
+    throw std::invalid_argument("rate, burst and queue cannot change while running (loss, ge_*, delay, jitter, reorder can)");
+  if (!next.ge) ge_bad_ = false;
+  spec_ = next;
+}
+
 bool direction::lose() {
   if (spec_.ge) {
     const gilbert_elliott& g = *spec_.ge;

@@ -101,6 +101,12 @@ class direction {
   // nullopt when the direction is empty.
   std::optional<std::int64_t> next_event() const;
 
+  // Changes the impairments while frames are inside (a path that turns lossy mid-transfer): loss,
+  // the loss model, delay and jitter take effect for frames offered from now on. The rate stage's
+  // shape (rate, burst, queue) is fixed at construction: a `next` that changes it throws
+  // std::invalid_argument, and nothing changes.
+  void change(const direction_spec& next);
+
   const counters& stats() const { return counters_; }
   const direction_spec& spec() const { return spec_; }
   std::size_t frames_inside() const { return pool_frames_ - free_slots_.size(); }

@@ -24,11 +24,13 @@ struct sent {
 
 // Offers `count` frames of `len` bytes, frame i at i * gap_ns, each carrying its index, and runs
 // the fake clock from event to event until the direction is empty. Returns what left, in order.
-std::vector<sent> run(direction& d, std::uint32_t count, std::size_t len, std::int64_t gap_ns) {
+// The first frame arrives at `start_ns` (a later run on the same direction starts after the last).
+std::vector<sent> run(direction& d, std::uint32_t count, std::size_t len, std::int64_t gap_ns,
+                      std::int64_t start_ns = 0) {
   std::vector<sent> out;
   std::vector<std::uint8_t> frame(len, 0);
   std::uint32_t next = 0;
-  std::int64_t now = 0;
+  std::int64_t now = start_ns;
   auto collect = [&](const std::uint8_t* data, std::size_t n) {
     REQUIRE(n == len);
     std::uint32_t seq = 0;
@@ -36,7 +38,7 @@ std::vector<sent> run(direction& d, std::uint32_t count, std::size_t len, std::i
     out.push_back({now, seq});
   };
   while (next < count || d.next_event()) {
-    const std::int64_t arrival = next < count ? std::int64_t{next} * gap_ns : INT64_MAX;
+    const std::int64_t arrival = next < count ? start_ns + std::int64_t{next} * gap_ns : INT64_MAX;
     const auto ev = d.next_event();
     if (ev && *ev < arrival) {
       now = *ev;
@@ -144,6 +146,38 @@ TEST_CASE("loss models lose their long-run rate") {
     // widens the spread; the same bound in relative terms (10%) is still far from a wrong model.
     const double sd = std::sqrt(r.expected * (1 - r.expected) / n);
     CHECK(std::abs(lost - r.expected) < std::max(5 * sd, 0.1 * r.expected));
+  }
+}
+
+TEST_CASE("a running direction changes its loss and delay, not its rate stage") {
+  direction d(parse_direction_spec("delay=5ms,rate=100mbit,queue=50"), 7, 64, 128);
+  const std::uint32_t n = 20000;
+  auto out = run(d, n, 64, ms);
+  CHECK(out.size() == n);
+  CHECK(d.stats().dropped_loss == 0);
+  d.change(parse_direction_spec("loss=5%,delay=10ms", d.spec()));
+  CHECK(d.spec().rate_bps == doctest::Approx(100e6));
+  std::int64_t start = out.back().at_ns + ms;
+  out = run(d, n, 64, ms, start);
+  const double lost = static_cast<double>(d.stats().dropped_loss) / n;
+  CHECK(lost == doctest::Approx(0.05).epsilon(0.2));
+  CHECK(out.front().at_ns - start >= 10 * ms);  // frames offered after the change wait the new delay
+  d.change(parse_direction_spec("loss=0", d.spec()));
+  const auto before = d.stats().dropped_loss;
+  start = out.back().at_ns + ms;
+  out = run(d, 1000, 64, ms, start);
+  CHECK(out.size() == 1000);
+  CHECK(d.stats().dropped_loss == before);
+  struct row {
+    const char* name;
+    const char* spec;
+  };
+  const row refused[] = {{"rate", "rate=10mbit"}, {"queue", "queue=10"}, {"burst", "burst=64k"}};
+  for (const row& r : refused) {
+    CAPTURE(r.name);
+    const auto spec_before = d.spec();
+    CHECK_THROWS_AS(d.change(parse_direction_spec(r.spec, d.spec())), std::invalid_argument);
+    CHECK(d.spec().loss == spec_before.loss);
   }
 }
 

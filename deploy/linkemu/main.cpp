@@ -108,6 +108,44 @@ struct emulator {
   direction a_to_b, b_to_a;
   std::vector<std::uint8_t> buffer;
   std::string stats_path;
+  std::string control_path;  // read on SIGHUP (see apply_control)
+  std::uint64_t changes = 0;  // control files applied
+
+  // The control file's lines, "a_to_b SPEC", "b_to_a SPEC" or "both SPEC", each on top of the
+  // direction's current spec; applied all or nothing, reported on stderr. A bad file changes
+  // nothing and the emulator carries on.
+  void apply_control() {
+    std::ifstream f(control_path);
+    if (!f) {
+      std::cerr << "baton-linkemu: cannot read control file " << control_path << "\n";
+      return;
+    }
+    direction_spec ab = a_to_b.spec(), ba = b_to_a.spec();
+    std::string which, spec;
+    try {
+      while (f >> which >> spec) {
+        if (which == "a_to_b" || which == "both") ab = baton::linkemu::parse_direction_spec(spec, ab);
+        if (which == "b_to_a" || which == "both") ba = baton::linkemu::parse_direction_spec(spec, ba);
+        if (which != "a_to_b" && which != "b_to_a" && which != "both")
+          throw std::invalid_argument("\"" + which + "\" is not a_to_b, b_to_a or both");
+      }
+      const direction_spec old_ab = a_to_b.spec();
+      a_to_b.change(ab);
+      try {
+        b_to_a.change(ba);
+      } catch (const std::invalid_argument&) {
+        a_to_b.change(old_ab);  // all or nothing (the same rate stage: cannot throw)
+        throw;
+      }
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "baton-linkemu: control file " << control_path << ": " << e.what() << "; nothing changed\n";
+      return;
+    }
+    ++changes;
+    std::cerr << "baton-linkemu: changed\n  a_to_b: " << baton::linkemu::describe(a_to_b.spec())
+              << "\n  b_to_a: " << baton::linkemu::describe(b_to_a.spec()) << std::endl;
+    publish("changed");
+  }
 
   // One JSON line with every counter.
   void report(std::ostream& o, const char* event) const {
@@ -119,7 +157,8 @@ struct emulator {
     print_counters(o, "b_to_a", b_to_a.stats());
     o << ",\"csum_partial\":{\"a\":" << a.csum_partial << ",\"b\":" << b.csum_partial << "}"
       << ",\"tx_errors\":{\"a\":" << a.tx_errors << ",\"b\":" << b.tx_errors << "}"
-      << ",\"rx_socket_drops\":{\"a\":" << a.rx_socket_drops << ",\"b\":" << b.rx_socket_drops << "}}\n";
+      << ",\"rx_socket_drops\":{\"a\":" << a.rx_socket_drops << ",\"b\":" << b.rx_socket_drops << "}"
+      << ",\"changes\":" << changes << "}\n";
   }
 
   // Stats go to stdout and, when asked, atomically to a file (written at start too: its
@@ -243,6 +282,8 @@ int run(emulator& emu) {
         while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
           if (si.ssi_signo == SIGUSR1) {
             emu.publish("counters");
+          } else if (si.ssi_signo == SIGHUP && !emu.control_path.empty()) {
+            emu.apply_control();
           } else {
             emu.publish("exit");
             return 0;
@@ -263,8 +304,13 @@ int main(int argc, char** argv) {
       "SPEC is key=value[,key=value...]: delay=20ms jitter=2ms jitter_reorder=0|1 loss=2% "
       "ge_p=0.01 ge_r=0.3 ge_loss_good=0 ge_loss_bad=50% rate=20mbit burst=16k queue=100 "
       "reorder=1%.\n"
-      "Counters are printed as one JSON line on SIGUSR1 and at exit (SIGTERM/SIGINT)."};
-  std::string iface_a, iface_b, both, a_to_b, b_to_a, stats_path;
+      "Counters are printed as one JSON line on SIGUSR1 and at exit (SIGTERM/SIGINT). With "
+      "--control FILE, SIGHUP applies FILE's lines (\"a_to_b SPEC\", \"b_to_a SPEC\", \"both SPEC\") on top "
+      "of the running specs: loss, ge_*, delay, jitter and reorder may change (rate, burst and queue may "
+      "not); without it SIGHUP ends the emulator like SIGTERM.\n"
+      "Example: baton-linkemu --a l0a --b l0b --both delay=5ms,rate=50mbit --control /run/l0.ctl &\n"
+      "         echo 'b_to_a loss=5%' > /run/l0.ctl; kill -HUP $!"};
+  std::string iface_a, iface_b, both, a_to_b, b_to_a, stats_path, control_path;
   std::optional<std::uint64_t> seed;
   std::size_t pool = 8192;
   std::size_t max_frame = 2048;
@@ -279,6 +325,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 22));
   app.add_option("--max-frame", max_frame, "longest frame in bytes; longer ones are dropped")
       ->check(CLI::Range(std::size_t{64}, std::size_t{65536}));
+  app.add_option("--control", control_path, "a file of SPEC changes applied on SIGHUP (see above)");
   app.add_option("--stats", stats_path, "also write the counters (JSON) to this file, atomically");
   app.add_option("--realtime", realtime,
                  "run under SCHED_FIFO at this priority (1-99) so a busy machine does not stretch "
@@ -304,7 +351,7 @@ int main(int argc, char** argv) {
     const std::uint64_t seed_ba = seeder();
     emulator emu{open_port(iface_a), open_port(iface_b), direction(ab, seed_ab, pool, max_frame),
                  direction(ba, seed_ba, pool, max_frame), std::vector<std::uint8_t>(max_frame + 1),
-                 stats_path};
+                 stats_path, control_path};
     std::cerr << "baton-linkemu: " << iface_a << " <-> " << iface_b << " seed=" << s << "\n"
               << "  a_to_b: " << baton::linkemu::describe(ab) << "\n"
               << "  b_to_a: " << baton::linkemu::describe(ba) << std::endl;

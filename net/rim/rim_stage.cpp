@@ -6,6 +6,7 @@
 #include "net/packet/ipip.hpp"
 #include "net/packet/ipv4.hpp"
 #include "net/packet/packet_fields.hpp"
+#include "net/packet/tcp.hpp"
 
 namespace baton::net {
 
@@ -18,12 +19,21 @@ rim_flow_key key_of(const packet_fields& f) noexcept {
   return {f.src, f.src_port, f.dst, f.dst_port};
 }
 
+constexpr std::size_t mark_slots = 4096;
+
+std::size_t slot_of(const rim_flow_key& k) noexcept {
+  std::uint64_t h = (std::uint64_t{k.client_address} << 16 | k.client_port) * 0x9e3779b97f4a7c15ull;
+  h ^= (std::uint64_t{k.service_address} << 16 | k.service_port) * 0xc2b2ae3d27d4eb4full;
+  return static_cast<std::size_t>(h >> 52) & (mark_slots - 1);
+}
+
 }  // namespace
 
 rim_stage::rim_stage(const reader_epoch& epoch, const rim_stage_config& config)
     : config_(config),
       tables_(epoch, std::make_unique<const rim_tables>()),
-      counters_(std::make_unique<live_counters>()) {}
+      counters_(std::make_unique<live_counters>()),
+      marks_(mark_slots) {}
 
 rim_stage::~rim_stage() = default;
 
@@ -58,9 +68,36 @@ verdict rim_stage::from_uplink(packet_context& ctx, const rim_tables& t) noexcep
   if (ctx.fields.protocol != ip_protocol_tcp || t.forwarded.empty()) return verdict::drop(drop_reason::not_owned);
   const rim_forward* f = find(t.forwarded, key_of(ctx.fields));
   if (f == nullptr) return verdict::drop(drop_reason::not_owned);
+  remember_client(ctx);
   const verdict v = tunnel_to(ctx, f->holder);
   if (v.what == verdict::kind::forward) bump(counters_->forwarded);
   return v;
+}
+
+void rim_stage::remember_client(const packet_context& ctx) noexcept {
+  const packet_buffer& b = *ctx.buffer;
+  const bytes_view packet = b.data();
+  const std::size_t end = std::min<std::size_t>(ctx.fields.total_len, packet.size);
+  if (ctx.fields.fragment || ctx.fields.ip_header_len >= end) return;
+  const tcp_view tcp(packet.sub(ctx.fields.ip_header_len, end - ctx.fields.ip_header_len));
+  if (tcp.validate() != parse_status::ok || !tcp.ack_flag() || tcp.rst()) return;
+  rim_client_mark& m = marks_[slot_of(key_of(ctx.fields))];
+  m.flow = key_of(ctx.fields);
+  m.valid = true;
+  m.ack = tcp.ack();
+  m.seq_end = tcp.seq() + static_cast<std::uint32_t>(tcp.payload().size) + (tcp.fin() ? 1u : 0u);
+  m.window = tcp.window();
+  tcp_options_summary o;
+  m.timestamps = summarize_tcp_options(tcp.options(), o) == parse_status::ok && o.has(8);
+  m.ts_val = o.ts_val;
+  m.ts_ecr = o.ts_ecr;
+}
+
+bool rim_stage::client_mark(const rim_flow_key& flow, rim_client_mark& out) const noexcept {
+  const rim_client_mark& m = marks_[slot_of(flow)];
+  if (!m.valid || !(m.flow == flow)) return false;
+  out = m;
+  return true;
 }
 
 verdict rim_stage::from_tun(packet_context& ctx, const rim_tables& t) noexcept {

@@ -56,6 +56,18 @@ struct rim_tables {
   std::vector<rim_forward> relays;
 };
 
+/// The last client segment an owner forwarded of a flow (what it needs to take the flow back
+/// when its holder dies: where the client's stream and acknowledgements stand).
+struct rim_client_mark {
+  rim_flow_key flow;
+  bool valid = false;
+  std::uint32_t ack = 0;       // the client's acknowledgement: the data it holds in order
+  std::uint32_t seq_end = 0;   // the sequence number after the client's segment (its next byte)
+  std::uint16_t window = 0;    // as sent (not scaled)
+  bool timestamps = false;
+  std::uint32_t ts_val = 0, ts_ecr = 0;
+};
+
 struct rim_stage_config {
   std::uint32_t self = 0;  // outer source of the tunnels this host makes
   port_id uplink = 0;      // where clients' packets arrive (AF_PACKET: a copy of each)
@@ -93,9 +105,14 @@ class rim_stage final : public stage {
 
   rim_counters counters() const noexcept;
 
+  /// The last segment forwarded of `flow`'s client. Loop thread only (the loop writes them: ask
+  /// through a loop command). False when none is known (a slot holds the last flow hashed to it).
+  bool client_mark(const rim_flow_key& flow, rim_client_mark& out) const noexcept;
+
  private:
   struct live_counters;
   verdict from_uplink(packet_context& ctx, const rim_tables& t) noexcept;
+  void remember_client(const packet_context& ctx) noexcept;
   verdict from_tunnel(packet_context& ctx, const rim_tables& t) noexcept;
   verdict from_tun(packet_context& ctx, const rim_tables& t) noexcept;
   // Wraps the datagram in IP-in-IP to `to` and forwards it on the tunnel port.
@@ -105,6 +122,7 @@ class rim_stage final : public stage {
   table_slot<rim_tables> tables_;
   std::uint16_t ipip_id_ = 0;
   std::unique_ptr<live_counters> counters_;
+  std::vector<rim_client_mark> marks_;  // fixed size, indexed by the flow's hash: no allocation per packet
 };
 
 }  // namespace baton::net

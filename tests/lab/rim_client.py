@@ -5,9 +5,11 @@ gaps between two arrivals (each with the time since the start), so a lab can see
 looks like from the receiver. Reads at most RATE bytes/s when --rate is given (a slow reader keeps
 a download going long enough to hand it off several times).
 
-    rim_client.py HOST PORT NAME [--rate BYTES_PER_S] [--progress FILE]
+    rim_client.py HOST PORT NAME [--rate BYTES_PER_S] [--progress FILE] [--bind ADDRESS]
 --progress: the byte count is written there about every 100 ms (for a test to wait on).
 --arrivals: every arrival's time (time.monotonic(), one per line) is written there at the end.
+--timeline: "seconds_since_start bytes_received" about every 100 ms, written there at the end
+(goodput over any stretch of the download).
 """
 
 import argparse
@@ -23,10 +25,12 @@ ap.add_argument("name")
 ap.add_argument("--rate", type=float, default=0)
 ap.add_argument("--progress")
 ap.add_argument("--arrivals")
+ap.add_argument("--timeline")
+ap.add_argument("--bind", help="the client's source address")
 a = ap.parse_args()
 
 start = time.monotonic()
-s = socket.create_connection((a.host, a.port), timeout=30)
+s = socket.create_connection((a.host, a.port), timeout=30, source_address=(a.bind, 0) if a.bind else None)
 s.sendall(f"GET /{a.name} HTTP/1.1\r\nHost: {a.host}\r\nConnection: close\r\n\r\n".encode())
 head = b""
 body_start = b""
@@ -38,6 +42,7 @@ reset = False
 error = ""
 last = time.monotonic()
 last_progress = 0.0
+timeline = []
 status = 0
 length = -1
 try:
@@ -66,9 +71,11 @@ try:
         last = now
         h.update(chunk)
         received += len(chunk)
-        if a.progress and now - last_progress > 0.1:
-            with open(a.progress, "w") as f:
-                f.write(str(received))
+        if now - last_progress > 0.1:
+            if a.progress:
+                with open(a.progress, "w") as f:
+                    f.write(str(received))
+            timeline.append((now - start, received))
             last_progress = now
         if a.rate:
             # Stay behind the rate: sleep until the bytes so far are due.
@@ -81,10 +88,14 @@ except ConnectionResetError as e:
     error = str(e)
 except OSError as e:
     error = str(e)
+timeline.append((time.monotonic() - start, received))
+if a.timeline:
+    with open(a.timeline, "w") as f:
+        f.write("\n".join(f"{t:.3f} {n}" for t, n in timeline))
 if a.arrivals:
     with open(a.arrivals, "w") as f:
         f.write("\n".join(f"{t:.6f}" for t in arrivals))
 gaps.sort(reverse=True)
 print(json.dumps({"status": status, "length": length, "received": received, "sha256": h.hexdigest(),
-                  "reset": reset, "error": error, "seconds": time.monotonic() - start,
+                  "reset": reset, "error": error, "seconds": time.monotonic() - start, "started": start,
                   "longest_gaps_ms": [[round(g * 1000, 1), round(t, 2)] for g, t in gaps[:5]]}), flush=True)

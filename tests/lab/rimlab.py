@@ -18,6 +18,13 @@ through the router (their TLS links and the IP-in-IP of reverse-flow forwarding)
 no reverse-path filtering, so a host may send with another's address. The rim hosts are one group
 (/peers), certificates from deploy/make-certs.sh (DIR/ca).
 
+write(..., mesh=True) also joins the rim hosts pairwise (their LAN, clean, unemulated): the rim
+links and the IP-in-IP between them take it, so a host's own path to the client can turn lossy
+while what it masquerades through another host does not cross it.
+write(..., manage=(profiles, manage)) adds the policy's "profiles" and the rim section's "manage"
+(the management object's rules). The client also has CLIENT_STAY (a second address) for fetches
+a test wants left where they are.
+
 Usage: rimlab.py DIR [--rate M] [--delay MS] [--lossy PCT]   Prints the topology's path.
 """
 
@@ -29,14 +36,15 @@ import subprocess
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CLIENT, ROUTER = "10.40.0.2", "10.40.0.1"
+CLIENT_STAY = "10.40.0.3"
 HOSTS = {"a": "10.41.1.2", "c": "10.41.2.2", "e": "10.41.3.2", "f": "10.41.4.2"}
 ROUTER_SIDE = {"a": "10.41.1.1", "c": "10.41.2.1", "e": "10.41.3.1", "f": "10.41.4.1"}
 SERVICE_PORT, RIM_PORT = 8080, 7410
 ORIGIN, ORIGIN_ROUTER_SIDE, ORIGIN_PORT = "10.41.5.2", "10.41.5.1", 8000
 
 
-def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, origin=False, hosts=None,
-          cache_bytes=16 << 20):
+def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage=None, mesh=False, origin=False,
+          hosts=None, cache_bytes=16 << 20):
     os.makedirs(directory, exist_ok=True)
     members = {n: a for n, a in HOSTS.items() if hosts is None or n in hosts}
     certs = os.path.join(directory, "ca")
@@ -46,7 +54,7 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, origin
         os.makedirs(os.path.join(directory, f"www-{name}"), exist_ok=True)
 
     def policy(name):
-        return {
+        p = {
             "identity": {"name": name, "address": HOSTS[name], "certificate": os.path.join(certs, f"{name}.pem"),
                          "key": os.path.join(certs, f"{name}.key"), "ca": os.path.join(certs, "ca.pem")},
             "roles": ["rim"],
@@ -58,6 +66,10 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, origin
                         **({"origin": f"http://{ORIGIN}:{ORIGIN_PORT}/", "cache_bytes": cache_bytes} if origin
                            else {"content": os.path.join(directory, f"www-{name}")})),
         }
+        if manage:
+            p["profiles"] = manage[0]
+            p["rim"]["manage"] = manage[1]
+        return p
 
     def emulate(lossy_path):
         path = {"delay_ms": delay, "rate_mbit": rate, "queue_frames": 1000}
@@ -71,7 +83,7 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, origin
         "router": {"sysctls": {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 0,
                                "net.ipv4.conf.default.rp_filter": 0}},
     }
-    links = [{"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24"]},
+    links = [{"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24", f"{CLIENT_STAY}/24"]},
               "b": {"node": "router", "ifname": "eth0", "addresses": [f"{ROUTER}/24"]}}]
     for i, (name, address) in enumerate(HOSTS.items()):
         if name not in members:
@@ -85,6 +97,16 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, origin
         links.append({"a": {"node": "router", "ifname": f"eth{i + 1}", "addresses": [f"{ROUTER_SIDE[name]}/24"]},
                       "b": {"node": name, "ifname": "eth0", "addresses": [f"{address}/24"]},
                       "emulate": emulate(name == "f")})
+    if mesh:
+        names = list(members)
+        for i, x in enumerate(names):
+            for y in names[i + 1:]:
+                k = len(links)
+                xa, ya = f"10.43.{k}.1", f"10.43.{k}.2"
+                links.append({"a": {"node": x, "ifname": f"mesh{y}", "addresses": [f"{xa}/30"]},
+                              "b": {"node": y, "ifname": f"mesh{x}", "addresses": [f"{ya}/30"]}})
+                nodes[x]["routes"].append({"dst": f"{HOSTS[y]}/32", "via": ya})
+                nodes[y]["routes"].append({"dst": f"{HOSTS[x]}/32", "via": xa})
     if origin:
         nodes["d"] = {"routes": [{"dst": "default", "via": ORIGIN_ROUTER_SIDE}]}
         links.append({"a": {"node": "router", "ifname": "eth5", "addresses": [f"{ORIGIN_ROUTER_SIDE}/24"]},

@@ -103,3 +103,56 @@ TEST_CASE("rim section errors name their JSON pointer") {
     }
   }
 }
+
+TEST_CASE("the rim's management rules and a profile's rim reaction load, round-trip, and name their errors") {
+  const std::string profiles = R"("profiles": [{"name": "move", "rim": {"on_loss": "handoff", "loss_pct": 2.5,
+      "samples": 4, "dwell_ms": 3000}}],)";
+  auto with = [&](const std::string& profile_list, const std::string& manage) {
+    return std::string(R"({"identity": {"name": "a", "address": "10.41.1.2", "certificate": "a.pem", "key": "a.key",
+        "ca": "ca.pem"}, "roles": ["rim"], )") + profile_list +
+           R"( "rim": {"content": "/srv", "uplink": "eth0", "manage": )" + manage + "}}";
+  };
+  auto p = load_policy_text(with(profiles, R"({"rules": [{"name": "all", "default": true, "profile": "move"}]})"));
+  REQUIRE(p.rim);
+  CHECK(p.rim->manage.interval_ms == 500);
+  CHECK(p.rim->manage.rules.size() == 1);
+  CHECK(p.profiles[0].rim.on_loss == rim_move::handoff);
+  CHECK(p.profiles[0].rim.loss_pct == doctest::Approx(2.5));
+  CHECK(p.profiles[0].rim.samples == 4);
+  CHECK(p.profiles[0].rim.icmp_errors == 3);
+  CHECK(load_policy(to_json(p)) == p);
+  CHECK(to_text(p).find("management object") != std::string::npos);
+
+  struct row {
+    const char* what;
+    std::string text;
+    const char* pointer;
+    const char* reason;
+  };
+  const std::string rules = R"({"rules": [{"name": "all", "default": true, "profile": "move"}]})";
+  const row rows[] = {
+    {"unknown move", with(R"("profiles": [{"name": "move", "rim": {"on_loss": "jump"}}],)", rules),
+     "/profiles/0/rim/on_loss", "masquerade"},
+    {"loss as text", with(R"("profiles": [{"name": "move", "rim": {"loss_pct": "2"}}],)", rules),
+     "/profiles/0/rim/loss_pct", "number"},
+    {"loss of zero", with(R"("profiles": [{"name": "move", "rim": {"loss_pct": 0}}],)", rules),
+     "/profiles/0/rim/loss_pct", "percentage"},
+    {"zero samples", with(R"("profiles": [{"name": "move", "rim": {"samples": 0}}],)", rules),
+     "/profiles/0/rim/samples", "range"},
+    {"unknown profile", with(profiles, R"({"rules": [{"name": "all", "default": true, "profile": "nope"}]})"),
+     "/rim/manage/rules/0/profile", "nope"},
+    {"interval too short", with(profiles, R"({"rules": [{"name": "all", "default": true, "profile": "move"}], "interval_ms": 5})"),
+     "/rim/manage/interval_ms", "range"},
+    {"no rules", with(profiles, R"({"interval_ms": 500})"), "/rim/manage", "rules"},
+  };
+  for (const auto& x : rows) {
+    CAPTURE(x.what);
+    try {
+      load_policy_text(x.text);
+      FAIL("loaded");
+    } catch (const policy_error& e) {
+      CHECK(e.pointer() == x.pointer);
+      CHECK(std::string(e.what()).find(x.reason) != std::string::npos);
+    }
+  }
+}

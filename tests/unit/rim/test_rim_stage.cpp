@@ -116,3 +116,43 @@ TEST_CASE("the rim stage forwards, injects, relays and refuses by its tables") {
   CHECK(n.held_flows == 1);
   CHECK(n.forwarded_flows == 1);
 }
+
+TEST_CASE("the owner remembers each forwarded flow's last client segment (for a take-back)") {
+  reader_epoch epoch;
+  buffer_pool pool(buffer_pool_config{4, 128, 2048});
+  rim_stage stage(epoch, rim_stage_config{c, uplink, tunnel, tun});
+  rim_tables t;
+  t.members = {a, e};
+  t.forwarded = {{{client, 40003, c, 8080}, e}};
+  stage.publish(t);
+  struct row {
+    const char* what;
+    std::vector<std::uint8_t> packet;
+    std::uint32_t ack, seq_end;  // expected mark after it
+  };
+  const row rows[] = {
+    {"an ACK", tcp_datagram(client, c, 40003, 8080, 500, 7000, 0x10, 0), 7000, 500},
+    {"an ACK with 100 bytes", tcp_datagram(client, c, 40003, 8080, 500, 9000, 0x10, 100), 9000, 600},
+    {"a FIN counts one", tcp_datagram(client, c, 40003, 8080, 600, 9500, 0x11, 0), 9500, 601},
+    {"a reset is not a mark", tcp_datagram(client, c, 40003, 8080, 601, 1, 0x14, 0), 9500, 601},
+    {"another flow's segment leaves it alone", tcp_datagram(client, c, 40007, 8080, 1, 1, 0x10, 0), 9500, 601},
+  };
+  for (const auto& x : rows) {
+    CAPTURE(x.what);
+    packet_buffer* b = pool.acquire();
+    b->assign(x.packet);
+    packet_context ctx;
+    ctx.buffer = b;
+    ctx.in_port = uplink;
+    ctx.pool = &pool;
+    REQUIRE(parse_fields(b->data(), ctx.fields) == parse_status::ok);
+    stage.process(ctx);
+    pool.release(b);
+    rim_client_mark m;
+    REQUIRE(stage.client_mark({client, 40003, c, 8080}, m));
+    CHECK(m.ack == x.ack);
+    CHECK(m.seq_end == x.seq_end);
+  }
+  rim_client_mark none;
+  CHECK_FALSE(stage.client_mark({client, 40007, c, 8080}, none));
+}
