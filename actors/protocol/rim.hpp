@@ -70,12 +70,16 @@ struct rim_take {
   std::string content;           // the object's name under the rim's content directory
   std::uint64_t size = 0;        // the object's size: the taker's copy must be the same
   std::uint64_t position = 0;    // the next byte of the response (header and object) to write
+  /// The sent, unacknowledged bytes (the `refill` before position) are not carried: the taker
+  /// reads them from its own copy into the socket's send queue. The state stays a few hundred
+  /// bytes however much is in flight.
+  std::uint32_t refill = 0;
   net::tcp_snapshot socket;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rim_take& x) {
-  return f(caf::meta::type_name("rim_take"), x.flow, x.from, x.content, x.size, x.position, x.socket);
+  return f(caf::meta::type_name("rim_take"), x.flow, x.from, x.content, x.size, x.position, x.refill, x.socket);
 }
 
 /// The answer to rim_take: taken (the taker sends from now on), or refused with the reason (the

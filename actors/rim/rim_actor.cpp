@@ -292,6 +292,8 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
     self, [flow](service& s) { std::pair<std::string, protocol::rim_take> out; out.first = s.freeze(flow, out.second); return out; },
     [=](std::pair<std::string, protocol::rim_take> frozen) mutable {
       auto& st = self->state;
+      const double frozen_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
       if (!frozen.first.empty()) {
         // freeze() thawed it already; the owner was not pointed away yet.
         let_packets_in(self, flow, false);
@@ -315,7 +317,7 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
             ++st.counters.handoffs_done;
             if (flow.service_address == st.self_address) {
               rim_state::given_flow g{frozen.second, 0};
-              g.seq_anchor = g.take.socket.send_seq + static_cast<std::uint32_t>(g.take.socket.send_queue.size());
+              g.seq_anchor = g.take.socket.send_seq + g.take.refill;
               g.take.socket.send_queue.clear();
               g.take.socket.receive_queue.clear();
               st.given[id_of(flow)] = std::move(g);
@@ -323,8 +325,9 @@ void give(rim_actor_type* self, rim_flow flow, std::uint32_t target, caf::actor 
             remember(self, {text(flow), st.policy->identity.name, name_of(self, r.holder), "taken", ms});
             st.events->add(node::severity::info, "rim_handed_off",
                            {{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", std::to_string(ms)},
+                            {"frozen_at_ms", std::to_string(frozen_ms)},
                             {"send_seq", std::to_string(frozen.second.socket.send_seq)},
-                            {"sent_unacked", std::to_string(frozen.second.socket.send_queue.size())},
+                            {"sent_unacked", std::to_string(frozen.second.refill)},
                             {"unsent", std::to_string(frozen.second.socket.unsent)},
                             {"position", std::to_string(frozen.second.position)}});
             rp.deliver(nlohmann::json{{"flow", text(flow)}, {"to", name_of(self, r.holder)}, {"ms", ms}}.dump());

@@ -256,6 +256,40 @@ struct service::impl {
     write_more(c);
   }
 
+  /// `n` bytes of c's response (its header, then its object) from `from`, into `out`: from the
+  /// local file, or for an origin object from the chunk cache (a chunk not there: false).
+  bool read_response(const connection& c, std::uint64_t from, std::uint64_t n, std::vector<std::uint8_t>& out,
+                     std::string& why) {
+    out.resize(static_cast<std::size_t>(n));
+    std::uint64_t at = from, filled = 0;
+    for (; filled < n && at < c.header.size(); ++filled, ++at) out[filled] = static_cast<std::uint8_t>(c.header[at]);
+    while (filled < n) {
+      if (c.from_origin) {
+        const std::uint64_t off = at - c.header.size();
+        const std::uint64_t index = chunk_of(off, cfg.origin.chunk_bytes);
+        const auto data = cache.find(c.content, index);
+        const std::uint64_t in = off - index * cfg.origin.chunk_bytes;
+        if (!data || in >= data->size()) {
+          why = "chunk " + std::to_string(index) + " of " + c.content + " is not in this host's cache";
+          return false;
+        }
+        const std::uint64_t k = std::min<std::uint64_t>(n - filled, data->size() - in);
+        std::memcpy(out.data() + filled, data->data() + in, static_cast<std::size_t>(k));
+        filled += k;
+        at += k;
+        continue;
+      }
+      const ssize_t r = ::pread(c.file, out.data() + filled, n - filled, static_cast<off_t>(at - c.header.size()));
+      if (r <= 0) {
+        why = "reading " + c.content + " for the bytes in flight failed";
+        return false;
+      }
+      filled += static_cast<std::uint64_t>(r);
+      at += static_cast<std::uint64_t>(r);
+    }
+    return true;
+  }
+
   /// Opens `name` in the local copy; absent (why says why) when there is none or no such file.
   local open_local(connection& c, const std::string& name, std::string& why) {
     if (cfg.content.empty()) {
@@ -553,6 +587,13 @@ std::string service::freeze(const protocol::rim_flow& flow, protocol::rim_take& 
   out.content = c.content;
   out.size = c.size;
   out.position = c.position - out.socket.unsent;
+  // The taker has the same copy: what is in flight is read there, not carried. Not so for an
+  // object from the origin: the taker holds only the chunks it is responsible for (chunk_owner),
+  // rarely those just behind the position, so the bytes in flight go with the socket.
+  if (!c.from_origin) {
+    out.refill = static_cast<std::uint32_t>(out.socket.send_queue.size());
+    out.socket.send_queue.clear();
+  }
   return {};
 }
 
@@ -607,8 +648,16 @@ std::string service::take(const protocol::rim_take& t, bool transparent, const s
   c->header = header_for(c->size);
   c->length = c->size;
   if (t.position > c->total()) return fail("position past the end of the response");
+  if (t.refill > t.position) return fail("more in flight than the response holds before the position");
+  protocol::rim_take filled;
+  if (t.refill > 0) {
+    // The bytes in flight, from this host's copy, into the queue restore() refills as sent.
+    filled = t;
+    if (!d.read_response(*c, t.position - t.refill, t.refill, filled.socket.send_queue, why)) return fail(why);
+  }
+  const protocol::rim_take& use = t.refill > 0 ? filled : t;
   const auto t0 = std::chrono::steady_clock::now();
-  const int fd = net::restore(t.socket, transparent, why, false);
+  const int fd = net::restore(use.socket, transparent, why, false);
   if (fd < 0) return fail("re-creating the socket: " + why);
   if (before_thaw) before_thaw();
   why = net::thaw(fd);
@@ -652,31 +701,10 @@ std::string service::take_back(protocol::rim_take t, std::uint32_t window, const
   const std::uint64_t total = header.size() + probe.size;
   if (t.position > total) return "the client acknowledged past the end of the response";
   const std::uint64_t n = std::min<std::uint64_t>(window, total - t.position);
-  auto& q = t.socket.send_queue;
-  q.resize(static_cast<std::size_t>(n));
-  std::uint64_t at = t.position, filled = 0;
-  for (; filled < n && at < header.size(); ++filled, ++at) q[filled] = static_cast<std::uint8_t>(header[at]);
-  while (filled < n) {
-    if (probe.from_origin) {
-      const std::uint64_t off = at - header.size();
-      const std::uint64_t index = chunk_of(off, d.cfg.origin.chunk_bytes);
-      const auto data = d.cache.find(t.content, index);
-      const std::uint64_t in = off - index * d.cfg.origin.chunk_bytes;
-      if (!data || in >= data->size())
-        return "chunk " + std::to_string(index) + " of " + t.content + " is not in this host's cache";
-      const std::uint64_t k = std::min<std::uint64_t>(n - filled, data->size() - in);
-      std::memcpy(q.data() + filled, data->data() + in, static_cast<std::size_t>(k));
-      filled += k;
-      at += k;
-      continue;
-    }
-    const ssize_t r = ::pread(probe.file, q.data() + filled, n - filled, static_cast<off_t>(at - header.size()));
-    if (r <= 0) return "reading " + t.content + " for the take-back failed";
-    filled += static_cast<std::uint64_t>(r);
-    at += static_cast<std::uint64_t>(r);
-  }
+  t.socket.send_queue.clear();
   t.socket.unsent = 0;
   t.position += n;
+  t.refill = static_cast<std::uint32_t>(n);
   return take(t, false, before_thaw);
 }
 
