@@ -9,6 +9,8 @@ packages=(
   # control plane and libraries
   libcaf-dev libcaf-openssl0.17 libasio-dev nlohmann-json3-dev libssl-dev libnetfilter-queue-dev
   doctest-dev libcli11-dev libspdlog-dev libzstd-dev
+  # the rim service's origin responses (node's http_parser)
+  libhttp-parser-dev
   # fuzzing (libFuzzer ships with clang's runtime)
   clang libclang-rt-dev
   # lab: namespaces, real peers, packet tools

@@ -4,7 +4,16 @@
 //
 // "rim": {
 //   "content": "/srv/rim",       the local copy of the content (the document's "multiple copies"
-//                                embodiment): every rim host holds the same files (required)
+//                                embodiment): every rim host holds the same files
+//   "origin": "http://10.0.0.9:8000/files/",  or (and) the document's host "D": any HTTP server
+//                                that answers Range requests. An object not in `content` is
+//                                fetched from it chunk by chunk (content, origin: at least one;
+//                                both: the local copy first, the origin for what it lacks)
+//   "chunk_bytes": 1048576,      the size of one Range request to the origin
+//   "cache_bytes": 67108864,     the chunks of origin objects kept in memory (least recently used
+//                                go first); chunks a connection is writing stay until it moves on
+//   "origin_timeout_ms": 5000,   an origin silent this long (connect, or between reads) fails the
+//                                request: 502 before a response's header, a close after it
 //   "service_port": 8080,        where clients fetch it over HTTP, at the node's identity address
 //   "port": 7410,                where the other rim hosts' links arrive (TLS, mutual certificates)
 //   "uplink": "eth0",            the interface clients' packets arrive on: the packets of a flow
@@ -64,6 +73,10 @@ bool operator==(const rim_manage& x, const rim_manage& y);
 
 struct rim_section {
   std::string content;
+  std::string origin;
+  std::uint32_t chunk_bytes = 1u << 20;
+  std::uint64_t cache_bytes = 64ull << 20;
+  std::uint32_t origin_timeout_ms = 5000;
   std::uint16_t service_port = 8080;
   std::uint16_t port = 7410;
   std::string uplink;

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "policy/fields.hpp"
+#include "policy/origin_url.hpp"
 #include "policy/rule_list.hpp"
 
 namespace baton::policy {
@@ -26,7 +27,10 @@ bool operator==(const rim_reaction& x, const rim_reaction& y) { return detail::e
 bool operator==(const rim_manage& x, const rim_manage& y) { return detail::equal_fields(x, y); }
 
 auto fields(const rim_section& x) {
-  return std::make_tuple(field("content", x.content), field("service_port", x.service_port), field("port", x.port),
+  return std::make_tuple(field("content", x.content).when(!x.content.empty()),
+                         field("origin", x.origin).when(!x.origin.empty()), field("chunk_bytes", x.chunk_bytes),
+                         field("cache_bytes", x.cache_bytes), field("origin_timeout_ms", x.origin_timeout_ms),
+                         field("service_port", x.service_port), field("port", x.port),
                          field("uplink", x.uplink), field("tun", x.tun), field("route_table", x.route_table),
                          field("handoff_timeout_ms", x.handoff_timeout_ms), field("max_flows", x.max_flows), field("mss", x.mss),
                          field("manage", x.manage).when(!x.manage.rules.empty()));
@@ -52,12 +56,29 @@ rim_reaction parse_rim_reaction(const value_ref& v) {
 }
 
 void parse_rim(const value_ref& v, policy& out) {
-  v.expect_object({"content", "service_port", "port", "uplink", "tun", "route_table", "handoff_timeout_ms",
-                   "max_flows", "mss", "manage"});
+  v.expect_object({"content", "origin", "chunk_bytes", "cache_bytes", "origin_timeout_ms", "service_port", "port",
+                   "uplink", "tun", "route_table", "handoff_timeout_ms", "max_flows", "mss", "manage"});
   rim_section s;
-  auto content = v.get("content");
-  s.content = content.as_string();
-  if (s.content.empty() || s.content[0] != '/') content.fail(describe(content.value()) + " is not an absolute path");
+  if (auto content = v.find("content")) {
+    s.content = content->as_string();
+    if (s.content.empty() || s.content[0] != '/') content->fail(describe(content->value()) + " is not an absolute path");
+  }
+  if (auto origin = v.find("origin")) {
+    s.origin = origin->as_string();
+    http_origin parsed;
+    const std::string why = parse_http_origin(s.origin, parsed);
+    if (!why.empty()) origin->fail(describe(origin->value()) + " " + why);
+  }
+  if (s.content.empty() && s.origin.empty())
+    v.fail("a rim host needs \"content\" (a local copy), \"origin\" (an HTTP server to fetch from), or both");
+  if (auto x = v.find("chunk_bytes")) s.chunk_bytes = static_cast<std::uint32_t>(x->as_uint(64u << 10, 64u << 20));
+  if (auto x = v.find("cache_bytes")) {
+    s.cache_bytes = x->as_uint(0, 1ull << 40);
+    // Two chunks at least: one being written while the next is fetched.
+    if (s.cache_bytes < 2ull * s.chunk_bytes)
+      x->fail(describe(x->value()) + " holds fewer than two chunks of " + std::to_string(s.chunk_bytes) + " bytes");
+  }
+  if (auto x = v.find("origin_timeout_ms")) s.origin_timeout_ms = static_cast<std::uint32_t>(x->as_uint(100, 600000));
   auto interface_name = [](const value_ref& x) {
     std::string name = x.as_string();
     if (name.empty() || name.size() > 15) x.fail(describe(x.value()) + " is not an interface name");
@@ -102,7 +123,12 @@ void rim_text(const policy& p, std::string& out) {
   const auto& s = *p.rim;
   std::string l = "rim";
   l.resize(11, ' ');
-  out += l + "content " + s.content + " served on port " + std::to_string(s.service_port) + "; links on port " +
+  std::string source = s.content.empty() ? std::string() : "content " + s.content;
+  if (!s.origin.empty())
+    source += (source.empty() ? "" : ", else ") + std::string("origin ") + s.origin + " in chunks of " +
+              std::to_string(s.chunk_bytes) + " bytes (cache " + std::to_string(s.cache_bytes) + " bytes, timeout " +
+              std::to_string(s.origin_timeout_ms) + " ms)";
+  out += l + source + " served on port " + std::to_string(s.service_port) + "; links on port " +
          std::to_string(s.port) + "; uplink " + s.uplink + ", TUN " + s.tun + " (table " +
          std::to_string(s.route_table) + "); hand-off timeout " + std::to_string(s.handoff_timeout_ms) +
          " ms, at most " + std::to_string(s.max_flows) + " flows, MSS " +

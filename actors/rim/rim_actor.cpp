@@ -809,6 +809,7 @@ node::role_status status_of(rim_actor_type* self, const service_snapshot& s) {
   out.fact("last_restore_us", scalar(s.last_restore_us));
   out.group("rim", st.counters);
   out.group("service", s.counters);
+  out.group("origin", s.origin);
   if (st.stage) out.group("reverse_flow", st.stage->counters());
   node::status_table m{"members", "member", {{"member", column_kind::key, ""}, {"address", column_kind::fact, ""},
                                               {"linked", column_kind::fact, ""}}, {}};
@@ -1084,6 +1085,10 @@ caf::actor spawn_rim_actor(caf::actor_system& sys, std::shared_ptr<node::io_runt
   c.content = p.rim->content;
   c.max_flows = p.rim->max_flows;
   c.mss = p.rim->mss;
+  c.origin = origin_settings_of(p);
+  c.log = [&events](const std::string& name, const std::string& detail) {
+    events.add(node::severity::warning, name, {{"detail", detail}});
+  };
   auto svc = std::make_shared<service>(c);
   svc->start();
   return sys.spawn(rim_impl, std::make_shared<const policy::policy>(p), svc, std::move(io), &events);

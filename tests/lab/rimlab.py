@@ -7,6 +7,11 @@ directory: the topology, one policy per rim host, and each host's copy of the co
                                             +- linkemu -- e 10.41.3.2  (rim host)
                                             +- linkemu -- f 10.41.4.2  (rim host, lossy path)
 
+With an origin (write(..., origin=True)), a fifth node d (10.41.5.2, the document's host "D",
+behind the router without emulation) is the rim's origin: the rim hosts have no local copy and
+fetch by range from http://10.41.5.2:8000/ (the test runs range_origin.py there); `hosts` limits
+the rim to some of a, c, e, f.
+
 Each path is RATE Mbit/s with DELAY ms each way (baton-linkemu); f's loses LOSSY % of what f
 sends (the path funnel-cast is measured against). The rim hosts reach each other
 through the router (their TLS links and the IP-in-IP of reverse-flow forwarding); the router does
@@ -35,14 +40,17 @@ CLIENT_STAY = "10.40.0.3"
 HOSTS = {"a": "10.41.1.2", "c": "10.41.2.2", "e": "10.41.3.2", "f": "10.41.4.2"}
 ROUTER_SIDE = {"a": "10.41.1.1", "c": "10.41.2.1", "e": "10.41.3.1", "f": "10.41.4.1"}
 SERVICE_PORT, RIM_PORT = 8080, 7410
+ORIGIN, ORIGIN_ROUTER_SIDE, ORIGIN_PORT = "10.41.5.2", "10.41.5.1", 8000
 
 
-def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage=None, mesh=False):
+def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage=None, mesh=False, origin=False,
+          hosts=None, cache_bytes=16 << 20):
     os.makedirs(directory, exist_ok=True)
+    members = {n: a for n, a in HOSTS.items() if hosts is None or n in hosts}
     certs = os.path.join(directory, "ca")
-    subprocess.run([os.path.join(REPO, "deploy", "make-certs.sh"), certs] + list(HOSTS), check=True,
+    subprocess.run([os.path.join(REPO, "deploy", "make-certs.sh"), certs] + list(members), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for name in HOSTS:
+    for name in members:
         os.makedirs(os.path.join(directory, f"www-{name}"), exist_ok=True)
 
     def policy(name):
@@ -52,10 +60,11 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage
             "roles": ["rim"],
             "console": "127.0.0.1:9000",
             "peers": [{"name": other, "address": address, "port": 4790}
-                      for other, address in HOSTS.items() if other != name],
-            "rim": {"content": os.path.join(directory, f"www-{name}"), "service_port": SERVICE_PORT,
-                    "port": RIM_PORT, "uplink": "eth0", "tun": "rim0",
-                    "handoff_timeout_ms": handoff_timeout_ms},
+                      for other, address in members.items() if other != name],
+            "rim": dict({"service_port": SERVICE_PORT, "port": RIM_PORT, "uplink": "eth0", "tun": "rim0",
+                         "handoff_timeout_ms": handoff_timeout_ms},
+                        **({"origin": f"http://{ORIGIN}:{ORIGIN_PORT}/", "cache_bytes": cache_bytes} if origin
+                           else {"content": os.path.join(directory, f"www-{name}")})),
         }
         if manage:
             p["profiles"] = manage[0]
@@ -77,6 +86,8 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage
     links = [{"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24", f"{CLIENT_STAY}/24"]},
               "b": {"node": "router", "ifname": "eth0", "addresses": [f"{ROUTER}/24"]}}]
     for i, (name, address) in enumerate(HOSTS.items()):
+        if name not in members:
+            continue
         path = os.path.join(directory, f"{name}.json")
         with open(path, "w") as f:
             json.dump(policy(name), f, indent=1)
@@ -87,7 +98,7 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage
                       "b": {"node": name, "ifname": "eth0", "addresses": [f"{address}/24"]},
                       "emulate": emulate(name == "f")})
     if mesh:
-        names = list(HOSTS)
+        names = list(members)
         for i, x in enumerate(names):
             for y in names[i + 1:]:
                 k = len(links)
@@ -96,6 +107,10 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage
                               "b": {"node": y, "ifname": f"mesh{x}", "addresses": [f"{ya}/30"]}})
                 nodes[x]["routes"].append({"dst": f"{HOSTS[y]}/32", "via": ya})
                 nodes[y]["routes"].append({"dst": f"{HOSTS[x]}/32", "via": xa})
+    if origin:
+        nodes["d"] = {"routes": [{"dst": "default", "via": ORIGIN_ROUTER_SIDE}]}
+        links.append({"a": {"node": "router", "ifname": "eth5", "addresses": [f"{ORIGIN_ROUTER_SIDE}/24"]},
+                      "b": {"node": "d", "ifname": "eth0", "addresses": [f"{ORIGIN}/24"]}})
     topo = {"name": "rim", "comment": "document 000: a client and three rim hosts, each with its own path",
             "nodes": nodes, "links": links}
     path = os.path.join(directory, "rim.json")

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "policy/origin_url.hpp"
 #include "policy/policy.hpp"
 #include "policy/render.hpp"
 
@@ -33,6 +34,28 @@ TEST_CASE("a rim section loads with its defaults written out") {
   CHECK(load_policy(to_json(p)) == p);
 }
 
+TEST_CASE("a rim host without a local copy fetches from its origin") {
+  auto p = load_policy_text(doc(R"({"origin": "http://10.41.5.2:8000/files", "uplink": "eth0"})"));
+  REQUIRE(p.rim);
+  CHECK(p.rim->content.empty());
+  CHECK(p.rim->origin == "http://10.41.5.2:8000/files");
+  CHECK(p.rim->chunk_bytes == 1u << 20);
+  CHECK(p.rim->cache_bytes == 64ull << 20);
+  CHECK(p.rim->origin_timeout_ms == 5000);
+  CHECK(load_policy(to_json(p)) == p);
+  http_origin o;
+  CHECK(parse_http_origin(p.rim->origin, o) == "");
+  CHECK(o.address == 0x0a290502);
+  CHECK(o.port == 8000);
+  CHECK(o.prefix == "/files/");
+  CHECK(parse_http_origin("http://10.0.0.1", o) == "");
+  CHECK(o.port == 80);
+  CHECK(o.prefix == "/");
+  auto both = load_policy_text(doc(R"({"content": "/srv", "origin": "http://10.0.0.1/", "uplink": "eth0"})"));
+  CHECK(both.rim->content == "/srv");
+  CHECK(load_policy(to_json(both)) == both);
+}
+
 TEST_CASE("rim section errors name their JSON pointer") {
   struct row {
     const char* what;
@@ -41,7 +64,22 @@ TEST_CASE("rim section errors name their JSON pointer") {
     const char* reason;
   };
   const row rows[] = {
-    {"no content", doc(R"({"uplink": "eth0"})"), "/rim", "content"},
+    {"neither content nor origin", doc(R"({"uplink": "eth0"})"), "/rim", "\"content\" (a local copy), \"origin\""},
+    {"an https origin", doc(R"({"origin": "https://10.0.0.9/", "uplink": "eth0"})"), "/rim/origin", "http://"},
+    {"an origin named, not addressed", doc(R"({"origin": "http://d.example:8000/", "uplink": "eth0"})"), "/rim/origin",
+     "IPv4 address"},
+    {"an origin on port 0", doc(R"({"origin": "http://10.0.0.9:0/", "uplink": "eth0"})"), "/rim/origin", "1-65535"},
+    {"an origin with a bad port", doc(R"({"origin": "http://10.0.0.9:80x/", "uplink": "eth0"})"), "/rim/origin",
+     "valid port"},
+    {"an origin with a query", doc(R"({"origin": "http://10.0.0.9/files?x=1", "uplink": "eth0"})"), "/rim/origin",
+     "not allowed"},
+    {"an origin with a user", doc(R"({"origin": "http://u@10.0.0.9/", "uplink": "eth0"})"), "/rim/origin", "user part"},
+    {"a tiny chunk", doc(R"({"origin": "http://10.0.0.9/", "uplink": "eth0", "chunk_bytes": 1000})"), "/rim/chunk_bytes",
+     "65536"},
+    {"a cache below two chunks", doc(R"({"origin": "http://10.0.0.9/", "uplink": "eth0", "cache_bytes": 1048576})"),
+     "/rim/cache_bytes", "fewer than two chunks"},
+    {"a zero origin timeout", doc(R"({"origin": "http://10.0.0.9/", "uplink": "eth0", "origin_timeout_ms": 0})"),
+     "/rim/origin_timeout_ms", "100"},
     {"relative content", doc(R"({"content": "srv", "uplink": "eth0"})"), "/rim/content", "absolute path"},
     {"no uplink", doc(R"({"content": "/srv"})"), "/rim", "uplink"},
     {"a reserved routing table", doc(R"({"content": "/srv", "uplink": "eth0", "route_table": 254})"), "/rim/route_table",
