@@ -24,7 +24,7 @@ namespace baton::net {
   COUNTER(rx_oversize, "refused: larger than the MTU (GRO/GSO) or cut by the ring")         \
   COUNTER(rx_not_ipv4, "refused: not an IPv4 datagram (e.g. IPv6 read from a TUN)")         \
   COUNTER(rx_no_buffer, "receive stopped short because the pool was empty")                 \
-  COUNTER(rx_kernel_drops, "frames the kernel dropped for want of ring space")              \
+  COUNTER(rx_kernel_drops, "datagrams the kernel dropped for want of ring or socket buffer space") \
   COUNTER(rx_errors, "failed receive system calls")                                         \
   COUNTER(csum_finished, "TCP/UDP checksums completed for frames sent with offload")        \
   COUNTER(tx_packets, "datagrams sent")                                                      \

@@ -38,6 +38,17 @@ int open_socket(const raw_ipv4_config& config, int protocol) {
   return fd;
 }
 
+// A receiving raw socket holds a burst at line rate: the kernel's default (about 200 KiB, some
+// 140 datagrams) overflowed under a transfer through the SLR hierarchy. FORCE passes the
+// rmem_max limit (root); without it the kernel clamps to rmem_max. SO_RXQ_OVFL makes every
+// datagram carry the socket's drop count, which becomes rx_kernel_drops.
+void prepare_receive(int fd) {
+  const int bytes = raw_receive_buffer_bytes, one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+}
+
 }  // namespace
 
 raw_ipv4_port::raw_ipv4_port(raw_ipv4_config config) : packet_port(config.name, config.mtu) {
@@ -52,6 +63,7 @@ raw_ipv4_port::raw_ipv4_port(buffer_pool& pool, raw_ipv4_config config)
   if (receive_protocol_ != 0 && config.mtu > pool.data_size())
     throw std::invalid_argument("raw_ipv4_port: MTU larger than the pool's buffers");
   fd_ = open_socket(config, receive_protocol_ != 0 ? receive_protocol_ : IPPROTO_RAW);
+  if (receive_protocol_ != 0) prepare_receive(fd_);
   init_messages();
 }
 
@@ -64,6 +76,8 @@ void raw_ipv4_port::init_messages() noexcept {
     msgs_[i].msg_hdr.msg_iovlen = 1;
     rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
     rx_msgs_[i].msg_hdr.msg_iovlen = 1;
+    rx_msgs_[i].msg_hdr.msg_control = rx_control_[i].data();
+    rx_msgs_[i].msg_hdr.msg_controllen = rx_control_[i].size();
   }
 }
 
@@ -84,6 +98,7 @@ std::size_t raw_ipv4_port::receive_batch(packet_batch& batch, std::chrono::milli
       rx_iov_[want].iov_base = room.data;
       rx_iov_[want].iov_len = room.size;
       rx_msgs_[want].msg_hdr.msg_flags = 0;
+      rx_msgs_[want].msg_hdr.msg_controllen = rx_control_[want].size();
       rx_msgs_[want].msg_len = 0;
       ++want;
     }
@@ -100,6 +115,7 @@ std::size_t raw_ipv4_port::receive_batch(packet_batch& batch, std::chrono::milli
     for (std::size_t i = 0; i < got; ++i) {
       packet_buffer* b = rx_buffers_[i];
       const std::size_t len = rx_msgs_[i].msg_len;
+      note_kernel_drops(rx_msgs_[i].msg_hdr);
       if ((rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > mtu()) {
         bump(counters_.rx_oversize);
         pool_->release(b);
@@ -124,6 +140,17 @@ std::size_t raw_ipv4_port::receive_batch(packet_batch& batch, std::chrono::milli
     waited = true;
   }
   return added;
+}
+
+void raw_ipv4_port::note_kernel_drops(const msghdr& m) noexcept {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&m), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    std::uint32_t dropped = 0;
+    std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+    // The socket's count since it was opened (it wraps at 2^32): what is new since the last one.
+    if (dropped != kernel_drops_seen_) bump(counters_.rx_kernel_drops, dropped - kernel_drops_seen_);
+    kernel_drops_seen_ = dropped;
+  }
 }
 
 std::size_t raw_ipv4_port::send_batch(const packet_batch& batch) noexcept {
