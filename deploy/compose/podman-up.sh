@@ -30,7 +30,19 @@ export CONTAINERS_CONF="$here/containers.conf" BUILDAH_RUNTIME=runc
 sock=/run/podman/podman.sock
 export DOCKER_HOST="unix://$sock"
 mkdir -p /run/podman
+# A service started for another containers.conf (another clone, or this path removed and made
+# again) answers pings but fails every compose start ("write child: broken pipe", measured): it
+# is replaced. service.id names the file (path and inode) the running service was started with.
+id="$CONTAINERS_CONF $(stat -c '%d:%i' "$CONTAINERS_CONF")"
+if [ -f /run/podman/service.id ] && [ "$(cat /run/podman/service.id)" != "$id" ] ||
+   { [ ! -f /run/podman/service.id ] && pgrep -f "podman system service" >/dev/null; }; then
+  echo "podman-up.sh: restarting podman system service (started for another containers.conf)"
+  pkill -f "podman system service" || true
+  for _ in $(seq 50); do pgrep -f "podman system service" >/dev/null || break; sleep 0.1; done
+  rm -f "$sock"
+fi
 if ! curl -fsS --max-time 5 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+  echo "$id" > /run/podman/service.id
   # Its own session, so it outlives this script and the shell that ran it.
   setsid podman system service --time=0 "unix://$sock" </dev/null >>/run/podman/service.log 2>&1 &
   for _ in $(seq 100); do

@@ -160,7 +160,7 @@ function renderStatus(container, status) {
 
 // ---- the role panels: one row per role, keyed by the role's name --------------------------------
 // Each row says which path feeds the panel and how to draw it. A role without a row gets the
-// generic status view of "/<role>"; a role whose node has no status yet (rim) says so.
+// generic status view of "/<role>".
 const ROLE_PANELS = {
   cluster: {title: "Cluster (document 004)", path: "/cluster",
             note: "traffic mode, services and the flows this member carries"},
@@ -169,8 +169,8 @@ const ROLE_PANELS = {
   host_agent: {title: "Host agent (document 001)", path: "/slr"},
   replica: {title: "Replica selection (document 002)", path: "/replicas"},
   pep: {title: "PEP (document 003)", path: "/pep", note: "backbones, spoofed connections, CT and NR by reason"},
-  rim: {title: "Rim (document 000)", path: null,
-        note: "rim hosts and their decisions (ICMP, loss, load) will be shown here once the role reports status"},
+  rim: {title: "Rim (document 000)", path: "/rim",
+        note: "members, flows and their paths, hand-offs; on the group's master the management object's flows, hosts and decisions with their reasons"},
 };
 
 async function refreshRoles() {
