@@ -36,16 +36,20 @@
 //
 // A profile's "rim" object (see rim_reaction): what the management object does to a flow whose
 // retransmission rate is above loss_pct for `samples` reports in a row:
-//   "rim": {"on_loss": "handoff", "loss_pct": 2, "samples": 3, "dwell_ms": 10000, "icmp_errors": 3}
+//   "rim": {"on_loss": "handoff", "loss_pct": 2, "samples": 3, "dwell_ms": 10000, "icmp_errors": 3,
+//           "chain": ["c", "e"]}
 //   on_loss: "stay" (watch only), "masquerade" (its segments leave from the best other rim host),
 //   "funnel" (a copy also leaves from it), "handoff" (masquerade first; once the new path has been
 //   good for `samples` reports, hand the connection to that host). A flow is not moved again
 //   within dwell_ms; a host that received icmp_errors or more ICMP errors (unreachable, time
-//   exceeded, source quench) in a report counts as bad for its flows too.
+//   exceeded, source quench) in a report counts as bad for its flows too. "chain" (optional, peers'
+//   names): the flow is masqueraded through these hosts in order (a reflector chain) instead of
+//   via the best single host, and a hand-off goes to the chain's last host.
 // The rim's members are the node's group (/peers): only they may hand a flow here or take one.
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "policy/rules.hpp"
 
@@ -61,6 +65,9 @@ struct rim_reaction {
   std::uint32_t samples = 3;      // bad reports in a row before moving (good ones before hand-off)
   std::uint32_t dwell_ms = 10000; // a flow moved is not moved again sooner
   std::uint32_t icmp_errors = 3;  // ICMP errors at the sending host in one report that count as bad
+  /// A reflector chain (document 000): the masqueraders a moved flow's segments pass, first to
+  /// last, by their /peers names; empty: the best single host. A hand-off goes to the last one.
+  std::vector<std::string> chain;
 };
 bool operator==(const rim_reaction& x, const rim_reaction& y);
 inline bool operator!=(const rim_reaction& x, const rim_reaction& y) { return !(x == y); }

@@ -20,7 +20,8 @@ const char* to_string(rim_move m) noexcept { return move_names[static_cast<std::
 
 auto fields(const rim_reaction& x) {
   return std::make_tuple(field("on_loss", x.on_loss), field("loss_pct", x.loss_pct), field("samples", x.samples),
-                         field("dwell_ms", x.dwell_ms), field("icmp_errors", x.icmp_errors));
+                         field("dwell_ms", x.dwell_ms), field("icmp_errors", x.icmp_errors),
+                         field("chain", x.chain).when(!x.chain.empty()));
 }
 auto fields(const rim_manage& x) { return std::make_tuple(field("rules", x.rules), field("interval_ms", x.interval_ms)); }
 bool operator==(const rim_reaction& x, const rim_reaction& y) { return detail::equal_fields(x, y); }
@@ -40,8 +41,8 @@ bool operator==(const rim_section& x, const rim_section& y) { return detail::equ
 
 namespace detail {
 
-rim_reaction parse_rim_reaction(const value_ref& v) {
-  v.expect_object({"on_loss", "loss_pct", "samples", "dwell_ms", "icmp_errors"});
+rim_reaction parse_rim_reaction(const value_ref& v, const std::vector<peer>& peers) {
+  v.expect_object({"on_loss", "loss_pct", "samples", "dwell_ms", "icmp_errors", "chain"});
   rim_reaction r;
   if (auto x = v.find("on_loss")) r.on_loss = static_cast<rim_move>(one_of(*x, move_names, "a rim move"));
   if (auto x = v.find("loss_pct")) {
@@ -52,6 +53,20 @@ rim_reaction parse_rim_reaction(const value_ref& v) {
   if (auto x = v.find("samples")) r.samples = static_cast<std::uint32_t>(x->as_uint(1, 1000));
   if (auto x = v.find("dwell_ms")) r.dwell_ms = static_cast<std::uint32_t>(x->as_uint(0, 3600000));
   if (auto x = v.find("icmp_errors")) r.icmp_errors = static_cast<std::uint32_t>(x->as_uint(1, 1000000));
+  if (auto x = v.find("chain")) {
+    const std::size_t n = x->expect_array();
+    if (n == 0 || n > 8) x->fail("a chain has 1 to 8 masqueraders");
+    for (std::size_t i = 0; i < n; ++i) {
+      auto hop = x->at(i);
+      std::string name = hop.as_string();
+      bool known = false;
+      for (const auto& p : peers) known = known || p.name == name;
+      if (!known) hop.fail(describe(hop.value()) + " is not one of /peers (the rim's other members)");
+      for (const auto& seen : r.chain)
+        if (seen == name) hop.fail(describe(hop.value()) + " is in the chain twice");
+      r.chain.push_back(std::move(name));
+    }
+  }
   return r;
 }
 

@@ -416,7 +416,7 @@ void parse_profiles(const value_ref& v, policy& out) {
     }
     if (auto x = item.find("compress")) p.compress = x->as_bool();
     if (auto x = item.find("encrypt")) p.encrypt = x->as_bool();
-    if (auto x = item.find("rim")) p.rim = parse_rim_reaction(*x);
+    if (auto x = item.find("rim")) p.rim = parse_rim_reaction(*x, out.peers);
     out.profiles.push_back(std::move(p));
   }
 }
@@ -435,7 +435,8 @@ void profiles_text(const policy& p, std::string& out) {
     if (x.encrypt) s += ", encrypt";
     if (x.rim != rim_reaction{})
       s += ", rim: on loss above " + std::to_string(x.rim.loss_pct).substr(0, 4) + "% for " + std::to_string(x.rim.samples) +
-           " reports " + to_string(x.rim.on_loss) + " (dwell " + std::to_string(x.rim.dwell_ms) + " ms)";
+           " reports " + to_string(x.rim.on_loss) + " (dwell " + std::to_string(x.rim.dwell_ms) + " ms)" +
+           (x.rim.chain.empty() ? std::string() : " through " + join(x.rim.chain, " -> "));
     line(out, i == 0 ? "profiles" : "", s);
   }
 }

@@ -167,12 +167,13 @@ struct rim_command {
   std::uint32_t from = 0;    // the master
   std::uint8_t move = 0;     // policy::rim_move
   std::uint32_t target = 0;
+  std::vector<std::uint32_t> chain;  // masquerade or funnel through these, in order (target is the last)
   std::string reason;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rim_command& x) {
-  return f(caf::meta::type_name("rim_command"), x.flow, x.from, x.move, x.target, x.reason);
+  return f(caf::meta::type_name("rim_command"), x.flow, x.from, x.move, x.target, x.chain, x.reason);
 }
 
 }  // namespace baton::protocol

@@ -118,6 +118,23 @@ std::uint32_t management_object::best_host(const flow_state& f, const policy::ri
   return best;
 }
 
+std::vector<std::uint32_t> management_object::chain_of(const policy::rim_reaction& r,
+                                                     const std::vector<std::uint32_t>& available,
+                                                     std::string& why) const {
+  std::vector<std::uint32_t> out;
+  for (const auto& name : r.chain) {
+    std::uint32_t address = 0;
+    for (const auto& p : policy_->peers)
+      if (p.name == name) address = p.at.address;
+    if (address == 0 || std::find(available.begin(), available.end(), address) == available.end()) {
+      why = "chain host " + name + " is not reachable now";
+      return {};
+    }
+    out.push_back(address);
+  }
+  return out;
+}
+
 std::vector<decision> management_object::decide(const std::vector<std::uint32_t>& available, time_ms now) {
   std::vector<decision> out;
   for (auto it = flows_.begin(); it != flows_.end();) {
@@ -137,8 +154,34 @@ std::vector<decision> management_object::decide(const std::vector<std::uint32_t>
     if (r.on_loss == policy::rim_move::handoff && f.view.exit == 1 && f.view.good_run >= r.samples) {
       d.move = policy::rim_move::handoff;
       d.target = f.view.via;
+      if (!r.chain.empty()) {
+        // Through a chain, the last host sends the segments: it takes the connection.
+        std::string why;
+        const auto chain = chain_of(r, available, why);
+        if (chain.empty()) continue;
+        d.target = chain.back();
+      }
       d.reason = "masqueraded via " + policy::format_ipv4(f.view.via) + " with " + pct(f.view.loss_pct) +
                  " retransmitted for " + std::to_string(f.view.good_run) + " reports: hand the connection to it";
+    } else if (f.view.bad_run >= r.samples && !r.chain.empty()) {
+      std::string why;
+      d.chain = chain_of(r, available, why);
+      const std::string bad = pct(f.view.loss_pct) + " retransmitted (above " + pct(r.loss_pct) + ") for " +
+                              std::to_string(f.view.bad_run) + " reports on the path from " +
+                              policy::format_ipv4(path_host);
+      if (d.chain.empty() || f.view.exit != 0) {
+        // Already through the chain (and still bad), or the chain is broken: say so once.
+        if (!f.noted)
+          notes_.push_back({f.view.flow, bad + (d.chain.empty() ? "; " + why : "; already through its chain")});
+        f.noted = true;
+        continue;
+      }
+      d.move = r.on_loss == policy::rim_move::funnel ? policy::rim_move::funnel : policy::rim_move::masquerade;
+      d.target = d.chain.back();
+      std::string hops;
+      for (auto h : d.chain) hops += (hops.empty() ? "" : " -> ") + policy::format_ipv4(h);
+      d.reason = bad + ": " + (d.move == policy::rim_move::funnel ? "funnel-cast" : "masquerade") +
+                 " through the profile's chain " + hops;
     } else if (f.view.bad_run >= r.samples) {
       const std::uint32_t to = best_host(f, r, available, path_host, now);
       const std::string why = pct(f.view.loss_pct) + " retransmitted (above " + pct(r.loss_pct) + ") for " +

@@ -41,6 +41,7 @@ struct decision {
   std::uint32_t sender = 0;
   policy::rim_move move = policy::rim_move::stay;  // stay: send it directly again
   std::uint32_t target = 0;
+  std::vector<std::uint32_t> chain;  // a reflector chain from the profile (target is its last host)
   std::string reason;
 };
 
@@ -113,6 +114,9 @@ class management_object {
   double host_loss(std::uint32_t host, time_ms now) const;
   std::uint32_t best_host(const flow_state& f, const policy::rim_reaction& r,
                           const std::vector<std::uint32_t>& available, std::uint32_t avoid, time_ms now) const;
+  /// The profile's chain as addresses; empty when it has none or a hop is not available now.
+  std::vector<std::uint32_t> chain_of(const policy::rim_reaction& r, const std::vector<std::uint32_t>& available,
+                                      std::string& why) const;
   time_ms stale_after() const;   // a flow or host no longer reporting
   time_ms host_memory() const;   // how long a host's loss is remembered
 

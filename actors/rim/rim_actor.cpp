@@ -625,7 +625,7 @@ void decide(rim_actor_type* self) {
     }
     const auto timeout = std::chrono::milliseconds(3 * st.policy->rim->handoff_timeout_ms + 2000);
     self->request(host, timeout, protocol::rim_command{d.flow, st.self_address, static_cast<std::uint8_t>(d.move),
-                                                       d.target, d.reason})
+                                                       d.target, d.chain, d.reason})
       .then(
         [=](const std::string& answer) {
           const auto j = nlohmann::json::parse(answer, nullptr, false);
@@ -690,7 +690,11 @@ caf::result<std::string> command(rim_actor_type* self, const protocol::rim_comma
   }
   ++st.counters.commands_done;
   const std::string client = policy::format_endpoint(c.flow.client_address, c.flow.client_port);
-  const std::string target = policy::format_ipv4(c.target);
+  std::string target = policy::format_ipv4(c.target);
+  if (!c.chain.empty() && c.move != static_cast<std::uint8_t>(policy::rim_move::handoff)) {
+    target.clear();
+    for (auto hop : c.chain) target += (target.empty() ? "" : ",") + policy::format_ipv4(hop);
+  }
   switch (static_cast<policy::rim_move>(c.move)) {
     case policy::rim_move::handoff: return hand_off(self, client, target);
     case policy::rim_move::masquerade: return masquerade(self, client, target, "masquerade");

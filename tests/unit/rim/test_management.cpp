@@ -24,6 +24,7 @@ constexpr std::uint32_t client = 0x0a280002;
 std::shared_ptr<const policy::policy> policy_with(const std::string& reaction) {
   const std::string text = R"({"identity": {"name": "a", "address": "10.41.1.2", "certificate": "a.pem",
       "key": "a.key", "ca": "ca.pem"}, "roles": ["rim"],
+    "peers": [{"name": "c", "address": "10.41.2.2", "port": 4790}, {"name": "e", "address": "10.41.3.2", "port": 4790}],
     "profiles": [{"name": "watched", "rim": )" + reaction + R"(}, {"name": "left"}],
     "rim": {"content": "/srv", "uplink": "eth0", "manage": {"interval_ms": 500,
       "rules": [{"name": "kept", "src": "10.40.0.9/32", "profile": "left"},
@@ -288,4 +289,32 @@ TEST_CASE("a host a flow left for loss is not chosen again while its loss is rem
   REQUIRE(next.size() == 1);
   CHECK(next[0].target == E);
   CHECK(next[0].move == policy::rim_move::masquerade);
+}
+
+TEST_CASE("a profile's reflector chain: the flow is masqueraded through it, then handed to its last host") {
+  script s(R"({"on_loss": "handoff", "loss_pct": 2, "samples": 2, "dwell_ms": 0, "chain": ["c", "e"]})");
+  std::vector<decision> d;
+  while (d.empty() && s.now < 10000) d = s.interval(8.0);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].move == policy::rim_move::masquerade);
+  CHECK(d[0].chain == std::vector<std::uint32_t>{C, E});
+  CHECK(d[0].target == E);
+  CHECK(d[0].reason.find("chain") != std::string::npos);
+  s.m.done(d[0], true, s.now);
+  std::vector<decision> next;
+  while (next.empty() && s.now < 20000) next = s.interval(0.5, 1, C);  // the report names the first hop
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].move == policy::rim_move::handoff);
+  CHECK(next[0].target == E);
+
+  // A chain host that is not reachable: no move, a note.
+  script broken(R"({"on_loss": "masquerade", "loss_pct": 2, "samples": 1, "dwell_ms": 0, "chain": ["c", "e"]})");
+  for (int i = 0; i < 4; ++i) {
+    broken.now += 500;
+    broken.report(A, {broken.grow(flow_from(1), 9.0)});
+    CHECK(broken.m.decide({A, C}, broken.now).empty());
+  }
+  const auto notes = broken.m.notes();
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].text.find("e is not reachable") != std::string::npos);
 }

@@ -144,6 +144,14 @@ TEST_CASE("the rim's management rules and a profile's rim reaction load, round-t
     {"interval too short", with(profiles, R"({"rules": [{"name": "all", "default": true, "profile": "move"}], "interval_ms": 5})"),
      "/rim/manage/interval_ms", "range"},
     {"no rules", with(profiles, R"({"interval_ms": 500})"), "/rim/manage", "rules"},
+    {"a chain host not in /peers", with(R"("peers": [{"name": "c", "address": "10.41.2.2", "port": 4790}],
+        "profiles": [{"name": "move", "rim": {"chain": ["c", "x"]}}],)", rules),
+     "/profiles/0/rim/chain/1", "not one of /peers"},
+    {"a chain host twice", with(R"("peers": [{"name": "c", "address": "10.41.2.2", "port": 4790}],
+        "profiles": [{"name": "move", "rim": {"chain": ["c", "c"]}}],)", rules),
+     "/profiles/0/rim/chain/1", "twice"},
+    {"an empty chain", with(R"("profiles": [{"name": "move", "rim": {"chain": []}}],)", rules),
+     "/profiles/0/rim/chain", "1 to 8"},
   };
   for (const auto& x : rows) {
     CAPTURE(x.what);
