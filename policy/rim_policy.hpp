@@ -42,8 +42,8 @@
 //   "funnel" (a copy also leaves from it), "handoff" (masquerade first; once the new path has been
 //   good for `samples` reports, hand the connection to that host). A flow is not moved again
 //   within dwell_ms; a host that received icmp_errors or more ICMP errors (unreachable, time
-//   exceeded, source quench) in a report counts as bad for its flows too. "chain" (optional, peers'
-//   names): the flow is masqueraded through these hosts in order (a reflector chain) instead of
+//   exceeded, source quench) in a report counts as bad for its flows too. "chain" (optional, the
+//   rim members' names, /peers or the host itself: every host loads the same profiles): the flow is masqueraded through these hosts in order (a reflector chain) instead of
 //   via the best single host, and a hand-off goes to the chain's last host.
 // The rim's members are the node's group (/peers): only they may hand a flow here or take one.
 

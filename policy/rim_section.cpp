@@ -41,7 +41,7 @@ bool operator==(const rim_section& x, const rim_section& y) { return detail::equ
 
 namespace detail {
 
-rim_reaction parse_rim_reaction(const value_ref& v, const std::vector<peer>& peers) {
+rim_reaction parse_rim_reaction(const value_ref& v, const policy& out) {
   v.expect_object({"on_loss", "loss_pct", "samples", "dwell_ms", "icmp_errors", "chain"});
   rim_reaction r;
   if (auto x = v.find("on_loss")) r.on_loss = static_cast<rim_move>(one_of(*x, move_names, "a rim move"));
@@ -59,9 +59,10 @@ rim_reaction parse_rim_reaction(const value_ref& v, const std::vector<peer>& pee
     for (std::size_t i = 0; i < n; ++i) {
       auto hop = x->at(i);
       std::string name = hop.as_string();
-      bool known = false;
-      for (const auto& p : peers) known = known || p.name == name;
-      if (!known) hop.fail(describe(hop.value()) + " is not one of /peers (the rim's other members)");
+      // Every rim host loads the same profiles: a hop is a peer or the host itself.
+      bool known = name == out.identity.name;
+      for (const auto& p : out.peers) known = known || p.name == name;
+      if (!known) hop.fail(describe(hop.value()) + " is not /identity/name nor one of /peers (the rim's members)");
       for (const auto& seen : r.chain)
         if (seen == name) hop.fail(describe(hop.value()) + " is in the chain twice");
       r.chain.push_back(std::move(name));

@@ -12,7 +12,7 @@ void parse_rim(const value_ref& v, policy& out);
 json rim_json(const policy& p);
 void rim_text(const policy& p, std::string& out);
 /// A profile's "rim" object (rim_policy.hpp).
-rim_reaction parse_rim_reaction(const value_ref& v, const std::vector<peer>& peers);
+rim_reaction parse_rim_reaction(const value_ref& v, const policy& out);
 json rim_reaction_json(const rim_reaction& r);
 
 }  // namespace baton::policy::detail

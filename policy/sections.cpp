@@ -416,7 +416,7 @@ void parse_profiles(const value_ref& v, policy& out) {
     }
     if (auto x = item.find("compress")) p.compress = x->as_bool();
     if (auto x = item.find("encrypt")) p.encrypt = x->as_bool();
-    if (auto x = item.find("rim")) p.rim = parse_rim_reaction(*x, out.peers);
+    if (auto x = item.find("rim")) p.rim = parse_rim_reaction(*x, out);
     out.profiles.push_back(std::move(p));
   }
 }

@@ -123,7 +123,7 @@ std::vector<std::uint32_t> management_object::chain_of(const policy::rim_reactio
                                                      std::string& why) const {
   std::vector<std::uint32_t> out;
   for (const auto& name : r.chain) {
-    std::uint32_t address = 0;
+    std::uint32_t address = name == policy_->identity.name ? policy_->identity.address : 0;
     for (const auto& p : policy_->peers)
       if (p.name == name) address = p.at.address;
     if (address == 0 || std::find(available.begin(), available.end(), address) == available.end()) {
@@ -162,7 +162,8 @@ std::vector<decision> management_object::decide(const std::vector<std::uint32_t>
         d.target = chain.back();
       }
       d.reason = "masqueraded via " + policy::format_ipv4(f.view.via) + " with " + pct(f.view.loss_pct) +
-                 " retransmitted for " + std::to_string(f.view.good_run) + " reports: hand the connection to it";
+                 " retransmitted for " + std::to_string(f.view.good_run) + " reports: hand the connection to " +
+                 (r.chain.empty() ? std::string("it") : "the chain's last host " + policy::format_ipv4(d.target));
     } else if (f.view.bad_run >= r.samples && !r.chain.empty()) {
       std::string why;
       d.chain = chain_of(r, available, why);

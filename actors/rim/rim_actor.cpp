@@ -604,9 +604,12 @@ void decide(rim_actor_type* self) {
     st.events->add(node::severity::info, "rim_management_note", {{"flow", text(n.flow)}, {"reason", n.text}});
   for (auto& d : st.manage->decide(available, now_ms())) {
     ++st.counters.decisions;
+    // A reflector chain reads as its hops, first to last.
+    std::string target = d.chain.empty() ? name_of(self, d.target) : std::string();
+    for (auto hop : d.chain) target += (target.empty() ? "" : " -> ") + name_of(self, hop);
     st.events->add(node::severity::info, "rim_decision",
                    {{"flow", text(d.flow)}, {"host", name_of(self, d.sender)}, {"move", move_text(d.move)},
-                    {"target", name_of(self, d.target)}, {"reason", d.reason}});
+                    {"target", target}, {"reason", d.reason}});
     caf::actor host;
     if (d.sender == st.self_address) host = caf::actor_cast<caf::actor>(self);
     else if (auto l = st.links.find(d.sender); l != st.links.end()) host = l->second;
@@ -614,9 +617,9 @@ void decide(rim_actor_type* self) {
       auto& st = self->state;
       if (!ok) ++st.counters.decisions_failed;
       if (st.manage) st.manage->done(d, ok, now_ms());
-      remember_decision(self, {text(d.flow), move_text(d.move), name_of(self, d.target), d.reason, outcome});
+      remember_decision(self, {text(d.flow), move_text(d.move), target, d.reason, outcome});
       st.events->add(ok ? node::severity::info : node::severity::warning, "rim_decision_done",
-                     {{"flow", text(d.flow)}, {"move", move_text(d.move)}, {"target", name_of(self, d.target)},
+                     {{"flow", text(d.flow)}, {"move", move_text(d.move)}, {"target", target},
                       {"outcome", outcome}});
     };
     if (!host) {

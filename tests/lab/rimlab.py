@@ -22,8 +22,8 @@ write(..., mesh=True) also joins the rim hosts pairwise (their LAN, clean, unemu
 links and the IP-in-IP between them take it, so a host's own path to the client can turn lossy
 while what it masquerades through another host does not cross it.
 write(..., manage=(profiles, manage)) adds the policy's "profiles" and the rim section's "manage"
-(the management object's rules). The client also has CLIENT_STAY (a second address) for fetches
-a test wants left where they are.
+(the management object's rules). The client also has CLIENT_STAY and CLIENT_CHAIN (more
+addresses) for fetches a test's rules treat apart.
 
 Usage: rimlab.py DIR [--rate M] [--delay MS] [--lossy PCT]   Prints the topology's path.
 """
@@ -37,6 +37,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 CLIENT, ROUTER = "10.40.0.2", "10.40.0.1"
 CLIENT_STAY = "10.40.0.3"
+CLIENT_CHAIN = "10.40.0.4"
 HOSTS = {"a": "10.41.1.2", "c": "10.41.2.2", "e": "10.41.3.2", "f": "10.41.4.2"}
 ROUTER_SIDE = {"a": "10.41.1.1", "c": "10.41.2.1", "e": "10.41.3.1", "f": "10.41.4.1"}
 SERVICE_PORT, RIM_PORT = 8080, 7410
@@ -83,7 +84,7 @@ def write(directory, rate=50, delay=5, handoff_timeout_ms=1000, lossy=30, manage
         "router": {"sysctls": {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 0,
                                "net.ipv4.conf.default.rp_filter": 0}},
     }
-    links = [{"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24", f"{CLIENT_STAY}/24"]},
+    links = [{"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24", f"{CLIENT_STAY}/24", f"{CLIENT_CHAIN}/24"]},
               "b": {"node": "router", "ifname": "eth0", "addresses": [f"{ROUTER}/24"]}}]
     for i, (name, address) in enumerate(HOSTS.items()):
         if name not in members:

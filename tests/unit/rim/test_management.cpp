@@ -306,6 +306,7 @@ TEST_CASE("a profile's reflector chain: the flow is masqueraded through it, then
   REQUIRE(next.size() == 1);
   CHECK(next[0].move == policy::rim_move::handoff);
   CHECK(next[0].target == E);
+  CHECK(next[0].reason.find("the chain's last host 10.41.3.2") != std::string::npos);
 
   // A chain host that is not reachable: no move, a note.
   script broken(R"({"on_loss": "masquerade", "loss_pct": 2, "samples": 1, "dwell_ms": 0, "chain": ["c", "e"]})");

@@ -123,6 +123,14 @@ TEST_CASE("the rim's management rules and a profile's rim reaction load, round-t
   CHECK(load_policy(to_json(p)) == p);
   CHECK(to_text(p).find("management object") != std::string::npos);
 
+  // A chain names the rim's members: its peers and the host itself (every host loads the same profiles).
+  auto chained = load_policy_text(with(R"("peers": [{"name": "c", "address": "10.41.2.2", "port": 4790}],
+      "profiles": [{"name": "move", "rim": {"on_loss": "masquerade", "chain": ["c", "a"]}}],)",
+                                       R"({"rules": [{"name": "all", "default": true, "profile": "move"}]})"));
+  CHECK(chained.profiles[0].rim.chain == std::vector<std::string>{"c", "a"});
+  CHECK(load_policy(to_json(chained)) == chained);
+  CHECK(to_text(chained).find("through c -> a") != std::string::npos);
+
   struct row {
     const char* what;
     std::string text;
@@ -146,7 +154,7 @@ TEST_CASE("the rim's management rules and a profile's rim reaction load, round-t
     {"no rules", with(profiles, R"({"interval_ms": 500})"), "/rim/manage", "rules"},
     {"a chain host not in /peers", with(R"("peers": [{"name": "c", "address": "10.41.2.2", "port": 4790}],
         "profiles": [{"name": "move", "rim": {"chain": ["c", "x"]}}],)", rules),
-     "/profiles/0/rim/chain/1", "not one of /peers"},
+     "/profiles/0/rim/chain/1", "nor one of /peers"},
     {"a chain host twice", with(R"("peers": [{"name": "c", "address": "10.41.2.2", "port": 4790}],
         "profiles": [{"name": "move", "rim": {"chain": ["c", "c"]}}],)", rules),
      "/profiles/0/rim/chain/1", "twice"},
