@@ -10,7 +10,7 @@
 //   peers     [{name, address, port, console?}]  console: the peer's "HOST:PORT" (web console)
 //   timers    document 004's timers                                        defaults below
 //   group     {peers: [peer names], discovery_broadcast, quorum}
-//   io        {backend, interfaces, mode, ipip: {encap, decap, local, remote}}
+//   io        {backend, interfaces, mode, ipip: {encap, decap, local, remote}, clamp_mss}
 //   profiles  [{name, action, spoof, three_way_handshake, priority, disposition, mss, compress,
 //               encrypt}]
 //   rules     the node's rule list (see rule_list.hpp for its grammar)
@@ -124,6 +124,10 @@ struct io_section {
   std::vector<io_interface> interfaces;  // in order: pass-through forwards 0 -> 1 and 1 -> 0
   io_mode mode = io_mode::passthrough;
   ipip_section ipip;
+  /// TCP SYNs the node sends into an IP-in-IP tunnel get an MSS that fits the port's MTU with the
+  /// tunnel header (1440 on 1500 bytes); a host agent also lowers the MSS of the SYN-ACKs its
+  /// services send from virtual addresses, so the uploads that come back through the tunnel fit.
+  bool clamp_mss = true;
 };
 
 enum class profile_action : std::uint8_t { forward, drop };

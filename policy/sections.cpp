@@ -107,7 +107,7 @@ auto fields(const io_interface& x) {
 }
 auto fields(const io_section& x) {
   return std::make_tuple(field("backend", x.backend), field("interfaces", x.interfaces), field("mode", x.mode),
-                         field("ipip", x.ipip));
+                         field("ipip", x.ipip), field("clamp_mss", x.clamp_mss).when(!x.clamp_mss));
 }
 auto fields(const profile& x) {
   return std::make_tuple(field("name", x.name), field("action", x.action), field("spoof", x.spoof),
@@ -324,7 +324,7 @@ void group_text(const policy& p, std::string& out) {
 // io -------------------------------------------------------------------------------------------
 
 void parse_io(const value_ref& v, policy& out) {
-  v.expect_object({"backend", "interfaces", "mode", "ipip"});
+  v.expect_object({"backend", "interfaces", "mode", "ipip", "clamp_mss"});
   auto& io = out.io;
   if (auto b = v.find("backend")) io.backend = static_cast<io_backend>(one_of(*b, backend_names, "an I/O backend"));
   if (auto list = v.find("interfaces")) {
@@ -367,6 +367,7 @@ void parse_io(const value_ref& v, policy& out) {
     if (io.ipip.encap && !t->has("local")) t->fail("missing required key \"local\" (encap is on)");
     if (io.ipip.encap && !t->has("remote")) t->fail("missing required key \"remote\" (encap is on)");
   }
+  if (auto x = v.find("clamp_mss")) io.clamp_mss = x->as_bool();
 }
 std::vector<std::string> interface_names(const io_section& io) {
   std::vector<std::string> names;
@@ -386,6 +387,7 @@ void io_text(const policy& p, std::string& out) {
   auto addr = [](std::uint32_t a) { return a ? format_ipv4(a) : std::string("any"); };
   if (io.ipip.encap) s += "; ipip encap " + addr(io.ipip.local) + " -> " + addr(io.ipip.remote);
   if (io.ipip.decap) s += "; ipip decap at " + addr(io.ipip.local);
+  if (!io.clamp_mss) s += "; tunnelled SYNs keep their MSS";
   line(out, "io", s);
 }
 

@@ -126,7 +126,9 @@ io_runtime::~io_runtime() { stop(); }
 void io_runtime::begin(const policy::policy& p) {
   if (loop_) return;
   pool_ = std::make_unique<net::buffer_pool>(net::buffer_pool_config{});
-  loop_ = std::make_unique<net::packet_loop>(*pool_);
+  net::packet_loop_config cfg;
+  cfg.clamp_tunnelled_mss = p.io.clamp_mss;
+  loop_ = std::make_unique<net::packet_loop>(*pool_, cfg);
   classify_ = &add_stage(std::make_unique<net::classify_stage>(loop_->epoch(), net::classify_table::from(p)));
 }
 

@@ -22,7 +22,10 @@
 #include "actors/slr/load_index.hpp"
 #include "actors/slr/slr_actor.hpp"
 #include "actors/slr/sock_diag.hpp"
+#include "net/io/raw_ipv4_port.hpp"
 #include "net/packet/flow_advert.hpp"
+#include "net/packet/mss_clamp.hpp"
+#include "net/slr/mss_rules.hpp"
 #include "policy/policy.hpp"
 #include "policy/rules.hpp"
 
@@ -77,6 +80,7 @@ struct host_state {
   std::unique_ptr<load_index> loads;
   std::vector<std::pair<subnet, double>> last_loads;
   std::string last_error;           // of the load index
+  std::uint16_t mss_clamp = 0;      // the MSS SYN-ACKs from virtual addresses get; 0 = not clamped
   std::string last_progress_error;  // of the stalled-flow check
   std::unique_ptr<advert_socket> adverts;
   // When each stalled flow was last advertised: once per progress timeout per flow.
@@ -159,7 +163,7 @@ void check_progress(host_pointer self) {
 }
 
 caf::behavior host_impl(host_pointer self, std::shared_ptr<node::io_runtime> io,
-                        node::event_log* events, policy::slr_section cfg, std::string name) {
+                        node::event_log* events, policy::slr_section cfg, std::string name, bool clamp_mss) {
   auto& st = self->state;
   st.io = std::move(io);
   st.events = events;
@@ -180,6 +184,20 @@ caf::behavior host_impl(host_pointer self, std::shared_ptr<node::io_runtime> io,
   self->send(self, progress_atom::value);
   std::string subnets;
   for (auto& s : st.cfg.virtual_subnets) subnets += (subnets.empty() ? "" : " ") + policy::to_string(s);
+  if (clamp_mss) {
+    // The services' SYN-ACKs leave directly; the client's segments come back through tunnels.
+    std::vector<std::string> sources;
+    for (auto& s : st.cfg.virtual_subnets) sources.push_back(policy::to_string(s));
+    const std::uint16_t mss = net::tunnelled_mss(net::raw_ipv4_config{}.mtu);
+    try {
+      net::install_mss_clamp(sources, mss);
+      st.mss_clamp = mss;
+      self->attach_functor([](const caf::error&) { net::remove_mss_clamp(); });
+      st.events->add(severity::info, "syn_ack_mss_clamp", {{"mss", std::to_string(mss)}, {"sources", subnets}});
+    } catch (const std::exception& e) {
+      st.events->add(severity::error, "syn_ack_mss_clamp_failed", {{"reason", e.what()}});
+    }
+  }
   st.events->add(severity::info, "host_agent_started",
                  {{"virtual_subnets", subnets},
                   {"tunnel_address", policy::format_ipv4(st.cfg.tunnel_address)},
@@ -216,7 +234,9 @@ caf::behavior host_impl(host_pointer self, std::shared_ptr<node::io_runtime> io,
       s.fact("level", node::scalar("host"))
         .fact("name", node::scalar(st.self_name))
         .fact("tunnel_address", node::scalar(policy::format_ipv4(st.cfg.tunnel_address)))
-        .fact("load_error", node::scalar(st.last_error));
+        .fact("load_error", node::scalar(st.last_error))
+        .fact("syn_ack_mss", node::scalar(std::uint64_t{st.mss_clamp}))
+        .fact("syn_acks_clamped", node::scalar(st.mss_clamp ? net::mss_clamped_count() : std::int64_t{-1}));
       s.tables.push_back(links_table("uppers", st.uppers, false));
       node::status_table loads{"loads", "subnet", {{"subnet", node::column_kind::key, ""},
                                                    {"load", node::column_kind::gauge,
@@ -238,7 +258,7 @@ caf::actor spawn_host_agent(caf::actor_system& sys, std::shared_ptr<node::io_run
                             node::event_log& events, const policy::policy& p) {
   // Detached: a load command may block for up to its timeout. The policy defaults
   // slr.tunnel_address to the identity's address.
-  return sys.spawn<caf::detached>(host_impl, std::move(io), &events, *p.slr, p.identity.name);
+  return sys.spawn<caf::detached>(host_impl, std::move(io), &events, *p.slr, p.identity.name, p.io.clamp_mss);
 }
 
 }  // namespace baton::slr

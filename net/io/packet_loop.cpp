@@ -13,6 +13,8 @@
 #include "net/io/clock.hpp"
 #include "net/packet/checksum.hpp"
 #include "net/packet/frag_needed.hpp"
+#include "net/packet/ipv4.hpp"
+#include "net/packet/mss_clamp.hpp"
 #include "net/packet/packet_fields.hpp"
 
 namespace baton::net {
@@ -297,6 +299,12 @@ bool packet_loop::icmp_allowed() noexcept {
 
 void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
   if (v.port >= ports_.size()) return drop(b, drop_reason::no_route, parse_status::ok);
+  // A tunnelled SYN: its receiver's segments must fit the tunnel (checked by its first bytes:
+  // IPv4, IHL 5, protocol 4, so other datagrams cost one compare).
+  if (config_.clamp_tunnelled_mss && b->size() >= 60 && b->data().data[0] == 0x45 &&
+      b->data().data[9] == ip_protocol_ipip &&
+      clamp_tunnelled_syn_mss(b->data(), tunnelled_mss(ports_[v.port]->mtu())) == mss_clamp_result::clamped)
+    bump(live_.mss_clamped);
   if (b->size() > ports_[v.port]->mtu()) {
     // A tunnel datagram too long for its port: the inner datagram's sender is told the tunnel's
     // MTU (its TCP then sends shorter segments) instead of losing every long one unheard. The

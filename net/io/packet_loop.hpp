@@ -37,6 +37,9 @@ struct packet_loop_config {
   std::size_t batch_size = max_batch_size;        // datagrams received per port per turn
   std::chrono::milliseconds idle_wait{20};         // longest wait when idle: bounds stop latency
   bool verify_ipv4_checksum = true;                // a wrong header checksum is malformed
+  /// A TCP SYN leaving in an IP-in-IP datagram gets an MSS that fits the port's MTU with the
+  /// tunnel's header (mss_clamp.hpp): the peers' default MSS would not (policy io.clamp_mss).
+  bool clamp_tunnelled_mss = true;
 };
 
 /// Per-stage counts, declared once (net/io/counter_list.hpp).
@@ -67,7 +70,8 @@ struct named_port_stats {
   COUNTER(thread_cpu_ns, "CPU time of the loop thread in ns (updated when idle and at stop)")  \
   COUNTER(command_errors, "posted commands that threw")                                        \
   COUNTER(icmp_frag_needed, "tunnel datagrams too long for their port, answered with ICMP fragmentation needed") \
-  COUNTER(icmp_rate_limited, "ICMP fragmentation needed not sent: over the rate limit (the datagram is dropped)")
+  COUNTER(icmp_rate_limited, "ICMP fragmentation needed not sent: over the rate limit (the datagram is dropped)") \
+  COUNTER(mss_clamped, "TCP SYNs leaving in IP-in-IP whose MSS was lowered to fit the port's MTU")
 /// The buffer pool's, read from the pool at snapshot time.
 #define BATON_POOL_COUNTERS(COUNTER, GAUGE)                                                    \
   GAUGE(pool_capacity, "buffers in the pool")                                                  \

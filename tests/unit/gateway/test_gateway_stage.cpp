@@ -8,7 +8,9 @@
 #include <set>
 #include <string>
 
+#include "net/packet/checksum.hpp"
 #include "net/packet/ipip.hpp"
+#include "net/packet/tcp.hpp"
 #include "tests/unit/gateway/gateway_rig.hpp"
 
 using namespace baton::net;
@@ -482,10 +484,28 @@ TEST_CASE("gateway: direct server return wraps the datagram in IP-in-IP to the b
   gateway_flow_info info;
   REQUIRE(m.gw->find_flow(client_key(client_ip, sport, 80), info));
   CHECK(outer.dst() == info.backend_addr);
-  // The backend's host-side decapsulation gets the client's datagram exactly as sent.
+  // The backend's host-side decapsulation gets the client's datagram as sent, but for the SYN's
+  // MSS, lowered so the backend's segments would fit a 1500-byte link inside the tunnel (the
+  // loop's clamp), with its checksum still right.
   bytes_view inner;
   REQUIRE(ipip_decapsulate(bytes_view(*out), inner) == parse_status::ok);
-  CHECK(std::vector<std::uint8_t>(inner.begin(), inner.end()) == in);
+  CHECK(verify_l4_checksum(inner) == parse_status::ok);
+  tcp_options_summary sent, got;
+  REQUIRE(summarize_tcp_options(tcp_view(bytes_view(in).sub(20)).options(), sent) == parse_status::ok);
+  REQUIRE(summarize_tcp_options(tcp_view(inner.sub(20)).options(), got) == parse_status::ok);
+  CHECK(sent.mss == 1460);
+  CHECK(got.mss == 1440);
+  CHECK(m.loop.snapshot().mss_clamped == 1);
+  std::vector<std::uint8_t> restored(inner.begin(), inner.end());
+  REQUIRE(restored.size() == in.size());
+  for (std::size_t i : {36, 37}) restored[i] = in[i];  // the TCP checksum
+  for (std::size_t i = 40; i + 4 <= restored.size(); ++i)
+    if (restored[i] == 2 && restored[i + 1] == 4) {
+      restored[i + 2] = in[i + 2];
+      restored[i + 3] = in[i + 3];
+      break;
+    }
+  CHECK(restored == in);
   CHECK(m.gw->counters().dsr_encapsulated == 1);
 
   // Later segments of the flow go to the same backend.

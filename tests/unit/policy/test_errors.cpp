@@ -157,6 +157,7 @@ TEST_CASE("malformed policies are refused with pointer and reason") {
       {"unknown mode", doc(R"("io": {"mode": "router"})"), "/io/mode", R"("router" is not an I/O mode)"},
       {"encap without remote", doc(R"("io": {"ipip": {"encap": true, "local": "10.0.0.1"}})"), "/io/ipip",
        R"(missing required key "remote")"},
+      {"clamp not a boolean", doc(R"("io": {"clamp_mss": 1440})"), "/io/clamp_mss", "expected true or false"},
       {"tunnel endpoint bad", doc(R"("io": {"ipip": {"decap": true, "local": "10.0.0"}})"), "/io/ipip/local",
        "is not an IPv4 address"},
       // profiles

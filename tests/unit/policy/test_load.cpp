@@ -30,7 +30,7 @@ const char* everything = R"({
   "timers": {"master_watchdog_ms": 300, "master_offer_ms": 150, "rebalance_ms": 5000, "k": 7200, "work_units": 4096},
   "group": {"peers": ["hub-3", "hub-2"], "discovery_broadcast": true},
   "io": {"backend": "af_packet", "interfaces": ["lan0", "wan0"], "mode": "passthrough",
-         "ipip": {"encap": true, "decap": true, "local": "10.20.0.11", "remote": "192.0.2.50"}},
+         "ipip": {"encap": true, "decap": true, "local": "10.20.0.11", "remote": "192.0.2.50"}, "clamp_mss": false},
   "profiles": [
     {"name": "unspoofed"},
     {"name": "fast", "spoof": true, "three_way_handshake": false, "priority": 3, "disposition": "discard",
@@ -78,6 +78,7 @@ TEST_CASE("a minimal policy gets the documents' defaults") {
   CHECK(p.group.peers.empty());
   CHECK_FALSE(p.group.discovery_broadcast);
   CHECK(p.io.backend == io_backend::memory);
+  CHECK(p.io.clamp_mss);  // tunnels must not black-hole the peers' default MSS
   CHECK(p.io.mode == io_mode::passthrough);
   CHECK_FALSE(p.io.ipip.encap);
   CHECK(p.profiles.empty());
@@ -111,6 +112,7 @@ TEST_CASE("every section is read into its typed form") {
   CHECK(p.io.interfaces[1].name == "wan0");
   CHECK(p.io.ipip.encap);
   CHECK(p.io.ipip.remote == 0xc0000232u);
+  CHECK_FALSE(p.io.clamp_mss);
   REQUIRE(p.profiles.size() == 3);
   const profile* fast = p.find_profile("fast");
   REQUIRE(fast != nullptr);
@@ -178,7 +180,7 @@ TEST_CASE("the text form lists every section") {
       "           hub-3 10.20.0.13:7401 console 10.20.0.13:9100\n",
       "timers     master watchdog 300 ms, master offer 150 ms, rebalance 5000 ms, K 7200, work units 4096\n",
       "group      peers hub-3, hub-2; discovery broadcast on; quorum 1\n",
-      "io         backend af_packet, interfaces lan0, wan0, mode passthrough; ipip encap 10.20.0.11 -> 192.0.2.50; ipip decap at 10.20.0.11\n",
+      "io         backend af_packet, interfaces lan0, wan0, mode passthrough; ipip encap 10.20.0.11 -> 192.0.2.50; ipip decap at 10.20.0.11; tunnelled SYNs keep their MSS\n",
       "profiles   unspoofed: forward, priority 0\n",
       "           fast: forward, spoof (three-way handshake off, disposition discard), priority 3, mss 1400, compress, encrypt\n",
       "rules      0 a: port 80 and dst 10.0.0.0/8 -> fast\n",
