@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "net/io/clock.hpp"
 #include "net/io/interface.hpp"
 
 namespace baton::net {
@@ -40,11 +41,28 @@ tun_port::tun_port(buffer_pool& pool, const tun_port_config& config, opened devi
     if (config.mtu > pool.data_size())
       throw std::invalid_argument("tun_port: MTU larger than the pool's buffers");
     set_interface_mtu(name(), config.mtu);
+    if (config.queue_length > 0) set_interface_tx_queue_length(name(), config.queue_length);
     if (config.bring_up) set_interface_up(name());
   } catch (...) {
     ::close(fd_);
     throw;
   }
+  try {
+    kernel_ = std::make_unique<link_counters>(name());
+    // A device that outlived an earlier reader keeps its count: only new drops are ours.
+    kernel_drops_seen_ = kernel_->tx_dropped().value_or(0);
+  } catch (const std::exception&) {
+    kernel_.reset();  // drops go uncounted rather than the port unopened
+  }
+}
+
+void tun_port::read_kernel_drops() noexcept {
+  drops_read_ns_ = static_cast<std::int64_t>(steady_clock_ns());
+  if (!kernel_) return;
+  const auto dropped = kernel_->tx_dropped();
+  if (!dropped || *dropped <= kernel_drops_seen_) return;
+  bump(counters_.rx_kernel_drops, *dropped - kernel_drops_seen_);
+  kernel_drops_seen_ = *dropped;
 }
 
 tun_port::~tun_port() { ::close(fd_); }
@@ -67,6 +85,8 @@ std::size_t tun_port::receive_batch(packet_batch& batch, std::chrono::millisecon
         bump(counters_.rx_errors);
         break;
       }
+      // Drained: a good moment to ask what the kernel could not queue (one netlink round trip).
+      if (static_cast<std::int64_t>(steady_clock_ns()) - drops_read_ns_ > 100'000'000) read_kernel_drops();
       if (added != 0 || waited || !wait_readable(fd_, timeout)) break;
       waited = true;
       continue;
