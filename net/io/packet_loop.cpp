@@ -12,6 +12,7 @@
 
 #include "net/io/clock.hpp"
 #include "net/packet/checksum.hpp"
+#include "net/packet/fragment.hpp"
 #include "net/packet/frag_needed.hpp"
 #include "net/packet/ipv4.hpp"
 #include "net/packet/mss_clamp.hpp"
@@ -306,6 +307,9 @@ void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
       clamp_tunnelled_syn_mss(b->data(), tunnelled_mss(ports_[v.port]->mtu())) == mss_clamp_result::clamped)
     bump(live_.mss_clamped);
   if (b->size() > ports_[v.port]->mtu()) {
+    // A datagram without DF (a tunnel copies the inner datagram's DF): sent in fragments, which
+    // the receiving node's kernel reassembles.
+    if (ipv4_fragment_count(b->data(), ports_[v.port]->mtu()) > 1) return emit_fragments(b, v.port);
     // A tunnel datagram too long for its port: the inner datagram's sender is told the tunnel's
     // MTU (its TCP then sends shorter segments) instead of losing every long one unheard. The
     // ICMP leaves by the same port, which routes by address.
@@ -324,6 +328,34 @@ void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
   packet_batch& out = tx_[v.port];
   if (out.full()) flush(v.port);
   out.push(b);
+}
+
+void packet_loop::emit_fragments(packet_buffer* b, port_id out) noexcept {
+  const std::size_t mtu = ports_[out]->mtu();
+  const std::size_t count = ipv4_fragment_count(b->data(), mtu);
+  // 64 KiB over 68-byte fragments would be ~1400; a buffer pool this side of that is the bound.
+  constexpr std::size_t most = 64;
+  packet_buffer* rest[most];
+  if (count > most + 1) return drop(b, drop_reason::oversize, parse_status::ok);
+  for (std::size_t i = 1; i < count; ++i) {
+    rest[i - 1] = pool_.acquire();
+    if (rest[i - 1] == nullptr || rest[i - 1]->reset().size < mtu) {
+      for (std::size_t j = 0; j < i; ++j)
+        if (rest[j] != nullptr) pool_.release(rest[j]);
+      return drop(b, drop_reason::oversize, parse_status::ok);
+    }
+    rest[i - 1]->set_size(write_ipv4_fragment(b->data(), mtu, i, rest[i - 1]->reset()));
+  }
+  b->set_size(cut_to_first_ipv4_fragment(b->data(), mtu));
+  bump(live_.fragmented);
+  bump(live_.fragments_sent, count);
+  packet_batch& batch = tx_[out];
+  if (batch.full()) flush(out);
+  batch.push(b);
+  for (std::size_t i = 0; i + 1 < count; ++i) {
+    if (batch.full()) flush(out);
+    batch.push(rest[i]);
+  }
 }
 
 void packet_loop::drop(packet_buffer* b, drop_reason why, parse_status status) noexcept {

@@ -71,7 +71,9 @@ struct named_port_stats {
   COUNTER(command_errors, "posted commands that threw")                                        \
   COUNTER(icmp_frag_needed, "tunnel datagrams too long for their port, answered with ICMP fragmentation needed") \
   COUNTER(icmp_rate_limited, "ICMP fragmentation needed not sent: over the rate limit (the datagram is dropped)") \
-  COUNTER(mss_clamped, "TCP SYNs leaving in IP-in-IP whose MSS was lowered to fit the port's MTU")
+  COUNTER(mss_clamped, "TCP SYNs leaving in IP-in-IP whose MSS was lowered to fit the port's MTU") \
+  COUNTER(fragmented, "datagrams without DF too long for their port, sent in fragments")          \
+  COUNTER(fragments_sent, "fragments those datagrams were sent in")
 /// The buffer pool's, read from the pool at snapshot time.
 #define BATON_POOL_COUNTERS(COUNTER, GAUGE)                                                    \
   GAUGE(pool_capacity, "buffers in the pool")                                                  \
@@ -158,6 +160,8 @@ class packet_loop {
   // Whether a TCP segment whose options do not walk goes past the parse step (stage.hpp).
   bool bad_tcp_options_taken() const noexcept;
   void emit(packet_buffer* b, const verdict& v) noexcept;
+  /// `b` (no DF, too long for `out`) as fragments: b keeps the first, pool buffers the rest.
+  void emit_fragments(packet_buffer* b, port_id out) noexcept;
   void drop(packet_buffer* b, drop_reason why, parse_status status) noexcept;
   void flush(port_id out) noexcept;
   void wait_for_work(std::chrono::milliseconds wait) noexcept;

@@ -116,7 +116,9 @@ std::size_t raw_ipv4_port::receive_batch(packet_batch& batch, std::chrono::milli
       packet_buffer* b = rx_buffers_[i];
       const std::size_t len = rx_msgs_[i].msg_len;
       note_kernel_drops(rx_msgs_[i].msg_hdr);
-      if ((rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > mtu()) {
+      // Longer than the MTU is fine: the kernel reassembled a datagram that came in fragments
+      // (a tunnel datagram whose inner one allowed it). Only what the buffer cut is refused.
+      if ((rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
         bump(counters_.rx_oversize);
         pool_->release(b);
         continue;

@@ -34,7 +34,8 @@ struct raw_ipv4_config {
   std::string name = "raw";
   std::string bind_interface;  // empty: the routing table chooses; else SO_BINDTODEVICE (which
                                // also limits receiving to datagrams that came in on it)
-  std::size_t mtu = 1500;      // larger datagrams are refused by the loop (oversize) and on receive
+  std::size_t mtu = 1500;      // larger datagrams leave in fragments (DF clear) or are refused by the
+                               // loop (oversize); received ones may be longer (reassembled)
   int receive_protocol = 0;    // 0: send-only; 1..254: also receive this IP protocol (4: IP-in-IP)
 };
 

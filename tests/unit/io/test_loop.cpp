@@ -211,6 +211,37 @@ TEST_CASE("encapsulation past the output MTU is refused as oversize") {
   CHECK(s.rx_packets == 2);
 }
 
+TEST_CASE("a tunnel datagram too long for its port leaves in fragments when its inner one allows it") {
+  memory_rig rig(2);
+  rig.pass->publish(pass_through_table{}.route(
+      0, 1, tunnel_action::encapsulate, ipip_tunnel{ip4(1, 1, 1, 1), ip4(2, 2, 2, 2), 64, 0}));
+  auto original = udp_packet(7, 1500 - 32);  // 1500 bytes: 1520 once wrapped
+  original[6] = 0;                           // DF clear (the outer header copies it)
+  original[10] = original[11] = 0;
+  store_be16(&original[10], internet_checksum(bytes_view(original.data(), 20)));
+  REQUIRE(rig.ports[0]->inject(original));
+  REQUIRE(rig.pump_until_sent(*rig.ports[1]));
+  std::vector<std::uint8_t> first, second, none;
+  REQUIRE(rig.ports[1]->collect(first));
+  REQUIRE(rig.ports[1]->collect(second));
+  CHECK_FALSE(rig.ports[1]->collect(none));
+  const ipv4_view a(bytes_view(first.data(), first.size())), b(bytes_view(second.data(), second.size()));
+  CHECK(first.size() == 1500);
+  CHECK(a.more_fragments());
+  CHECK(a.fragment_offset() == 0);
+  CHECK_FALSE(b.more_fragments());
+  CHECK(b.fragment_offset() * 8u == first.size() - 20);
+  CHECK(a.identification() == b.identification());
+  // The outer data put back together is the client's datagram.
+  std::vector<std::uint8_t> inner(first.begin() + 20, first.end());
+  inner.insert(inner.end(), second.begin() + 20, second.end());
+  CHECK(inner == original);
+  const auto s = rig.loop.snapshot();
+  CHECK(s.fragmented == 1);
+  CHECK(s.fragments_sent == 2);
+  CHECK(s.drops_for(drop_reason::oversize) == 0);
+}
+
 TEST_CASE("a table swap while the loop runs changes where datagrams go and loses none") {
   // Output queues deep enough for every datagram: the test collects only at the end.
   memory_rig rig(3, buffer_pool_config{512, 128, 2048}, 1500, 4096);
