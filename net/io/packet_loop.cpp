@@ -13,6 +13,7 @@
 #include "net/io/clock.hpp"
 #include "net/packet/checksum.hpp"
 #include "net/packet/frag_needed.hpp"
+#include "net/packet/ipv4.hpp"
 #include "net/packet/packet_fields.hpp"
 
 namespace baton::net {
@@ -242,6 +243,13 @@ void packet_loop::process(packet_batch& rx) noexcept {
     if ((ctx.status == parse_status::ok || let_in) && config_.verify_ipv4_checksum &&
         !ipv4_header_checksum_ok(b->data()))
       ctx.status = parse_status::bad_checksum;
+    // Every role's stages see only segments whose checksum is right (stage.hpp). Fragments are
+    // not checked: their checksum covers the reassembled datagram.
+    if ((ctx.status == parse_status::ok || let_in) && config_.verify_l4_checksum &&
+        !ctx.fields.fragment &&
+        (ctx.fields.protocol == ip_protocol_tcp || ctx.fields.protocol == ip_protocol_udp) &&
+        verify_l4_checksum(b->data()) == parse_status::bad_checksum)
+      ctx.status = parse_status::bad_l4_checksum;
     if (ctx.status != parse_status::ok && !(let_in && ctx.status == parse_status::bad_option_length)) {
       bump(pc.dropped);
       drop(b, drop_reason::malformed, ctx.status);

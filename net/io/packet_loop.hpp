@@ -37,6 +37,11 @@ struct packet_loop_config {
   std::size_t batch_size = max_batch_size;        // datagrams received per port per turn
   std::chrono::milliseconds idle_wait{20};         // longest wait when idle: bounds stop latency
   bool verify_ipv4_checksum = true;                // a wrong header checksum is malformed
+  // A wrong TCP or UDP checksum of an unfragmented datagram is malformed (bad_l4_checksum): no
+  // stage forwards, NATs (an incremental update keeps the error but the flow entry would be made)
+  // or tunnels a segment the receiver would throw away. Ports finish the checksums that TX offload
+  // left partial (TP_STATUS_CSUMNOTREADY) before the loop sees them, so those pass.
+  bool verify_l4_checksum = true;
 };
 
 /// Per-stage counts, declared once (net/io/counter_list.hpp).
