@@ -133,6 +133,15 @@ parse_status verify_l4_checksum(bytes_view ip_packet) noexcept {
   return checksum_fold(sum) == 0xffff ? parse_status::ok : parse_status::bad_checksum;
 }
 
+parse_status verify_checksums(bytes_view ip_packet) noexcept {
+  if (!ipv4_header_checksum_ok(ip_packet)) return parse_status::bad_checksum;
+  const ipv4_view ip(ip_packet);
+  if (ip.is_fragment() || (ip.protocol() != ip_protocol_tcp && ip.protocol() != ip_protocol_udp))
+    return parse_status::ok;
+  return verify_l4_checksum(ip_packet) == parse_status::bad_checksum ? parse_status::bad_l4_checksum
+                                                                      : parse_status::ok;
+}
+
 parse_status finish_l4_checksum(bytes_span ip_packet) noexcept {
   ipv4_view ip;
   bytes_view segment;
