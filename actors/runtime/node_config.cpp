@@ -19,7 +19,7 @@ node_config::node_config(const tls_files& tls, std::size_t scheduler_threads) {
   // gets a message every few milliseconds, so the default kept both workers polling for ever:
   // 17 idle nodes of the SLR lab used 1.2-1.5 cores of this 2-core machine, and a lab's own
   // commands then took a second to start.
-  set("work-stealing.moderate-poll-attempts", std::size_t{10});
+  set("work-stealing.moderate-poll-attempts", std::size_t{1});
   // A worker with nothing to do sleeps on its condition variable; it is notified when a job is
   // queued to it from outside, and wakes every relaxed-sleep-duration to steal jobs queued
   // behind a busy worker. CAF's 10 ms made each idle worker wake 100 times a second (issue 15:
