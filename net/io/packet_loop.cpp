@@ -250,7 +250,7 @@ void packet_loop::process(packet_batch& rx) noexcept {
     // Every role's stages see only segments whose checksum is right (stage.hpp). Fragments are
     // not checked: their checksum covers the reassembled datagram.
     if ((ctx.status == parse_status::ok || let_in) && config_.verify_l4_checksum &&
-        !ctx.fields.fragment &&
+        !b->l4_checksum_known_good && !ctx.fields.fragment &&
         (ctx.fields.protocol == ip_protocol_tcp || ctx.fields.protocol == ip_protocol_udp) &&
         verify_l4_checksum(b->data()) == parse_status::bad_checksum)
       ctx.status = parse_status::bad_l4_checksum;

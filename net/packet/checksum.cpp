@@ -10,12 +10,29 @@ namespace baton::net {
 
 std::uint32_t checksum_add(bytes_view data, std::uint32_t sum) noexcept {
   // RFC 1071 §2(B): the one's-complement sum does not depend on byte order, so the words are
-  // summed as the machine loads them, 32 bits at a time into a 64-bit accumulator (no carry is
-  // lost below 16 GiB; the compiler vectorises the loop), and the folded 16-bit result is
-  // swapped to network order once. A loop over big-endian 16-bit words cost ~4x more per byte.
-  std::uint64_t acc = 0;
-  std::size_t i = 0;
+  // summed as the machine loads them and the folded 16-bit result is swapped to network order
+  // once. 8 bytes a load, the carry out of each 64-bit add added back (end-around carry), four
+  // independent accumulators: about 4x fewer instructions than one big-endian 16-bit load per
+  // word.
   const std::uint8_t* p = data.data;
+  std::size_t i = 0;
+  // Four accumulators in registers (named, not an array: GCC kept an array on the stack).
+  std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+  auto add = [](std::uint64_t& a, std::uint64_t& c, const std::uint8_t* from) {
+    std::uint64_t w;
+    std::memcpy(&w, from, 8);
+    a += w;
+    c += a < w;  // the carry out, added back below
+  };
+  for (; i + 32 <= data.size; i += 32) {
+    add(a0, c0, p + i);
+    add(a1, c1, p + i + 8);
+    add(a2, c2, p + i + 16);
+    add(a3, c3, p + i + 24);
+  }
+  std::uint64_t acc = c0 + c1 + c2 + c3;  // each < 2^32: no overflow below
+  acc += (a0 & 0xffffffffu) + (a0 >> 32) + (a1 & 0xffffffffu) + (a1 >> 32);
+  acc += (a2 & 0xffffffffu) + (a2 >> 32) + (a3 & 0xffffffffu) + (a3 >> 32);
   for (; i + 4 <= data.size; i += 4) {
     std::uint32_t w;
     std::memcpy(&w, p + i, 4);
