@@ -1,5 +1,7 @@
 #include "actors/cluster/cluster_actor.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "actors/runtime/event_log.hpp"
@@ -63,6 +65,12 @@ struct cluster_state {
   bool apply_scheduled = false;
   bool replicating = false;  // an export is on the loop; the next tick waits for it
   std::size_t flows = 0;     // the gateway's flow count, as the loop last reported it
+  // A round may be skipped when nothing can have changed since the last one (issue 15: an idle
+  // member does not wake its packet loop ten times a second): set when units are applied or
+  // taken over, cleared when a round starts; `owned_seen` is the gateway's count of owned
+  // datagrams when the last round started (every flow change is made by one of them).
+  bool units_changed = true;
+  std::uint64_t owned_seen = 0;
   cluster_replication_counters replication;
   // The segment side (traffic mode).
   net::segment_settings segment;
@@ -79,6 +87,7 @@ struct cluster_state {
 using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
 
 void schedule_apply(cluster_pointer self) {
+  self->state.units_changed = true;
   if (self->state.apply_scheduled) return;
   self->state.apply_scheduled = true;
   self->send(self, protocol::apply_atom::value);
@@ -194,6 +203,18 @@ void apply_pending(cluster_pointer self) {
 void replicate(cluster_pointer self) {
   auto& st = self->state;
   if (st.replicating) return;
+  // Nothing to export or expire: the table was empty after the last round, no datagram of an
+  // owned unit has arrived since, no unit was applied or taken over and no checkpoint is wanted.
+  const std::uint64_t owned_now = st.stage->gateway().counters().owned;
+  const bool quiet = st.flows == 0 && !st.units_changed && owned_now == st.owned_seen &&
+                     std::none_of(st.checkpoint_wanted.begin(), st.checkpoint_wanted.end(),
+                                  [](bool w) { return w; });
+  if (quiet) {
+    ++st.replication.rounds_skipped;
+    return;
+  }
+  st.units_changed = false;
+  st.owned_seen = owned_now;
   st.replicating = true;
   struct work_result {
     std::vector<unit_portion> out;

@@ -54,7 +54,8 @@ namespace baton::cluster {
   COUNTER(checkpoints, "of which checkpoints (a unit's whole state)")                \
   COUNTER(takeovers, "units taken over from another member")                         \
   COUNTER(imported_flows, "flows created from taken-over state")                     \
-  COUNTER(import_errors, "taken-over unit states that did not parse")
+  COUNTER(import_errors, "taken-over unit states that did not parse")               \
+  COUNTER(rounds_skipped, "replication rounds skipped: no flows, no owned datagram, no unit change")
 #define BATON_CLUSTER_VIEW_COUNTERS(COUNTER, GAUGE) \
   COUNTER(applied, "group views applied to the ARP side and the routes")
 #define BATON_CLUSTER_ROUTE_GAUGES(COUNTER, GAUGE)                                    \

@@ -69,6 +69,13 @@ class election {
   bool on_refused(time_ms now) noexcept;
   /// -> idle.
   void stop() noexcept { phase_ = phase::idle; }
+  /// When on_tick next acts: the joining, offering or refused deadline; time_ms::max() in the
+  /// other phases (no timer).
+  time_ms next_due() const noexcept {
+    return phase_ == phase::joining || phase_ == phase::offering || phase_ == phase::refused
+             ? deadline_
+             : time_ms::max();
+  }
 
  private:
   time_ms join_timeout_;

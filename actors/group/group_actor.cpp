@@ -6,9 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include "actors/group/group_member.hpp"
@@ -53,6 +55,11 @@ struct group_state {
   std::uint64_t unreachable = 0;     // messages for a peer with no link
   group_view last_view;              // what the role was last told
   std::uint64_t views_pushed = 0;
+  // When the ticks in flight are due, earliest first (delayed sends to self arrive in that
+  // order): a tick is scheduled for when the state machine or a link's redial is next due, and
+  // only when none in flight comes at that time or before (schedule_tick).
+  std::multiset<time_ms> ticks;
+  std::uint64_t ticks_run = 0;
 
   time_ms now() const {
     return std::chrono::duration_cast<time_ms>(clock->now() - epoch);
@@ -119,6 +126,29 @@ void send_to(group_pointer self, link& l, const message& m) {
 }
 
 /// Delivers what the state machine produced and reports its events.
+// The longest the actor sleeps without a tick, whatever is due: a bound, not a timer anything
+// waits for (every timer the state machine has is in group_member::next_due).
+constexpr time_ms longest_sleep{1000};
+
+// Schedules the next tick for when something is next due (group_member::next_due, a link's
+// next dial), instead of ticking every tick_ms: an idle member wakes for its keepalives and
+// watchdogs only (issue 15). Something due now or before ("tick again soon") gets a tick in
+// tick_ms, as the periodic tick gave it.
+void schedule_tick(group_pointer self) {
+  auto& st = self->state;
+  const time_ms now = st.now();
+  time_ms due = st.member->next_due(now);
+  const auto me = st.cfg.self.address;
+  for (auto& [id, l] : st.links)
+    if (node::dials(me, id) && !l.handle && !l.connecting) due = std::min(due, l.next_attempt);
+  time_ms delay = due <= now ? time_ms{std::max<std::uint32_t>(st.cfg.tick_ms, 1)} : due - now;
+  delay = std::min(delay, longest_sleep);
+  const time_ms at = now + delay;
+  if (!st.ticks.empty() && *st.ticks.begin() <= at) return;  // one in flight comes in time
+  st.ticks.insert(at);
+  self->delayed_send(self, delay, tick_atom::value);
+}
+
 void flush(group_pointer self) {
   auto& st = self->state;
   for (auto& out : st.member->take_outbox()) {
@@ -141,6 +171,8 @@ void flush(group_pointer self) {
       caf::anon_send(st.cfg.role, std::move(view));
     }
   }
+  // Whatever changed (a message, a tick, a role's call) may bring a timer forward.
+  schedule_tick(self);
 }
 
 void attach(group_pointer self, link& l, group_actor handle) {
@@ -172,10 +204,12 @@ void connect(group_pointer self, link& l) {
                        {{"stage", "link"}, {"peer", link.address.name},
                         {"reason", "published interface is not a baton group actor: " + reason}});
         link.next_attempt = st.now() + time_ms{st.cfg.reconnect_ms * 10};
+        schedule_tick(self);
         return;
       }
       link.next_attempt = st.now() + time_ms{st.cfg.reconnect_ms};
       st.events->add(severity::debug, "peer_unreachable", {{"peer", link.address.name}, {"reason", reason}});
+      schedule_tick(self);
     });
 }
 
@@ -206,7 +240,8 @@ void deliver(group_pointer self, const Message& m) {
 #define BATON_GROUP_LINK_COUNTERS(COUNTER, GAUGE)                                  \
   COUNTER(unknown_sender, "group messages from a link that never said hello")      \
   COUNTER(unreachable, "group messages for a peer with no link (not sent)")        \
-  COUNTER(views_pushed, "group views pushed to the role (membership changes)")
+  COUNTER(views_pushed, "group views pushed to the role (membership changes)")    \
+  COUNTER(ticks, "timer ticks run (scheduled for when a timer is next due)")
 BATON_COUNTER_STRUCT(group_link_counters, BATON_GROUP_LINK_COUNTERS)
 
 node::counter_family by_type(const char* name, const char* help,
@@ -313,7 +348,7 @@ node::role_status status(group_pointer self) {
   s.families.push_back(by_type("messages_sent", "group messages sent, by type", st.sent_by_type));
   s.families.push_back(
     by_type("messages_received", "group messages received, by type", st.received_by_type));
-  s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed});
+  s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed, st.ticks_run});
   return s;
 }
 
@@ -359,7 +394,9 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
     l.handle = nullptr;
     l.next_attempt = st.now() + time_ms{st.cfg.reconnect_ms};
     st.by_sender.erase(i);
+    schedule_tick(self);
   });
+  st.ticks.insert(st.now());  // the first tick, at once
   self->send(self, tick_atom::value);
   return {
     [=](const protocol::hello& h) {
@@ -399,10 +436,12 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
     [=](const state_handover& m) { deliver(self, m); },
     [=](tick_atom) {
       auto& st = self->state;
+      if (!st.ticks.empty()) st.ticks.erase(st.ticks.begin());  // this one
+      ++st.ticks_run;
       st.member->on_tick(st.now());
       flush(self);
       reconnect_due(self);
-      self->delayed_send(self, std::chrono::milliseconds(st.cfg.tick_ms), tick_atom::value);
+      schedule_tick(self);
     },
     [=](protocol::discover_atom, const std::string& name, std::uint32_t address,
         std::uint16_t port) {

@@ -76,7 +76,10 @@ struct group_actor_config {
   /// which registers a checkpoint. It is also sent the group's view
   /// (group_view) whenever that changes, first right after start. Empty: nobody works on units.
   caf::actor role;
-  std::uint32_t tick_ms = 5;      // how often the state machine's timers are checked
+  /// Ticks are scheduled for when a timer is next due (group_member::next_due: keepalives,
+  /// watchdogs, deadlines, resends), so an idle group wakes only for those. tick_ms is the tick
+  /// period while the state machine asks to be ticked again soon (a pass it repeats each tick).
+  std::uint32_t tick_ms = 5;
   /// Run on a thread of its own (caf::detached) rather than on CAF's shared workers: the group
   /// keeps time (200 ms watchdogs), and a worker busy with a role's or the console's work must not
   /// make it late (STYLE 14). batond sets it; tests on CAF's test coordinator leave it off.

@@ -532,6 +532,44 @@ void group_member::on(node_id from, const client_keepalive& m, time_ms now) {
 
 // ---------------------------------------------------------------- timers
 
+time_ms group_member::next_due(time_ms now) const {
+  time_ms due = time_ms::max();
+  auto at = [&](time_ms t) { due = std::min(due, t); };
+  switch (current_phase()) {
+    case phase::idle:
+      return due;
+    case phase::joining:
+    case phase::offering:
+    case phase::refused:
+      at(election_.next_due());
+      return due;
+    case phase::member:
+      // member_tick: the master watchdog (expired when more than master_watchdog has passed),
+      // then the client keepalive.
+      at(master_heard_.last() + cfg_.master_watchdog + time_ms{1});
+      at(next_client_keepalive_);
+      break;
+    case phase::master: {
+      at(members_.next_expiry(cfg_.client_watchdog, self_));
+      at(votes_.next_deadline());
+      const bool quorate = members_.size() >= cfg_.quorum;
+      if (quorate && (table_dirty_ || table_.version() != repaired_version_))
+        at(std::max(settled_at_, now));  // the assign / repair pass; repeated while units wait
+      for (unit_id u = 0; u < table_.size(); ++u) {
+        const auto& r = table_.at(u);
+        if (r.move_target != no_node) at(r.move_deadline);
+        else if (r.owner != no_node && !r.acked) at(r.last_sent + cfg_.resend_interval);
+      }
+      at(next_rebalance_);
+      at(next_master_keepalive_);
+      if (keepalive_now_) at(now);
+      break;
+    }
+  }
+  at(state_.next_due(cfg_.resend_interval));
+  return due;
+}
+
 void group_member::member_tick(time_ms now) {
   // Figure 8I: the master watchdog.
   if (master_heard_.expired(now, cfg_.master_watchdog)) {

@@ -62,6 +62,15 @@ class group_member {
   /// Checks every timer: join and offer timeouts, watchdogs, keepalive sending, rebalancing,
   /// resends.
   void on_tick(time_ms now);
+  /// When on_tick next has something to do, for a host that sleeps between ticks (issue 15: an
+  /// idle node wakes when a timer is due, not every few milliseconds): the earliest of the
+  /// election's deadline, the master watchdog's expiry, the next client or master keepalive, a
+  /// client watchdog's expiry, a join vote's deadline, a move's deadline, the next rebalance, an
+  /// assignment's or a state portion's resend. A time not after `now` means "tick again soon" (a
+  /// pass the master repeats each tick until it can finish, e.g. units held for an expected
+  /// backup); time_ms::max() when no timer runs (idle). Calling on_tick at this time, and after
+  /// every on_message, fires every timer when a tick at every millisecond would.
+  time_ms next_due(time_ms now) const;
 
   /// Master only: the roles' decision on a join that was deferred (events::join_vote). Returns
   /// false if no such join is pending (decided already, timed out, or not master).

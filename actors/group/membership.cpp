@@ -34,6 +34,13 @@ std::vector<node_id> member_table::expired(time_ms now, time_ms timeout, node_id
   return out;
 }
 
+time_ms member_table::next_expiry(time_ms timeout, node_id self) const noexcept {
+  time_ms due = time_ms::max();
+  for (const auto& [id, rec] : members_)
+    if (id != self) due = std::min(due, rec.heard.last() + timeout + time_ms{1});
+  return due;
+}
+
 double member_table::worst_loss() const noexcept {
   double worst = 0.0;
   for (const auto& [id, rec] : members_) worst = std::max(worst, rec.loss.p());
@@ -60,6 +67,12 @@ bool join_votes::take(node_id node, pending_join& out) {
   out = std::move(it->second);
   pending_.erase(it);
   return true;
+}
+
+time_ms join_votes::next_deadline() const noexcept {
+  time_ms due = time_ms::max();
+  for (const auto& [node, p] : pending_) due = std::min(due, p.deadline);
+  return due;
 }
 
 std::vector<pending_join> join_votes::take_expired(time_ms now) {

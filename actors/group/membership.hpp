@@ -70,6 +70,9 @@ class member_table {
 
   /// Members other than `self` whose watchdog has not been reset for more than `timeout`.
   std::vector<node_id> expired(time_ms now, time_ms timeout, node_id self) const;
+  /// The first time expired(t, timeout, self) can name a member (the earliest last-heard time
+  /// plus `timeout` plus 1 ms); time_ms::max() with no member but `self`.
+  time_ms next_expiry(time_ms timeout, node_id self) const noexcept;
   /// The largest loss estimate over all members (0 with no members): the master sizes one
   /// keepalive interval for the whole group on its worst link.
   double worst_loss() const noexcept;
@@ -98,6 +101,8 @@ class join_votes {
   bool take(node_id node, pending_join& out);
   /// Removes and returns every pending join whose deadline is not after `now`.
   std::vector<pending_join> take_expired(time_ms now);
+  /// The earliest deadline of a pending join; time_ms::max() with none.
+  time_ms next_deadline() const noexcept;
   void clear() noexcept { pending_.clear(); }
 
  private:

@@ -172,6 +172,19 @@ bool owned_state::collect_entry(unit_id u, entry& e, time_ms now, time_ms resend
   return true;
 }
 
+time_ms owned_state::next_due(time_ms resend) const noexcept {
+  time_ms due = time_ms::max();
+  for (unit_id u : pending_) {
+    auto it = entries_.find(u);
+    if (it == entries_.end()) return time_ms::min();  // collect() drops it: look at once
+    const entry& e = it->second;
+    if (e.backup == no_node || e.acked >= e.log.last) return time_ms::min();
+    if (e.sent < e.log.last) return time_ms::min();
+    due = std::min(due, e.last_sent + resend);
+  }
+  return due;
+}
+
 void owned_state::collect(time_ms now, time_ms resend,
                           std::vector<std::pair<node_id, message>>& out) {
   for (auto it = pending_.begin(); it != pending_.end();) {

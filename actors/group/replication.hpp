@@ -104,6 +104,10 @@ class owned_state {
                     std::vector<std::pair<node_id, message>>& out);
 
   std::size_t size() const noexcept { return entries_.size(); }
+  /// The first time collect(t, resend, ...) has something to send: the earliest resend of an
+  /// unacknowledged portion (its last send plus `resend`; a portion never sent is due at once,
+  /// time_ms::min()); time_ms::max() when everything is acknowledged.
+  time_ms next_due(time_ms resend) const noexcept;
 
  private:
   struct entry {

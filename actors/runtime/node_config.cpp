@@ -1,5 +1,7 @@
 #include "actors/runtime/node_config.hpp"
 
+#include <chrono>
+
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
@@ -17,7 +19,14 @@ node_config::node_config(const tls_files& tls, std::size_t scheduler_threads) {
   // gets a message every few milliseconds, so the default kept both workers polling for ever:
   // 17 idle nodes of the SLR lab used 1.2-1.5 cores of this 2-core machine, and a lab's own
   // commands then took a second to start.
-  set("work-stealing.moderate-poll-attempts", std::size_t{10});
+  set("work-stealing.moderate-poll-attempts", std::size_t{1});
+  // A worker with nothing to do sleeps on its condition variable; it is notified when a job is
+  // queued to it from outside, and wakes every relaxed-sleep-duration to steal jobs queued
+  // behind a busy worker. CAF's 10 ms made each idle worker wake 100 times a second (issue 15:
+  // about 0.3 % of a core per idle daemon); at 100 ms a job queued behind a long one waits at
+  // most that long more. The actors that keep time (the group's watchdogs) have threads of their
+  // own (STYLE 14), so none of them waits for a steal.
+  set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(100)});
   // CAF's own periodic "heartbeat" is off: failure detection is the group's keepalives and
   // watchdogs (DESIGN §4), because a hung peer keeps its TCP link open.
   set("middleman.heartbeat-interval", caf::timespan{0});

@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -192,15 +194,18 @@ void arp_speaker::send_announcements() noexcept {
   }
 }
 
-void arp_speaker::resolve_due(clock::time_point now) noexcept {
+arp_speaker::clock::time_point arp_speaker::resolve_due(clock::time_point now) noexcept {
   std::vector<std::uint32_t> ask;
+  auto next = clock::time_point::max();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [addr, w] : watched_) {
-      if (now < w.next_ask) continue;
-      const bool known = neighbors_.count(addr) != 0;
-      w.next_ask = now + (known ? config_.refresh_interval : config_.resolve_interval);
-      ask.push_back(addr);
+      if (now >= w.next_ask) {
+        const bool known = neighbors_.count(addr) != 0;
+        w.next_ask = now + (known ? config_.refresh_interval : config_.resolve_interval);
+        ask.push_back(addr);
+      }
+      next = std::min(next, w.next_ask);
     }
   }
   // We do not know which segment a member's group address lives on: ask on every one; only the
@@ -214,6 +219,7 @@ void arp_speaker::resolve_due(clock::time_point now) noexcept {
       send_frame(i, frame.data(), n);
       net::bump(stats_.resolutions);
     }
+  return next;
 }
 
 void arp_speaker::run() noexcept {
@@ -236,10 +242,14 @@ void arp_speaker::run() noexcept {
         announcements_left_ = 0;  // stepped down meanwhile
       }
     }
-    resolve_due(now);
-    int timeout_ms = 50;  // bounds how late a resolve or announcement may be
-    if (announcements_left_ != 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_announcement_ - now);
+    // Sleep until the next resolve or announcement is due (issue 15: no periodic wake-up while
+    // idle); watch(), announce() and the destructor wake the thread through wake_fd_.
+    auto next = resolve_due(now);
+    if (announcements_left_ != 0) next = std::min(next, next_announcement_);
+    int timeout_ms = 1000;  // a bound, not a timer: nothing waits for it
+    if (next != clock::time_point::max()) {
+      // Rounded up, so that the thread does not wake a little early and spin until it is due.
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(next - now);
       timeout_ms = static_cast<int>(std::max<long>(0, std::min<long>(timeout_ms, left.count())));
     }
     if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) continue;

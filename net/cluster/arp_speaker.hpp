@@ -111,7 +111,8 @@ class arp_speaker {
   void on_frame(std::size_t segment, const std::uint8_t* data, std::size_t size) noexcept;
   void send_frame(std::size_t segment, const std::uint8_t* frame, std::size_t size) noexcept;
   void send_announcements() noexcept;
-  void resolve_due(clock::time_point now) noexcept;
+  // Asks for the members whose time has come; returns when the next one is due.
+  clock::time_point resolve_due(clock::time_point now) noexcept;
   void wake() noexcept;
 
   arp_speaker_config config_;

@@ -179,7 +179,12 @@ std::size_t af_packet_port::receive_batch(packet_batch& batch,
       b->assign(bytes_view(next_frame_ + h->tp_net, h->tp_snaplen));
       b->addressed_to_host = from->sll_pkttype == PACKET_HOST;
       if (h->tp_status & TP_STATUS_CSUMNOTREADY) {
-        if (finish_l4_checksum(b->data()) == parse_status::ok) bump(counters_.csum_finished);
+        if (finish_l4_checksum(b->data()) == parse_status::ok) {
+          bump(counters_.csum_finished);
+          b->l4_checksum_known_good = true;
+        }
+      } else if (h->tp_status & TP_STATUS_CSUM_VALID) {
+        b->l4_checksum_known_good = true;  // the driver checked it (RX checksum offload)
       }
     }
     // Next frame, or give the block back when this was its last.

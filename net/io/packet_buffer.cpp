@@ -45,6 +45,7 @@ packet_buffer* buffer_pool::acquire() noexcept {
   b->in_port = 0;
   b->has_next_hop = false;
   b->addressed_to_host = false;
+  b->l4_checksum_known_good = false;
   return b;
 }
 

@@ -88,6 +88,10 @@ class packet_buffer {
   /// Link-layer ports: the frame was addressed to this host's own MAC (the kernel takes it too),
   /// as opposed to one seen promiscuously for another MAC (a cluster MAC) or broadcast.
   bool addressed_to_host = false;
+  /// The receiving port knows the TCP/UDP checksum is right: the kernel validated it
+  /// (TP_STATUS_CSUM_VALID) or the port computed it (TX offload left it partial). The parse
+  /// step then does not sum the datagram again.
+  bool l4_checksum_known_good = false;
 
  private:
   friend class buffer_pool;

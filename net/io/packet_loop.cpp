@@ -42,9 +42,9 @@ packet_loop::packet_loop(buffer_pool& pool, packet_loop_config config)
     : pool_(pool), config_(config) {
   if (config_.batch_size == 0 || config_.batch_size > max_batch_size)
     config_.batch_size = max_batch_size;
-  // The stop latency promise (≤ 50 ms) holds only with a bounded idle wait.
-  if (config_.idle_wait.count() <= 0 || config_.idle_wait.count() > 50)
-    config_.idle_wait = std::chrono::milliseconds{20};
+  // 0: wait until woken (stop() and commands signal the eventfd); otherwise at most 50 ms.
+  if (config_.idle_wait.count() < 0 || config_.idle_wait.count() > 50)
+    config_.idle_wait = std::chrono::milliseconds{0};
   stop_event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_event_ < 0) throw std::system_error(errno, std::system_category(), "eventfd");
   ports_.reserve(max_ports);
@@ -119,7 +119,8 @@ void packet_loop::run_thread() noexcept {
     if (turn() == 0) {
       // Read only when idle: the clock is a system call, too dear for every busy turn.
       live_.thread_cpu_ns.store(thread_cpu_now() - cpu0, std::memory_order_relaxed);
-      wait_for_work(config_.idle_wait);
+      wait_for_work(config_.idle_wait.count() == 0 ? std::chrono::milliseconds::max()
+                                                    : config_.idle_wait);
     }
   }
   // Commands queued before the stop still run here, on the loop thread, as their posters expect.
@@ -178,8 +179,11 @@ void packet_loop::run_commands() noexcept {
 void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
   // A stage holding datagrams back (a shaper) must be pumped when its next one is due: sleep no
   // longer than that, and not at all when it is due now. turn() measured it after its pumps.
-  const auto wait_ns = static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count());
+  // milliseconds::max(): no bound but the stages' pumps (the loop thread, idle_wait 0).
+  const std::uint64_t wait_ns =
+    wait == std::chrono::milliseconds::max()
+      ? UINT64_MAX
+      : static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count());
   const std::uint64_t sleep_ns = std::min(wait_ns, next_pump_ns_);
   if (sleep_ns == 0) return;
   // At most max_ports + 1 descriptors; on the stack, so waiting does not allocate either.
@@ -194,7 +198,7 @@ void packet_loop::wait_for_work(std::chrono::milliseconds wait) noexcept {
   // ppoll: a timespec, so the sub-millisecond waits between two of a shaper's releases work.
   const timespec timeout{static_cast<time_t>(sleep_ns / 1000000000u),
                          static_cast<long>(sleep_ns % 1000000000u)};
-  ::ppoll(fds.data(), n, &timeout, nullptr);
+  ::ppoll(fds.data(), n, sleep_ns == UINT64_MAX ? nullptr : &timeout, nullptr);
   // Woken for a stop or a command: re-arm. The flags themselves are checked at the top of the loop.
   if (fds[0].revents & POLLIN) drain_eventfd(stop_event_);
 }
@@ -245,6 +249,13 @@ void packet_loop::process(packet_batch& rx) noexcept {
     if ((ctx.status == parse_status::ok || let_in) && config_.verify_ipv4_checksum &&
         !ipv4_header_checksum_ok(b->data()))
       ctx.status = parse_status::bad_checksum;
+    // Every role's stages see only segments whose checksum is right (stage.hpp). Fragments are
+    // not checked: their checksum covers the reassembled datagram.
+    if ((ctx.status == parse_status::ok || let_in) && config_.verify_l4_checksum &&
+        !b->l4_checksum_known_good && !ctx.fields.fragment &&
+        (ctx.fields.protocol == ip_protocol_tcp || ctx.fields.protocol == ip_protocol_udp) &&
+        verify_l4_checksum(b->data()) == parse_status::bad_checksum)
+      ctx.status = parse_status::bad_l4_checksum;
     if (ctx.status != parse_status::ok && !(let_in && ctx.status == parse_status::bad_option_length)) {
       bump(pc.dropped);
       drop(b, drop_reason::malformed, ctx.status);

@@ -35,11 +35,20 @@ inline constexpr std::size_t max_stages = 8;
 
 struct packet_loop_config {
   std::size_t batch_size = max_batch_size;        // datagrams received per port per turn
-  std::chrono::milliseconds idle_wait{20};         // longest wait when idle: bounds stop latency
+  // Longest wait when idle. 0 (the default): until a port has datagrams, a command or stop()
+  // signals the loop, or a stage's pump is due; an idle node then costs no wake-ups (issue 15).
+  // Every port that receives has a descriptor (packet_port::wait_fd), and stop() and commands
+  // signal an eventfd, so nothing needs a periodic turn. 1..50 ms bound the wait.
+  std::chrono::milliseconds idle_wait{0};
   bool verify_ipv4_checksum = true;                // a wrong header checksum is malformed
   /// A TCP SYN leaving in an IP-in-IP datagram gets an MSS that fits the port's MTU with the
   /// tunnel's header (mss_clamp.hpp): the peers' default MSS would not (policy io.clamp_mss).
   bool clamp_tunnelled_mss = true;
+  // A wrong TCP or UDP checksum of an unfragmented datagram is malformed (bad_l4_checksum): no
+  // stage forwards, NATs (an incremental update keeps the error but the flow entry would be made)
+  // or tunnels a segment the receiver would throw away. Ports finish the checksums that TX offload
+  // left partial (TP_STATUS_CSUMNOTREADY) before the loop sees them, so those pass.
+  bool verify_l4_checksum = true;
 };
 
 /// Per-stage counts, declared once (net/io/counter_list.hpp).
@@ -121,7 +130,7 @@ class packet_loop {
   /// Runs the loop on a new thread. Throws std::logic_error when already running,
   /// std::system_error when the thread cannot be made.
   void start();
-  /// Asks the thread to finish its turn and joins it (at most about idle_wait when idle).
+  /// Asks the thread to finish its turn and joins it (it is woken at once when idle).
   /// Does nothing when not running. Never throws.
   void stop() noexcept;
   /// Whether the loop thread runs (set before the thread starts, cleared after it joined: a

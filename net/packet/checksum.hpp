@@ -57,6 +57,12 @@ bool ipv4_header_checksum_ok(bytes_view packet) noexcept;
 /// fragment (the checksum covers the reassembled datagram), unsupported for other protocols.
 parse_status verify_l4_checksum(bytes_view ip_packet) noexcept;
 
+/// The checksums of an IPv4 datagram that parses (a decapsulated inner datagram, say), as the
+/// packet loop's parse step checks them: bad_checksum when the header checksum is wrong,
+/// bad_l4_checksum when the TCP or UDP checksum of an unfragmented datagram is wrong, else ok
+/// (other protocols and fragments: the header only; a UDP checksum of 0 is right).
+parse_status verify_checksums(bytes_view ip_packet) noexcept;
+
 /// Computes and stores the full TCP or UDP checksum of the IPv4 datagram `ip_packet`, whatever
 /// its checksum field held before (a frame sent with TX checksum offload carries only the
 /// pseudo-header sum there, DESIGN §3). Returns ok when written; otherwise the parse failure,

@@ -19,6 +19,7 @@ const char* to_string(parse_status s) noexcept {
     case parse_status::bad_checksum: return "bad_checksum";
     case parse_status::unsupported: return "unsupported";
     case parse_status::fragment: return "fragment";
+    case parse_status::bad_l4_checksum: return "bad_l4_checksum";
   }
   return "unknown";
 }

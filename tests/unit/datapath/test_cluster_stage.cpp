@@ -12,6 +12,7 @@
 
 #include "net/cluster/cluster_stage.hpp"
 #include "net/io/packet_loop.hpp"
+#include "net/packet/checksum.hpp"
 #include "tests/unit/gateway/gateway_rig.hpp"
 
 using namespace baton::net;
@@ -340,4 +341,61 @@ TEST_CASE("cluster stage: unit_of places both directions of a connection on one 
   CHECK(a == b);
   CHECK(a == unit_of_client(client_ip, 40006));
   CHECK_FALSE(m.stage->unit_of(other, c));  // not a backend endpoint: not the cluster's
+}
+
+TEST_CASE("cluster member: malformed frames are counted by parse status, never NATed or forwarded") {
+  // Issue 15: a member counted these as not_owned and NATed SYNs whose TCP checksum was wrong.
+  // Every row is sent to the cluster MAC (cluster MAC mode) and to the host's MAC (forwarding
+  // mode, as the master), for a unit this member owns: nothing leaves, and each is counted under
+  // its own parse status.
+  const std::uint32_t unit = unit_of_client(client_ip, 40010);
+  auto fix_ip_checksum = [](std::vector<std::uint8_t>& p) {
+    store_be16(&p[10], 0);
+    store_be16(&p[10], internet_checksum(bytes_view(p.data(), (p[0] & 0x0fu) * 4u)));
+  };
+  auto edit = [](std::vector<std::uint8_t> p, auto f) {
+    f(p);
+    return p;
+  };
+  const auto syn = syn_from(client_ip, 40010);
+  REQUIRE(verify_l4_checksum(bytes_view(syn.data(), syn.size())) == parse_status::ok);
+  struct row {
+    const char* name;
+    std::vector<std::uint8_t> packet;
+    parse_status status;
+  };
+  const std::vector<row> rows = {
+    {"header checksum wrong", edit(syn, [](auto& p) { p[10] ^= 0x5a; }), parse_status::bad_checksum},
+    {"IHL 3", edit(syn, [&](auto& p) { p[0] = 0x43; fix_ip_checksum(p); }), parse_status::bad_ihl},
+    {"total length past the end",
+     edit(syn, [&](auto& p) { store_be16(&p[2], static_cast<std::uint16_t>(p.size() + 100)); fix_ip_checksum(p); }),
+     parse_status::bad_total_length},
+    {"total length below the header",
+     edit(syn, [&](auto& p) { store_be16(&p[2], 12); fix_ip_checksum(p); }), parse_status::bad_total_length},
+    {"truncated", edit(syn, [](auto& p) { p.resize(14); }), parse_status::truncated},
+    {"SYN with a wrong TCP checksum", edit(syn, [](auto& p) { p[20 + 16] ^= 0x01; }),
+     parse_status::bad_l4_checksum},
+    {"SYN whose sequence number changed after the checksum", edit(syn, [](auto& p) { p[20 + 4] ^= 0x80; }),
+     parse_status::bad_l4_checksum},
+  };
+  for (const bool forwarding : {false, true}) {
+    for (const auto& r : rows) {
+      CAPTURE(forwarding);
+      CAPTURE(r.name);
+      member_rig m(only(unit), forwarding ? std::optional<segment_settings>(forwarding_settings())
+                                          : std::nullopt);
+      if (forwarding) m.routes(unit, unit_route{route_kind::local, 0, {}});
+      m.clients->inject(r.packet, forwarding);
+      m.clients->inject(syn, forwarding);  // a good one after it is NATed as before
+      m.loop.run_once();
+      const auto s = m.loop.snapshot();
+      CHECK(s.malformed_for(r.status) == 1);
+      CHECK(s.drops_for(drop_reason::malformed) == 1);
+      CHECK(s.drops_for(drop_reason::not_owned) == 0);
+      CHECK(s.total_drops() == 1);
+      CHECK(m.backends->sent_count() == 1);  // the good SYN only
+      CHECK(m.clients->sent_count() == 0);
+      CHECK(m.release->sent_count() == 0);
+    }
+  }
 }

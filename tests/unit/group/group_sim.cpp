@@ -155,6 +155,9 @@ void group_sim::drain(std::size_t i) {
     }
   }
   for (auto& o : n.member->take_outbox()) transmit(i, o.to, o.msg);
+  // Whatever the node was just asked (a message, a test's call, the role) may bring a timer
+  // forward; due now or past: ticked in this step (tick_when_due).
+  n.next_tick = std::min(n.next_tick, n.member->next_due(now_));
 }
 
 void group_sim::react(std::size_t i, const event& e) {
@@ -243,14 +246,21 @@ void group_sim::step() {
     }
     if (const auto* r = std::get_if<join_reply>(&f.msg)) nodes_[f.to].replies.push_back(r->result);
     nodes_[f.to].member->on_message(address(f.from), f.msg, now_);
-    drain(f.to);
+    drain(f.to);  // also brings the node's next tick forward when the message made one due
   }
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i].alive) continue;
-    nodes_[i].member->on_tick(now_);
-    drain(i);
+    auto& n = nodes_[i];
+    if (!cfg_.tick_when_due || now_ >= n.next_tick) {
+      n.member->on_tick(now_);
+      ++ticks_;
+      drain(i);
+    }
     role_updates(i);
     drain(i);
+    // As the group actor does after every call: the next tick when something is next due.
+    const time_ms due = n.member->next_due(now_);
+    n.next_tick = due <= now_ ? now_ + time_ms{1} : due;
   }
 }
 

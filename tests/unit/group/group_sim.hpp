@@ -31,6 +31,10 @@ struct sim_config {
   bool state_updates = true;  // the role model changes its units' state
   time_ms state_period{20};   // ... every this long, for one unit in 8
   std::vector<std::string> identities;  // certificate identity per node; default "node-<i+1>"
+  // false: every node's on_tick runs every simulated millisecond; true: only when its
+  // group_member::next_due() says something is due (as batond's group actor schedules its
+  // ticks), and 1 ms later when that is now or past.
+  bool tick_when_due = false;
 };
 
 /// A take-over seen by the role model.
@@ -105,6 +109,8 @@ class group_sim {
   /// Master keepalives sent (per destination), and the owner/backup table entries they carried.
   std::uint64_t keepalives() const noexcept { return keepalives_; }
   std::uint64_t keepalive_table_entries() const noexcept { return keepalive_table_entries_; }
+  /// on_tick calls made, over all nodes.
+  std::uint64_t ticks() const noexcept { return ticks_; }
 
  private:
   struct node_state {
@@ -120,6 +126,7 @@ class group_sim {
     std::map<unit_id, bool> stopped_with_initial;
     std::vector<event> log;
     std::vector<join_result> replies;
+    time_ms next_tick{0};  // tick_when_due: when on_tick runs next
   };
   struct in_flight {
     time_ms at;
@@ -142,6 +149,7 @@ class group_sim {
   std::uint64_t sent_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t keepalives_ = 0;
+  std::uint64_t ticks_ = 0;
   std::uint64_t keepalive_table_entries_ = 0;
   std::uint64_t checkpoints_ = 0;
   std::vector<takeover_record> takeovers_;

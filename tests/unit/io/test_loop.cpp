@@ -25,8 +25,8 @@ namespace {
 // A loop with `n` memory ports and a pass-through stage; ports[i] stays valid while the loop lives.
 struct memory_rig {
   explicit memory_rig(std::size_t n, buffer_pool_config pc = {256, 128, 2048},
-                      std::size_t mtu = 1500, std::size_t depth = 1024)
-      : pool(pc), loop(pool) {
+                      std::size_t mtu = 1500, std::size_t depth = 1024, packet_loop_config lc = {})
+      : pool(pc), loop(pool, lc) {
     for (std::size_t i = 0; i < n; ++i) {
       auto p = std::make_unique<memory_port>(
           pool, memory_port_config{"mem" + std::to_string(i), depth, mtu});
@@ -131,6 +131,14 @@ TEST_CASE("malformed datagrams are counted by reason and dropped") {
        with(tcp_packet(0), [](auto& p) { p[32] = 4 << 4; }), parse_status::bad_data_offset},
       {"UDP length disagrees",
        with(udp_packet(1), [](auto& p) { store_be16(&p[24], 200); }), parse_status::bad_length},
+      {"UDP checksum wrong", with(udp_packet(1), [](auto& p) { p[26] ^= 0x01; }),
+       parse_status::bad_l4_checksum},
+      {"UDP payload changed after the checksum", with(udp_packet(1, 100), [](auto& p) { p[60] ^= 0x10; }),
+       parse_status::bad_l4_checksum},
+      {"TCP checksum wrong", with(tcp_packet(8), [](auto& p) { p[36] ^= 0x80; }),
+       parse_status::bad_l4_checksum},
+      {"TCP payload changed after the checksum", with(tcp_packet(9), [](auto& p) { p[48] ^= 0x01; }),
+       parse_status::bad_l4_checksum},
   };
   for (const auto& r : rows) {
     CAPTURE(r.name);
@@ -151,6 +159,43 @@ TEST_CASE("malformed datagrams are counted by reason and dropped") {
     CHECK(s.stages[0].dropped == 1);
     CHECK(s.stages[1].seen == 1);  // only the good datagram reached pass-through
     CHECK(s.pool_available == s.pool_capacity);  // dropped buffers went back
+  }
+}
+
+TEST_CASE("the transport checksum: what the parse step lets through") {
+  struct row {
+    const char* name;
+    std::vector<std::uint8_t> packet;
+    bool verify;  // packet_loop_config::verify_l4_checksum
+  };
+  auto with = [](std::vector<std::uint8_t> p, auto edit) {
+    edit(p);
+    return p;
+  };
+  auto fix_ip_checksum = [](std::vector<std::uint8_t>& p) {
+    store_be16(&p[10], 0);
+    store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
+  };
+  const std::vector<row> rows = {
+      {"UDP without a checksum (0: the sender computed none)",
+       with(udp_packet(1), [](auto& p) { store_be16(&p[26], 0); }), true},
+      {"a first fragment: the checksum covers the whole datagram",
+       with(udp_packet(1), [&](auto& p) { p[26] ^= 0x01; p[6] = 0x20; fix_ip_checksum(p); }), true},
+      {"a later fragment", with(udp_packet(1), [&](auto& p) { p[7] = 0x10; fix_ip_checksum(p); }), true},
+      {"TCP checksum wrong, verification off", with(tcp_packet(8), [](auto& p) { p[36] ^= 0x80; }), false},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    packet_loop_config cfg;
+    cfg.verify_l4_checksum = r.verify;
+    memory_rig rig(2, {256, 128, 2048}, 1500, 1024, cfg);
+    rig.pass->publish(pass_through_table{}.route(0, 1));
+    REQUIRE(rig.ports[0]->inject(r.packet));
+    REQUIRE(rig.pump_until_sent(*rig.ports[1]));
+    std::vector<std::uint8_t> got;
+    REQUIRE(rig.ports[1]->collect(got));
+    CHECK(got == r.packet);
+    CHECK(rig.loop.snapshot().total_drops() == 0);
   }
 }
 

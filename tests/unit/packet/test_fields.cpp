@@ -74,7 +74,7 @@ TEST_CASE("to_string(parse_status) names every status once") {
   const char* expected[] = {"ok",          "truncated",         "bad_version",
                             "bad_ihl",     "bad_total_length",  "bad_data_offset",
                             "bad_option_length", "bad_length",  "bad_checksum",
-                            "unsupported", "fragment"};
+                            "unsupported", "fragment", "bad_l4_checksum"};
   static_assert(sizeof expected / sizeof *expected == parse_status_count);
   std::set<std::string> seen;
   for (std::size_t i = 0; i < parse_status_count; ++i) {

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "net/packet/checksum.hpp"
+
 #include <string>
 
 #include "net/classify/classify_stage.hpp"
@@ -119,6 +121,13 @@ TEST_CASE("server gateway: busy and dead replicas get nothing, the fan-out is bo
 TEST_CASE("server gateway: TCP options that do not walk are dropped, or passed to the origin only") {
   auto garbled = [](bytes p) {
     p[41] = 1;  // the MSS option's length octet: the option area does not walk
+    // The TCP checksum stays right: only the option area is wrong (the loop drops a segment
+    // whose checksum is wrong as bad_l4_checksum before any stage).
+    const std::size_t ihl = (p[0] & 0x0fu) * 4u;
+    baton::net::store_be16(&p[ihl + 16], 0);
+    baton::net::store_be16(&p[ihl + 16], baton::net::transport_checksum(
+        baton::net::load_be32(&p[12]), baton::net::load_be32(&p[16]), 6,
+        baton::net::bytes_view(p.data() + ihl, p.size() - ihl)));
     return p;
   };
   struct row {
