@@ -101,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       case 6: {  // a hot spare's replicated record blob (the group carries it as state bytes)
         std::vector<std::uint8_t> blob;
-        if (!decode(src, blob)) return 0;
+        auto field = protocol::bytes_field(blob);  // as state_portion::data carries it
+        if (!decode(src, field)) return 0;
         const std::size_t before = records.size();
         const auto r = slr::apply_records_blob(blob, records, now);
         if (!r.ok && records.size() != before) __builtin_trap();  // validated whole first
