@@ -382,7 +382,8 @@ policy load_policy(const nlohmann::json& doc);
 
 /// Parses `text` as JSON and loads it. JSON syntax errors throw policy_error with an empty
 /// pointer and a reason "<origin>:<line>:<column>: <what the parser expected>"; a key that
-/// appears twice in one object is refused too (JSON parsers silently keep the last one).
+/// appears twice in one object is refused too (JSON parsers silently keep the last one); a number
+/// too large for a double throws policy_error "<origin>: number overflow parsing '<number>'".
 policy load_policy_text(std::string_view text, std::string_view origin = "policy");
 
 /// Reads and loads the policy file at `path`. An unreadable file throws policy_error

@@ -713,6 +713,10 @@ policy load_policy_text(std::string_view text, std::string_view origin) {
     doc = json::parse(text.begin(), text.end(), duplicate_key_check{});
   } catch (const json::parse_error& e) {
     throw policy_error("", syntax_reason(origin, e));
+  } catch (const json::exception& e) {  // out_of_range 406: a number too large for a double
+    std::string why = e.what();
+    if (std::size_t b = why.find("] "); b != std::string::npos) why.erase(0, b + 2);
+    throw policy_error("", std::string(origin) + ": " + why);
   }
   return load_policy(doc);
 }

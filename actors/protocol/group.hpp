@@ -2,7 +2,8 @@
 // Every message the group substrate exchanges between nodes, named in document 004's words, with
 // the `inspect` overloads that make them wire messages (DESIGN §4: every message that crosses a
 // node is declared once, here). Plain aggregates of integers, strings and vectors; the state
-// machines in actors/group/ use them directly, and only this light CAF header comes with them.
+// machines in actors/group/ use them directly, and only CAF headers come with them (wire.hpp:
+// the guards on strings and byte vectors).
 // The sender is not a field: the host knows it from the authenticated link the message arrived
 // on and passes it to group_member::on_message.
 //
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "actors/protocol/group_types.hpp"
+
+#include "actors/protocol/wire.hpp"
 
 namespace baton::group {
 
@@ -180,18 +183,18 @@ const char* message_name(const message& m) noexcept;
 // ---- serialisation (CAF 0.17 inspect) ----
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
-  return f(caf::meta::type_name("join_request"), x.identity, x.config_version, x.owned_units,
+  return f(caf::meta::type_name("join_request"), protocol::bytes_field(x.identity), x.config_version, x.owned_units,
            x.backup_units, x.moving_units);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_reply& x) {
-  return f(caf::meta::type_name("join_reply"), x.result, x.reason, x.master_sequence);
+  return f(caf::meta::type_name("join_reply"), x.result, protocol::bytes_field(x.reason), x.master_sequence);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exit_request& x) {
-  return f(caf::meta::type_name("exit_request"), x.reason);
+  return f(caf::meta::type_name("exit_request"), protocol::bytes_field(x.reason));
 }
 
 template <class Inspector>
@@ -206,7 +209,7 @@ typename Inspector::result_type inspect(Inspector& f, other_master_exists& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_entry& x) {
-  return f(caf::meta::type_name("member_entry"), x.id, x.identity, x.load);
+  return f(caf::meta::type_name("member_entry"), x.id, protocol::bytes_field(x.identity), x.load);
 }
 
 template <class Inspector>
@@ -247,7 +250,7 @@ typename Inspector::result_type inspect(Inspector& f, work_deassign_done& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, state_portion& x) {
-  return f(caf::meta::type_name("state_portion"), x.sequence, x.kind, x.data);
+  return f(caf::meta::type_name("state_portion"), x.sequence, x.kind, protocol::bytes_field(x.data));
 }
 
 template <class Inspector>

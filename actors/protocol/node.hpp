@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/protocol/wire.hpp"
+
 namespace baton::protocol {
 
 /// First message on a new node-to-node link, both ways: who the sender is. The TLS layer has
@@ -23,7 +25,7 @@ struct hello {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, hello& x) {
-  return f(caf::meta::type_name("hello"), x.name, x.address, x.roles, x.console, x.version);
+  return f(caf::meta::type_name("hello"), bytes_field(x.name), x.address, strings_field(x.roles), bytes_field(x.console), x.version);
 }
 
 }  // namespace baton::protocol

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 
+#include "actors/protocol/wire.hpp"
+
 namespace baton::protocol {
 
 /// Periodic load report from a replica host to a server gateway (document 002: "if the replica
@@ -25,7 +27,7 @@ struct replica_report {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_report& x) {
-  return f(caf::meta::type_name("replica_report"), x.name, x.address, x.state, x.connections, x.sequence);
+  return f(caf::meta::type_name("replica_report"), bytes_field(x.name), x.address, bytes_field(x.state), x.connections, x.sequence);
 }
 
 }  // namespace baton::protocol

@@ -20,6 +20,8 @@
 
 #include "net/rim/tcp_repair.hpp"
 
+#include "actors/protocol/wire.hpp"
+
 namespace baton::net {
 
 /// The frozen socket, as it crosses (net/rim/tcp_repair.hpp; the unsent tail is not carried: the
@@ -27,7 +29,7 @@ namespace baton::net {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tcp_snapshot& x) {
   return f(caf::meta::type_name("rim_tcp_state"), x.local_address, x.local_port, x.remote_address,
-           x.remote_port, x.send_seq, x.receive_seq, x.send_queue, x.receive_queue, x.unsent, x.mss,
+           x.remote_port, x.send_seq, x.receive_seq, protocol::bytes_field(x.send_queue), protocol::bytes_field(x.receive_queue), x.unsent, x.mss,
            x.snd_wscale, x.rcv_wscale, x.sack, x.timestamps, x.wscale, x.timestamp, x.snd_wl1, x.snd_wnd,
            x.max_window, x.rcv_wnd, x.rcv_wup);
 }
@@ -45,7 +47,7 @@ struct rim_hello {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rim_hello& x) {
-  return f(caf::meta::type_name("rim_hello"), x.name, x.address, x.rim);
+  return f(caf::meta::type_name("rim_hello"), bytes_field(x.name), x.address, x.rim);
 }
 
 /// A flow by the client's and the service's address and port (host order). The service address
@@ -79,7 +81,7 @@ struct rim_take {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rim_take& x) {
-  return f(caf::meta::type_name("rim_take"), x.flow, x.from, x.content, x.size, x.position, x.refill, x.socket);
+  return f(caf::meta::type_name("rim_take"), x.flow, x.from, bytes_field(x.content), x.size, x.position, x.refill, x.socket);
 }
 
 /// The answer to rim_take: taken (the taker sends from now on), or refused with the reason (the
@@ -93,7 +95,7 @@ struct rim_taken {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rim_taken& x) {
-  return f(caf::meta::type_name("rim_taken"), x.flow, x.holder, x.taken, x.reason);
+  return f(caf::meta::type_name("rim_taken"), x.flow, x.holder, x.taken, bytes_field(x.reason));
 }
 
 /// To the flow's owner: its packets now go to `holder` (reverse-flow forwarding).
@@ -173,7 +175,7 @@ struct rim_command {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rim_command& x) {
-  return f(caf::meta::type_name("rim_command"), x.flow, x.from, x.move, x.target, x.chain, x.reason);
+  return f(caf::meta::type_name("rim_command"), x.flow, x.from, x.move, x.target, x.chain, bytes_field(x.reason));
 }
 
 }  // namespace baton::protocol

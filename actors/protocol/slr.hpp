@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/protocol/wire.hpp"
+
 namespace baton::protocol {
 
 /// First message from a lower node (host agent or SLR) to an upper SLR: who it is and where
@@ -25,7 +27,7 @@ struct slr_hello {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, slr_hello& x) {
-  return f(caf::meta::type_name("slr_hello"), x.name, x.level, x.tunnel_address);
+  return f(caf::meta::type_name("slr_hello"), bytes_field(x.name), bytes_field(x.level), x.tunnel_address);
 }
 
 /// One virtual subnet and its load index as the sender sees it ("192.200.*.* with load index
@@ -38,7 +40,7 @@ struct slr_subnet_load {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, slr_subnet_load& x) {
-  return f(caf::meta::type_name("slr_subnet_load"), x.prefix, x.length, x.load);
+  return f(caf::meta::type_name("slr_subnet_load"), x.prefix, x.length, finite_field(x.load));
 }
 
 /// The periodic state update a lower node sends up ("at regular time intervals, the host site
@@ -53,7 +55,7 @@ struct slr_state {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, slr_state& x) {
-  return f(caf::meta::type_name("slr_state"), x.name, x.tunnel_address, x.sequence, x.subnets);
+  return f(caf::meta::type_name("slr_state"), bytes_field(x.name), x.tunnel_address, x.sequence, x.subnets);
 }
 
 /// A flow classifier: the client side and the virtual host side of a connection.
@@ -96,7 +98,7 @@ struct whohas {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, whohas& x) {
-  return f(caf::meta::type_name("whohas"), x.flow, x.asker, x.hops);
+  return f(caf::meta::type_name("whohas"), x.flow, bytes_field(x.asker), x.hops);
 }
 
 /// The answer to a WHOHAS from an SLR that knows the flow: where its tunnel goes.
@@ -108,7 +110,7 @@ struct ihave {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ihave& x) {
-  return f(caf::meta::type_name("ihave"), x.flow, x.next_hop, x.from);
+  return f(caf::meta::type_name("ihave"), x.flow, x.next_hop, bytes_field(x.from));
 }
 
 }  // namespace baton::protocol

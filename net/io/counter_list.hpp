@@ -53,7 +53,7 @@ struct counter_value {
 ///   static constexpr std::size_t counter_count       // entries in LIST
 #define BATON_COUNTER_MEMBERS(LIST)                                          \
   LIST(BATON_COUNTER_FIELD, BATON_COUNTER_FIELD)                             \
-  static constexpr std::size_t counter_count = 0 LIST(BATON_COUNTER_ONE, BATON_COUNTER_ONE); \
+  [[maybe_unused]] static constexpr std::size_t counter_count = 0 LIST(BATON_COUNTER_ONE, BATON_COUNTER_ONE); \
   template <class F>                                                         \
   void for_each(F&& f) const {                                               \
     LIST(BATON_COUNTER_VISIT_COUNTER, BATON_COUNTER_VISIT_GAUGE)             \
