@@ -145,6 +145,66 @@ verdict gateway_stage::process(packet_context& ctx) noexcept {
   const gateway_config* cfg = config_.read();
   const owned_units* owned = owned_.read();
   const packet_fields& f = ctx.fields;
+  if (!f.fragment) return decide(ctx, *cfg, *owned);
+  if (!f.first_fragment) return follow_fragment(ctx, *cfg);
+  // A first fragment has the ports: decided as a whole datagram, and the rest will follow it.
+  const fragment_key key = fragment_key_of(ctx.buffer->data());
+  const verdict v = decide(ctx, *cfg, *owned);
+  if (v.what == verdict::kind::forward) remember_fragment(key, ctx, v);
+  return v;
+}
+
+void gateway_stage::remember_fragment(const fragment_key& key, const packet_context& ctx,
+                                      const verdict& v) noexcept {
+  const bytes_view p = ctx.buffer->data();
+  fragment_decision d;
+  // What the first fragment became says what to do: wrapped for direct server return, or its
+  // addresses rewritten (NAT either way, source NAT or not).
+  d.what = p.data[9] == ip_protocol_ipip && key.protocol != ip_protocol_ipip
+             ? fragment_decision::action::tunnel
+             : fragment_decision::action::rewrite;
+  d.new_src = load_be32(p.data + 12);
+  d.new_dst = load_be32(p.data + 16);
+  d.port = v.port;
+  fragments_.remember(key, d, now());
+  bump(counters_->fragments_first);
+}
+
+verdict gateway_stage::follow_fragment(packet_context& ctx, const gateway_config& cfg) noexcept {
+  packet_buffer& buf = *ctx.buffer;
+  const fragment_key key = fragment_key_of(buf.data());
+  const fragment_decision* d = fragments_.find(key, now());
+  if (d == nullptr) {
+    if (key.dst == cfg.cluster_ip) {
+      bump(counters_->fragments_unmatched);
+      return verdict::drop(drop_reason::not_owned);  // another member carried its first piece
+    }
+    bump(counters_->not_cluster);
+    return verdict::next();
+  }
+  if (d->what == fragment_decision::action::rewrite) {
+    if ((d->new_src != key.src && rewrite_ipv4_src(buf.data(), d->new_src) != edit_status::ok) ||
+        (d->new_dst != key.dst && rewrite_ipv4_dst(buf.data(), d->new_dst) != edit_status::ok))
+      return verdict::drop(drop_reason::malformed);
+  } else {
+    bytes_span outer;
+    const ipip_tunnel tunnel{d->new_src, d->new_dst, ipip_default_ttl, ipip_id_++};
+    const edit_status s = ipip_encapsulate(buf.storage(), buf.offset(), tunnel, outer);
+    if (s != edit_status::ok || !buf.set_data(outer))
+      return verdict::drop(s == edit_status::malformed ? drop_reason::malformed
+                                                       : drop_reason::oversize);
+    bump(counters_->dsr_encapsulated);
+  }
+  bump(counters_->fragments_followed);
+  return verdict::forward(d->port);
+}
+
+verdict gateway_stage::decide(packet_context& ctx, const gateway_config& cfg_ref,
+                              const owned_units& owned_ref) noexcept {
+  // The whole-datagram path (also a first fragment's).
+  const gateway_config* cfg = &cfg_ref;
+  const owned_units* owned = &owned_ref;
+  const packet_fields& f = ctx.fields;
   if (f.dst == cfg->cluster_ip) return from_client(ctx, *cfg, *owned);
   if (cfg->mode == gateway_mode::nat) {
     // Replies come from a backend endpoint; with source NAT they are addressed to this member.
@@ -164,11 +224,6 @@ verdict gateway_stage::process(packet_context& ctx) noexcept {
 verdict gateway_stage::from_client(packet_context& ctx, const gateway_config& cfg,
                                    const owned_units& owned) noexcept {
   const packet_fields& f = ctx.fields;
-  if (f.fragment) {
-    // A later fragment has no ports, so it hashes elsewhere than its first: not filterable.
-    bump(counters_->fragments);
-    return verdict::drop(drop_reason::policy);
-  }
   const flow_key key = from_fields(f);
   const std::uint32_t unit = settings_.hasher(key, filter::work_set);
   if (!owned.test(unit)) {
@@ -241,10 +296,6 @@ verdict gateway_stage::from_backend(packet_context& ctx, const gateway_config& c
                                     const owned_units& owned, std::size_t service,
                                     std::size_t backend) noexcept {
   const packet_fields& f = ctx.fields;
-  if (f.fragment) {
-    bump(counters_->fragments);
-    return verdict::drop(drop_reason::policy);
-  }
   const gateway_service& svc = cfg.services[service];
   // The client-side key, rebuilt from the reply (see the header): both directions, one unit.
   flow_key client;
@@ -291,10 +342,6 @@ verdict gateway_stage::from_backend(packet_context& ctx, const gateway_config& c
 verdict gateway_stage::from_backend_snat(packet_context& ctx, const gateway_config& cfg,
                                          const owned_units& owned) noexcept {
   const packet_fields& f = ctx.fields;
-  if (f.fragment) {
-    bump(counters_->fragments);
-    return verdict::drop(drop_reason::policy);
-  }
   flow_value* v = table_.find(from_fields(f));
   if (v == nullptr) {
     // Addressed to this member, not the client: without state there is no telling whose it is.

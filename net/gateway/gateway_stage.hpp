@@ -25,6 +25,9 @@
 //  3. DSR: the datagram is wrapped in IP-in-IP (member_addr -> backend) in the buffer's headroom.
 //  4. TCP state: every TCP segment of a carried flow updates its Figure 7 state
 //     (tcp_failover_state.hpp) in both directions the member sees.
+//  5. Fragments: a first fragment carries the ports and goes through 1-3 as a whole datagram;
+//     the later pieces, which have no ports to hash, get what their first piece got, from the
+//     member that carried it (fragment_follow.hpp); other members drop them (not_owned).
 //
 // Threading: process() runs on the loop thread. publish_config() / publish_owned() may be
 // called from any control thread (table_slot). Everything else (export_unit, import_unit,
@@ -48,6 +51,7 @@
 
 #include "net/flow/flow_table.hpp"
 #include "net/flow/work_unit.hpp"
+#include "net/gateway/fragment_follow.hpp"
 #include "net/gateway/gateway_config.hpp"
 #include "net/gateway/tcp_failover_state.hpp"
 #include "net/io/clock.hpp"
@@ -80,7 +84,9 @@ struct gateway_settings {
   COUNTER(unhealthy_skipped, "new flows whose first-choice backend was unhealthy")            \
   COUNTER(no_backend, "dropped (no_route): no healthy backend")                               \
   COUNTER(no_service, "dropped (no_route): owned, TCP/UDP, but no such service")              \
-  COUNTER(fragments, "dropped (policy): fragments are not reassembled here")                  \
+  COUNTER(fragments_first, "first fragments decided as whole datagrams (kept for the rest)")  \
+  COUNTER(fragments_followed, "later fragments sent as their first fragment was")              \
+  COUNTER(fragments_unmatched, "dropped (not_owned): later fragment with no first fragment here") \
   COUNTER(table_full, "dropped (policy): no room for a new flow")                             \
   COUNTER(snat_collision, "dropped (policy): source-NAT endpoint already in use")             \
   COUNTER(return_unknown, "dropped (not_owned): source-NAT reply without state")              \
@@ -171,7 +177,8 @@ class gateway_stage final : public stage {
   const char* name() const noexcept override { return "gateway"; }
   /// See the file comment. Verdicts: forward(backend_port) for client traffic, forward(client_port)
   /// for replies, drop(not_owned) for other members' units, drop(no_route) for no service or no
-  /// healthy backend, drop(policy) for fragments / a full table / a source-NAT collision,
+  /// healthy backend, drop(policy) for a full table / a source-NAT collision, drop(not_owned)
+  /// for a later fragment whose first fragment this member did not carry (fragment_follow.hpp),
   /// drop(oversize) when DSR has no headroom, next() for traffic that is not the cluster's
   /// (and owned non-TCP/UDP datagrams to the cluster IP, e.g. ping, for a later stage).
   verdict process(packet_context& ctx) noexcept override;
@@ -252,6 +259,12 @@ class gateway_stage final : public stage {
                        std::size_t service, std::size_t backend) noexcept;
   verdict from_backend_snat(packet_context& ctx, const gateway_config& cfg,
                             const owned_units& owned) noexcept;
+  // A whole datagram or a first fragment: the cluster's decision.
+  verdict decide(packet_context& ctx, const gateway_config& cfg, const owned_units& owned) noexcept;
+  // A later fragment: does what was done to its first fragment, or drops it (not_owned).
+  verdict follow_fragment(packet_context& ctx, const gateway_config& cfg) noexcept;
+  // A first fragment (`key` as it arrived) got verdict forward `v`: remembers what it became.
+  void remember_fragment(const fragment_key& key, const packet_context& ctx, const verdict& v) noexcept;
   // Makes a flow record and its table entries; npos when full or on a source-NAT collision
   // (`why` says which).
   std::uint32_t create_flow(const flow_key& client, std::uint32_t unit, ipv4_host backend_addr,
@@ -283,6 +296,7 @@ class gateway_stage final : public stage {
   std::size_t records_in_use_ = 0;
   std::uint64_t version_ = 0;
   std::uint16_t ipip_id_ = 0;
+  fragment_follow fragments_;  // later fragments follow their first one (loop thread)
   table_slot<gateway_config> config_;
   // Copies for the loop-thread control calls, which run outside the loop's epoch and so must not
   // hold a config pointer that a concurrent publish_config() may free.

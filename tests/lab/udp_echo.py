@@ -5,9 +5,10 @@
                                         ("<sender ip>:<port> <bytes>") on stdout
   udp_echo.py probe --to HOST:PORT      send until one datagram comes back (exit 0), or fail
                                         after --timeout seconds (exit 1)
-  udp_echo.py flow --to HOST:PORT --sport S --interval 0.01 --duration D
+  udp_echo.py flow --to HOST:PORT --sport S --interval 0.01 --duration D [--size 64]
                                         one flow from source port S: a datagram every interval
-                                        (8-byte sequence number and 56 random bytes), each reply
+                                        (8-byte sequence number, then random bytes to --size; a
+                                        size above the MTU leaves in IP fragments), each reply
                                         compared with what was sent; prints a JSON summary:
                                         sent, received, mismatched, the longest gap between two
                                         replies and when it began (CLOCK_MONOTONIC, shared with
@@ -65,7 +66,7 @@ def flow(args):
     while True:
         now = time.monotonic()
         if now >= next_send and now < end:
-            payload = struct.pack("!Q", seq) + os.urandom(56)
+            payload = struct.pack("!Q", seq) + os.urandom(args.size - 8)
             sent[seq] = payload
             s.send(payload)
             seq += 1
@@ -107,6 +108,7 @@ def main():
     a.add_argument("--sport", type=int, required=True)
     a.add_argument("--interval", type=float, default=0.01)
     a.add_argument("--duration", type=float, required=True)
+    a.add_argument("--size", type=int, default=64, help="bytes per datagram (at least 8)")
     args = p.parse_args()
     return {"serve": serve, "probe": probe, "flow": flow}[args.cmd](args)
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "net/packet/checksum.hpp"
+#include "net/packet/fragment.hpp"
 #include "net/packet/ipip.hpp"
 #include "net/packet/tcp.hpp"
 #include "tests/unit/gateway/gateway_rig.hpp"
@@ -645,4 +646,124 @@ TEST_CASE("gateway: a config that does not validate is refused") {
     CHECK_THROWS_AS(gateway_stage(epoch, gateway_settings{}, r.cfg), std::invalid_argument);
   }
   CHECK(std::string(base_config().validate()) == "");
+}
+
+namespace {
+
+/// `p` (DF cleared) cut into fragments for `mtu`, in order.
+std::vector<std::vector<std::uint8_t>> fragments_of(std::vector<std::uint8_t> p, std::size_t mtu) {
+  store_be16(&p[6], 0);  // DF off
+  store_be16(&p[10], 0);
+  store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
+  const std::size_t n = ipv4_fragment_count(bytes_view(p), mtu);
+  REQUIRE(n > 1);
+  std::vector<std::vector<std::uint8_t>> out(n);
+  for (std::size_t i = 1; i < n; ++i) {
+    out[i].resize(mtu);
+    out[i].resize(write_ipv4_fragment(bytes_view(p), mtu, i, bytes_span(out[i].data(), mtu)));
+  }
+  p.resize(cut_to_first_ipv4_fragment(bytes_span(p.data(), p.size()), mtu));
+  out[0] = std::move(p);
+  return out;
+}
+
+/// The datagram the fragments make (as the receiver's kernel reassembles it).
+std::vector<std::uint8_t> reassembled(const std::vector<std::vector<std::uint8_t>>& pieces) {
+  std::vector<std::uint8_t> whole(pieces[0].begin(), pieces[0].begin() + 20);
+  for (const auto& f : pieces) whole.insert(whole.end(), f.begin() + 20, f.end());
+  store_be16(&whole[2], static_cast<std::uint16_t>(whole.size()));
+  store_be16(&whole[6], 0);
+  store_be16(&whole[10], 0);
+  store_be16(&whole[10], internet_checksum(bytes_view(whole.data(), 20)));
+  return whole;
+}
+
+}  // namespace
+
+TEST_CASE("gateway: later fragments follow their first fragment's decision") {
+  // A 3000-byte UDP datagram to the DNS service, in three fragments (MTU 1200).
+  const std::uint16_t sport = 48000;
+  const auto whole = udp_packet(9, 3000 - 32, client_ip, vip, sport, 53);
+  const auto pieces = fragments_of(whole, 1200);
+  REQUIRE(pieces.size() == 3);
+  const std::uint32_t u = unit_of(client_key(client_ip, sport, 53, ip_protocol_udp));
+  struct row {
+    const char* name;
+    gateway_mode mode;
+    bool source_nat;
+    owned_units owned;
+    std::vector<std::size_t> order;  // pieces fed, by index
+    std::size_t forwarded;           // pieces that come out
+    std::uint64_t followed, unmatched;
+  };
+  const row rows[] = {
+    {"NAT, in order", gateway_mode::nat, false, only(u), {0, 1, 2}, 3, 2, 0},
+    {"NAT with source NAT, in order", gateway_mode::nat, true, only(u), {0, 1, 2}, 3, 2, 0},
+    {"direct server return, in order", gateway_mode::direct_server_return, false, only(u), {0, 1, 2}, 3, 2, 0},
+    {"another member's unit: every piece dropped", gateway_mode::nat, false, owned_units{}, {0, 1, 2}, 0, 0, 2},
+    {"a later piece before the first is dropped", gateway_mode::nat, false, only(u), {2, 0, 1}, 2, 1, 1},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    member m(base_config(r.mode, r.source_nat), r.owned);
+    std::vector<std::vector<std::uint8_t>> out(pieces.size());
+    std::size_t came = 0;
+    for (std::size_t i : r.order) {
+      auto got = m.from_client(pieces[i]);
+      if (!got) continue;
+      ++came;
+      if (r.mode == gateway_mode::direct_server_return) {
+        bytes_view inner;
+        REQUIRE(ipip_decapsulate(bytes_view(*got), inner) == parse_status::ok);
+        gateway_flow_info info;
+        REQUIRE(m.gw->find_flow(client_key(client_ip, sport, 53, ip_protocol_udp), info));
+        CHECK(ipv4_view(bytes_view(*got)).dst() == info.backend_addr);
+        CHECK(std::vector<std::uint8_t>(inner.begin(), inner.end()) == pieces[i]);  // as sent
+      }
+      out[i] = *got;
+    }
+    CHECK(came == r.forwarded);
+    const auto c = m.gw->counters();
+    CHECK(c.fragments_followed == r.followed);
+    CHECK(c.fragments_unmatched == r.unmatched);
+    if (r.forwarded == 3 && r.mode == gateway_mode::nat) {
+      // The backend's kernel reassembles a datagram to it, whose UDP checksum (which the first
+      // fragment carries for the whole) is right for the new addresses.
+      const auto back = reassembled(out);
+      CHECK(checksums_ok(back));
+      gateway_flow_info info;
+      REQUIRE(m.gw->find_flow(client_key(client_ip, sport, 53, ip_protocol_udp), info));
+      CHECK(dst_of(back).addr == info.backend_addr);
+      CHECK(dst_of(back).port == info.backend_port);
+      CHECK(src_of(back).addr == (r.source_nat ? member_a : client_ip));
+      CHECK(same_l4_payload(whole, back));
+    }
+  }
+}
+
+TEST_CASE("gateway: a backend's fragmented reply goes back to the client from the cluster IP") {
+  for (bool snat : {false, true}) {
+    CAPTURE(snat);
+    member m(base_config(gateway_mode::nat, snat));
+    const std::uint16_t sport = 48100;
+    auto first = m.from_client(udp_packet(1, 16, client_ip, vip, sport, 53));
+    REQUIRE(first.has_value());
+    const endpoint be = dst_of(*first);
+    const auto reply = udp_packet(2, 4000, be.addr, snat ? member_a : client_ip, be.port, sport);
+    const auto pieces = fragments_of(reply, 1400);
+    std::vector<std::vector<std::uint8_t>> out;
+    for (const auto& p : pieces) {
+      auto got = m.from_backend(p);
+      REQUIRE(got.has_value());
+      out.push_back(*got);
+    }
+    const auto back = reassembled(out);
+    CHECK(checksums_ok(back));
+    CHECK(src_of(back).addr == vip);
+    CHECK(src_of(back).port == 53);
+    CHECK(dst_of(back).addr == client_ip);
+    CHECK(dst_of(back).port == sport);
+    CHECK(same_l4_payload(reply, back));
+    CHECK(m.gw->counters().fragments_followed == pieces.size() - 1);
+  }
 }
