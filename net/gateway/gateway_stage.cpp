@@ -8,6 +8,7 @@
 #include "net/packet/ipv4.hpp"
 #include "net/packet/rewrite.hpp"
 #include "net/packet/tcp.hpp"
+#include "net/packet/ttl.hpp"
 
 namespace baton::net {
 
@@ -108,6 +109,9 @@ gateway_stage::gateway_stage(const reader_epoch& epoch, gateway_settings setting
                              const gateway_config& config, const owned_units& owned)
     : settings_(settings),
       table_(table_capacity(settings.flow_capacity), settings.timeouts),
+      // 100 a second, bursts of 20, as the packet loop's own ICMP: every sender hears, and the
+      // member is no reflector.
+      icmp_budget_(100, 20, 0),
       config_(epoch, checked(config)),
       owned_(epoch, std::make_unique<const owned_units>(owned)),
       counters_(std::make_unique<live_counters>()) {
@@ -182,6 +186,8 @@ verdict gateway_stage::follow_fragment(packet_context& ctx, const gateway_config
     bump(counters_->not_cluster);
     return verdict::next();
   }
+  // A later fragment that expires is dropped unanswered (only a first fragment is quoted).
+  if (verdict expired; !hop(ctx, 0, 0, expired)) return expired;
   if (d->what == fragment_decision::action::rewrite) {
     if ((d->new_src != key.src && rewrite_ipv4_src(buf.data(), d->new_src) != edit_status::ok) ||
         (d->new_dst != key.dst && rewrite_ipv4_dst(buf.data(), d->new_dst) != edit_status::ok))
@@ -197,6 +203,21 @@ verdict gateway_stage::follow_fragment(packet_context& ctx, const gateway_config
   }
   bump(counters_->fragments_followed);
   return verdict::forward(d->port);
+}
+
+bool gateway_stage::hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v) noexcept {
+  packet_buffer& buf = *ctx.buffer;
+  if (decrement_ttl(buf.data()) == ttl_result::decremented) return true;
+  bump(counters_->ttl_expired);
+  v = verdict::drop(drop_reason::ttl_expired);
+  bytes_span icmp;
+  if (make_time_exceeded(buf.storage(), buf.offset(), buf.size(), from, icmp) != edit_status::ok ||
+      !icmp_budget_.try_consume(1, static_cast<std::uint64_t>(now().count()) * 1'000'000) ||
+      !buf.set_data(icmp))
+    return false;
+  bump(counters_->icmp_time_exceeded);
+  v = verdict::forward(back);
+  return false;
 }
 
 verdict gateway_stage::decide(packet_context& ctx, const gateway_config& cfg_ref,
@@ -237,6 +258,7 @@ verdict gateway_stage::from_client(packet_context& ctx, const gateway_config& cf
     bump(counters_->no_service);
     return verdict::drop(drop_reason::no_route);
   }
+  if (verdict expired; !hop(ctx, cfg.cluster_ip, cfg.client_port, expired)) return expired;
 
   const auto t = now();
   std::uint32_t idx = npos;
@@ -310,6 +332,7 @@ verdict gateway_stage::from_backend(packet_context& ctx, const gateway_config& c
     return verdict::drop(drop_reason::not_owned);
   }
   bump(counters_->owned);
+  if (verdict expired; !hop(ctx, cfg.member_addr, cfg.backend_port, expired)) return expired;
 
   const auto t = now();
   std::uint32_t idx = npos;
@@ -355,6 +378,7 @@ verdict gateway_stage::from_backend_snat(packet_context& ctx, const gateway_conf
     return verdict::drop(drop_reason::not_owned);
   }
   bump(counters_->owned);
+  if (verdict expired; !hop(ctx, cfg.member_addr, cfg.backend_port, expired)) return expired;
   const flow_state before = v->state;
   touch(*v, now(), f.tcp_flags);
   packet_buffer& buf = *ctx.buffer;

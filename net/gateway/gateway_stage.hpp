@@ -25,7 +25,10 @@
 //  3. DSR: the datagram is wrapped in IP-in-IP (member_addr -> backend) in the buffer's headroom.
 //  4. TCP state: every TCP segment of a carried flow updates its Figure 7 state
 //     (tcp_failover_state.hpp) in both directions the member sees.
-//  5. Fragments: a first fragment carries the ports and goes through 1-3 as a whole datagram;
+//  5. The hop: the member forwards as a router (as IPVS does), so an owned datagram's TTL goes
+//     down by one; one that would leave with TTL 0 is dropped and its sender gets ICMP time
+//     exceeded (from the cluster IP toward clients, from member_addr toward backends).
+//  6. Fragments: a first fragment carries the ports and goes through 1-3 as a whole datagram;
 //     the later pieces, which have no ports to hash, get what their first piece got, from the
 //     member that carried it (fragment_follow.hpp); other members drop them (not_owned).
 //
@@ -53,6 +56,7 @@
 #include "net/flow/work_unit.hpp"
 #include "net/gateway/fragment_follow.hpp"
 #include "net/gateway/gateway_config.hpp"
+#include "net/sched/token_bucket.hpp"
 #include "net/gateway/tcp_failover_state.hpp"
 #include "net/io/clock.hpp"
 #include "net/io/counter_list.hpp"
@@ -90,7 +94,9 @@ struct gateway_settings {
   COUNTER(table_full, "dropped (policy): no room for a new flow")                             \
   COUNTER(snat_collision, "dropped (policy): source-NAT endpoint already in use")             \
   COUNTER(return_unknown, "dropped (not_owned): source-NAT reply without state")              \
-  COUNTER(essential_changes, "times a flow's essential TCP state changed")
+  COUNTER(essential_changes, "times a flow's essential TCP state changed")                    \
+  COUNTER(ttl_expired, "dropped (ttl_expired): would have left with TTL 0 (owned units only)") \
+  COUNTER(icmp_time_exceeded, "ICMP time exceeded sent for them (100/s, bursts of 20)")
 
 /// A copy of the stage's counters (each read once, relaxed). for_each() lists the scalar ones;
 /// backend_chosen is labelled by service and backend index (the config's order).
@@ -259,6 +265,9 @@ class gateway_stage final : public stage {
                        std::size_t service, std::size_t backend) noexcept;
   verdict from_backend_snat(packet_context& ctx, const gateway_config& cfg,
                             const owned_units& owned) noexcept;
+  // Lowers the TTL of the owned datagram in ctx; true when it goes on. False when it expired:
+  // `v` is then the ICMP time exceeded from `from` sent out `back`, or a drop.
+  bool hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v) noexcept;
   // A whole datagram or a first fragment: the cluster's decision.
   verdict decide(packet_context& ctx, const gateway_config& cfg, const owned_units& owned) noexcept;
   // A later fragment: does what was done to its first fragment, or drops it (not_owned).
@@ -297,6 +306,7 @@ class gateway_stage final : public stage {
   std::uint64_t version_ = 0;
   std::uint16_t ipip_id_ = 0;
   fragment_follow fragments_;  // later fragments follow their first one (loop thread)
+  token_bucket icmp_budget_;   // ICMP errors the stage may send (one "byte" per message)
   table_slot<gateway_config> config_;
   // Copies for the loop-thread control calls, which run outside the loop's epoch and so must not
   // hold a config pointer that a concurrent publish_config() may free.

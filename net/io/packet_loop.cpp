@@ -28,6 +28,7 @@ const char* to_string(drop_reason r) noexcept {
     case drop_reason::policy: return "policy";
     case drop_reason::oversize: return "oversize";
     case drop_reason::tx_error: return "tx_error";
+    case drop_reason::ttl_expired: return "ttl_expired";
   }
   return "unknown";
 }

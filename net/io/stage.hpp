@@ -20,8 +20,9 @@ enum class drop_reason : std::uint8_t {
   policy,         // a rule said drop
   oversize,       // larger than the output port's MTU (after any encapsulation)
   tx_error,       // the output port did not take it
+  ttl_expired,    // a role forwarding as a router would have sent it with TTL 0 (net/packet/ttl.hpp)
 };
-inline constexpr std::size_t drop_reason_count = 6;
+inline constexpr std::size_t drop_reason_count = 7;
 
 /// Short stable name ("malformed", "no_route", ...) for counters and logs.
 const char* to_string(drop_reason r) noexcept;

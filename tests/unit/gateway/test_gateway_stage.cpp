@@ -10,6 +10,7 @@
 
 #include "net/packet/checksum.hpp"
 #include "net/packet/fragment.hpp"
+#include "net/packet/icmp.hpp"
 #include "net/packet/ipip.hpp"
 #include "net/packet/tcp.hpp"
 #include "tests/unit/gateway/gateway_rig.hpp"
@@ -499,7 +500,9 @@ TEST_CASE("gateway: direct server return wraps the datagram in IP-in-IP to the b
   CHECK(m.loop.snapshot().mss_clamped == 1);
   std::vector<std::uint8_t> restored(inner.begin(), inner.end());
   REQUIRE(restored.size() == in.size());
-  for (std::size_t i : {36, 37}) restored[i] = in[i];  // the TCP checksum
+  CHECK(restored[8] == in[8] - 1);  // one hop: the member forwards as a router
+  CHECK(ipv4_header_checksum_ok(bytes_view(restored)));
+  for (std::size_t i : {8, 10, 11, 36, 37}) restored[i] = in[i];  // TTL, both checksums
   for (std::size_t i = 40; i + 4 <= restored.size(); ++i)
     if (restored[i] == 2 && restored[i + 1] == 4) {
       restored[i + 2] = in[i + 2];
@@ -667,6 +670,14 @@ std::vector<std::vector<std::uint8_t>> fragments_of(std::vector<std::uint8_t> p,
   return out;
 }
 
+/// `p` one router hop later: TTL - 1, header checksum recomputed.
+std::vector<std::uint8_t> hopped(std::vector<std::uint8_t> p) {
+  --p[8];
+  store_be16(&p[10], 0);
+  store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
+  return p;
+}
+
 /// The datagram the fragments make (as the receiver's kernel reassembles it).
 std::vector<std::uint8_t> reassembled(const std::vector<std::vector<std::uint8_t>>& pieces) {
   std::vector<std::uint8_t> whole(pieces[0].begin(), pieces[0].begin() + 20);
@@ -718,7 +729,7 @@ TEST_CASE("gateway: later fragments follow their first fragment's decision") {
         gateway_flow_info info;
         REQUIRE(m.gw->find_flow(client_key(client_ip, sport, 53, ip_protocol_udp), info));
         CHECK(ipv4_view(bytes_view(*got)).dst() == info.backend_addr);
-        CHECK(std::vector<std::uint8_t>(inner.begin(), inner.end()) == pieces[i]);  // as sent
+        CHECK(std::vector<std::uint8_t>(inner.begin(), inner.end()) == hopped(pieces[i]));  // as sent, one hop on
       }
       out[i] = *got;
     }
@@ -766,4 +777,96 @@ TEST_CASE("gateway: a backend's fragmented reply goes back to the client from th
     CHECK(same_l4_payload(reply, back));
     CHECK(m.gw->counters().fragments_followed == pieces.size() - 1);
   }
+}
+
+TEST_CASE("gateway: the member is a hop: TTL down by one, ICMP time exceeded when it runs out") {
+  struct row {
+    const char* name;
+    std::uint8_t ttl;
+    bool owned;
+    bool to_client;          // the datagram comes from the client (else a backend's reply)
+    bool forwarded_on;       // it goes on (TTL - 1)
+    bool icmp;               // the sender gets time exceeded
+  };
+  const row rows[] = {
+    {"TTL 64 goes on as 63", 64, true, true, true, false},
+    {"TTL 2 goes on as 1", 2, true, true, true, false},
+    {"TTL 1 expires: the client hears from the cluster IP", 1, true, true, false, true},
+    {"TTL 0 expires too", 0, true, true, false, true},
+    {"another member's unit: silence, whatever the TTL", 1, false, true, false, false},
+    {"a backend's reply with TTL 1: the backend hears from the member", 1, true, false, false, true},
+  };
+  const std::uint16_t sport = 48200;
+  const std::uint32_t u = unit_of(client_key(client_ip, sport, 53, ip_protocol_udp));
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    member m(base_config(), r.owned ? only(u) : owned_units{});
+    auto set_ttl = [](std::vector<std::uint8_t> p, std::uint8_t ttl) {
+      p[8] = ttl;
+      store_be16(&p[10], 0);
+      store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
+      return p;
+    };
+    std::vector<std::uint8_t> in = udp_packet(3, 40, client_ip, vip, sport, 53);
+    memory_port* back_to = m.client_side;
+    std::uint32_t sender = client_ip, icmp_from = vip;
+    if (!r.to_client) {
+      auto first = m.from_client(in);
+      REQUIRE(first.has_value());
+      const endpoint be = dst_of(*first);
+      in = udp_packet(4, 40, be.addr, client_ip, be.port, sport);
+      back_to = m.backend_side;
+      sender = be.addr;
+      icmp_from = member_a;
+    }
+    in = set_ttl(in, r.ttl);
+    memory_port& from = r.to_client ? *m.client_side : *m.backend_side;
+    memory_port& onward = r.to_client ? *m.backend_side : *m.client_side;
+    REQUIRE(from.inject(bytes_view(in.data(), in.size())));
+    m.loop.run_once();
+    std::vector<std::uint8_t> went, heard;
+    const bool on = onward.collect(went);
+    const bool answered = back_to->collect(heard);
+    CHECK(on == r.forwarded_on);
+    CHECK(answered == r.icmp);
+    if (on) {
+      CHECK(went[8] == r.ttl - 1);
+      CHECK(checksums_ok(went));
+    }
+    if (answered) {
+      const ipv4_view ip{bytes_view(heard)};
+      REQUIRE(ip.validate() == parse_status::ok);
+      CHECK(ip.protocol() == ip_protocol_icmp);
+      CHECK(ip.src() == icmp_from);
+      CHECK(ip.dst() == sender);
+      CHECK(heard[20] == icmp_time_exceeded);
+      CHECK(heard[21] == 0);
+      CHECK(internet_checksum(bytes_view(heard.data() + 20, heard.size() - 20)) == 0);
+      // The quote: the datagram's header as it arrived and its first 8 bytes (the ports).
+      REQUIRE(heard.size() == 20 + 8 + 20 + 8);
+      CHECK(std::equal(heard.begin() + 28, heard.end(), in.begin()));
+    }
+    const auto c = m.gw->counters();
+    CHECK(c.ttl_expired == (r.owned && !r.forwarded_on ? 1 : 0));
+    CHECK(c.icmp_time_exceeded == (r.icmp ? 1 : 0));
+  }
+}
+
+TEST_CASE("gateway: time exceeded is rate-limited to bursts of 20") {
+  member m(base_config());
+  for (int i = 0; i < 30; ++i) {
+    auto p = udp_packet(static_cast<std::uint32_t>(i), 8, client_ip, vip, static_cast<std::uint16_t>(49000 + i), 53);
+    p[8] = 1;
+    store_be16(&p[10], 0);
+    store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
+    REQUIRE(m.client_side->inject(bytes_view(p.data(), p.size())));
+    m.loop.run_once();
+  }
+  std::vector<std::uint8_t> got;
+  int heard = 0;
+  while (m.client_side->collect(got)) ++heard;
+  CHECK(heard == 20);
+  CHECK(m.gw->counters().ttl_expired == 30);
+  CHECK(m.gw->counters().icmp_time_exceeded == 20);
+  CHECK(m.loop.snapshot().drops_for(drop_reason::ttl_expired) == 10);
 }
