@@ -17,6 +17,7 @@
 #include "net/packet/icmp.hpp"
 #include "net/packet/ipip.hpp"
 #include "net/packet/ipv4.hpp"
+#include "net/packet/ttl.hpp"
 
 namespace baton::net {
 
@@ -209,6 +210,16 @@ verdict slr_stage::tunnel(packet_context& ctx, std::uint32_t next_hop) noexcept 
     return verdict::drop(drop_reason::not_owned);
   }
   packet_buffer& b = *ctx.buffer;
+  if (ctx.in_port == config_.tunnel_in && decrement_ttl(b.data()) == ttl_result::expired) {
+    bump(counters_->ttl_expired);
+    bytes_span icmp;
+    const auto ns = static_cast<std::uint64_t>(now().count()) * 1'000'000;
+    if (make_time_exceeded(b.storage(), b.offset(), b.size(), config_.self, icmp) != edit_status::ok ||
+        !icmp_budget_.try_consume(1, ns) || !b.set_data(icmp))
+      return verdict::drop(drop_reason::ttl_expired);
+    bump(counters_->icmp_time_exceeded);
+    return verdict::forward(config_.out);
+  }
   ipip_tunnel t;
   t.src = config_.self;
   t.dst = next_hop;

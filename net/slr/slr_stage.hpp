@@ -37,6 +37,11 @@
 //      chosen by weighted rendezvous hashing of the key (select_candidate), the flow is pinned
 //      (origin chosen), a new_flow event is queued and the datagram is tunneled. No candidate
 //      with a weight above 0: drop no_route. A full table: drop policy (table_full).
+//  The hop: a datagram that came through tunnel_in and is tunnelled on is routed by this SLR, so
+//  its TTL goes down by one (RFC 2003 §3: the encapsulator decrements the inner TTL as a router
+//  would); one that would go on with TTL 0 is dropped (ttl_expired) and its source hears ICMP
+//  time exceeded from config.self through config.out. What arrives from the TUN was routed by
+//  the kernel, which did that already.
 //  Fragments: a later fragment has no ports, so fragments are never looked up or pinned; every
 //  fragment of a datagram is tunneled to the rendezvous choice over (src, dst, protocol) with
 //  ports 0, so all its pieces reach the same next hop (counted in fragments).
@@ -67,6 +72,7 @@
 #include "net/io/spsc_ring.hpp"
 #include "net/io/stage.hpp"
 #include "net/io/table_slot.hpp"
+#include "net/sched/token_bucket.hpp"
 
 namespace baton::net {
 
@@ -147,7 +153,9 @@ struct slr_event {
   COUNTER(table_full, "new flows (or adverts) with no room in the flow table")                 \
   COUNTER(fragments, "fragments tunneled by the stateless choice")                             \
   COUNTER(oversize, "no headroom or over 64 KiB after encapsulation")                          \
-  COUNTER(events_lost, "flow events dropped because the event ring was full")
+  COUNTER(events_lost, "flow events dropped because the event ring was full")                  \
+  COUNTER(ttl_expired, "tunnel_in datagrams that would have gone on with TTL 0 (dropped)")     \
+  COUNTER(icmp_time_exceeded, "ICMP time exceeded sent for them (100/s, bursts of 20)")
 
 /// A copy of the stage's counters (each read once, relaxed).
 BATON_COUNTER_STRUCT(slr_counters, BATON_SLR_COUNTERS)
@@ -277,6 +285,7 @@ class slr_stage final : public stage {
   int event_fd_ = -1;
   std::atomic<bool> active_{true};
   std::uint16_t ipip_id_ = 0;
+  token_bucket icmp_budget_{100, 20, 0};  // ICMP errors the stage may send (one "byte" each)
   std::unique_ptr<live_counters> counters_;
 };
 

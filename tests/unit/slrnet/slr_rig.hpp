@@ -179,6 +179,15 @@ struct slr_rig {
   slr_stage* stage = nullptr;
 };
 
+/// `p` one router hop later: TTL - 1, header checksum recomputed (what an SLR passes on from
+/// tunnel_in).
+inline bytes one_hop(bytes p) {
+  --p[8];
+  store_be16(&p[10], 0);
+  store_be16(&p[10], internet_checksum(bytes_view(p.data(), 20)));
+  return p;
+}
+
 /// Checks `outer` is `inner` tunneled by the SLR to `next_hop` (RFC 2003 header, TTL 64).
 inline void check_tunneled(const bytes& outer, const bytes& inner, std::uint32_t next_hop) {
   REQUIRE(outer.size() == inner.size() + 20);

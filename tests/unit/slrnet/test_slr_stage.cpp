@@ -526,7 +526,7 @@ TEST_CASE("tunnel exit: IP-in-IP from the level above is unwrapped, others are r
       const bytes inner(r.packet.begin() + 20, r.packet.end());
       const flow_key key = key_of(inner);
       REQUIRE(sent.size() == 1);
-      check_tunneled(sent[0], inner, expected_hop(routes, 0, key));
+      check_tunneled(sent[0], one_hop(inner), expected_hop(routes, 0, key));
       CHECK(c.decapsulated == 1);
       const auto events = rig.events();
       REQUIRE(events.size() == 1);
@@ -824,4 +824,47 @@ TEST_CASE("malformed and random input never crashes and every datagram is accoun
   CHECK(s.rx_packets == injected);
   CHECK(s.tx_packets + s.total_drops() == injected);
   CHECK(s.pool_available == s.pool_capacity);
+}
+
+TEST_CASE("an SLR passing a tunnelled datagram on is a hop: TTL 1 gets ICMP time exceeded") {
+  struct row {
+    const char* name;
+    port_id port;
+    std::uint8_t ttl;
+    bool tunnelled_on, answered;
+  };
+  const row rows[] = {
+    {"from upstream with TTL 2: on with TTL 1", slr_rig::tunnel_in, 2, true, false},
+    {"from upstream with TTL 1: time exceeded to the client", slr_rig::tunnel_in, 1, false, true},
+    {"from the TUN with TTL 1: the kernel routed it already, on unchanged", slr_rig::tun, 1, true, false},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    slr_rig rig;
+    const slr_routes routes = default_routes();
+    rig.stage->publish(routes);
+    bytes inner = tcp_segment(client_a, virtual_host, 40900, 80, syn);
+    inner[8] = r.ttl;
+    store_be16(&inner[10], 0);
+    store_be16(&inner[10], internet_checksum(bytes_view(inner.data(), 20)));
+    const bytes packet = r.port == slr_rig::tunnel_in ? ipip_wrap(inner, upstream_slr, self_addr) : inner;
+    const auto sent = rig.send(r.port, packet);
+    REQUIRE(sent.size() == 1);
+    const ipv4_view ip(sent[0]);
+    REQUIRE(ip.validate() == parse_status::ok);
+    if (r.tunnelled_on) {
+      CHECK(ip.protocol() == ip_protocol_ipip);
+      const bytes on(sent[0].begin() + 20, sent[0].end());
+      CHECK(on == (r.port == slr_rig::tunnel_in ? one_hop(inner) : inner));
+    } else {
+      CHECK(ip.protocol() == ip_protocol_icmp);
+      CHECK(ip.src() == self_addr);
+      CHECK(ip.dst() == client_a);
+      CHECK(sent[0][20] == icmp_time_exceeded);
+      CHECK(std::equal(sent[0].begin() + 28, sent[0].end(), inner.begin()));
+    }
+    const auto c = rig.stage->counters();
+    CHECK(c.ttl_expired == (r.answered ? 1 : 0));
+    CHECK(c.icmp_time_exceeded == (r.answered ? 1 : 0));
+  }
 }
