@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "net/flow/flow_key.hpp"
+#include "net/io/clock.hpp"
 #include "net/io/interface.hpp"
 #include "net/packet/ipv4.hpp"
 #include "policy/policy.hpp"
@@ -74,7 +75,7 @@ cluster_stage::~cluster_stage() {
 }
 
 bool cluster_stage::unit_of(const net::packet_fields& f, std::uint32_t& unit) const noexcept {
-  if (f.fragment) return false;
+  if (f.fragment && !f.first_fragment) return false;
   const auto& hasher = gateway_->settings().hasher;
   if (f.dst == settings_.cluster_ip) {
     unit = hasher(net::from_fields(f), net::filter::work_set);
@@ -128,18 +129,51 @@ net::verdict cluster_stage::forwarding_process(net::packet_context& ctx) noexcep
     net::bump(counters_->foreign);
     return net::verdict::drop(net::drop_reason::not_owned);
   }
+  const net::packet_fields& f = ctx.fields;
   auto v = gateway_->process(ctx);
-  if (v.what == net::verdict::kind::next) return net::verdict::drop(net::drop_reason::not_owned);
+  const bool later_fragment = f.fragment && !f.first_fragment;
+  if (v.what == net::verdict::kind::next && !later_fragment)
+    return net::verdict::drop(net::drop_reason::not_owned);
+  if (v.what == net::verdict::kind::next) v = net::verdict::drop(net::drop_reason::not_owned);
   if (v.what != net::verdict::kind::drop || v.reason != net::drop_reason::not_owned) {
     set_backend_next_hop(ctx, v);
     return v;
   }
   // Another member's unit (the gateway has not touched the datagram).
+  const auto& clock = gateway_->settings().clock;
+  const auto now = clock ? clock() : net::coarse_now();
+  const net::fragment_key key = net::fragment_key_of(ctx.buffer->data());
   std::uint32_t unit = 0;
-  if (!unit_of(ctx.fields, unit) || unit >= routes_.size()) {
+  if (later_fragment) {
+    // No ports to hash: the piece goes where its first fragment went.
+    const net::fragment_decision* d = fragments_.find(key, now);
+    if (d == nullptr || d->what != net::fragment_decision::action::to_owner) {
+      net::bump(counters_->unplaced);
+      return v;
+    }
+    unit = d->unit;
+  } else if (!unit_of(f, unit)) {
     net::bump(counters_->unplaced);
     return v;
   }
+  if (unit >= routes_.size()) {
+    net::bump(counters_->unplaced);
+    return v;
+  }
+  const net::verdict out = relay(unit, ctx, v);
+  if (out.what != net::verdict::kind::drop) {
+    if (later_fragment) net::bump(counters_->fragments_relayed);
+    else if (f.fragment) {
+      net::fragment_decision d;
+      d.what = net::fragment_decision::action::to_owner;
+      d.unit = unit;
+      fragments_.remember(key, d, now);
+    }
+  }
+  return out;
+}
+
+net::verdict cluster_stage::relay(std::uint32_t unit, net::packet_context& ctx, const net::verdict& v) noexcept {
   const unit_route& r = routes_[unit];
   switch (r.kind) {
     case route_kind::forward:
@@ -155,7 +189,7 @@ net::verdict cluster_stage::forwarding_process(net::packet_context& ctx) noexcep
     case route_kind::hold:
       if (hold(unit, ctx)) return net::verdict::consume();
       return v;
-    case route_kind::local:  // ours by the group's table; the owned set catches up in a moment
+    case route_kind::local:  // ours by the table; the owned set catches up in a moment
     case route_kind::none:
       break;
   }

@@ -107,7 +107,8 @@ struct unit_route {
   COUNTER(hold_discarded, "held, then the unit became ours or nobody's: dropped")             \
   COUNTER(release_errors, "held datagrams the release port did not take")                     \
   COUNTER(foreign, "frames for another member's MAC, seen on a flooding segment")             \
-  COUNTER(unplaced, "not owned here and not placeable on a unit: dropped")
+  COUNTER(unplaced, "not owned here and not placeable on a unit: dropped")                    \
+  COUNTER(fragments_relayed, "later fragments sent on to the owner their first fragment went to")
 
 /// Forwarding-mode counters (a copy; each read relaxed).
 BATON_COUNTER_STRUCT(forwarding_counters, BATON_FORWARDING_COUNTERS)
@@ -132,7 +133,7 @@ public:
 
   /// The unit a cluster datagram belongs to (the client-side key, both directions; see
   /// gateway_stage.hpp): true with `unit` set for a datagram to the cluster IP or from a backend
-  /// endpoint, false otherwise (and for fragments, which carry no ports). Never throws.
+  /// endpoint, false otherwise (and for later fragments, which carry no ports). Never throws.
   bool unit_of(const net::packet_fields& f, std::uint32_t& unit) const noexcept;
 
   // Loop thread only. ---------------------------------------------------------------------------
@@ -168,6 +169,8 @@ private:
   struct live_counters;
 
   net::verdict forwarding_process(net::packet_context& ctx) noexcept;
+  // Forwarding mode: the route for `unit` (forward, hold, or the gateway's verdict `v`).
+  net::verdict relay(std::uint32_t unit, net::packet_context& ctx, const net::verdict& v) noexcept;
   void set_backend_next_hop(net::packet_context& ctx, const net::verdict& v) noexcept;
   bool hold(std::uint32_t unit, net::packet_context& ctx) noexcept;
   // Sends (route forward) or frees the held datagrams of `unit` from the head while `keep` says no.
@@ -185,6 +188,8 @@ private:
   std::vector<unit_queue> queues_;
   std::size_t held_count_ = 0;
   std::uint32_t tick_ = 0;
+  // Forwarding mode: the unit each relayed first fragment belonged to, for its later pieces.
+  net::fragment_follow fragments_;
   net::buffer_pool* pool_ = nullptr;        // where held buffers go back (the loop's)
   std::array<std::unique_ptr<net::packet_port>, max_release_ports> release_{};
   std::unique_ptr<live_counters> counters_;

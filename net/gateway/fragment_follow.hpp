@@ -23,8 +23,11 @@ namespace baton::net {
 
 /// What was done to the first fragment, to be done to the rest.
 struct fragment_decision {
-  enum class action : std::uint8_t { rewrite, tunnel };
+  enum class action : std::uint8_t { rewrite, tunnel, to_owner };
   action what = action::rewrite;
+  std::uint32_t unit = 0;      // to_owner: sent on unchanged to the owner of this work unit (the
+                               // cluster's forwarding mode, where the master relays other
+                               // members' traffic)
   std::uint32_t new_src = 0;   // rewrite: the source to set (0: unchanged)
   std::uint32_t new_dst = 0;   // rewrite: the destination to set (0: unchanged); tunnel: the
                                // outer destination

@@ -13,6 +13,7 @@
 #include "net/cluster/cluster_stage.hpp"
 #include "net/io/packet_loop.hpp"
 #include "net/packet/checksum.hpp"
+#include "net/packet/fragment.hpp"
 #include "tests/unit/gateway/gateway_rig.hpp"
 
 using namespace baton::net;
@@ -397,5 +398,53 @@ TEST_CASE("cluster member: malformed frames are counted by parse status, never N
       CHECK(m.clients->sent_count() == 0);
       CHECK(m.release->sent_count() == 0);
     }
+  }
+}
+
+TEST_CASE("cluster stage, forwarding mode: later fragments go to the owner their first fragment went to") {
+  // A 3000-byte TCP segment to the web service, in fragments of at most 1200 bytes.
+  const std::uint16_t port = 40050;
+  const std::uint32_t unit = unit_of_client(client_ip, port);
+  auto whole = tcp_datagram({client_ip, vip, port, 80, 1000, 1, tcp_flag_ack, 65535, {}, 2960});
+  store_be16(&whole[6], 0);  // DF off
+  store_be16(&whole[10], 0);
+  store_be16(&whole[10], internet_checksum(bytes_view(whole.data(), 20)));
+  const std::size_t count = ipv4_fragment_count(bytes_view(whole), 1200);
+  REQUIRE(count == 3);
+  std::vector<std::vector<std::uint8_t>> pieces(count);
+  for (std::size_t i = 1; i < count; ++i) {
+    pieces[i].resize(1200);
+    pieces[i].resize(write_ipv4_fragment(bytes_view(whole), 1200, i, bytes_span(pieces[i].data(), 1200)));
+  }
+  pieces[0] = whole;
+  pieces[0].resize(cut_to_first_ipv4_fragment(bytes_span(pieces[0].data(), pieces[0].size()), 1200));
+
+  struct row {
+    const char* name;
+    std::vector<std::size_t> order;
+    std::size_t relayed;  // later pieces sent on
+    std::size_t unplaced;
+  };
+  const row rows[] = {
+    {"in order: all three to the owner, unchanged", {0, 1, 2}, 2, 0},
+    {"a later piece before its first: dropped, the rest go", {1, 0, 2}, 1, 1},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    member_rig m(only((unit + 1) % default_work_units), forwarding_settings());
+    m.routes(unit, {route_kind::forward, 0, owner_mac});
+    std::size_t sent = 0;
+    for (std::size_t i : r.order) {
+      m.clients->inject(pieces[i], true);
+      m.loop.run_once();
+      if (auto out = m.clients->take()) {
+        CHECK(out->next_hop == owner_mac);
+        CHECK(out->bytes == pieces[i]);
+        ++sent;
+      }
+    }
+    CHECK(sent == 1 + r.relayed);
+    CHECK(m.stage->counters().fragments_relayed == r.relayed);
+    CHECK(m.stage->counters().unplaced == r.unplaced);
   }
 }
