@@ -191,7 +191,10 @@ TEST_CASE("rebalancing after joins converges to a spread of at most 1, state han
     if (r.loss == 0.0) CHECK(doubly_owned == 0);  // a moving unit is never worked on twice
     std::string why;
     CHECK_MESSAGE(s.converged(&why), why);
-    for (const auto& [i, c] : s.loads()) {
+    for (const auto& load : s.loads()) {
+      // Not a structured binding: CAPTURE's lambda may not capture one (clang, C++17).
+      const auto i = load.first;
+      const auto c = load.second;
       CAPTURE(i);
       CHECK(c >= 1024 / 5);
       CHECK(c <= 1024 / 5 + 1);

@@ -138,7 +138,9 @@ TEST_CASE("load -> normalized JSON -> load gives the same policy") {
     std::ifstream in(path);
     docs.emplace_back(path.filename().string(), std::string(std::istreambuf_iterator<char>(in), {}));
   }
-  for (const auto& [name, text] : docs) {
+  for (const auto& doc : docs) {
+    const std::string& name = doc.first;  // not a binding: CAPTURE's lambda captures it (clang)
+    const std::string& text = doc.second;
     CAPTURE(name);
     policy first = load_policy_text(text);
     nlohmann::json normal = to_json(first);
