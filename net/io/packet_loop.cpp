@@ -321,7 +321,8 @@ void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
   if (b->size() > ports_[v.port]->mtu()) {
     // A datagram without DF (a tunnel copies the inner datagram's DF): sent in fragments, which
     // the receiving node's kernel reassembles.
-    if (ipv4_fragment_count(b->data(), ports_[v.port]->mtu()) > 1) return emit_fragments(b, v.port);
+    if (const std::size_t count = ipv4_fragment_count(b->data(), ports_[v.port]->mtu()); count > 1)
+      return emit_fragments(b, v.port, count);
     // A tunnel datagram too long for its port: the inner datagram's sender is told the tunnel's
     // MTU (its TCP then sends shorter segments) instead of losing every long one unheard. The
     // ICMP leaves by the same port, which routes by address.
@@ -342,9 +343,8 @@ void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
   out.push(b);
 }
 
-void packet_loop::emit_fragments(packet_buffer* b, port_id out) noexcept {
+void packet_loop::emit_fragments(packet_buffer* b, port_id out, std::size_t count) noexcept {
   const std::size_t mtu = ports_[out]->mtu();
-  const std::size_t count = ipv4_fragment_count(b->data(), mtu);
   // 64 KiB over 68-byte fragments would be ~1400; a buffer pool this side of that is the bound.
   constexpr std::size_t most = 64;
   packet_buffer* rest[most];

@@ -169,8 +169,9 @@ class packet_loop {
   // Whether a TCP segment whose options do not walk goes past the parse step (stage.hpp).
   bool bad_tcp_options_taken() const noexcept;
   void emit(packet_buffer* b, const verdict& v) noexcept;
-  /// `b` (no DF, too long for `out`) as fragments: b keeps the first, pool buffers the rest.
-  void emit_fragments(packet_buffer* b, port_id out) noexcept;
+  /// `b` (no DF, too long for `out`) as `count` fragments (ipv4_fragment_count's): b keeps the
+  /// first, pool buffers the rest.
+  void emit_fragments(packet_buffer* b, port_id out, std::size_t count) noexcept;
   void drop(packet_buffer* b, drop_reason why, parse_status status) noexcept;
   void flush(port_id out) noexcept;
   void wait_for_work(std::chrono::milliseconds wait) noexcept;

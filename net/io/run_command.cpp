@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 extern char** environ;
 
@@ -62,6 +64,16 @@ int run_command(const std::vector<std::string>& argv, std::string& output, const
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void run_or_throw(const std::vector<std::string>& argv, const std::string& who, const std::string& input) {
+  std::string out;
+  const int rc = run_command(argv, out, input);
+  if (rc == 0) return;
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ')) out.pop_back();
+  throw std::runtime_error(who + ": `" + cmd + "` failed (" + std::to_string(rc) + "): " + out);
 }
 
 }  // namespace baton::net

@@ -11,4 +11,8 @@ namespace baton::net {
 /// stdout in `output`. `input`, when given, is its standard input.
 int run_command(const std::vector<std::string>& argv, std::string& output, const std::string& input = {});
 
+/// run_command for set-up steps that must succeed: throws std::runtime_error
+/// "<who>: `<argv>` failed (<status>): <output>" when the tool exits non-zero or cannot run.
+void run_or_throw(const std::vector<std::string>& argv, const std::string& who, const std::string& input = {});
+
 }  // namespace baton::net

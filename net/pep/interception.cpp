@@ -29,12 +29,12 @@ std::vector<std::string> queue_rule(const interception_config& c) {
           "-j", "NFQUEUE", "--queue-num", std::to_string(c.queue), "--queue-bypass"};
 }
 
-int iptables(const char* op, const interception_config& c, std::string& out) {
+std::vector<std::string> iptables(const char* op, const interception_config& c) {
   auto r = queue_rule(c);
   // iptables-legacy -t mangle -A PREROUTING ...
   std::vector<std::string> argv{"iptables-legacy", r[0], r[1], op};
   argv.insert(argv.end(), r.begin() + 2, r.end());
-  return run_command(argv, out);
+  return argv;
 }
 
 }  // namespace
@@ -42,7 +42,7 @@ int iptables(const char* op, const interception_config& c, std::string& out) {
 void remove_interception(const interception_config& c) noexcept {
   try {
     std::string out;
-    for (int i = 0; i < 8 && iptables("-D", c, out) == 0; ++i) {
+    for (int i = 0; i < 8 && run_command(iptables("-D", c), out) == 0; ++i) {
     }
     run_command({"nft", "delete", "table", "ip", table_name()}, out);
     const std::string table = std::to_string(c.route_table);
@@ -55,21 +55,16 @@ void remove_interception(const interception_config& c) noexcept {
 
 void install_interception(const interception_config& c) {
   remove_interception(c);
-  std::string out;
-  auto must = [&](int rc, const std::string& what) {
-    if (rc != 0) {
-      while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-      remove_interception(c);
-      throw std::runtime_error("pep interception: " + what + " failed (" + out + ")");
-    }
-  };
   const std::string table = std::to_string(c.route_table);
-  must(run_command({"ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", table}, out),
-       "ip route add local 0.0.0.0/0 dev lo table " + table);
-  must(run_command({"ip", "rule", "add", "fwmark", "0x1/0x1", "lookup", table}, out),
-       "ip rule add fwmark 0x1/0x1 lookup " + table);
-  must(run_command({"nft", "-f", "-"}, out, nft_rules(c)), "nft table ip " + table_name());
-  must(iptables("-A", c, out), "iptables-legacy -t mangle -A PREROUTING -i " + c.lan + " ... -j NFQUEUE");
+  try {
+    run_or_throw({"ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", table}, "pep interception");
+    run_or_throw({"ip", "rule", "add", "fwmark", "0x1/0x1", "lookup", table}, "pep interception");
+    run_or_throw({"nft", "-f", "-"}, "pep interception", nft_rules(c));
+    run_or_throw(iptables("-A", c), "pep interception");
+  } catch (...) {
+    remove_interception(c);  // nothing half-installed is left behind
+    throw;
+  }
 }
 
 }  // namespace baton::net

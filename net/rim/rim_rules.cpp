@@ -16,14 +16,7 @@ std::string ipv4(std::uint32_t a) {
 }
 
 void must(const std::vector<std::string>& argv, const std::string& input = {}) {
-  std::string out;
-  const int rc = run_command(argv, out, input);
-  if (rc != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    throw std::runtime_error("rim: `" + cmd + "` failed (" + std::to_string(rc) + "): " + out);
-  }
+  run_or_throw(argv, "rim", input);
 }
 
 std::string element(const rim_flow_key& f) {

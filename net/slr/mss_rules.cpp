@@ -25,12 +25,7 @@ void install_mss_clamp(const std::vector<std::string>& sources, std::uint16_t ms
                             "  }\n"
                             "}\n";
   remove_mss_clamp();
-  std::string out;
-  const int rc = run_command({"nft", "-f", "-"}, out, rules);
-  if (rc != 0) {
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    throw std::runtime_error("mss clamp: nft -f failed (" + std::to_string(rc) + "): " + out);
-  }
+  run_or_throw({"nft", "-f", "-"}, "mss clamp", rules);
 }
 
 void remove_mss_clamp() noexcept {
