@@ -95,7 +95,13 @@ void group_member::flush_replication(unit_id u, time_ms now) {
 }
 
 void group_member::start(time_ms now) {
-  rejoin(broadcast, now);
+  rejoin(broadcast, now, cfg_.link_wait);
+  finish(now);
+}
+
+void group_member::on_links_up(time_ms now) {
+  if (current_phase() == phase::idle) return;
+  act(election_.links_up(now), broadcast, now);
   finish(now);
 }
 
@@ -244,7 +250,7 @@ void group_member::become_member(node_id master, std::uint64_t sequence, time_ms
   emit(joined{master});
 }
 
-void group_member::rejoin(node_id target, time_ms now) {
+void group_member::rejoin(node_id target, time_ms now, time_ms link_wait) {
   // Work in progress continues while there is no master. A unit stopped for a hand-over stays
   // stopped: the master that asked for the move may still finish it (the target holds our final
   // state and may already have told it so), and taking the unit back here would leave it worked
@@ -257,7 +263,7 @@ void group_member::rejoin(node_id target, time_ms now) {
   members_.clear();
   votes_.clear();
   backup_claims_.clear();
-  act(election_.start(now), target, now);
+  act(election_.start(now, link_wait), target, now);
 }
 
 void group_member::step_down(node_id winner, time_ms now) {

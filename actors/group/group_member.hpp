@@ -52,7 +52,13 @@ class group_member {
   group_member(node_id self, std::string identity, group_config cfg, group_hooks hooks = {});
 
   /// Starts joining: broadcasts a join request (Figure 6, 601-603). Calling it again restarts.
+  /// The join timeout (and so any offer) waits for on_links_up, or group_config::link_wait.
   void start(time_ms now);
+  /// The host's links to every configured peer are up (or it has none): a start waiting for
+  /// them sends its join request again and listens for the join timeout from now before it
+  /// offers itself; a master's keepalive heard meanwhile makes it join that master. Later calls
+  /// (links that come back) change nothing.
+  void on_links_up(time_ms now);
   /// Leaves the group: a client sends an exit request to its master, a master tells its members
   /// to exit (they elect a new master). Owned units are revoked. Afterwards the node is idle.
   void stop(time_ms now);
@@ -175,7 +181,8 @@ class group_member {
   std::vector<unit_id> claimable_replicas() const;
   void become_master(time_ms now);
   void become_member(node_id master, std::uint64_t sequence, time_ms now);
-  void rejoin(node_id target, time_ms now);
+  /// link_wait > 0 only on start: later rejoins happen over links that are up already.
+  void rejoin(node_id target, time_ms now, time_ms link_wait = time_ms{0});
   void step_down(node_id winner, time_ms now);
   void admit(node_id node, const join_request& req, time_ms now);
   void refuse(node_id node, const std::string& identity, const std::string& reason);
