@@ -133,6 +133,9 @@ void group_member::on_message(node_id from, const message& m, time_ms now) {
 }
 
 void group_member::on_tick(time_ms now) {
+  // Ticked later than the host was told a timer was due (next_due): it did not run us meanwhile.
+  late_ = cfg_.late_check > time_ms{0} && promised_ != time_ms::max() &&
+          now - promised_ > cfg_.late_check;
   switch (current_phase()) {
     case phase::idle:
       return;
@@ -543,20 +546,22 @@ time_ms group_member::next_due(time_ms now) const {
   auto at = [&](time_ms t) { due = std::min(due, t); };
   switch (current_phase()) {
     case phase::idle:
+      promised_ = due;
       return due;
     case phase::joining:
     case phase::offering:
     case phase::refused:
       at(election_.next_due());
+      promised_ = std::max(due, now);
       return due;
     case phase::member:
       // member_tick: the master watchdog (expired when more than master_watchdog has passed),
       // then the client keepalive.
-      at(master_heard_.last() + cfg_.master_watchdog + time_ms{1});
+      at(std::max(master_heard_.last() + cfg_.master_watchdog + time_ms{1}, grace_until_));
       at(next_client_keepalive_);
       break;
     case phase::master: {
-      at(members_.next_expiry(cfg_.client_watchdog, self_));
+      at(std::max(members_.next_expiry(cfg_.client_watchdog, self_), grace_until_));
       at(votes_.next_deadline());
       const bool quorate = members_.size() >= cfg_.quorum;
       if (quorate && (table_dirty_ || table_.version() != repaired_version_))
@@ -573,12 +578,24 @@ time_ms group_member::next_due(time_ms now) const {
     }
   }
   at(state_.next_due(cfg_.resend_interval));
+  promised_ = std::max(due, now);  // "due now" promises a tick soon, not one in the past
   return due;
+}
+
+bool group_member::defer_expiry(time_ms now, time_ms grace) {
+  if (now < grace_until_) return true;
+  if (!late_) return false;
+  // Issue 14: on a saturated machine the timer fires hundreds of ms late and the peer's
+  // keepalives wait in the mailbox behind it; silence the node did not watch is no evidence.
+  grace_until_ = now + grace;
+  ++late_checks_;
+  return true;
 }
 
 void group_member::member_tick(time_ms now) {
   // Figure 8I: the master watchdog.
-  if (master_heard_.expired(now, cfg_.master_watchdog)) {
+  if (master_heard_.expired(now, cfg_.master_watchdog) &&
+      !defer_expiry(now, keepalive_period(cfg_.master_watchdog, keepalive_n_))) {
     emit(lost_master{master_});
     rejoin(broadcast, now);
     return;
@@ -592,9 +609,11 @@ void group_member::member_tick(time_ms now) {
 
 void group_member::master_tick(time_ms now) {
   if (auto* self_rec = members_.find(self_)) self_rec->load = load_;
-  // Figure 8E: a client watchdog expired.
-  for (auto id : members_.expired(now, cfg_.client_watchdog, self_))
-    remove_member(id, "watchdog expired", now);
+  // Figure 8E: a client watchdog expired (unless checked too late to judge: defer_expiry).
+  const auto expired = members_.expired(now, cfg_.client_watchdog, self_);
+  if (!expired.empty() &&
+      !defer_expiry(now, keepalive_period(cfg_.client_watchdog, current_n())))
+    for (auto id : expired) remove_member(id, "watchdog expired", now);
   for (auto& p : votes_.take_expired(now)) refuse(p.node, p.request.identity, "vote timed out");
 
   const auto ids = members_.ids();

@@ -140,6 +140,8 @@ class group_member {
   std::uint32_t keepalive_n() const noexcept;
   /// Master: the worst per-client loss estimate P; others: 0.
   double loss_estimate() const noexcept;
+  /// Watchdog expiries found on a late tick (group_config::late_check), given a grace.
+  std::uint64_t late_checks() const noexcept { return late_checks_; }
   /// Master: its work table; nullptr otherwise.
   const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
   /// The replicas and handed-over states this node holds.
@@ -195,6 +197,9 @@ class group_member {
   void member_tick(time_ms now);
   void master_flush(time_ms now);
   void send_master_keepalive(time_ms now);
+  /// A watchdog found expired at `now`: true when the expiry must wait (a grace is running, or
+  /// this tick is late and starts one of `grace`), false when it counts.
+  bool defer_expiry(time_ms now, time_ms grace);
   /// Whether `id` is in our member table and sent a client keepalive lately (within 1.5 intervals).
   bool still_ours(node_id id, time_ms now) const;
   /// Our side's count for a tie-break against master `other` listing `their_list`: ourselves,
@@ -224,6 +229,10 @@ class group_member {
   // as a member (also true of the master, which works on units too)
   node_id master_ = no_node;
   watchdog master_heard_;
+  time_ms grace_until_{0};  // no watchdog expires before this (defer_expiry)
+  mutable time_ms promised_ = time_ms::max();  // the last next_due() told to the host
+  bool late_ = false;  // this tick came more than late_check after promised_
+  std::uint64_t late_checks_ = 0;
   std::uint64_t client_sequence_ = 0;
   time_ms next_client_keepalive_{0};
   time_ms client_interval_{0};

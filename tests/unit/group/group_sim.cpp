@@ -291,6 +291,20 @@ void group_sim::step() {
   }
 }
 
+void group_sim::stall(time_ms d) {
+  now_ += d;
+  // The timers first: in the group actor the tick was queued when due, before the messages
+  // that arrived during the stall.
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i].alive) continue;
+    nodes_[i].member->on_tick(now_);
+    ++ticks_;
+    drain(i);
+  }
+  now_ -= time_ms{1};  // step() advances to now_ + 1 and delivers what is queued
+  step();
+}
+
 void group_sim::run_for(time_ms d) {
   const auto end = now_ + d;
   while (now_ < end) step();

@@ -80,6 +80,9 @@ class group_sim {
   void heal();
   void set_state_updates(bool on) noexcept { cfg_.state_updates = on; }
   void set_loss(double loss) noexcept { cfg_.loss = loss; }
+  /// A machine-wide stall (a saturated host): for `d` no node runs; what was in flight arrives
+  /// after it, and each node's timers fire late, once, before it reads those messages.
+  void stall(time_ms d);
 
   /// Collects what node i produced after the test called it directly (e.g. resolve_join).
   void drain(std::size_t i);
