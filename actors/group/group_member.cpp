@@ -445,9 +445,14 @@ void group_member::on(node_id from, const other_master_exists& m, time_ms now) {
 
 bool group_member::still_ours(node_id id, time_ms now) const {
   const auto* rec = members_.find(id);
-  // One keepalive interval and half another for jitter: a member that has since followed another
-  // master has missed at least one.
-  return rec && !rec->heard.expired(now, keepalive_period(cfg_.client_watchdog, keepalive_n_) * 3 / 2);
+  // A member that has since followed another master stopped talking to us at least a master
+  // watchdog before (it lost us for that long, then joined), and has missed at least one of its
+  // keepalive intervals. One interval and a half alone (120 ms by default) was too tight on a
+  // loaded machine: a live member's keepalive 40 ms late let a cut-off master's stale keepalives
+  // win the tie-break after a heal (issue 14, lab.cluster_churn).
+  const time_ms interval = keepalive_period(cfg_.client_watchdog, current_n());
+  return rec && !rec->heard.expired(now, std::max(interval * 3 / 2, std::min(cfg_.master_watchdog,
+                                                                            cfg_.client_watchdog)));
 }
 
 std::uint32_t group_member::contested_count(const std::vector<member_entry>& their_list,

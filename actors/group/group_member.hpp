@@ -200,7 +200,8 @@ class group_member {
   /// A watchdog found expired at `now`: true when the expiry must wait (a grace is running, or
   /// this tick is late and starts one of `grace`), false when it counts.
   bool defer_expiry(time_ms now, time_ms grace);
-  /// Whether `id` is in our member table and sent a client keepalive lately (within 1.5 intervals).
+  /// Whether `id` is in our member table and sent a client keepalive lately (within 1.5 keepalive
+  /// intervals, and at least the shorter watchdog).
   bool still_ours(node_id id, time_ms now) const;
   /// Our side's count for a tie-break against master `other` listing `their_list`: ourselves,
   /// members it does not list, and members it lists that still talk to us.
