@@ -27,12 +27,25 @@ struct group_config {
   /// How long a joining node waits for "OK to join" before offering itself as master (Figure 6,
   /// 613). The document gives no figure; we use the offer time.
   time_ms join_timeout{100};
+  /// The longest a starting node waits for its links to the configured peers before its join
+  /// timeout starts (group_member::on_links_up; the host reports when they are up, at once when
+  /// it has none). Not in the document, whose members share a LAN from the first packet: ours
+  /// talk over TLS links that come up after start (a peer redials every 500 ms), and a node that
+  /// offered itself before them was master 0.2 s after a restart, against a running group (issue
+  /// 14). A node whose peers are all down is master after link_wait + join + offer timeouts.
+  time_ms link_wait{2000};
   /// "If after the member sends out the packets offering to become the master, he gets no
   /// response for 100 milliseconds [...] now acts as the cluster master unit" (Figure 6, 619).
   time_ms master_offer_timeout{100};
   /// Master watchdog on each client: "a keepalive message from the master [...] within the last
   /// 200 milliseconds" (Figure 6, 607).
   time_ms master_watchdog{200};
+  /// A tick that comes more than this after the time next_due() gave the host means the host
+  /// did not run this node meanwhile (a saturated machine stalls every process, issue 14): the
+  /// keepalives that arrived are still queued behind the timer. A watchdog found expired on such
+  /// a tick waits one keepalive period more (the queue is read, a live peer is heard) before it
+  /// counts. Not in the document, whose watchdogs the OS checks; 0 turns the grace off.
+  time_ms late_check{20};
   /// Client watchdog on the master (Figure 8B, 837): the failover detection interval per client.
   /// The document names no figure; we use the master watchdog's.
   time_ms client_watchdog{200};

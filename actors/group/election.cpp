@@ -1,5 +1,7 @@
 #include "actors/group/election.hpp"
 
+#include <algorithm>
+
 namespace baton::group {
 
 const char* phase_name(phase p) noexcept {
@@ -22,9 +24,22 @@ bool wins_tie_break(contender me, contender other) noexcept {
 election::election(time_ms join_timeout, time_ms offer_timeout, time_ms retry_interval) noexcept
     : join_timeout_(join_timeout), offer_timeout_(offer_timeout), retry_interval_(retry_interval) {}
 
-election_action election::start(time_ms now) noexcept {
+election_action election::start(time_ms now, time_ms link_wait) noexcept {
   phase_ = phase::joining;
-  deadline_ = now + join_timeout_;
+  waiting_links_ = link_wait > time_ms{0};
+  deadline_ = now + link_wait + join_timeout_;
+  last_join_sent_ = now;
+  join_sent_ = true;
+  return election_action::send_join;
+}
+
+election_action election::links_up(time_ms now) noexcept {
+  if (!waiting_links_ || phase_ != phase::joining) return election_action::none;
+  waiting_links_ = false;
+  // Figure 6's listen (603-613) starts now: a master's keepalive or "OK to join" within the join
+  // timeout makes this node a member instead of a contender.
+  deadline_ = std::min(deadline_, now + join_timeout_);
+  if (join_sent_ && last_join_sent_ == now) return election_action::none;
   last_join_sent_ = now;
   join_sent_ = true;
   return election_action::send_join;
@@ -34,6 +49,7 @@ election_action election::on_tick(time_ms now) noexcept {
   switch (phase_) {
     case phase::joining:
       if (now >= deadline_) {
+        waiting_links_ = false;
         // Figure 6, 613 -> 615: no "OK to join", offer to become the master.
         phase_ = phase::offering;
         deadline_ = now + offer_timeout_;
@@ -57,6 +73,7 @@ election_action election::on_tick(time_ms now) noexcept {
 election_action election::on_objection(time_ms now) noexcept {
   if (phase_ != phase::joining && phase_ != phase::offering) return election_action::none;
   phase_ = phase::joining;
+  waiting_links_ = false;  // a master answered: its link is up, the join goes to it
   deadline_ = now + join_timeout_;
   // Masters are heard at keepalive rate; one join request per join timeout is enough.
   if (join_sent_ && now - last_join_sent_ < join_timeout_) return election_action::none;
@@ -68,12 +85,14 @@ election_action election::on_objection(time_ms now) noexcept {
 void election::on_in_progress(time_ms now, time_ms wait) noexcept {
   if (phase_ != phase::joining && phase_ != phase::offering) return;
   phase_ = phase::joining;
+  waiting_links_ = false;
   if (deadline_ < now + wait) deadline_ = now + wait;
 }
 
 bool election::on_joined() noexcept {
   if (phase_ != phase::joining && phase_ != phase::offering) return false;
   phase_ = phase::member;
+  waiting_links_ = false;
   return true;
 }
 

@@ -53,8 +53,18 @@ class election {
 
   phase current() const noexcept { return phase_; }
 
-  /// Any phase -> joining. Returns send_join.
-  election_action start(time_ms now) noexcept;
+  /// Any phase -> joining. Returns send_join. With `link_wait` > 0 (a node's first start: its
+  /// links to the peers are not up yet) the join timeout counts from links_up(), or from
+  /// now + link_wait at the latest: a request sent before the links are up reaches nobody, and a
+  /// node that then offered itself 200 ms after start won a running group (issue 14).
+  election_action start(time_ms now, time_ms link_wait = time_ms{0}) noexcept;
+  /// The host's links to its peers are up (or have had their chance): a start still waiting for
+  /// them listens for the join timeout from now, and returns send_join (the first request went
+  /// to the links there were) unless one went out at `now`. Otherwise none.
+  election_action links_up(time_ms now) noexcept;
+  /// True while a start waits for its links (start with link_wait > 0, before links_up, before
+  /// anything from a master was heard).
+  bool waiting_for_links() const noexcept { return waiting_links_; }
   /// Timers: joining past its deadline -> offering (send_offer); offering past its deadline ->
   /// master (become_master); refused past its retry time -> joining (send_join). Else none.
   election_action on_tick(time_ms now) noexcept;
@@ -85,6 +95,7 @@ class election {
   time_ms deadline_{0};
   time_ms last_join_sent_{0};
   bool join_sent_ = false;
+  bool waiting_links_ = false;
 };
 
 }  // namespace baton::group

@@ -60,6 +60,9 @@ struct group_state {
   // only when none in flight comes at that time or before (schedule_tick).
   std::multiset<time_ms> ticks;
   std::uint64_t ticks_run = 0;
+  // Whether the state machine was told that the links to every configured peer are up (a
+  // starting node listens for the offer period only from then: group_member::on_links_up).
+  bool links_reported = false;
 
   time_ms now() const {
     return std::chrono::duration_cast<time_ms>(clock->now() - epoch);
@@ -175,6 +178,19 @@ void flush(group_pointer self) {
   schedule_tick(self);
 }
 
+/// Tells the state machine once that every configured peer is linked (discovered ones are not
+/// waited for: link_wait bounds the wait for them).
+void report_links(group_pointer self) {
+  auto& st = self->state;
+  if (st.links_reported) return;
+  for (const auto& p : st.cfg.peers)
+    if (auto i = st.links.find(p.id); i == st.links.end() || !i->second.handle) return;
+  st.links_reported = true;
+  st.events->add(severity::info, "peers_linked", {{"peers", std::to_string(st.cfg.peers.size())}});
+  st.member->on_links_up(st.now());
+  flush(self);
+}
+
 void attach(group_pointer self, link& l, group_actor handle) {
   l.handle = handle;
   l.connecting = false;
@@ -183,6 +199,7 @@ void attach(group_pointer self, link& l, group_actor handle) {
   self->send(handle, self->state.cfg.self);
   self->state.events->add(severity::info, "peer_linked",
                           {{"peer", l.address.name}, {"address", policy::format_ipv4(l.address.id)}});
+  report_links(self);
 }
 
 void connect(group_pointer self, link& l) {
@@ -241,7 +258,8 @@ void deliver(group_pointer self, const Message& m) {
   COUNTER(unknown_sender, "group messages from a link that never said hello")      \
   COUNTER(unreachable, "group messages for a peer with no link (not sent)")        \
   COUNTER(views_pushed, "group views pushed to the role (membership changes)")    \
-  COUNTER(ticks, "timer ticks run (scheduled for when a timer is next due)")
+  COUNTER(ticks, "timer ticks run (scheduled for when a timer is next due)")        \
+  COUNTER(late_watchdog_checks, "watchdog expiries found too late to judge, given a grace")
 BATON_COUNTER_STRUCT(group_link_counters, BATON_GROUP_LINK_COUNTERS)
 
 node::counter_family by_type(const char* name, const char* help,
@@ -348,7 +366,8 @@ node::role_status status(group_pointer self) {
   s.families.push_back(by_type("messages_sent", "group messages sent, by type", st.sent_by_type));
   s.families.push_back(
     by_type("messages_received", "group messages received, by type", st.received_by_type));
-  s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed, st.ticks_run});
+  s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed, st.ticks_run,
+                                  m.late_checks()});
   return s;
 }
 
@@ -384,6 +403,7 @@ group_actor::behavior_type group_impl(group_pointer self, group_actor_config cfg
   st.cfg = std::move(cfg);
   st.member->start(st.now());
   flush(self);
+  report_links(self);  // no configured peers: nothing to wait for
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.by_sender.find(dm.source);

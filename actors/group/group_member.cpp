@@ -95,7 +95,13 @@ void group_member::flush_replication(unit_id u, time_ms now) {
 }
 
 void group_member::start(time_ms now) {
-  rejoin(broadcast, now);
+  rejoin(broadcast, now, cfg_.link_wait);
+  finish(now);
+}
+
+void group_member::on_links_up(time_ms now) {
+  if (current_phase() == phase::idle) return;
+  act(election_.links_up(now), broadcast, now);
   finish(now);
 }
 
@@ -127,6 +133,9 @@ void group_member::on_message(node_id from, const message& m, time_ms now) {
 }
 
 void group_member::on_tick(time_ms now) {
+  // Ticked later than the host was told a timer was due (next_due): it did not run us meanwhile.
+  late_ = cfg_.late_check > time_ms{0} && promised_ != time_ms::max() &&
+          now - promised_ > cfg_.late_check;
   switch (current_phase()) {
     case phase::idle:
       return;
@@ -244,7 +253,7 @@ void group_member::become_member(node_id master, std::uint64_t sequence, time_ms
   emit(joined{master});
 }
 
-void group_member::rejoin(node_id target, time_ms now) {
+void group_member::rejoin(node_id target, time_ms now, time_ms link_wait) {
   // Work in progress continues while there is no master. A unit stopped for a hand-over stays
   // stopped: the master that asked for the move may still finish it (the target holds our final
   // state and may already have told it so), and taking the unit back here would leave it worked
@@ -257,7 +266,7 @@ void group_member::rejoin(node_id target, time_ms now) {
   members_.clear();
   votes_.clear();
   backup_claims_.clear();
-  act(election_.start(now), target, now);
+  act(election_.start(now, link_wait), target, now);
 }
 
 void group_member::step_down(node_id winner, time_ms now) {
@@ -436,9 +445,14 @@ void group_member::on(node_id from, const other_master_exists& m, time_ms now) {
 
 bool group_member::still_ours(node_id id, time_ms now) const {
   const auto* rec = members_.find(id);
-  // One keepalive interval and half another for jitter: a member that has since followed another
-  // master has missed at least one.
-  return rec && !rec->heard.expired(now, keepalive_period(cfg_.client_watchdog, keepalive_n_) * 3 / 2);
+  // A member that has since followed another master stopped talking to us at least a master
+  // watchdog before (it lost us for that long, then joined), and has missed at least one of its
+  // keepalive intervals. One interval and a half alone (120 ms by default) was too tight on a
+  // loaded machine: a live member's keepalive 40 ms late let a cut-off master's stale keepalives
+  // win the tie-break after a heal (issue 14, lab.cluster_churn).
+  const time_ms interval = keepalive_period(cfg_.client_watchdog, current_n());
+  return rec && !rec->heard.expired(now, std::max(interval * 3 / 2, std::min(cfg_.master_watchdog,
+                                                                            cfg_.client_watchdog)));
 }
 
 std::uint32_t group_member::contested_count(const std::vector<member_entry>& their_list,
@@ -537,20 +551,22 @@ time_ms group_member::next_due(time_ms now) const {
   auto at = [&](time_ms t) { due = std::min(due, t); };
   switch (current_phase()) {
     case phase::idle:
+      promised_ = due;
       return due;
     case phase::joining:
     case phase::offering:
     case phase::refused:
       at(election_.next_due());
+      promised_ = std::max(due, now);
       return due;
     case phase::member:
       // member_tick: the master watchdog (expired when more than master_watchdog has passed),
       // then the client keepalive.
-      at(master_heard_.last() + cfg_.master_watchdog + time_ms{1});
+      at(std::max(master_heard_.last() + cfg_.master_watchdog + time_ms{1}, grace_until_));
       at(next_client_keepalive_);
       break;
     case phase::master: {
-      at(members_.next_expiry(cfg_.client_watchdog, self_));
+      at(std::max(members_.next_expiry(cfg_.client_watchdog, self_), grace_until_));
       at(votes_.next_deadline());
       const bool quorate = members_.size() >= cfg_.quorum;
       if (quorate && (table_dirty_ || table_.version() != repaired_version_))
@@ -567,12 +583,24 @@ time_ms group_member::next_due(time_ms now) const {
     }
   }
   at(state_.next_due(cfg_.resend_interval));
+  promised_ = std::max(due, now);  // "due now" promises a tick soon, not one in the past
   return due;
+}
+
+bool group_member::defer_expiry(time_ms now, time_ms grace) {
+  if (now < grace_until_) return true;
+  if (!late_) return false;
+  // Issue 14: on a saturated machine the timer fires hundreds of ms late and the peer's
+  // keepalives wait in the mailbox behind it; silence the node did not watch is no evidence.
+  grace_until_ = now + grace;
+  ++late_checks_;
+  return true;
 }
 
 void group_member::member_tick(time_ms now) {
   // Figure 8I: the master watchdog.
-  if (master_heard_.expired(now, cfg_.master_watchdog)) {
+  if (master_heard_.expired(now, cfg_.master_watchdog) &&
+      !defer_expiry(now, keepalive_period(cfg_.master_watchdog, keepalive_n_))) {
     emit(lost_master{master_});
     rejoin(broadcast, now);
     return;
@@ -586,9 +614,11 @@ void group_member::member_tick(time_ms now) {
 
 void group_member::master_tick(time_ms now) {
   if (auto* self_rec = members_.find(self_)) self_rec->load = load_;
-  // Figure 8E: a client watchdog expired.
-  for (auto id : members_.expired(now, cfg_.client_watchdog, self_))
-    remove_member(id, "watchdog expired", now);
+  // Figure 8E: a client watchdog expired (unless checked too late to judge: defer_expiry).
+  const auto expired = members_.expired(now, cfg_.client_watchdog, self_);
+  if (!expired.empty() &&
+      !defer_expiry(now, keepalive_period(cfg_.client_watchdog, current_n())))
+    for (auto id : expired) remove_member(id, "watchdog expired", now);
   for (auto& p : votes_.take_expired(now)) refuse(p.node, p.request.identity, "vote timed out");
 
   const auto ids = members_.ids();

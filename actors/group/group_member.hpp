@@ -52,7 +52,13 @@ class group_member {
   group_member(node_id self, std::string identity, group_config cfg, group_hooks hooks = {});
 
   /// Starts joining: broadcasts a join request (Figure 6, 601-603). Calling it again restarts.
+  /// The join timeout (and so any offer) waits for on_links_up, or group_config::link_wait.
   void start(time_ms now);
+  /// The host's links to every configured peer are up (or it has none): a start waiting for
+  /// them sends its join request again and listens for the join timeout from now before it
+  /// offers itself; a master's keepalive heard meanwhile makes it join that master. Later calls
+  /// (links that come back) change nothing.
+  void on_links_up(time_ms now);
   /// Leaves the group: a client sends an exit request to its master, a master tells its members
   /// to exit (they elect a new master). Owned units are revoked. Afterwards the node is idle.
   void stop(time_ms now);
@@ -134,6 +140,8 @@ class group_member {
   std::uint32_t keepalive_n() const noexcept;
   /// Master: the worst per-client loss estimate P; others: 0.
   double loss_estimate() const noexcept;
+  /// Watchdog expiries found on a late tick (group_config::late_check), given a grace.
+  std::uint64_t late_checks() const noexcept { return late_checks_; }
   /// Master: its work table; nullptr otherwise.
   const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
   /// The replicas and handed-over states this node holds.
@@ -175,7 +183,8 @@ class group_member {
   std::vector<unit_id> claimable_replicas() const;
   void become_master(time_ms now);
   void become_member(node_id master, std::uint64_t sequence, time_ms now);
-  void rejoin(node_id target, time_ms now);
+  /// link_wait > 0 only on start: later rejoins happen over links that are up already.
+  void rejoin(node_id target, time_ms now, time_ms link_wait = time_ms{0});
   void step_down(node_id winner, time_ms now);
   void admit(node_id node, const join_request& req, time_ms now);
   void refuse(node_id node, const std::string& identity, const std::string& reason);
@@ -188,7 +197,11 @@ class group_member {
   void member_tick(time_ms now);
   void master_flush(time_ms now);
   void send_master_keepalive(time_ms now);
-  /// Whether `id` is in our member table and sent a client keepalive lately (within 1.5 intervals).
+  /// A watchdog found expired at `now`: true when the expiry must wait (a grace is running, or
+  /// this tick is late and starts one of `grace`), false when it counts.
+  bool defer_expiry(time_ms now, time_ms grace);
+  /// Whether `id` is in our member table and sent a client keepalive lately (within 1.5 keepalive
+  /// intervals, and at least the shorter watchdog).
   bool still_ours(node_id id, time_ms now) const;
   /// Our side's count for a tie-break against master `other` listing `their_list`: ourselves,
   /// members it does not list, and members it lists that still talk to us.
@@ -217,6 +230,10 @@ class group_member {
   // as a member (also true of the master, which works on units too)
   node_id master_ = no_node;
   watchdog master_heard_;
+  time_ms grace_until_{0};  // no watchdog expires before this (defer_expiry)
+  mutable time_ms promised_ = time_ms::max();  // the last next_due() told to the host
+  bool late_ = false;  // this tick came more than late_check after promised_
+  std::uint64_t late_checks_ = 0;
   std::uint64_t client_sequence_ = 0;
   time_ms next_client_keepalive_{0};
   time_ms client_interval_{0};

@@ -66,6 +66,24 @@ def member_policy(name, address, certs, ca, peers, services=(HTTP,)):
     }
 
 
+def add_member(name, address):
+    """A member beyond cluster3's three (e.g. m4 10.40.0.14): write_setup wires it like m1 (eth0
+    on "out", eth1 on "in" at 10.41.0.x) and gives it a certificate and policy as the others."""
+    MEMBERS[name] = address
+
+
+def _wire_like_m1(topo, name, address):
+    node = json.loads(json.dumps(topo["nodes"]["m1"]))
+    node["comment"] = f"cluster member {name}, wired as m1"
+    topo["nodes"][name] = node
+    inside = "10.41.0." + address.rsplit(".", 1)[1]
+    topo["links"] += [
+        {"a": {"node": name, "ifname": "eth0", "addresses": [f"{address}/24"]},
+         "b": {"bridge": "out"}, "offloads": False},
+        {"a": {"node": name, "ifname": "eth1", "addresses": [f"{inside}/24"]},
+         "b": {"bridge": "in"}, "offloads": False}]
+
+
 def write_setup(d, www, services=(HTTP,), adjust=None, extra_peers=None, timers=None, group=None):
     """Certificates for m1..m3 in d/ca, their policies in d (linked to each other and to
     `extra_peers`, name -> address), and a copy of cluster3.json whose members use them and whose
@@ -79,6 +97,8 @@ def write_setup(d, www, services=(HTTP,), adjust=None, extra_peers=None, timers=
         topo = json.load(f)
     certs = os.path.join(d, "ca")
     for name, address in MEMBERS.items():
+        if name not in topo["nodes"]:
+            _wire_like_m1(topo, name, address)
         path = os.path.join(d, f"{name}.json")
         policy = member_policy(name, address, certs, os.path.join(certs, "ca.pem"),
                                dict(MEMBERS, **(extra_peers or {})), services)

@@ -68,11 +68,24 @@ group_sim::group_sim(sim_config cfg, hooks_factory hooks)
   cfg_.group.peers.clear();
   for (std::size_t i = 0; i < nodes_.size(); ++i) cfg_.group.peers.push_back(address(i));
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    nodes_[i].member = std::make_unique<group_member>(
-        address(i),
-        i < cfg_.identities.size() ? cfg_.identities[i] : "node-" + std::to_string(i + 1),
-        cfg_.group, hooks_ ? hooks_(i) : group_hooks{});
+    nodes_[i].member = make_member(i);
+    nodes_[i].link_delay = cfg_.link_delay;
   }
+}
+
+std::unique_ptr<group_member> group_sim::make_member(std::size_t i) const {
+  return std::make_unique<group_member>(
+      address(i), i < cfg_.identities.size() ? cfg_.identities[i] : "node-" + std::to_string(i + 1),
+      cfg_.group, hooks_ ? hooks_(i) : group_hooks{});
+}
+
+void group_sim::restart(std::size_t i) {
+  kill(i);
+  nodes_[i].member = make_member(i);
+  nodes_[i].stopped_at.clear();
+  nodes_[i].has_initial.clear();
+  nodes_[i].stopped_with_initial.clear();
+  start(i);
 }
 
 std::optional<std::size_t> group_sim::index_of(node_id a) const noexcept {
@@ -82,9 +95,21 @@ std::optional<std::size_t> group_sim::index_of(node_id a) const noexcept {
 }
 
 void group_sim::start(std::size_t i) {
-  nodes_[i].alive = true;
-  nodes_[i].started = true;
-  nodes_[i].member->start(now_);
+  auto& n = nodes_[i];
+  n.alive = true;
+  n.started = true;
+  n.links_at = n.link_delay == time_ms::max() ? time_ms::max() : now_ + n.link_delay;
+  n.links_reported = false;
+  n.member->start(now_);
+  drain(i);
+  report_links(i);
+}
+
+void group_sim::report_links(std::size_t i) {
+  auto& n = nodes_[i];
+  if (n.links_reported || now_ < n.links_at) return;
+  n.links_reported = true;
+  n.member->on_links_up(now_);
   drain(i);
 }
 
@@ -113,7 +138,8 @@ void group_sim::heal() {
 }
 
 bool group_sim::connected(std::size_t a, std::size_t b) const noexcept {
-  return nodes_[a].partition == nodes_[b].partition;
+  return nodes_[a].partition == nodes_[b].partition && now_ >= nodes_[a].links_at &&
+         now_ >= nodes_[b].links_at;
 }
 
 void group_sim::transmit(std::size_t from, node_id to, const message& m) {
@@ -251,6 +277,7 @@ void group_sim::step() {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i].alive) continue;
     auto& n = nodes_[i];
+    report_links(i);
     if (!cfg_.tick_when_due || now_ >= n.next_tick) {
       n.member->on_tick(now_);
       ++ticks_;
@@ -262,6 +289,20 @@ void group_sim::step() {
     const time_ms due = n.member->next_due(now_);
     n.next_tick = due <= now_ ? now_ + time_ms{1} : due;
   }
+}
+
+void group_sim::stall(time_ms d) {
+  now_ += d;
+  // The timers first: in the group actor the tick was queued when due, before the messages
+  // that arrived during the stall.
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i].alive) continue;
+    nodes_[i].member->on_tick(now_);
+    ++ticks_;
+    drain(i);
+  }
+  now_ -= time_ms{1};  // step() advances to now_ + 1 and delivers what is queued
+  step();
 }
 
 void group_sim::run_for(time_ms d) {

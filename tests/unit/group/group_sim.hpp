@@ -35,6 +35,9 @@ struct sim_config {
   // group_member::next_due() says something is due (as batond's group actor schedules its
   // ticks), and 1 ms later when that is now or past.
   bool tick_when_due = false;
+  // A started node's links come up this long after its start (as batond's TLS links do): until
+  // then nothing it sends or is sent arrives. Then it is told (group_member::on_links_up).
+  time_ms link_delay{0};
 };
 
 /// A take-over seen by the role model.
@@ -65,6 +68,11 @@ class group_sim {
 
   void start(std::size_t i);
   void start_all();
+  /// kill -9 and start again: node i gets a fresh group_member (nothing of its previous life)
+  /// and starts; its links come up link_delay later.
+  void restart(std::size_t i);
+  /// Node i's links come up `d` after its (next) start instead of link_delay; never: time_ms::max().
+  void set_link_delay(std::size_t i, time_ms d) { nodes_[i].link_delay = d; }
   /// Crash: the node stops at once, says nothing, and messages to it are lost.
   void kill(std::size_t i);
   /// Only nodes in the same group can talk; nodes in no group are isolated.
@@ -72,6 +80,9 @@ class group_sim {
   void heal();
   void set_state_updates(bool on) noexcept { cfg_.state_updates = on; }
   void set_loss(double loss) noexcept { cfg_.loss = loss; }
+  /// A machine-wide stall (a saturated host): for `d` no node runs; what was in flight arrives
+  /// after it, and each node's timers fire late, once, before it reads those messages.
+  void stall(time_ms d);
 
   /// Collects what node i produced after the test called it directly (e.g. resolve_join).
   void drain(std::size_t i);
@@ -127,6 +138,9 @@ class group_sim {
     std::vector<event> log;
     std::vector<join_result> replies;
     time_ms next_tick{0};  // tick_when_due: when on_tick runs next
+    time_ms link_delay{0};
+    time_ms links_at{0};        // when its links come up
+    bool links_reported = true;
   };
   struct in_flight {
     time_ms at;
@@ -138,6 +152,8 @@ class group_sim {
   void transmit(std::size_t from, node_id to, const message& m);
   void react(std::size_t i, const event& e);
   void role_updates(std::size_t i);
+  std::unique_ptr<group_member> make_member(std::size_t i) const;
+  void report_links(std::size_t i);
 
   sim_config cfg_;
   hooks_factory hooks_;

@@ -2,7 +2,9 @@
 // whole groups in the simulator converging to one master under message loss.
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "actors/group/election.hpp"
@@ -147,6 +149,7 @@ TEST_CASE("a killed master is replaced") {
 }
 
 TEST_CASE("a partition that heals leaves exactly one master") {
+  const time_ms heal_bound{1000};
   for (const auto& r : loss_rows) {
     CAPTURE(r.name);
     group_sim s{make_config(5, r.loss, r.seed)};
@@ -157,6 +160,23 @@ TEST_CASE("a partition that heals leaves exactly one master") {
     CHECK(s.run_until([&] { return s.masters().size() == 2; }, time_ms{10000}));
     s.run_for(time_ms{2000});
     s.heal();
+    // Issue 14: one master, bounded, not just eventually. From the heal: the masters hear each
+    // other within a keepalive period, the tie-break's loser and its members join the winner.
+    // (The units settle later: a move under 20% loss takes seconds; converged() below.)
+    const auto healed_at = s.now();
+    auto one_master = [&] {
+      const auto ms = s.masters();
+      if (ms.size() != 1) return false;
+      const auto master = group_sim::address(ms[0]);
+      for (std::size_t i = 0; i < s.size(); ++i)
+        if (s.node(i).master() != master || s.node(i).current_phase() == phase::joining)
+          return false;
+      return s.node(ms[0]).members().size() == s.size();
+    };
+    CHECK(s.run_until(one_master, time_ms{30000}));
+    const auto took = s.now() - healed_at;
+    CAPTURE(took.count());
+    CHECK(took <= heal_bound);
     CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
     std::string why;
     CHECK_MESSAGE(s.converged(&why), why);
@@ -196,6 +216,16 @@ TEST_CASE("after a partition heals, the cut-off master's stale keepalives do not
   master_keepalive stale;
   stale.sequence = 1u << 30;
   stale.members = stale_list;
+  s.node(majority_master).on_message(group_sim::address(old_master), stale, s.now());
+  CHECK(s.node(majority_master).is_master());
+  // On a loaded machine the majority's member may be a keepalive or more late when the stale
+  // list arrives (the lab saw it): it is still ours until a watchdog says otherwise.
+  std::size_t member = 0;
+  while (member == old_master || member == majority_master) ++member;
+  s.partition({{old_master}, {majority_master}, {member}});
+  s.run_for(time_ms{150});
+  s.partition({{old_master}, {majority_master, member}});
+  stale.sequence += 1;
   s.node(majority_master).on_message(group_sim::address(old_master), stale, s.now());
   CHECK(s.node(majority_master).is_master());
 
@@ -252,6 +282,175 @@ TEST_CASE("a master below its quorum assigns no units; it does once enough membe
     CHECK(s.run_until_stable(time_ms{1000}, time_ms{30000}));
     std::string why;
     CHECK_MESSAGE(s.converged(&why), why);
+    for (const auto& v : s.violations()) FAIL_CHECK(v);
+  }
+}
+
+TEST_CASE("a node that starts alone is master after a bounded wait") {
+  // Issue 14: a starting node listens for the join timeout only once its links are up (or after
+  // link_wait), then offers itself (Figure 6: join 100 ms, offer 100 ms).
+  struct row {
+    std::string name;
+    time_ms link_delay;  // when the host reports its links up; max: never
+    time_ms master_at;
+  };
+  const group_config defaults;
+  const auto listen = defaults.join_timeout + defaults.master_offer_timeout;
+  const std::vector<row> rows = {
+      {"no peers to link: the document's 200 ms", time_ms{0}, listen},
+      {"links up after 300 ms, nobody answers", time_ms{300}, time_ms{300} + listen},
+      {"links never up: link_wait bounds the wait", time_ms::max(), defaults.link_wait + listen},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto cfg = make_config(1, 0.0, 1);
+    cfg.group.work_units = 16;
+    cfg.tick_when_due = true;
+    group_sim s{cfg};
+    s.set_link_delay(0, r.link_delay);
+    s.start(0);
+    REQUIRE(s.run_until([&] { return s.node(0).is_master(); }, time_ms{10000}));
+    CHECK(s.now() >= r.master_at);
+    CHECK(s.now() <= r.master_at + time_ms{2});
+  }
+}
+
+TEST_CASE("a restarted node joins the running group instead of winning it") {
+  // Issue 14: a member restarted with kill -9 declared itself master 0.2 s after start, before its
+  // first peer link. Now it listens once its links are up: it hears the master's keepalive, joins,
+  // and gets units back by rebalancing; the master never changes.
+  struct row {
+    std::string name;
+    bool victim_is_master;  // kill the master (the survivors elect another) or a member
+    time_ms link_delay;     // the restarted node's links come up this long after its start
+    double loss;
+    std::uint64_t seed;
+  };
+  const std::vector<row> rows = {
+      {"member, links at once", false, time_ms{0}, 0.0, 1},
+      {"member, links after 300 ms", false, time_ms{300}, 0.0, 2},
+      {"member, links after 1.5 s, 5% loss", false, time_ms{1500}, 0.05, 3},
+      {"old master, links after 300 ms", true, time_ms{300}, 0.0, 4},
+      {"old master, links after 700 ms, 5% loss", true, time_ms{700}, 0.05, 5},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto cfg = make_config(4, r.loss, r.seed);
+    cfg.group.work_units = 64;  // cheap: the master walks every unit on each pass
+    cfg.tick_when_due = true;
+    group_sim s{cfg};
+    s.start_all();
+    REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
+    auto victim = s.masters().at(0);
+    if (!r.victim_is_master) victim = (victim + 1) % s.size();
+    s.kill(victim);
+    REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
+    const auto master = s.masters().at(0);
+    auto count = [&](auto pred) {
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < s.size(); ++i)
+        for (const auto& e : s.events(i)) n += pred(e) ? 1 : 0;
+      return n;
+    };
+    auto masters_made = [](const event& e) { return std::holds_alternative<became_master>(e); };
+    auto masters_lost = [](const event& e) { return std::holds_alternative<lost_master>(e); };
+    const auto made_before = count(masters_made);
+    const auto lost_before = count(masters_lost);
+
+    s.set_link_delay(victim, r.link_delay);
+    s.restart(victim);
+    bool victim_mastered = false;
+    std::set<std::size_t> other_masters;
+    const auto fair_share = cfg.group.work_units / s.size() - 1;
+    const bool back = s.run_until([&] {
+      victim_mastered = victim_mastered || s.node(victim).is_master();
+      for (auto m : s.masters())
+        if (m != master) other_masters.insert(m);
+      return s.converged() && s.node(victim).owned_units().size() >= fair_share;
+    }, time_ms{20000});
+    CHECK(back);
+    CHECK_FALSE(victim_mastered);
+    CHECK(other_masters.empty());
+    REQUIRE(s.masters().size() == 1);
+    CHECK(s.masters()[0] == master);
+    CHECK(s.node(victim).current_phase() == phase::member);
+    CHECK(count(masters_made) == made_before);
+    CHECK(count(masters_lost) == lost_before);
+    for (const auto& v : s.violations()) FAIL_CHECK(v);
+  }
+}
+
+TEST_CASE("a machine-wide stall does not flap the group; a death during it is still found") {
+  // Issue 14: under a saturating transfer every process stalls; the timers then fire hundreds of
+  // ms late, before the keepalives queued meanwhile are read. Such a late expiry gets one
+  // keepalive period of grace (group_config::late_check); a member that really died during the
+  // stall is removed after it.
+  struct row {
+    std::string name;
+    time_ms stall;
+    double loss;
+    std::uint64_t seed;
+    bool kill_member;  // a member dies as the stall starts
+  };
+  const std::vector<row> rows = {
+      {"150 ms, under the watchdog", time_ms{150}, 0.0, 1, false},
+      {"400 ms", time_ms{400}, 0.0, 2, false},
+      {"1.7 s, 5% loss", time_ms{1700}, 0.05, 3, false},
+      {"three stalls of 600 ms", time_ms{600}, 0.0, 4, false},
+      {"1 s with a member dead", time_ms{1000}, 0.0, 5, true},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto cfg = make_config(4, r.loss, r.seed);
+    cfg.group.work_units = 64;
+    cfg.tick_when_due = true;
+    group_sim s{cfg};
+    s.start_all();
+    REQUIRE(s.run_until_stable(time_ms{500}, time_ms{30000}));
+    const auto master = s.masters().at(0);
+    const auto victim = (master + 1) % s.size();
+    std::vector<std::size_t> before(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) before[i] = s.events(i).size();
+    if (r.kill_member) s.kill(victim);
+    const int stalls = r.name.rfind("three", 0) == 0 ? 3 : 1;
+    for (int k = 0; k < stalls; ++k) {
+      s.stall(r.stall);
+      if (r.kill_member) {
+        // Found one grace (a keepalive period, 80 ms) after the stall: the bound the grace costs.
+        const auto stall_end = s.now();
+        REQUIRE(s.run_until([&] { return s.node(master).members().size() == 3; }, time_ms{2000}));
+        CHECK(s.now() - stall_end <= time_ms{100});
+      }
+      s.run_for(time_ms{300});
+    }
+    CHECK(s.run_until_stable(time_ms{500}, time_ms{10000}));
+    REQUIRE(s.masters().size() == 1);
+    CHECK(s.masters()[0] == master);
+    // No membership change other than the dead member's removal.
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (!s.alive(i)) continue;
+      CAPTURE(i);
+      std::vector<std::string> changes;
+      for (std::size_t k = before[i]; k < s.events(i).size(); ++k) {
+        const auto& e = s.events(i)[k];
+        if (const auto* ml = std::get_if<member_left>(&e)) {
+          if (r.kill_member && ml->node == group_sim::address(victim)) continue;
+          changes.push_back("member_left");
+        } else if (std::holds_alternative<lost_master>(e)) {
+          changes.push_back("lost_master");
+        } else if (std::holds_alternative<became_master>(e)) {
+          changes.push_back("became_master");
+        } else if (std::holds_alternative<joined>(e)) {
+          changes.push_back("joined");
+        } else if (std::holds_alternative<left>(e)) {
+          changes.push_back("left");
+        } else if (std::holds_alternative<member_joined>(e)) {
+          changes.push_back("member_joined");
+        }
+      }
+      CHECK_MESSAGE(changes.empty(), changes.size(), " changes, first ",
+                    changes.empty() ? "" : changes[0]);
+    }
     for (const auto& v : s.violations()) FAIL_CHECK(v);
   }
 }
