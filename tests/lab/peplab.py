@@ -32,7 +32,9 @@ HTTP, PLAIN, NO_3WHS, CLOSED, TERM, IPERF = 8080, 8081, 8082, 8099, 9000, 5201
 
 
 def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
-          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0):
+          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False):
+    """wire: the "spoofed" profile (8080 and the default rule) also says compress and encrypt;
+    8082's stays without compression (the same path, uncompressed, for comparison)."""
     os.makedirs(directory, exist_ok=True)
     www = www or os.path.join(directory, "www")
     os.makedirs(www, exist_ok=True)
@@ -47,7 +49,8 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
             "roles": ["pep"],
             "console": "127.0.0.1:9000",
             "profiles": [
-                {"name": "spoofed", "spoof": True, "three_way_handshake": True},
+                dict({"name": "spoofed", "spoof": True, "three_way_handshake": True},
+                     **({"compress": True, "encrypt": True} if wire else {})),
                 {"name": "handshake-end-to-end", "spoof": True, "three_way_handshake": False},
                 {"name": "unspoofed"},
             ],
