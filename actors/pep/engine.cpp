@@ -16,6 +16,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -84,12 +85,15 @@ const char* to_string(bb_state s) {
 using chunk = std::shared_ptr<std::vector<unsigned char>>;
 
 /// The kernel's tcp_info past what glibc's header declares (linux/tcp.h cannot be included with
-/// netinet/tcp.h, which Asio includes): the fields up to the delivery rate, in the kernel's order.
+/// netinet/tcp.h, which Asio includes): the fields up to the bytes sent, in the kernel's order.
 struct kernel_tcp_info {
   tcp_info base;  // glibc's part, up to tcpi_total_retrans
   std::uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
   std::uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
   std::uint64_t delivery_rate;
+  std::uint64_t busy_time, rwnd_limited, sndbuf_limited;
+  std::uint32_t delivered, delivered_ce;
+  std::uint64_t bytes_sent, bytes_retrans;  // Linux 4.19+
 };
 
 /// Document 003's connection control block.
@@ -1425,12 +1429,12 @@ struct engine::impl {
         socklen_t len = sizeof ti;
         if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
           x.tcp_rtt_ms = ti.base.tcpi_rtt / 1000.0;
-          if (len >= sizeof ti) x.delivery_rate_bps = ti.delivery_rate * 8;
+          if (len >= offsetof(kernel_tcp_info, busy_time)) x.delivery_rate_bps = ti.delivery_rate * 8;
           x.retransmissions = ti.base.tcpi_total_retrans;
-          if (len >= sizeof ti) {
-            x.wire_bytes_out = ti.bytes_acked;
-            x.wire_bytes_in = ti.bytes_received;
-          }
+          if (len >= offsetof(kernel_tcp_info, busy_time)) x.wire_bytes_in = ti.bytes_received;
+          // Sent, retransmissions included: what the WAN carried, counted when it left (acked
+          // bytes would lag a round trip behind the data a host already received).
+          if (len >= sizeof ti) x.wire_bytes_out = ti.bytes_sent;
         }
         char cc[16] = {0};
         socklen_t cl = sizeof cc - 1;

@@ -93,7 +93,8 @@ struct backbone_status {
   std::uint64_t retransmissions = 0;    // the kernel's total retransmitted segments
   std::string congestion;   // the congestion control the kernel uses for it
   std::string tls;          // the negotiated protocol and cipher, "TLSv1.3 TLS_AES_256_GCM_SHA384"
-  std::uint64_t wire_bytes_in = 0, wire_bytes_out = 0;  // the kernel's TCP payload counts (TLS records)
+  std::uint64_t wire_bytes_in = 0, wire_bytes_out = 0;  // the kernel's TCP payload counts (TLS records;
+                                                        // out includes retransmissions)
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t messages_in = 0, messages_out = 0;
   std::uint64_t queued = 0;     // bytes waiting in user space for the TLS stream

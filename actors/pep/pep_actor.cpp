@@ -76,7 +76,7 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"bytes_in", column_kind::counter, "backbone bytes received (TLS payload)"},
                         {"bytes_out", column_kind::counter, "backbone bytes sent (TLS payload)"},
                         {"wire_bytes_in", column_kind::counter, "backbone TCP payload received (TLS records)"},
-                        {"wire_bytes_out", column_kind::counter, "backbone TCP payload sent and acked (TLS records)"},
+                        {"wire_bytes_out", column_kind::counter, "backbone TCP payload sent, retransmissions included (TLS records)"},
                         {"messages_in", column_kind::counter, "TSK messages received on the backbone"},
                         {"messages_out", column_kind::counter, "TSK messages sent on the backbone"},
                         {"queued", column_kind::gauge, "bytes waiting in user space for the backbone"},
