@@ -417,7 +417,14 @@ void parse_profiles(const value_ref& v, policy& out) {
       if (p.mss != 0 && p.mss < 88) x->fail(std::to_string(p.mss) + " is below the minimum MSS 88 (0 = from the path MTU)");
     }
     if (auto x = item.find("compress")) p.compress = x->as_bool();
-    if (auto x = item.find("encrypt")) p.encrypt = x->as_bool();
+    if (auto x = item.find("encrypt")) {
+      p.encrypt = x->as_bool();
+      // Document 003's encryption is the backbone's (TLS 1.3): a connection that is not spoofed
+      // never enters a backbone and would cross the WAN as the hosts sent it.
+      if (p.encrypt && !p.spoof && p.action == profile_action::forward)
+        x->fail("encrypt needs \"spoof\": true: only spoofed connections cross the WAN inside an encrypted "
+                "backbone; an unspoofed one would cross in clear");
+    }
     if (auto x = item.find("rim")) p.rim = parse_rim_reaction(*x, out);
     out.profiles.push_back(std::move(p));
   }

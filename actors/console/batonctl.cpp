@@ -289,8 +289,9 @@ int main(int argc, char** argv) {
        "batonctl metrics | grep '^baton_group'    the group's metrics"},
       {"replicas", "document 002: per server its replicas and their state, or the answers seen (wins, resets, RTT)",
        "batonctl replicas                         replicas, their state and RTT"},
-      {"pep", "document 003: backbones (peer, state, RTT, delivery rate, retransmissions, bytes), spoofed "
-              "connections, CT and NR by reason",
+      {"pep", "document 003: backbones (peer, state, TLS version and cipher, RTT, delivery rate, retransmissions, "
+              "bytes), spoofed connections (with their compression ratio), the overall compression ratio, CT and "
+              "NR by reason",
        "batonctl pep --node 10.0.0.1:9000         the PEP hub's backbones and connections"},
       {"rim", "document 000: rim members, flows with their sender and path, recent hand-offs, counters",
        "batonctl rim --node 10.41.1.2:9000        the rim host's flows and hand-offs"},

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -26,6 +27,7 @@
 
 #include "actors/runtime/event_log.hpp"
 #include "net/packet/tcp_reset.hpp"
+#include "net/pep/compressor.hpp"
 #include "net/pep/interception.hpp"
 #include "policy/rules.hpp"
 
@@ -83,12 +85,15 @@ const char* to_string(bb_state s) {
 using chunk = std::shared_ptr<std::vector<unsigned char>>;
 
 /// The kernel's tcp_info past what glibc's header declares (linux/tcp.h cannot be included with
-/// netinet/tcp.h, which Asio includes): the fields up to the delivery rate, in the kernel's order.
+/// netinet/tcp.h, which Asio includes): the fields up to the bytes sent, in the kernel's order.
 struct kernel_tcp_info {
   tcp_info base;  // glibc's part, up to tcpi_total_retrans
   std::uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
   std::uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
   std::uint64_t delivery_rate;
+  std::uint64_t busy_time, rwnd_limited, sndbuf_limited;
+  std::uint32_t delivered, delivered_ce;
+  std::uint64_t bytes_sent, bytes_retrans;  // Linux 4.19+
 };
 
 /// Document 003's connection control block.
@@ -119,6 +124,10 @@ struct ccb {
   std::uint64_t rx_accepted = 0;   // bytes accepted toward the host, from TD or RTD
   std::uint64_t bytes_from_host = 0, bytes_to_host = 0;
   std::uint8_t seq_out = 0;
+  bool encrypt = false;            // the profile's: never passed in clear
+  bool compress = false;           // data toward the peer goes as CTD when it pays
+  net::compress_gate gate;
+  std::uint64_t compress_in = 0, compress_out = 0;
 };
 
 struct backbone {
@@ -141,6 +150,8 @@ struct backbone {
   double ka_rtt_ms = 0;
   std::uint16_t peer_tid = 0;
   std::uint32_t peer_max_ccbs = 65534;
+  bool peer_reads_ctd = false;        // its TPP said so: our CRs may ask for compression
+  std::string tls;                    // negotiated version and cipher
   std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
   std::deque<std::pair<std::uint16_t, std::uint32_t>> parked;  // (cid, generation) waiting for room
   std::uint32_t connections = 0;
@@ -183,6 +194,10 @@ struct engine::impl {
   std::array<std::uint64_t, tsk::max_reason + 1> ct_sent{}, ct_received{}, nr_sent{}, nr_received{};
   std::thread thread;
   std::array<unsigned char, read_chunk> scratch{};  // every host read lands here (one thread)
+  // One compressor for every connection (the engine has one thread) and one buffer CTDs are
+  // restored into before they join the host's queue: nothing is allocated per chunk for either.
+  net::chunk_compressor zip{read_chunk};
+  std::vector<unsigned char> inflated = std::vector<unsigned char>(tsk::max_data);
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   bool started = false;
   net::interception_config icfg;
@@ -201,7 +216,10 @@ struct engine::impl {
         throw std::runtime_error("pep: backbones need /identity/certificate, key and ca");
       return;
     }
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_3_VERSION);
+    // Every backbone byte crosses the WAN; TLS 1.3 only: its suites are all AEAD with forward
+    // secrecy, and its handshake encrypts the certificates. A peer offering less is refused.
+    if (SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_3_VERSION) != 1)
+      throw std::runtime_error("pep: this OpenSSL cannot require TLS 1.3 for backbones");
     asio::error_code ec;
     tls.use_certificate_chain_file(pol.identity.certificate, ec);
     if (ec) throw std::runtime_error("pep: certificate " + pol.identity.certificate + ": " + ec.message());
@@ -294,8 +312,10 @@ struct engine::impl {
   void stop() {
     for (auto& cp : ccbs)
       if (cp && cp->used) {
-        if (cp->state == ccb_state::syn_held) queue->accept(cp->syn_id, net::pep_mark_pass);
-        else if (cp->peer_cid != tsk::unknown_cid || cp->initiator) send_ct(*cp, tsk::reason::shutdown);
+        if (cp->state == ccb_state::syn_held) {
+          if (cp->encrypt) refuse_held(*cp);
+          else queue->accept(cp->syn_id, net::pep_mark_pass);
+        } else if (cp->peer_cid != tsk::unknown_cid || cp->initiator) send_ct(*cp, tsk::reason::shutdown);
         reset_host(*cp);
         free_ccb(*cp);
       }
@@ -320,6 +340,12 @@ struct engine::impl {
     });
   }
 
+  /// A SYN of an encrypt profile that no backbone can carry: refused (RST), never passed.
+  void refuse_unencrypted(const net::queued_syn& s) {
+    ++c.syns_refused_unencrypted;
+    refuse(s.id, s.fields.src, s.fields.dst, s.fields.src_port, s.fields.dst_port, s.seq);
+  }
+
   /// A SYN the profile would spoof but cannot be: passed unspoofed or refused, as it says.
   void not_spoofable(const net::queued_syn& s, bool pass) {
     ++c.syns_not_spoofable;
@@ -337,12 +363,14 @@ struct engine::impl {
     const policy::pep_peer* peer = pr.spoof ? sec.peer_for(s.fields.dst) : nullptr;
     const conn_key key{s.fields.src, s.fields.dst, s.fields.src_port, s.fields.dst_port};
     if (!peer) {
+      if (pr.encrypt) return refuse_unencrypted(s);  // no backbone toward it: it would cross in clear
       ++c.syns_unspoofed;
       queue->accept(s.id, net::pep_mark_pass);
       return;
     }
     if (auto u = unspoofed.find(key); u != unspoofed.end()) {
       if (steady::now() < u->second) {
+        if (pr.encrypt) return refuse_unencrypted(s);
         ++c.syns_unspoofed;
         queue->accept(s.id, net::pep_mark_pass);
         return;
@@ -356,10 +384,13 @@ struct engine::impl {
       queue->drop(s.id);
       return;
     }
-    const bool pass = pr.disposition == policy::profile_disposition::forward;
+    // "forward" passes a connection that cannot be spoofed in clear: never one that says encrypt.
+    const bool pass = pr.disposition == policy::profile_disposition::forward && !pr.encrypt;
     backbone* b = backbone_to(peer->peer);
-    if (!b) return not_spoofable(s, pass);
-    if (free_cids.empty() || b->connections >= b->peer_max_ccbs) return not_spoofable(s, pass);
+    if (!b || free_cids.empty() || b->connections >= b->peer_max_ccbs) {
+      if (pr.encrypt) ++c.syns_refused_unencrypted;
+      return not_spoofable(s, pass);
+    }
     auto& x = alloc_ccb();
     x.state = pr.three_way_handshake ? ccb_state::awaiting_accept : ccb_state::syn_held;
     x.backbone = index_of(*b);
@@ -371,6 +402,9 @@ struct engine::impl {
     x.syn_id = s.id;
     x.syn_seq = s.seq;
     x.pass_when_refused = pass;
+    x.encrypt = pr.encrypt;
+    // Both directions compress when the profile says so and the peer reads CTD (its TPP).
+    x.compress = pr.compress && b->peer_reads_ctd;
     // The peer's window is not known before CE; both ends run the same policy default.
     x.send_limit = window();
     by_key[key] = x.cid;
@@ -379,7 +413,9 @@ struct engine::impl {
     tsk::header h = header(x, tsk::message_type::cr);
     h.has_connection = true;
     h.connection = x.conn;
-    tsk::cr_params cr{x.mss, pr.priority, static_cast<std::uint8_t>(pr.three_way_handshake ? 1 : 0),
+    tsk::cr_params cr{x.mss, pr.priority,
+                      static_cast<std::uint8_t>((pr.three_way_handshake ? tsk::cr_three_way_spoofed : 0) |
+                                                (x.compress ? tsk::cr_compress : 0)),
                       static_cast<std::uint32_t>(window())};
     send(*b, h, cr);
     if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) {
@@ -632,7 +668,7 @@ struct engine::impl {
       const std::size_t piece = std::min(n - at, tsk::max_data);
       tsk::header h = header(x, tsk::message_type::td);
       h.push = at + piece == n;
-      send_raw(*b, h, data + at, piece);
+      if (!x.compress || !send_compressed(x, *b, h, data + at, piece)) send_raw(*b, h, data + at, piece);
       if (copy && first + at < redundant_bytes()) {
         tsk::header r = h;
         r.type = tsk::message_type::rtd;
@@ -641,6 +677,30 @@ struct engine::impl {
       }
       at += piece;
     }
+  }
+
+  /// Sends [data, data + n) as one CTD when the gate lets it try and it saves enough; false: the
+  /// caller sends it as TD (counted here as skipped). RTD copies stay uncompressed (rare, short).
+  bool send_compressed(ccb& x, backbone& b, tsk::header h, const unsigned char* data, std::size_t n) {
+    x.compress_in += n;
+    c.compress_bytes_in += n;
+    if (x.gate.should_try(n)) {
+      const auto frame = zip.compress(data, n);
+      if (x.gate.report(!frame.empty())) ++c.compress_paused;
+      if (!frame.empty()) {
+        h.type = tsk::message_type::ctd;
+        emit(b, [&](auto& out) { tsk::append_compressed(out, h, n, frame.data, frame.size); });
+        const std::size_t sent = tsk::ctd_prefix + frame.size;
+        x.compress_out += sent;
+        c.compress_bytes_out += sent;
+        ++c.compress_chunks;
+        return true;
+      }
+    }
+    x.compress_out += n;
+    c.compress_bytes_out += n;
+    ++c.compress_chunks_skipped;
+    return false;
   }
 
   /// FIN from the host (Figure 28): TP to the peer; what the peer still sends is delivered.
@@ -740,7 +800,8 @@ struct engine::impl {
     x.conn = conn;
     x.initiator = false;
     x.peer_cid = m.h.src_cid;
-    x.three_way_spoofed = (cr.flags & 1) != 0;
+    x.three_way_spoofed = (cr.flags & tsk::cr_three_way_spoofed) != 0;
+    x.compress = (cr.flags & tsk::cr_compress) != 0;  // the initiator's profile decides both ways
     x.mss = cr.mss;
     x.send_limit = cr.window;
     x.profile = "(peer's)";
@@ -844,9 +905,14 @@ struct engine::impl {
     ++nr_received[static_cast<int>(tsk::read_reason(m))];
     // [189]: the connection comes up unspoofed on the host's next attempt.
     if (x.state == ccb_state::syn_held) {
-      queue->accept(x.syn_id, net::pep_mark_pass);
+      if (x.encrypt) {
+        ++c.syns_refused_unencrypted;
+        refuse_held(x);
+      } else {
+        queue->accept(x.syn_id, net::pep_mark_pass);
+      }
     } else {
-      unspoofed[key_of(x.conn)] = steady::now() + unspoofed_memory;
+      unspoofed[key_of(x.conn)] = steady::now() + unspoofed_memory;  // on_syn refuses encrypt ones
       if (x.sock) reset_socket(*x.sock);
       ++c.resets_to_host;
     }
@@ -876,6 +942,23 @@ struct engine::impl {
     const std::uint64_t offset = x.rx_primary;
     x.rx_primary += m.body_size;
     on_data(x, offset, m.body, m.body_size, false);
+  }
+
+  /// CTD: restored into the engine's one buffer, then the same as the TD it stands for. A frame
+  /// that does not restore its stated size is a broken peer: the backbone is dropped, as for a
+  /// malformed frame.
+  void on_ctd(backbone& b, ccb& x, const tsk::message& m) {
+    const auto v = tsk::read_compressed(m);
+    const auto st = zip.decompress(v.frame, v.frame_size, inflated.data(), v.original);
+    if (st != net::decompress_status::ok) {
+      ++c.malformed_compressed;
+      ++c.malformed_frames;
+      return lose(b, std::string("malformed CTD: ") + net::to_string(st));
+    }
+    c.decompressed_bytes += v.original;
+    const std::uint64_t offset = x.rx_primary;
+    x.rx_primary += v.original;
+    on_data(x, offset, inflated.data(), v.original, false);
   }
 
   void on_tp(ccb& x) {
@@ -1074,6 +1157,18 @@ struct engine::impl {
   }
 
   void up(backbone& b) {
+    // The context's minimum already refuses older versions at the handshake; a backbone is never
+    // used below TLS 1.3 whatever the library did.
+    SSL* negotiated = b.stream->native_handle();
+    if (!negotiated || SSL_version(negotiated) < TLS1_3_VERSION) {
+      ++c.tls_refused;
+      log(node::severity::warning, "pep_backbone_refused",
+          {{"peer", b.peer}, {"address", policy::format_endpoint(b.address, b.port)},
+           {"reason", std::string("not TLS 1.3: ") + (negotiated ? SSL_get_version(negotiated) : "no session")}});
+      if (b.dialled) return redial_later(b, "not TLS 1.3");
+      return retire(b);
+    }
+    b.tls = std::string(SSL_get_version(negotiated)) + " " + SSL_get_cipher_name(negotiated);
     b.state = bb_state::up;
     // Accepted sockets do not inherit TCP_NODELAY from the listener: without it Nagle holds the
     // last partial segment of every burst for a round trip (600 ms here).
@@ -1085,6 +1180,7 @@ struct engine::impl {
     b.out.clear();
     b.writing = b.reading = false;
     b.peer_max_ccbs = 65534;
+    b.peer_reads_ctd = false;
     if (SSL* ssl = b.stream->native_handle()) {
       if (X509* cert = SSL_get_peer_certificate(ssl)) {
         char cn[128] = {0};
@@ -1097,11 +1193,11 @@ struct engine::impl {
     ++c.backbones_up;
     log(node::severity::info, "pep_backbone_up",
         {{"peer", b.peer}, {"address", policy::format_endpoint(b.address, b.port)}, {"dialled", b.dialled ? "yes" : "no"},
-         {"congestion", sec.congestion}});
+         {"congestion", sec.congestion}, {"tls", b.tls}});
     tsk::header h;
     h.type = tsk::message_type::tpp;
     h.src_cid = static_cast<std::uint16_t>(index_of(b) + 1);
-    send(b, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections)});
+    send(b, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections), tsk::tpp_reads_ctd});
     read_backbone(b);
     keepalive(b);
   }
@@ -1153,6 +1249,7 @@ struct engine::impl {
       }
     b.parked.clear();
     b.connections = 0;
+    b.tls.clear();
     log(node::severity::warning, "pep_backbone_lost",
         {{"peer", b.peer}, {"reason", why}, {"connections_reset", std::to_string(reset)}});
     if (b.dialled) redial_later(b, why);
@@ -1265,6 +1362,7 @@ struct engine::impl {
         const auto p = tsk::read_tpp(m);
         b.peer_tid = p.tid;
         b.peer_max_ccbs = p.max_ccbs;
+        b.peer_reads_ctd = (p.features & tsk::tpp_reads_ctd) != 0;
         return;
       }
       case t::ka: {
@@ -1284,6 +1382,7 @@ struct engine::impl {
       case t::ct: return on_ct(*x, m);
       case t::nr: return on_nr(*x, m);
       case t::td: return on_td(*x, m);
+      case t::ctd: return on_ctd(b, *x, m);
       case t::ud: {
         // Urgent data is delivered in line (the urgent pointer is not re-created).
         const std::uint64_t offset = x->rx_primary;
@@ -1323,14 +1422,19 @@ struct engine::impl {
       x.queued = b.out.size() + b.writing_buf.size();
       x.connections = b.connections;
       x.peer_max_ccbs = b.peer_max_ccbs;
+      x.tls = b.tls;
       if (b.state == bb_state::up && b.stream) {
         const int fd = const_cast<tls_stream&>(*b.stream).lowest_layer().native_handle();
         kernel_tcp_info ti{};
         socklen_t len = sizeof ti;
         if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
           x.tcp_rtt_ms = ti.base.tcpi_rtt / 1000.0;
-          if (len >= sizeof ti) x.delivery_rate_bps = ti.delivery_rate * 8;
+          if (len >= offsetof(kernel_tcp_info, busy_time)) x.delivery_rate_bps = ti.delivery_rate * 8;
           x.retransmissions = ti.base.tcpi_total_retrans;
+          if (len >= offsetof(kernel_tcp_info, busy_time)) x.wire_bytes_in = ti.bytes_received;
+          // Sent, retransmissions included: what the WAN carried, counted when it left (acked
+          // bytes would lag a round trip behind the data a host already received).
+          if (len >= sizeof ti) x.wire_bytes_out = ti.bytes_sent;
         }
         char cc[16] = {0};
         socklen_t cl = sizeof cc - 1;
@@ -1361,6 +1465,10 @@ struct engine::impl {
       y.bytes_to_host = x.bytes_to_host;
       y.queued_to_host = x.to_host_bytes;
       y.send_window = x.send_limit > x.sent ? x.send_limit - x.sent : 0;
+      y.compress = x.compress;
+      y.compress_paused = x.gate.paused();
+      y.compress_in = x.compress_in;
+      y.compress_out = x.compress_out;
       s.connections.push_back(std::move(y));
     }
     s.ct_sent = by_reason(ct_sent);

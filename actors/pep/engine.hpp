@@ -11,7 +11,15 @@
 //     between the pair as TSK messages (actors/protocol/tsk.hpp);
 //   - one CCB per spoofed connection: connection ids on the backbone, the local socket, the data
 //     queued toward the host, and a flow-control window per direction, so a slow receiver stops
-//     only its own sender.
+//     only its own sender;
+//   - compression ([84]) per connection when its profile says "compress": each chunk read from
+//     the host goes as one zstd frame (CTD) when that saves at least 3%, else as it is, and a
+//     connection whose chunks keep not compressing stops trying for a while (net/pep/compressor.hpp).
+//     Windows and WA count the bytes before compression;
+//   - encryption ([84]'s encryption kernel): every backbone is TLS 1.3 with mutual certificates
+//     (older versions are refused at the handshake), so every byte a spoofed connection puts on
+//     the WAN is encrypted and authenticated. A profile with "encrypt" is never passed unspoofed
+//     (in clear): a SYN it selects that no backbone can carry is refused with a RST.
 // Not an actor: the PEP's actor (pep_actor.hpp) owns it, posts work to it (post()) and gets
 // snapshots back as messages. Nothing here blocks the engine's thread except the short kernel
 // rule commands at start and stop.
@@ -61,6 +69,14 @@ namespace baton::pep {
   COUNTER(redundant_sent, "RTD copies sent on a second backbone (the start of each transfer)")       \
   COUNTER(redundant_used, "RTD copies that delivered data before the first backbone did")           \
   COUNTER(redundant_duplicates, "copies (RTD, CR) dropped because the other backbone's came first")  \
+  COUNTER(syns_refused_unencrypted, "SYNs of an encrypt profile refused: no backbone could carry them, and they never pass in clear") \
+  COUNTER(compress_bytes_in, "bytes from hosts on connections that compress, before compression")    \
+  COUNTER(compress_bytes_out, "the same bytes as sent on backbones (CTD frames, or as they were when skipped)") \
+  COUNTER(compress_chunks, "chunks sent compressed (CTD)")                                           \
+  COUNTER(compress_chunks_skipped, "chunks of compressing connections sent as they were (saved < 3%, small, or paused)") \
+  COUNTER(compress_paused, "times a connection stopped trying to compress (incompressible chunks)")  \
+  COUNTER(decompressed_bytes, "bytes restored from CTD messages")                                   \
+  COUNTER(malformed_compressed, "CTD messages that did not restore their stated size (backbone dropped)") \
   GAUGE(connections, "spoofed connections (CCBs) now")                                               \
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
@@ -76,6 +92,9 @@ struct backbone_status {
   std::uint64_t delivery_rate_bps = 0;  // the kernel's last delivery rate estimate
   std::uint64_t retransmissions = 0;    // the kernel's total retransmitted segments
   std::string congestion;   // the congestion control the kernel uses for it
+  std::string tls;          // the negotiated protocol and cipher, "TLSv1.3 TLS_AES_256_GCM_SHA384"
+  std::uint64_t wire_bytes_in = 0, wire_bytes_out = 0;  // the kernel's TCP payload counts (TLS records;
+                                                        // out includes retransmissions)
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t messages_in = 0, messages_out = 0;
   std::uint64_t queued = 0;     // bytes waiting in user space for the TLS stream
@@ -97,6 +116,9 @@ struct connection_status {
   std::uint64_t bytes_from_host = 0, bytes_to_host = 0;
   std::uint64_t queued_to_host = 0;  // received from the peer, not yet written to the host
   std::uint64_t send_window = 0;     // bytes the peer still lets us send
+  bool compress = false;             // this direction sends CTD when it pays
+  bool compress_paused = false;      // ... but the last chunks did not compress: not trying now
+  std::uint64_t compress_in = 0, compress_out = 0;  // bytes from the host, and as sent
 };
 
 struct pep_snapshot {

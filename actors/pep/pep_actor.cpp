@@ -46,9 +46,16 @@ node::counter_family family(std::string name, std::string help,
   return f;
 }
 
+/// Bytes as sent over bytes before compression (1.0: nothing saved); "-" before any byte.
+node::status_scalar ratio(std::uint64_t out, std::uint64_t in) {
+  if (in == 0) return scalar("-");
+  return scalar(static_cast<double>(out) / static_cast<double>(in));
+}
+
 node::role_status status_of(const pep_snapshot& s) {
   node::role_status st;
   st.fact("connections", scalar(s.connections_total));
+  st.fact("compression_ratio", ratio(s.counters.compress_bytes_out, s.counters.compress_bytes_in));
   st.group("pep", s.counters);
   st.group("syn_queue", s.queue);
   st.families.push_back(family("ct_sent", "CT messages sent, by reason (document 003 Table C)", s.ct_sent));
@@ -61,12 +68,15 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"state", column_kind::fact, ""},
                         {"dialled", column_kind::fact, ""},
                         {"congestion", column_kind::fact, ""},
+                        {"tls", column_kind::fact, ""},
                         {"rtt_ms", column_kind::gauge, "backbone TCP smoothed RTT (ms)"},
                         {"keepalive_rtt_ms", column_kind::gauge, "keepalive round trip, queueing included (ms)"},
                         {"delivery_rate_bps", column_kind::gauge, "backbone delivery rate (bit/s, kernel estimate)"},
                         {"retransmissions", column_kind::counter, "backbone TCP segments retransmitted"},
                         {"bytes_in", column_kind::counter, "backbone bytes received (TLS payload)"},
                         {"bytes_out", column_kind::counter, "backbone bytes sent (TLS payload)"},
+                        {"wire_bytes_in", column_kind::counter, "backbone TCP payload received (TLS records)"},
+                        {"wire_bytes_out", column_kind::counter, "backbone TCP payload sent, retransmissions included (TLS records)"},
                         {"messages_in", column_kind::counter, "TSK messages received on the backbone"},
                         {"messages_out", column_kind::counter, "TSK messages sent on the backbone"},
                         {"queued", column_kind::gauge, "bytes waiting in user space for the backbone"},
@@ -75,8 +85,9 @@ node::role_status status_of(const pep_snapshot& s) {
                        {}};
   for (const auto& x : s.backbones)
     b.rows.push_back({{scalar(x.peer), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
-                       scalar(x.tcp_rtt_ms), scalar(x.keepalive_rtt_ms), scalar(x.delivery_rate_bps),
-                       scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out), scalar(x.messages_in),
+                       scalar(x.tls), scalar(x.tcp_rtt_ms), scalar(x.keepalive_rtt_ms), scalar(x.delivery_rate_bps),
+                       scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out), scalar(x.wire_bytes_in),
+                       scalar(x.wire_bytes_out), scalar(x.messages_in),
                        scalar(x.messages_out), scalar(x.queued), scalar(std::uint64_t{x.connections}),
                        scalar(std::uint64_t{x.peer_max_ccbs})},
                       {}});
@@ -95,14 +106,18 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"bytes_from_host", column_kind::fact, ""},
                         {"bytes_to_host", column_kind::fact, ""},
                         {"queued_to_host", column_kind::fact, ""},
-                        {"send_window", column_kind::fact, ""}},
+                        {"send_window", column_kind::fact, ""},
+                        {"compress", column_kind::fact, ""},
+                        {"compression_ratio", column_kind::fact, ""}},
                        {}};
   for (const auto& x : s.connections)
     c.rows.push_back({{scalar(unsigned{x.cid}), scalar(unsigned{x.peer_cid}), scalar(policy::format_endpoint(x.host_ip, x.host_port)),
                        scalar(policy::format_endpoint(x.remote_ip, x.remote_port)),
                        scalar(x.peer), scalar(x.profile), scalar(x.state), scalar(x.initiator),
                        scalar(x.three_way_spoofed), scalar(unsigned{x.mss}), scalar(x.bytes_from_host),
-                       scalar(x.bytes_to_host), scalar(x.queued_to_host), scalar(x.send_window)},
+                       scalar(x.bytes_to_host), scalar(x.queued_to_host), scalar(x.send_window),
+                       scalar(!x.compress ? "off" : x.compress_paused ? "paused" : "on"),
+                       x.compress ? ratio(x.compress_out, x.compress_in) : scalar("-")},
                       {}});
   st.tables.push_back(std::move(c));
   return st;

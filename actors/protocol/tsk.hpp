@@ -36,11 +36,13 @@ enum class message_type : std::uint8_t {
   rtd = 10, // redundant TCP data: a copy of TD data with its offset in the connection's byte
             // stream, sent on a second backbone to the same peer for the start of a transfer, so
             // one lost segment on the WAN does not stall a short transfer for a round trip
+  ctd = 11, // compressed TCP data ([84]'s data compression kernel, per connection): a TD whose
+            // data is one zstd frame; the receiver restores it and treats it as that TD
 };
-inline constexpr std::uint8_t max_message_type = 10;
+inline constexpr std::uint8_t max_message_type = 11;
 
 inline const char* to_string(message_type t) noexcept {
-  constexpr const char* names[] = {"TD", "UD", "CR", "CE", "CT", "NR", "TP", "TPP", "KA", "WA", "RTD"};
+  constexpr const char* names[] = {"TD", "UD", "CR", "CE", "CT", "NR", "TP", "TPP", "KA", "WA", "RTD", "CTD"};
   const auto i = static_cast<std::uint8_t>(t);
   return i <= max_message_type ? names[i] : "?";
 }
@@ -114,16 +116,23 @@ struct cr_params {
 };
 inline constexpr std::uint8_t cr_three_way_spoofed = 1;  // the sender answered its host's SYN itself
 inline constexpr std::uint8_t cr_copy = 2;  // sent on a second backbone (redundant_kbyte): may arrive late
+/// The initiator's profile says compress: both directions of the connection may send CTD. Set only
+/// when the peer's TPP said it reads CTD, so a peer without it never receives one.
+inline constexpr std::uint8_t cr_compress = 4;
 /// CE: the MSS the far host sent in its SYN-ACK ([104]) and the window the sender grants.
 struct ce_params {
   std::uint16_t mss = 0;
   std::uint32_t window = 0;
 };
-/// TPP: the sender's TID for this backbone and how many CCBs it can give the peer ([98]).
+/// TPP: the sender's TID for this backbone and how many CCBs it can give the peer ([98]), then
+/// what it can read beyond Table B (a byte a peer without it neither sends nor reads: a 6-byte
+/// TPP means no features).
 struct tpp_params {
   std::uint16_t tid = 0;
   std::uint32_t max_ccbs = 0;
+  std::uint8_t features = 0;  // tpp_reads_ctd
 };
+inline constexpr std::uint8_t tpp_reads_ctd = 1;
 /// KA: the sender's clock (microseconds, any origin) and the last clock value it received.
 struct ka_params {
   std::uint64_t sent_us = 0;
@@ -217,9 +226,10 @@ bool append(Buffer& out, const header& h, reason r) {
 }
 template <class Buffer>
 bool append(Buffer& out, const header& h, const tpp_params& t) {
-  unsigned char b[6];
+  unsigned char b[7];
   wire::put16(b, t.tid);
   wire::put32(b + 2, t.max_ccbs);
+  b[6] = t.features;
   return append(out, h, b, sizeof b);
 }
 template <class Buffer>
@@ -245,6 +255,21 @@ bool append_redundant(Buffer& out, const header& h, std::uint64_t offset, const 
   auto* p = reinterpret_cast<unsigned char*>(&out[at]) + length_size + header_bytes(h);
   wire::put64(p, offset);
   if (n) std::memcpy(p + 8, data, n);
+  return true;
+}
+
+/// CTD: one zstd frame (`frame_size` bytes) that restores `original` bytes of the connection's
+/// stream; `original` is what the flow-control window and the stream offsets count.
+inline constexpr std::size_t ctd_prefix = 2;  // the original size, before the frame
+template <class Buffer>
+bool append_compressed(Buffer& out, const header& h, std::size_t original, const void* frame,
+                       std::size_t frame_size) {
+  if (original == 0 || original > max_data) return false;
+  const std::size_t at = out.size();
+  if (!append(out, h, nullptr, ctd_prefix + frame_size)) return false;
+  auto* p = reinterpret_cast<unsigned char*>(&out[at]) + length_size + header_bytes(h);
+  wire::put16(p, static_cast<std::uint16_t>(original));
+  if (frame_size) std::memcpy(p + ctd_prefix, frame, frame_size);
   return true;
 }
 
@@ -280,6 +305,7 @@ inline std::size_t min_body(message_type t) noexcept {
     case message_type::wa: return 4;
     case message_type::ud: return 2;
     case message_type::rtd: return 8;
+    case message_type::ctd: return ctd_prefix + 1;  // the size and at least a byte of frame
     default: return 0;
   }
 }
@@ -313,6 +339,11 @@ inline decode_status decode(const unsigned char* p, std::size_t n, message& m, s
   m.body = q + at;
   m.body_size = len - at;
   if (m.body_size < min_body(m.h.type)) return decode_status::bad_parameters;
+  if (m.h.type == message_type::ctd) {
+    // A restored size the stream cannot hold is a broken peer, before any decompression.
+    const std::size_t original = wire::get16(m.body);
+    if (original == 0 || original > max_data) return decode_status::bad_parameters;
+  }
   used = length_size + len;
   return decode_status::ok;
 }
@@ -324,10 +355,21 @@ inline ce_params read_ce(const message& m) noexcept { return {wire::get16(m.body
 inline reason read_reason(const message& m) noexcept {
   return m.body[0] <= max_reason ? static_cast<reason>(m.body[0]) : reason::none;
 }
-inline tpp_params read_tpp(const message& m) noexcept { return {wire::get16(m.body), wire::get32(m.body + 2)}; }
+inline tpp_params read_tpp(const message& m) noexcept {
+  return {wire::get16(m.body), wire::get32(m.body + 2), m.body_size > 6 ? m.body[6] : std::uint8_t{0}};
+}
 inline ka_params read_ka(const message& m) noexcept { return {wire::get64(m.body), wire::get64(m.body + 8)}; }
 inline std::uint32_t read_window(const message& m) noexcept { return wire::get32(m.body); }
 /// RTD: the offset of its data in the connection's byte stream (the data follows it).
 inline std::uint64_t read_offset(const message& m) noexcept { return wire::get64(m.body); }
+/// CTD: the size the frame restores (decode() checked it is 1..max_data) and the frame.
+struct compressed_view {
+  std::size_t original = 0;
+  const unsigned char* frame = nullptr;
+  std::size_t frame_size = 0;
+};
+inline compressed_view read_compressed(const message& m) noexcept {
+  return {wire::get16(m.body), m.body + ctd_prefix, m.body_size - ctd_prefix};
+}
 
 }  // namespace baton::protocol::tsk

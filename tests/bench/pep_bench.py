@@ -2,7 +2,7 @@
 """Benchmark: document 003's PEP against plain TCP over the same long, lossy link. It prints
 figures and ratios; it never passes or fails on them.
 
-  tests/bench/pep_bench.py [--seconds 30] [--fetches 20] [--only cubic,bbr,baton,baton-copies]
+  tests/bench/pep_bench.py [--seconds 30] [--fetches 20] [--only cubic,bbr,baton,baton-copies,baton-wire]
                            [--idle 1000]
   (root; batond from $BATON_BUILD, default the repository's build/; not part of ctest)
 
@@ -15,9 +15,14 @@ baton-linkemu at 10 Mbit/s, 300 ms and 1% loss each way, the same seed for every
               policy's congestion control (bbr), checked the same way
   baton-copies  the same with redundant_kbyte 128: the first 128 KiB of each connection and
               direction also cross the second backbone (RTD copies)
+  baton-wire  baton with the spoofed profile saying compress and encrypt (peplab wire=True): the
+              bulk run's iperf3 payload is random (compression skips it: this is the cost of
+              encryption and of trying), the text fetch is compressed
 For each: bulk goodput (iperf3 -R, the server sends, SECONDS s) as a share of the link's goodput
 ceiling (10 Mbit/s x 1448 / 1514 = 9.56 Mbit/s), and the fetch time of 100 KB on a new connection
 (curl, time_total, FETCHES times, median and p90) against 1 RTT + size / rate = 0.68 s.
+For every run also: a 16 MB log-like text (peplab.log_text) fetched once through 8080, its goodput
+as a share of the ceiling (over 100% when compressed) and what the hub's backbones sent.
 For baton also: the batonds' memory with IDLE spoofed connections open (RSS growth per
 connection) and their CPU time per Mbit/s moved during the bulk run.
 """
@@ -39,6 +44,7 @@ import peplab  # noqa: E402
 
 CEILING_MBIT = 10 * 1448 / 1514
 SIZE = 100_000
+TEXT_SIZE = 16_000_000
 IDEAL_FETCH_S = 0.6 + SIZE * 8 / 10e6
 
 
@@ -79,6 +85,17 @@ def measure(name, case, seconds, fetches, idle):
     if cpu0:
         result["cpu_s_per_mbit"] = {n: round((cpu_seconds(pids[n][0]) - cpu0[n]) / (mbit * seconds), 5)
                                     for n in cpu0}
+    cpu0 = {n: cpu_seconds(p[0]) for n, p in pids.items() if p}
+    wire0 = sum(b["wire_bytes_out"] for b in case.console("hub", "/pep")["backbones"]) if baton else 0
+    t = float(case.run("client", "curl", "-sS", "-o", "/dev/null", "-w", "%{time_total}", "--max-time", "300",
+                       f"http://{peplab.SERVER}:{peplab.HTTP}/text.log", timeout=320).decode())
+    text_mbit = TEXT_SIZE * 8 / t / 1e6
+    result["text_mbit"] = text_mbit
+    if baton:
+        hub = case.console("hub", "/pep")
+        result["text_wire_share"] = round((sum(b["wire_bytes_out"] for b in hub["backbones"]) - wire0) / TEXT_SIZE, 3)
+        result["text_cpu_s_per_mbit"] = {n: round((cpu_seconds(pids[n][0]) - cpu0[n]) / (text_mbit * t), 5)
+                                         for n in cpu0}
     times = []
     for _ in range(fetches):
         t = case.run("client", "curl", "-sS", "-o", "/dev/null", "-w", "%{time_total}", "--max-time", "60",
@@ -108,11 +125,15 @@ def measure(name, case, seconds, fetches, idle):
 def run(name, args):
     work = tempfile.mkdtemp(prefix=f"baton-pepbench-{name}-")
     baton = name.startswith("baton")
-    topo = peplab.write(work, pep=baton, seed=7, redundant_kbyte=128 if name == "baton-copies" else 0)
+    topo = peplab.write(work, pep=baton, seed=7, redundant_kbyte=128 if name == "baton-copies" else 0,
+                        wire=name == "baton-wire")
     www = os.path.join(work, "www")
     with open(os.path.join(www, "100K.bin"), "wb") as f:
         f.write(os.urandom(SIZE))
-    prefix = {"cubic": "bp-cubic", "bbr": "bp-bbr", "baton": "bp-baton", "baton-copies": "bp-copies"}[name]
+    with open(os.path.join(www, "text.log"), "wb") as f:
+        f.write(peplab.log_text(TEXT_SIZE, 5))
+    prefix = {"cubic": "bp-cubic", "bbr": "bp-bbr", "baton": "bp-baton", "baton-copies": "bp-copies",
+              "baton-wire": "bp-wire"}[name]
     with labcase.LabCase(prefix, topo) as case:
         if baton:
             case.wait_until("backbones up", lambda: any(b["state"] == "up" for b in
@@ -127,7 +148,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--fetches", type=int, default=20)
-    ap.add_argument("--only", default="cubic,bbr,baton,baton-copies")
+    ap.add_argument("--only", default="cubic,bbr,baton,baton-copies,baton-wire")
     ap.add_argument("--idle", type=int, default=1000)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -146,6 +167,10 @@ def main():
         print(f"{r['name']:12} {r['congestion']:>9} {r['bulk_mbit']:11.2f} {r['bulk_mbit'] / CEILING_MBIT:10.0%} "
               f"{r['fetch_median_s']:11.2f}s {r['fetch_median_s'] / IDEAL_FETCH_S:7.2f} "
               f"{r['fetch_p90_s']:8.2f}s {r['fetch_p90_s'] / IDEAL_FETCH_S:7.2f}")
+    print(f"\n{'':12} {'16 MB text':>10} {'of ceiling':>10} {'WAN share':>9}  CPU s per Mbit (text)")
+    for r in results:
+        print(f"{r['name']:12} {r['text_mbit']:10.2f} {r['text_mbit'] / CEILING_MBIT:10.0%} "
+              f"{r.get('text_wire_share', float('nan')):9.3f}  {r.get('text_cpu_s_per_mbit', '')}")
     for r in results:
         if "cpu_s_per_mbit" in r:
             print(f"{r['name']}: CPU seconds per Mbit moved: {r['cpu_s_per_mbit']}")

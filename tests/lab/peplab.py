@@ -20,8 +20,10 @@ Prints the topology's path.
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,8 +33,28 @@ SERVER, HUB_LAN, HUB_WAN = "10.2.0.2", "10.2.0.1", "192.168.50.2"
 HTTP, PLAIN, NO_3WHS, CLOSED, TERM, IPERF = 8080, 8081, 8082, 8099, 9000, 5201
 
 
+def log_text(size, seed, marker=b"pep-log"):
+    """`size` bytes of log-like lines (repeated structure, varying numbers: compresses like a real
+    log), each line ending with `marker`."""
+    r = random.Random(seed)
+    hosts = [f"edge-{i:02d}.branch.example" for i in range(12)]
+    events = ["pep_backbone_up", "syn_spoofed", "ccb_freed", "window_advance", "keepalive_rtt"]
+    out, n, t = [], 0, 1764759600
+    while n < size:
+        t += r.randint(0, 3)
+        line = (f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t))}.{r.randint(0, 999999):06d}Z "
+                f"{r.choice(hosts)} batond[{r.randint(1000, 1100)}]: {r.choice(events)} "
+                f"peer=hub cid={r.randint(0, 4095)} bytes={r.randint(0, 1 << 20)} "
+                f"rtt_ms={r.uniform(1, 400):.3f} {marker.decode()}\n").encode()
+        out.append(line)
+        n += len(line)
+    return b"".join(out)[:size]
+
+
 def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
-          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0):
+          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False):
+    """wire: the "spoofed" profile (8080 and the default rule) also says compress and encrypt;
+    8082's stays without compression (the same path, uncompressed, for comparison)."""
     os.makedirs(directory, exist_ok=True)
     www = www or os.path.join(directory, "www")
     os.makedirs(www, exist_ok=True)
@@ -47,7 +69,8 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
             "roles": ["pep"],
             "console": "127.0.0.1:9000",
             "profiles": [
-                {"name": "spoofed", "spoof": True, "three_way_handshake": True},
+                dict({"name": "spoofed", "spoof": True, "three_way_handshake": True},
+                     **({"compress": True, "encrypt": True} if wire else {})),
                 {"name": "handshake-end-to-end", "spoof": True, "three_way_handshake": False},
                 {"name": "unspoofed"},
             ],

@@ -168,7 +168,7 @@ const ROLE_PANELS = {
         note: "the SLR table: per virtual host the next levels, expected shares and choices"},
   host_agent: {title: "Host agent (document 001)", path: "/slr"},
   replica: {title: "Replica selection (document 002)", path: "/replicas"},
-  pep: {title: "PEP (document 003)", path: "/pep", note: "backbones, spoofed connections, CT and NR by reason"},
+  pep: {title: "PEP (document 003)", path: "/pep", note: "backbones (TLS), spoofed connections (compression), CT and NR by reason"},
   rim: {title: "Rim (document 000)", path: "/rim",
         note: "members, flows and their paths, hand-offs; on the group's master the management object's flows, hosts and decisions with their reasons"},
 };

@@ -86,3 +86,38 @@ TEST_CASE("pep section errors name their JSON pointer") {
     }
   }
 }
+
+TEST_CASE("encrypt is for spoofed connections: an unspoofed one would cross the WAN in clear") {
+  auto with_profiles = [](const std::string& profiles) {
+    return std::string(R"({"identity": {"name": "branch", "address": "192.168.50.1", "certificate": "b.pem",
+        "key": "b.key", "ca": "ca.pem"}, "roles": ["pep"], "profiles": )") + profiles +
+           R"(, "pep": {"rules": [{"name": "rest", "default": true, "profile": "p"}]}})";
+  };
+  struct row {
+    const char* what;
+    const char* profiles;
+    const char* pointer;  // "" = loads
+  };
+  const row rows[] = {
+    {"spoofed and encrypted", R"([{"name": "p", "spoof": true, "encrypt": true, "compress": true}])", ""},
+    {"encrypted, not spoofed", R"([{"name": "p", "encrypt": true}])", "/profiles/0/encrypt"},
+    {"encrypted, spoof false", R"([{"name": "x"}, {"name": "p", "spoof": false, "encrypt": true}])",
+     "/profiles/1/encrypt"},
+    {"dropped traffic crosses nothing", R"([{"name": "p", "action": "drop", "encrypt": true}])", ""},
+    {"compress alone", R"([{"name": "p", "spoof": true, "compress": true}])", ""},
+  };
+  for (const auto& x : rows) {
+    CAPTURE(x.what);
+    if (!*x.pointer) {
+      CHECK_NOTHROW(load_policy_text(with_profiles(x.profiles)));
+      continue;
+    }
+    try {
+      load_policy_text(with_profiles(x.profiles));
+      FAIL("loaded");
+    } catch (const policy_error& e) {
+      CHECK(e.pointer() == x.pointer);
+      CHECK(std::string(e.what()).find("in clear") != std::string::npos);
+    }
+  }
+}
