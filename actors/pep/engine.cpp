@@ -16,6 +16,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -27,6 +28,7 @@
 #include "actors/runtime/event_log.hpp"
 #include "net/packet/tcp_reset.hpp"
 #include "net/pep/interception.hpp"
+#include "net/sched/priority_queues.hpp"
 #include "policy/rules.hpp"
 
 namespace baton::pep {
@@ -39,8 +41,12 @@ using tls_stream = asio::ssl::stream<tcp::socket>;
 namespace tsk = protocol::tsk;
 
 constexpr std::size_t read_chunk = 32 * 1024;       // one read from a host, one TD (or a few)
-constexpr std::size_t high_water = 1u << 20;         // backbone backlog in user space: hosts pause
+constexpr std::size_t high_water = 1u << 20;         // a priority's backlog in user space: its hosts pause
 constexpr std::size_t low_water = 256u << 10;        // ... and resume below this
+constexpr std::size_t top_priority = net::priority_queues::top;  // backbone messages (TPP, KA, WA)
+constexpr std::size_t min_unsent = 4096;             // TCP_NOTSENT_LOWAT floor: a few segments
+constexpr std::size_t unbounded_batch = 256u << 10;  // unsent_ms 0: large writes, the kernel queues
+constexpr auto unsent_retune = std::chrono::milliseconds(100);  // pacing rate re-read this often
 constexpr std::size_t backbone_read_buffer = 256u << 10;
 constexpr std::uint32_t route_table = 7401;
 constexpr auto unspoofed_memory = std::chrono::seconds(10);  // [189]'s "unspoofed" timer
@@ -119,6 +125,8 @@ struct ccb {
   std::uint64_t rx_accepted = 0;   // bytes accepted toward the host, from TD or RTD
   std::uint64_t bytes_from_host = 0, bytes_to_host = 0;
   std::uint8_t seq_out = 0;
+  std::uint8_t priority = 0;  // its profile's (initiator) or the CR's (responder): every message
+                              // of the connection waits in this priority's backbone queue
 };
 
 struct backbone {
@@ -130,7 +138,11 @@ struct backbone {
   bool dialled = false;
   bb_state state = bb_state::down;
   std::unique_ptr<tls_stream> stream;
-  std::vector<unsigned char> out, writing_buf;
+  net::priority_queues queues;           // document 003's PK: messages waiting for the stream
+  std::vector<unsigned char> writing_buf;  // the batch being written (reused)
+  std::size_t batch = unbounded_batch;     // bytes per write: the socket's unsent bound
+  std::uint32_t unsent_limit = 0;          // TCP_NOTSENT_LOWAT set on the socket (0: none)
+  steady::time_point unsent_tuned;
   bool writing = false, reading = false;
   std::vector<unsigned char> in;
   std::size_t in_len = 0;
@@ -142,7 +154,8 @@ struct backbone {
   std::uint16_t peer_tid = 0;
   std::uint32_t peer_max_ccbs = 65534;
   std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
-  std::deque<std::pair<std::uint16_t, std::uint32_t>> parked;  // (cid, generation) waiting for room
+  // (cid, generation) waiting for room in their priority's queue
+  std::array<std::deque<std::pair<std::uint16_t, std::uint32_t>>, net::priority_queues::levels> parked;
   std::uint32_t connections = 0;
 };
 
@@ -371,6 +384,7 @@ struct engine::impl {
     x.syn_id = s.id;
     x.syn_seq = s.seq;
     x.pass_when_refused = pass;
+    x.priority = pr.priority;
     // The peer's window is not known before CE; both ends run the same policy default.
     x.send_limit = window();
     by_key[key] = x.cid;
@@ -381,11 +395,11 @@ struct engine::impl {
     h.connection = x.conn;
     tsk::cr_params cr{x.mss, pr.priority, static_cast<std::uint8_t>(pr.three_way_handshake ? 1 : 0),
                       static_cast<std::uint32_t>(window())};
-    send(*b, h, cr);
+    send(*b, x.priority, h, cr);
     if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) {
       tsk::cr_params marked = cr;
       marked.flags |= tsk::cr_copy;
-      send(*copy, h, marked);
+      send(*copy, x.priority, h, marked);
     }
     if (pr.three_way_handshake) {
       // Figure 4A: the host is answered at once, with the profile's MSS (else the kernel's).
@@ -575,7 +589,7 @@ struct engine::impl {
     h.has_connection = true;
     h.connection = x.conn;
     ++ct_sent[static_cast<int>(r)];
-    send(*b, h, r);
+    send(*b, x.priority, h, r);
   }
 
   /// The host side failed (RST, timeout): CT to the peer, free the CCB.
@@ -592,10 +606,10 @@ struct engine::impl {
     backbone* b = backbone_of(x);
     if (!b) return;
     if (x.sent >= x.send_limit) return;  // resumed by WA
-    if (b->out.size() >= high_water) {
+    if (b->queues.queued(x.priority) >= high_water) {
       if (!x.parked) {
         x.parked = true;
-        b->parked.emplace_back(x.cid, x.generation);
+        b->parked[x.priority].emplace_back(x.cid, x.generation);
       }
       return;
     }
@@ -632,11 +646,11 @@ struct engine::impl {
       const std::size_t piece = std::min(n - at, tsk::max_data);
       tsk::header h = header(x, tsk::message_type::td);
       h.push = at + piece == n;
-      send_raw(*b, h, data + at, piece);
+      send_raw(*b, x.priority, h, data + at, piece);
       if (copy && first + at < redundant_bytes()) {
         tsk::header r = h;
         r.type = tsk::message_type::rtd;
-        emit(*copy, [&](auto& out) { tsk::append_redundant(out, r, first + at, data + at, piece); });
+        emit(*copy, x.priority, [&](auto& out) { tsk::append_redundant(out, r, first + at, data + at, piece); });
         ++c.redundant_sent;
       }
       at += piece;
@@ -646,7 +660,7 @@ struct engine::impl {
   /// FIN from the host (Figure 28): TP to the peer; what the peer still sends is delivered.
   void host_fin(ccb& x) {
     x.local_fin = true;
-    if (backbone* b = backbone_of(x)) send_raw(*b, header(x, tsk::message_type::tp), nullptr, 0);
+    if (backbone* b = backbone_of(x)) send_raw(*b, x.priority, header(x, tsk::message_type::tp), nullptr, 0);
     maybe_finish(x);
   }
 
@@ -681,7 +695,9 @@ struct engine::impl {
                           if (backbone* b = backbone_of(*y)) {
                             const tsk::header h = header(*y, tsk::message_type::wa);
                             const auto credit = static_cast<std::uint32_t>(y->delivered_unreported);
-                            emit(*b, [&](auto& out) { tsk::append_window(out, h, credit); });
+                            // Credit is not ordered with the connection's data (it is for the
+                            // other direction): top, so a sender never waits behind bulk for it.
+                            emit(*b, top_priority, [&](auto& out) { tsk::append_window(out, h, credit); });
                           }
                           y->delivered_unreported = 0;
                         }
@@ -716,7 +732,7 @@ struct engine::impl {
       // [212]: the previous incarnation of this connection has not ended here yet.
       reply.type = tsk::message_type::ct;
       ++ct_sent[static_cast<int>(tsk::reason::previous_incarnation)];
-      send(b, reply, tsk::reason::previous_incarnation);
+      send(b, cr.priority, reply, tsk::reason::previous_incarnation);
       return;
     }
     // A primary CR is never late (the connection's TP follows it on the same backbone); a copy
@@ -731,7 +747,7 @@ struct engine::impl {
     if (free_cids.empty()) {
       reply.type = tsk::message_type::nr;
       ++nr_sent[static_cast<int>(tsk::reason::no_cid)];
-      send(b, reply, tsk::reason::no_cid);
+      send(b, cr.priority, reply, tsk::reason::no_cid);
       return;
     }
     auto& x = alloc_ccb();
@@ -743,6 +759,7 @@ struct engine::impl {
     x.three_way_spoofed = (cr.flags & 1) != 0;
     x.mss = cr.mss;
     x.send_limit = cr.window;
+    x.priority = static_cast<std::uint8_t>(std::min<std::size_t>(cr.priority, top_priority));
     x.profile = "(peer's)";
     by_key[key] = x.cid;
     by_peer_cid[{b.peer, x.peer_cid}] = x.cid;
@@ -795,8 +812,8 @@ struct engine::impl {
     h.has_connection = true;
     h.connection = x.conn;
     const tsk::ce_params ce{static_cast<std::uint16_t>(ti.tcpi_snd_mss), static_cast<std::uint32_t>(window())};
-    send(*b, h, ce);
-    if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) send(*copy, h, ce);
+    send(*b, x.priority, h, ce);
+    if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) send(*copy, x.priority, h, ce);
     read_host(x);
     write_host(x);
   }
@@ -1082,7 +1099,12 @@ struct engine::impl {
     b.last_heard = steady::now();
     b.in.assign(backbone_read_buffer, 0);
     b.in_len = 0;
-    b.out.clear();
+    b.queues.clear();
+    b.queues.set_weights(sec.priority_weights);
+    b.unsent_limit = 0;
+    b.batch = unbounded_batch;
+    b.unsent_tuned = {};
+    tune_unsent(b);
     b.writing = b.reading = false;
     b.peer_max_ccbs = 65534;
     if (SSL* ssl = b.stream->native_handle()) {
@@ -1101,7 +1123,7 @@ struct engine::impl {
     tsk::header h;
     h.type = tsk::message_type::tpp;
     h.src_cid = static_cast<std::uint16_t>(index_of(b) + 1);
-    send(b, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections)});
+    send(b, top_priority, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections)});
     read_backbone(b);
     keepalive(b);
   }
@@ -1126,7 +1148,7 @@ struct engine::impl {
         echo = bb.peer_clock + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                              steady::now() - bb.peer_clock_at)
                                                              .count());
-      send(bb, h, tsk::ka_params{now_us(), echo});
+      send(bb, top_priority, h, tsk::ka_params{now_us(), echo});
       keepalive(bb);
     });
   }
@@ -1151,7 +1173,8 @@ struct engine::impl {
         free_ccb(*cp);
         ++reset;
       }
-    b.parked.clear();
+    for (auto& p : b.parked) p.clear();
+    b.queues.clear();
     b.connections = 0;
     log(node::severity::warning, "pep_backbone_lost",
         {{"peer", b.peer}, {"reason", why}, {"connections_reset", std::to_string(reset)}});
@@ -1159,27 +1182,61 @@ struct engine::impl {
     else retire(b);
   }
 
-  /// Every TSK message leaves through here: `append(out)` writes it into the backbone's queue,
-  /// then the counters and a pump.
+  /// Every TSK message leaves through here: `append(out)` writes it into the queue of
+  /// `priority` on the backbone (document 003's PK), then the counters and a pump.
   template <class Append>
-  void emit(backbone& b, Append append) {
-    append(b.out);
+  void emit(backbone& b, std::size_t priority, Append append) {
+    b.queues.push(priority, append);
     ++b.messages_out;
     ++c.messages_out;
     pump(b);
   }
   template <class Params>
-  void send(backbone& b, const tsk::header& h, const Params& p) {
-    emit(b, [&](auto& out) { tsk::append(out, h, p); });
+  void send(backbone& b, std::size_t priority, const tsk::header& h, const Params& p) {
+    emit(b, priority, [&](auto& out) { tsk::append(out, h, p); });
   }
-  void send_raw(backbone& b, const tsk::header& h, const void* data, std::size_t n) {
-    emit(b, [&](auto& out) { tsk::append(out, h, data, n); });
+  void send_raw(backbone& b, std::size_t priority, const tsk::header& h, const void* data, std::size_t n) {
+    emit(b, priority, [&](auto& out) { tsk::append(out, h, data, n); });
+  }
+
+  /// Bounds the bytes the backbone's socket holds unsent to unsent_ms at its pacing rate
+  /// (TCP_NOTSENT_LOWAT: the socket is writable, and takes more, only below it). Without the
+  /// bound the kernel's send buffer (buffer_kbyte) is one FIFO in front of every priority; with
+  /// it the backlog stays in the per-priority queues, and a top-priority message waits for at
+  /// most this much plus one batch. The batch is the same size.
+  void tune_unsent(backbone& b) {
+    if (!sec.unsent_ms || !b.stream) {
+      b.batch = unbounded_batch;
+      if (b.unsent_limit && b.stream) {
+        int off = 0;  // back to the kernel's default (net.ipv4.tcp_notsent_lowat)
+        ::setsockopt(b.stream->lowest_layer().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &off, sizeof off);
+      }
+      b.unsent_limit = 0;
+      return;
+    }
+    const auto now = steady::now();
+    if (b.unsent_limit && now - b.unsent_tuned < unsent_retune) return;
+    b.unsent_tuned = now;
+    const int fd = b.stream->lowest_layer().native_handle();
+    kernel_tcp_info ti{};
+    socklen_t len = sizeof ti;
+    std::uint64_t rate = 0;  // bytes per second
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && len >= offsetof(kernel_tcp_info, max_pacing_rate))
+      rate = ti.pacing_rate;
+    if (rate == ~std::uint64_t{0}) rate = 0;  // no pacing rate known yet
+    const auto limit = static_cast<std::uint32_t>(
+      std::clamp<std::uint64_t>(rate * sec.unsent_ms / 1000, min_unsent, std::uint64_t{sec.buffer_kbyte} * 1024));
+    if (limit == b.unsent_limit) return;
+    b.unsent_limit = limit;
+    b.batch = limit;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);
   }
 
   void pump(backbone& b) {
-    if (b.writing || b.out.empty() || b.state != bb_state::up) return;
+    if (b.writing || b.state != bb_state::up) return;
+    b.writing_buf.clear();
+    if (b.queues.take(b.writing_buf, b.batch) < 0) return;
     b.writing = true;
-    std::swap(b.out, b.writing_buf);
     asio::async_write(*b.stream, asio::buffer(b.writing_buf),
                       [this, i = index_of(b), gen = b.generation](const asio::error_code& ec, std::size_t n) {
                         auto& bb = *backbones[i];
@@ -1187,19 +1244,23 @@ struct engine::impl {
                         bb.writing = false;
                         if (ec) return lose(bb, "write: " + ec.message());
                         bb.bytes_out += n;
-                        bb.writing_buf.clear();
+                        tune_unsent(bb);
                         pump(bb);
-                        if (bb.out.size() < low_water) resume_parked(bb);
+                        resume_parked(bb);
                       });
   }
 
   void resume_parked(backbone& b) {
-    while (!b.parked.empty() && b.out.size() < high_water) {
-      auto [cid, gen] = b.parked.front();
-      b.parked.pop_front();
-      if (ccb* x = live(cid, gen)) {
-        x->parked = false;
-        read_host(*x);
+    for (std::size_t p = 0; p < b.parked.size(); ++p) {
+      if (b.queues.queued(p) >= low_water) continue;
+      auto& parked = b.parked[p];
+      while (!parked.empty() && b.queues.queued(p) < high_water) {
+        auto [cid, gen] = parked.front();
+        parked.pop_front();
+        if (ccb* x = live(cid, gen)) {
+          x->parked = false;
+          read_host(*x);
+        }
       }
     }
   }
@@ -1320,7 +1381,22 @@ struct engine::impl {
       x.bytes_out = b.bytes_out;
       x.messages_in = b.messages_in;
       x.messages_out = b.messages_out;
-      x.queued = b.out.size() + b.writing_buf.size();
+      x.queued = b.queues.queued_total() + b.writing_buf.size();
+      x.unsent_limit = b.unsent_limit;
+      std::uint64_t sent_total = 0;
+      for (std::size_t p = 0; p < net::priority_queues::levels; ++p) sent_total += b.queues.stats(p).sent_bytes;
+      for (std::size_t p = 0; p < net::priority_queues::levels; ++p) {
+        const auto st = b.queues.stats(p);
+        priority_status ps;
+        ps.priority = static_cast<std::uint8_t>(p);
+        ps.weight = p < top_priority ? b.queues.weights()[p] : 0;
+        ps.queued_bytes = st.queued_bytes;
+        ps.queued_messages = st.queued_messages;
+        ps.sent_bytes = st.sent_bytes;
+        ps.sent_messages = st.sent_messages;
+        ps.share = sent_total ? static_cast<double>(st.sent_bytes) / static_cast<double>(sent_total) : 0;
+        x.priorities.push_back(ps);
+      }
       x.connections = b.connections;
       x.peer_max_ccbs = b.peer_max_ccbs;
       if (b.state == bb_state::up && b.stream) {
@@ -1385,6 +1461,13 @@ struct engine::impl {
     sec.backbone_port = keep.backbone_port;
     sec.queue = keep.queue;
     sec.max_connections = keep.max_connections;
+    if (sec.priority_weights != keep.priority_weights) changed += "priority_weights ";
+    for (auto& b : backbones)
+      if (b && b->used) {
+        b->queues.set_weights(sec.priority_weights);
+        b->unsent_tuned = {};  // unsent_ms may have changed: tuned again now
+        if (b->state == bb_state::up) tune_unsent(*b);
+      }
     for (const auto& np : sec.peers) {
       bool known = false;
       for (const auto& op : old_peers) known = known || op.peer == np.peer;
