@@ -5,7 +5,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,9 +142,12 @@ struct backbone {
   std::unique_ptr<tls_stream> stream;
   net::priority_queues queues;           // document 003's PK: messages waiting for the stream
   std::vector<unsigned char> writing_buf;  // the batch being written (reused)
-  std::size_t batch = unbounded_batch;     // bytes per write: the socket's unsent bound
+  std::size_t batch = unbounded_batch;     // bytes per write: half the socket's unsent bound
   std::uint32_t unsent_limit = 0;          // TCP_NOTSENT_LOWAT set on the socket (0: none)
+  std::uint64_t pacing_rate = 0;           // the kernel's, bytes/s, when unsent_limit was set
   steady::time_point unsent_tuned;
+  std::unique_ptr<asio::steady_timer> pace;  // the next batch, when the socket's unsent drains
+  bool pacing = false;
   bool writing = false, reading = false;
   std::vector<unsigned char> in;
   std::size_t in_len = 0;
@@ -642,8 +647,11 @@ struct engine::impl {
     const std::uint64_t first = x.sent - n;  // the offset of these bytes in the stream
     backbone* copy = first < redundant_bytes() ? second_backbone(x) : nullptr;
     std::size_t at = 0;
+    // TDs no larger than a batch: a message is the scheduler's unit, so a top-priority message
+    // waits behind at most one of them.
+    const std::size_t max_piece = std::min(tsk::max_data, std::max<std::size_t>(b->batch, 1024));
     while (at < n) {
-      const std::size_t piece = std::min(n - at, tsk::max_data);
+      const std::size_t piece = std::min(n - at, max_piece);
       tsk::header h = header(x, tsk::message_type::td);
       h.push = at + piece == n;
       send_raw(*b, x.priority, h, data + at, piece);
@@ -1104,6 +1112,8 @@ struct engine::impl {
     b.unsent_limit = 0;
     b.batch = unbounded_batch;
     b.unsent_tuned = {};
+    b.pacing = false;
+    if (b.pace) b.pace->cancel();
     tune_unsent(b);
     b.writing = b.reading = false;
     b.peer_max_ccbs = 65534;
@@ -1203,7 +1213,7 @@ struct engine::impl {
   /// (TCP_NOTSENT_LOWAT: the socket is writable, and takes more, only below it). Without the
   /// bound the kernel's send buffer (buffer_kbyte) is one FIFO in front of every priority; with
   /// it the backlog stays in the per-priority queues, and a top-priority message waits for at
-  /// most this much plus one batch. The batch is the same size.
+  /// most about this much. A batch is half of it, written when less than half is unsent.
   void tune_unsent(backbone& b) {
     if (!sec.unsent_ms || !b.stream) {
       b.batch = unbounded_batch;
@@ -1228,12 +1238,14 @@ struct engine::impl {
       std::clamp<std::uint64_t>(rate * sec.unsent_ms / 1000, min_unsent, std::uint64_t{sec.buffer_kbyte} * 1024));
     if (limit == b.unsent_limit) return;
     b.unsent_limit = limit;
-    b.batch = limit;
+    b.pacing_rate = rate;
+    b.batch = limit / 2;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);
   }
 
   void pump(backbone& b) {
-    if (b.writing || b.state != bb_state::up) return;
+    if (b.writing || b.pacing || b.state != bb_state::up || b.queues.empty()) return;
+    if (b.unsent_limit && !unsent_low(b)) return;
     b.writing_buf.clear();
     if (b.queues.take(b.writing_buf, b.batch) < 0) return;
     b.writing = true;
@@ -1248,6 +1260,32 @@ struct engine::impl {
                         pump(bb);
                         resume_parked(bb);
                       });
+  }
+
+  /// Whether the socket's unsent bytes are below half the bound, so a batch (half the bound) keeps
+  /// them within it. TCP_NOTSENT_LOWAT alone does not: the kernel checks it only when a write
+  /// needs a new buffer, and appends to the last unsent one (up to 64 KiB, the GSO size) freely.
+  /// Otherwise a timer runs the pump again when the kernel should have sent the excess at its
+  /// pacing rate (the socket's writability would need SOCK_NOSPACE set, which only a refused
+  /// write does).
+  bool unsent_low(backbone& b) {
+    int unsent = 0;
+    if (::ioctl(b.stream->lowest_layer().native_handle(), SIOCOUTQNSD, &unsent) != 0) return true;
+    const std::uint64_t half = b.unsent_limit / 2;
+    if (static_cast<std::uint64_t>(unsent) < half) return true;
+    const std::uint64_t rate = std::max<std::uint64_t>(b.pacing_rate, 125000);  // >= 1 Mbit/s
+    const auto wait = std::chrono::microseconds(
+      std::clamp<std::uint64_t>((static_cast<std::uint64_t>(unsent) - half) * 1000000 / rate + 1, 200, 20000));
+    if (!b.pace) b.pace = std::make_unique<asio::steady_timer>(io);
+    b.pacing = true;
+    b.pace->expires_after(wait);
+    b.pace->async_wait([this, i = index_of(b), gen = b.generation](const asio::error_code& ec) {
+      auto& bb = *backbones[i];
+      if (ec || bb.generation != gen) return;
+      bb.pacing = false;
+      pump(bb);
+    });
+    return false;
   }
 
   void resume_parked(backbone& b) {
@@ -1405,7 +1443,11 @@ struct engine::impl {
         socklen_t len = sizeof ti;
         if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
           x.tcp_rtt_ms = ti.base.tcpi_rtt / 1000.0;
-          if (len >= sizeof ti) x.delivery_rate_bps = ti.delivery_rate * 8;
+          if (len >= sizeof ti) {
+            x.delivery_rate_bps = ti.delivery_rate * 8;
+            x.tcp_min_rtt_ms = ti.min_rtt / 1000.0;
+            x.unsent = ti.notsent_bytes;
+          }
           x.retransmissions = ti.base.tcpi_total_retrans;
         }
         char cc[16] = {0};

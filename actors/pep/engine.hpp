@@ -82,6 +82,7 @@ struct backbone_status {
   bool dialled = false;     // we dialled it (else the peer did)
   double keepalive_rtt_ms = 0;  // from KA echoes (includes queueing behind data)
   double tcp_rtt_ms = 0;        // the kernel's smoothed RTT of the backbone's TCP
+  double tcp_min_rtt_ms = 0;    // ... and its minimum: the difference is queueing on the path
   std::uint64_t delivery_rate_bps = 0;  // the kernel's last delivery rate estimate
   std::uint64_t retransmissions = 0;    // the kernel's total retransmitted segments
   std::string congestion;   // the congestion control the kernel uses for it
@@ -89,6 +90,7 @@ struct backbone_status {
   std::uint64_t messages_in = 0, messages_out = 0;
   std::uint64_t queued = 0;     // bytes waiting in user space for the TLS stream
   std::uint32_t unsent_limit = 0;  // TCP_NOTSENT_LOWAT now (unsent_ms at the pacing rate; 0: none)
+  std::uint32_t unsent = 0;        // bytes in the socket not yet sent (the kernel's notsent)
   std::vector<priority_status> priorities;  // by priority, 0..3
   std::uint32_t connections = 0;
   std::uint32_t peer_max_ccbs = 0;

@@ -62,6 +62,7 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"dialled", column_kind::fact, ""},
                         {"congestion", column_kind::fact, ""},
                         {"rtt_ms", column_kind::gauge, "backbone TCP smoothed RTT (ms)"},
+                        {"min_rtt_ms", column_kind::gauge, "backbone TCP minimum RTT (ms): rtt_ms minus it is path queueing"},
                         {"keepalive_rtt_ms", column_kind::gauge, "keepalive round trip, queueing included (ms)"},
                         {"delivery_rate_bps", column_kind::gauge, "backbone delivery rate (bit/s, kernel estimate)"},
                         {"retransmissions", column_kind::counter, "backbone TCP segments retransmitted"},
@@ -71,6 +72,7 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"messages_out", column_kind::counter, "TSK messages sent on the backbone"},
                         {"queued", column_kind::gauge, "bytes waiting in user space for the backbone"},
                         {"unsent_limit", column_kind::gauge, "bytes the backbone socket may hold unsent (TCP_NOTSENT_LOWAT)"},
+                        {"unsent", column_kind::gauge, "bytes in the backbone socket not yet sent"},
                         {"connections", column_kind::gauge, "spoofed connections on the backbone"},
                         {"peer_max_ccbs", column_kind::gauge, "spoofed connections the peer accepts (its TPP)"}},
                        {}};
@@ -90,9 +92,9 @@ node::role_status status_of(const pep_snapshot& s) {
                             scalar(p.queued_messages), scalar(p.sent_bytes), scalar(p.sent_messages), scalar(p.share)},
                            {}});
     b.rows.push_back({{scalar(x.peer), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
-                       scalar(x.tcp_rtt_ms), scalar(x.keepalive_rtt_ms), scalar(x.delivery_rate_bps),
+                       scalar(x.tcp_rtt_ms), scalar(x.tcp_min_rtt_ms), scalar(x.keepalive_rtt_ms), scalar(x.delivery_rate_bps),
                        scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out), scalar(x.messages_in),
-                       scalar(x.messages_out), scalar(x.queued), scalar(std::uint64_t{x.unsent_limit}),
+                       scalar(x.messages_out), scalar(x.queued), scalar(std::uint64_t{x.unsent_limit}), scalar(std::uint64_t{x.unsent}),
                        scalar(std::uint64_t{x.connections}), scalar(std::uint64_t{x.peer_max_ccbs})},
                       {std::move(prio)}});
   }
