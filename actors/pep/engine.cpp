@@ -606,12 +606,17 @@ struct engine::impl {
   }
 
   /// Reads from the host while the peer's window and the backbone's backlog allow ([197]).
-  void read_host(ccb& x) {
+  /// `resumed`: its turn came in resume_parked().
+  void read_host(ccb& x, bool resumed = false) {
     if (x.reading || x.local_fin || !x.sock || x.state != ccb_state::open) return;
     backbone* b = backbone_of(x);
     if (!b) return;
     if (x.sent >= x.send_limit) return;  // resumed by WA
-    if (b->queues.queued(x.priority) >= high_water) {
+    // Behind connections of its priority already parked, whatever the backlog: else one that
+    // comes back on its own (a WA) while the backlog is between the marks takes every turn, and
+    // the parked ones, waiting for the low mark, never get one (a second transfer at the same
+    // priority starved for a whole bulk transfer in the benchmark).
+    if (b->queues.queued(x.priority) >= high_water || (!resumed && !b->parked[x.priority].empty())) {
       if (!x.parked) {
         x.parked = true;
         b->parked[x.priority].emplace_back(x.cid, x.generation);
@@ -1297,7 +1302,7 @@ struct engine::impl {
         parked.pop_front();
         if (ccb* x = live(cid, gen)) {
           x->parked = false;
-          read_host(*x);
+          read_host(*x, true);
         }
       }
     }
