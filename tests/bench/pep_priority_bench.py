@@ -51,7 +51,7 @@ def run(name, probes):
         samples.sort()
         result.update({"alone_p50_ms": alone["p50_ms"], "alone_p99_ms": alone["p99_ms"],
                        "bulk_p50_ms": loaded["p50_ms"], "bulk_p99_ms": loaded["p99_ms"],
-                       "bulk_max_ms": loaded["max_ms"], "bulk_mbit": mbit})
+                       "bulk_max_ms": loaded["max_ms"], "bulk_mbit": mbit, "bulk_probes": loaded["probes"]})
         if samples:
             result["path_queue_median_ms"] = round(samples[len(samples) // 2], 1)
             result["path_queue_max_ms"] = round(samples[-1], 1)
@@ -74,12 +74,12 @@ def main():
     label = {"split": "baton, priorities", "one": "baton, one priority", "plain": "plain TCP"}
     print("\nInteractive round trip (ms), one 100-byte message every 50 ms; bulk iperf3 filling 10 Mbit/s")
     print(f"{'':22} {'alone p50':>9} {'alone p99':>9} {'bulk p50':>9} {'bulk p99':>9} {'bulk Mbit/s':>11}"
-          f" {'path queue med/max':>19}")
+          f" {'path queue med/max':>19} {'probes under bulk':>17}")
     for r in results:
         pq = (f"{r['path_queue_median_ms']:.0f}/{r['path_queue_max_ms']:.0f}" if "path_queue_median_ms" in r
               else "-")
         print(f"{label[r['name']]:22} {r['alone_p50_ms']:9.1f} {r['alone_p99_ms']:9.1f} {r['bulk_p50_ms']:9.1f}"
-              f" {r['bulk_p99_ms']:9.1f} {r['bulk_mbit']:11.2f} {pq:>19}")
+              f" {r['bulk_p99_ms']:9.1f} {r['bulk_mbit']:11.2f} {pq:>19} {r['bulk_probes']:>17}")
     return 0
 
 

@@ -11,8 +11,10 @@ import os
 import re
 import subprocess
 import threading
+import time
 
 import peplab
+import tcp_echo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
@@ -30,11 +32,14 @@ def under_bulk(case, count, ramp_intervals=3, before_probes=None, during=None):
     """Starts iperf3 (client -> server), waits until it has reported `ramp_intervals` one-second
     intervals (the transfer is past its start-up), calls before_probes() if given, runs `count`
     probes (with during(stop), if given, in a thread until they end: stop is a threading.Event),
-    lets iperf3 finish. Returns (probe JSON, iperf3's receiver rate in Mbit/s)."""
+    lets iperf3 finish. Returns (probe JSON, iperf3's receiver rate in Mbit/s). The probes are
+    one at a time: when the bulk delays them the later ones are sent after it ended; only those
+    sent while it ran count (the JSON's "probes" and "after_bulk" say how many)."""
     seconds = ramp_intervals + int(count * 0.05) + 4
     bulk = subprocess.Popen(["ip", "netns", "exec", case.netns("client"), "iperf3", "-c", peplab.SERVER, "-p",
                              str(peplab.IPERF), "-t", str(seconds), "-i", "1", "-f", "m", "--forceflush"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = time.monotonic()
     case.background.append(bulk)
     lines = []
     intervals = 0
@@ -58,6 +63,13 @@ def under_bulk(case, count, ramp_intervals=3, before_probes=None, during=None):
         if sampler:
             sampler.join()
     rest, _ = bulk.communicate(timeout=seconds + 60)
+    bulk_end = started + seconds - 0.5  # iperf3 sends for `seconds` after its start-up
+    keep = [(r, t) for r, t in zip(result["rtt_ms"], result["sent_s"]) if t < bulk_end]
+    if keep:
+        after = len(result["rtt_ms"]) - len(keep)
+        result = tcp_echo.summary([r for r, _ in keep], [t for _, t in keep])
+        result["after_bulk"] = after
+    result["probes"] = len(keep)
     mbit = 0.0
     for line in (lines + rest.splitlines()):
         m = re.search(r"([\d.]+) Mbits/sec.*receiver", line)

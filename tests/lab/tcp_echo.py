@@ -5,7 +5,8 @@
         echoes every byte back on each connection (TCP_NODELAY), one thread per connection
     tcp_echo.py probe ADDRESS PORT [--count N] [--interval S] [--size B]
         one connection; every INTERVAL s (on a fixed schedule) sends SIZE bytes and waits for them
-        to come back; prints JSON {"rtt_ms": [...], "p50_ms", "p99_ms", "max_ms"}
+        to come back; prints JSON {"rtt_ms": [...], "sent_s": [...], "p50_ms", "p99_ms", "max_ms"}
+        (sent_s: each probe's send time on CLOCK_MONOTONIC, the same in every namespace)
 """
 
 import argparse
@@ -44,7 +45,7 @@ def probe(address, port, count, interval, size):
     s = socket.create_connection((address, port), timeout=30)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     payload = bytearray(size)
-    rtts = []
+    rtts, sent = [], []
     due = time.monotonic()
     for i in range(count):
         now = time.monotonic()
@@ -52,6 +53,7 @@ def probe(address, port, count, interval, size):
             time.sleep(due - now)
         payload[0:4] = i.to_bytes(4, "big")
         t0 = time.monotonic()
+        sent.append(t0)
         s.sendall(payload)
         got = 0
         while got < size:
@@ -62,9 +64,13 @@ def probe(address, port, count, interval, size):
         rtts.append((time.monotonic() - t0) * 1000)
         due += interval
     s.close()
+    print(json.dumps(summary(rtts, sent)))
+
+
+def summary(rtts, sent):
     ordered = sorted(rtts)
-    print(json.dumps({"rtt_ms": [round(x, 3) for x in rtts], "p50_ms": round(percentile(ordered, 50), 3),
-                      "p99_ms": round(percentile(ordered, 99), 3), "max_ms": round(ordered[-1], 3)}))
+    return {"rtt_ms": [round(x, 3) for x in rtts], "sent_s": [round(x, 4) for x in sent], "p50_ms": round(percentile(ordered, 50), 3),
+                      "p99_ms": round(percentile(ordered, 99), 3), "max_ms": round(ordered[-1], 3)}
 
 
 if __name__ == "__main__":
