@@ -4,8 +4,8 @@
     tcp_echo.py serve ADDRESS PORT
         echoes every byte back on each connection (TCP_NODELAY), one thread per connection
     tcp_echo.py probe ADDRESS PORT [--count N] [--interval S] [--size B]
-        one connection; every INTERVAL s (on a fixed schedule) sends SIZE bytes and waits for them
-        to come back; prints JSON {"rtt_ms": [...], "sent_s": [...], "p50_ms", "p99_ms", "max_ms"}
+        one connection; every INTERVAL s (on a fixed schedule; at once when the previous came back
+        late) sends SIZE bytes and waits for them to come back; prints JSON {"rtt_ms": [...], "sent_s": [...], "p50_ms", "p99_ms", "max_ms"}
         (sent_s: each probe's send time on CLOCK_MONOTONIC, the same in every namespace)
 """
 
