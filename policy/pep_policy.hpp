@@ -28,10 +28,19 @@
 //                                    (both ends list each other): a segment lost on one backbone
 //                                    does not stall a short transfer for a round trip. 0: off
 //                                    (the default; tests/bench/pep_bench.py measures both)
+//   "priority_weights": [1, 2, 4],   document 003's PK: the backbone's share of priorities 0, 1
+//                                    and 2 when more than one has data queued (each 1..1000);
+//                                    priority 3, the top, is served first whenever it has any
+//   "unsent_ms": 2                   the backbone socket holds at most this long of data not yet
+//                                    sent (TCP_NOTSENT_LOWAT at the kernel's pacing rate, at
+//                                    least 4 KiB), so the backlog waits in the per-priority queues
+//                                    where priorities apply, not in the kernel's FIFO. 0: no bound
 // }
-// Profiles (shared): spoof, three_way_handshake, mss, disposition ("forward": pass the connection
+// Profiles (shared): priority (0..3, 3 the top: its connections' messages go first on the
+// backbone; document 003's PK), spoof, three_way_handshake, mss, disposition ("forward": pass the connection
 // unspoofed when it cannot be spoofed, no backbone or no CCB; "discard": refuse it with a RST).
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -74,6 +83,9 @@ struct pep_section {
   std::string congestion = "bbr";
   std::uint32_t redial_ms = 1000;
   std::uint32_t redundant_kbyte = 0;
+  static constexpr std::size_t priorities = 4;  // profile priorities 0..3; the top is strict
+  std::array<std::uint32_t, priorities - 1> priority_weights{1, 2, 4};
+  std::uint32_t unsent_ms = 2;
 
   /// The peer whose prefixes hold `dst` (longest prefix), or nullptr.
   const pep_peer* peer_for(std::uint32_t dst) const noexcept {

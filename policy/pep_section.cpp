@@ -43,7 +43,10 @@ auto fields(const pep_section& x) {
                          field("connect_timeout_ms", x.connect_timeout_ms),
                          field("user_timeout_ms", x.user_timeout_ms), field("window_kbyte", x.window_kbyte),
                          field("buffer_kbyte", x.buffer_kbyte), field("congestion", x.congestion),
-                         field("redial_ms", x.redial_ms), field("redundant_kbyte", x.redundant_kbyte));
+                         field("redial_ms", x.redial_ms), field("redundant_kbyte", x.redundant_kbyte),
+                         field("priority_weights", x.priority_weights,
+                               [](const auto& w) { return json(std::vector<std::uint32_t>(w.begin(), w.end())); }),
+                         field("unsent_ms", x.unsent_ms));
 }
 
 using detail::equal_fields;
@@ -56,7 +59,8 @@ namespace detail {
 void parse_pep(const value_ref& v, policy& out) {
   v.expect_object({"rules", "lan", "listen_port", "backbone_port", "queue", "peers", "max_connections",
                    "keepalive_ms", "backbone_timeout_ms", "connect_timeout_ms", "user_timeout_ms",
-                   "window_kbyte", "buffer_kbyte", "congestion", "redial_ms", "redundant_kbyte"});
+                   "window_kbyte", "buffer_kbyte", "congestion", "redial_ms", "redundant_kbyte",
+                   "priority_weights", "unsent_ms"});
   pep_section s;
   s.rules = parse_rule_list(v.get("rules"), out.profiles);
   if (auto x = v.find("lan")) {
@@ -112,6 +116,16 @@ void parse_pep(const value_ref& v, policy& out) {
   if (auto x = v.find("congestion")) s.congestion = congestion_names[one_of(*x, congestion_names, "a congestion control")];
   if (auto x = v.find("redial_ms")) s.redial_ms = static_cast<std::uint32_t>(x->as_uint(10, 600000));
   if (auto x = v.find("redundant_kbyte")) s.redundant_kbyte = static_cast<std::uint32_t>(x->as_uint(0, 1u << 20));
+  if (auto list = v.find("priority_weights")) {
+    const std::size_t n = list->expect_array();
+    if (n != s.priority_weights.size())
+      list->fail("one weight for each of priorities 0.." + std::to_string(s.priority_weights.size() - 1) +
+                 " (the top priority, " + std::to_string(s.priority_weights.size()) + ", is strict): " +
+                 std::to_string(n) + " given");
+    for (std::size_t i = 0; i < n; ++i)
+      s.priority_weights[i] = static_cast<std::uint32_t>(list->at(i).as_uint(1, 1000));
+  }
+  if (auto x = v.find("unsent_ms")) s.unsent_ms = static_cast<std::uint32_t>(x->as_uint(0, 1000));
   out.pep = std::move(s);
 }
 
@@ -131,6 +145,10 @@ void pep_text(const policy& p, std::string& out) {
                     std::to_string(s.max_connections) + " spoofed connections");
     line("", "keepalive " + std::to_string(s.keepalive_ms) + " ms, backbone dead after " +
                  std::to_string(s.backbone_timeout_ms) + " ms, window " + std::to_string(s.window_kbyte) + " KiB");
+    line("", "priority 3 first, then 2/1/0 by weights " + std::to_string(s.priority_weights[2]) + "/" +
+                 std::to_string(s.priority_weights[1]) + "/" + std::to_string(s.priority_weights[0]) +
+                 ", unsent in the backbone socket " +
+                 (s.unsent_ms ? "at most " + std::to_string(s.unsent_ms) + " ms" : std::string("unbounded")));
     for (const auto& pp : s.peers) {
       std::string prefixes;
       for (const auto& x : pp.prefixes) prefixes += (prefixes.empty() ? "" : ", ") + prefix_json(x).get<std::string>();

@@ -5,7 +5,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@
 #include "net/packet/tcp_reset.hpp"
 #include "net/pep/compressor.hpp"
 #include "net/pep/interception.hpp"
+#include "net/sched/priority_queues.hpp"
 #include "policy/rules.hpp"
 
 namespace baton::pep {
@@ -41,8 +44,12 @@ using tls_stream = asio::ssl::stream<tcp::socket>;
 namespace tsk = protocol::tsk;
 
 constexpr std::size_t read_chunk = 32 * 1024;       // one read from a host, one TD (or a few)
-constexpr std::size_t high_water = 1u << 20;         // backbone backlog in user space: hosts pause
+constexpr std::size_t high_water = 1u << 20;         // a priority's backlog in user space: its hosts pause
 constexpr std::size_t low_water = 256u << 10;        // ... and resume below this
+constexpr std::size_t top_priority = net::priority_queues::top;  // backbone messages (TPP, KA, WA)
+constexpr std::size_t min_unsent = 4096;             // TCP_NOTSENT_LOWAT floor: a few segments
+constexpr std::size_t unbounded_batch = 256u << 10;  // unsent_ms 0: large writes, the kernel queues
+constexpr auto unsent_retune = std::chrono::milliseconds(100);  // pacing rate re-read this often
 constexpr std::size_t backbone_read_buffer = 256u << 10;
 constexpr std::uint32_t route_table = 7401;
 constexpr auto unspoofed_memory = std::chrono::seconds(10);  // [189]'s "unspoofed" timer
@@ -128,6 +135,8 @@ struct ccb {
   bool compress = false;           // data toward the peer goes as CTD when it pays
   net::compress_gate gate;
   std::uint64_t compress_in = 0, compress_out = 0;
+  std::uint8_t priority = 0;  // its profile's (initiator) or the CR's (responder): every message
+                              // of the connection waits in this priority's backbone queue
 };
 
 struct backbone {
@@ -139,7 +148,14 @@ struct backbone {
   bool dialled = false;
   bb_state state = bb_state::down;
   std::unique_ptr<tls_stream> stream;
-  std::vector<unsigned char> out, writing_buf;
+  net::priority_queues queues;           // document 003's PK: messages waiting for the stream
+  std::vector<unsigned char> writing_buf;  // the batch being written (reused)
+  std::size_t batch = unbounded_batch;     // bytes per write: half the socket's unsent bound
+  std::uint32_t unsent_limit = 0;          // TCP_NOTSENT_LOWAT set on the socket (0: none)
+  std::uint64_t pacing_rate = 0;           // the kernel's, bytes/s, when unsent_limit was set
+  steady::time_point unsent_tuned;
+  std::unique_ptr<asio::steady_timer> pace;  // the next batch, when the socket's unsent drains
+  bool pacing = false;
   bool writing = false, reading = false;
   std::vector<unsigned char> in;
   std::size_t in_len = 0;
@@ -153,7 +169,8 @@ struct backbone {
   bool peer_reads_ctd = false;        // its TPP said so: our CRs may ask for compression
   std::string tls;                    // negotiated version and cipher
   std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
-  std::deque<std::pair<std::uint16_t, std::uint32_t>> parked;  // (cid, generation) waiting for room
+  // (cid, generation) waiting for room in their priority's queue
+  std::array<std::deque<std::pair<std::uint16_t, std::uint32_t>>, net::priority_queues::levels> parked;
   std::uint32_t connections = 0;
 };
 
@@ -405,6 +422,7 @@ struct engine::impl {
     x.encrypt = pr.encrypt;
     // Both directions compress when the profile says so and the peer reads CTD (its TPP).
     x.compress = pr.compress && b->peer_reads_ctd;
+    x.priority = pr.priority;
     // The peer's window is not known before CE; both ends run the same policy default.
     x.send_limit = window();
     by_key[key] = x.cid;
@@ -417,11 +435,11 @@ struct engine::impl {
                       static_cast<std::uint8_t>((pr.three_way_handshake ? tsk::cr_three_way_spoofed : 0) |
                                                 (x.compress ? tsk::cr_compress : 0)),
                       static_cast<std::uint32_t>(window())};
-    send(*b, h, cr);
+    send(*b, x.priority, h, cr);
     if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) {
       tsk::cr_params marked = cr;
       marked.flags |= tsk::cr_copy;
-      send(*copy, h, marked);
+      send(*copy, x.priority, h, marked);
     }
     if (pr.three_way_handshake) {
       // Figure 4A: the host is answered at once, with the profile's MSS (else the kernel's).
@@ -611,7 +629,7 @@ struct engine::impl {
     h.has_connection = true;
     h.connection = x.conn;
     ++ct_sent[static_cast<int>(r)];
-    send(*b, h, r);
+    send(*b, x.priority, h, r);
   }
 
   /// The host side failed (RST, timeout): CT to the peer, free the CCB.
@@ -623,15 +641,20 @@ struct engine::impl {
   }
 
   /// Reads from the host while the peer's window and the backbone's backlog allow ([197]).
-  void read_host(ccb& x) {
+  /// `resumed`: its turn came in resume_parked().
+  void read_host(ccb& x, bool resumed = false) {
     if (x.reading || x.local_fin || !x.sock || x.state != ccb_state::open) return;
     backbone* b = backbone_of(x);
     if (!b) return;
     if (x.sent >= x.send_limit) return;  // resumed by WA
-    if (b->out.size() >= high_water) {
+    // Behind connections of its priority already parked, whatever the backlog: else one that
+    // comes back on its own (a WA) while the backlog is between the marks takes every turn, and
+    // the parked ones, waiting for the low mark, never get one (a second transfer at the same
+    // priority starved for a whole bulk transfer in the benchmark).
+    if (b->queues.queued(x.priority) >= high_water || (!resumed && !b->parked[x.priority].empty())) {
       if (!x.parked) {
         x.parked = true;
-        b->parked.emplace_back(x.cid, x.generation);
+        b->parked[x.priority].emplace_back(x.cid, x.generation);
       }
       return;
     }
@@ -664,15 +687,18 @@ struct engine::impl {
     const std::uint64_t first = x.sent - n;  // the offset of these bytes in the stream
     backbone* copy = first < redundant_bytes() ? second_backbone(x) : nullptr;
     std::size_t at = 0;
+    // TDs no larger than a batch: a message is the scheduler's unit, so a top-priority message
+    // waits behind at most one of them.
+    const std::size_t max_piece = std::min(tsk::max_data, std::max<std::size_t>(b->batch, 1024));
     while (at < n) {
-      const std::size_t piece = std::min(n - at, tsk::max_data);
+      const std::size_t piece = std::min(n - at, max_piece);
       tsk::header h = header(x, tsk::message_type::td);
       h.push = at + piece == n;
-      if (!x.compress || !send_compressed(x, *b, h, data + at, piece)) send_raw(*b, h, data + at, piece);
+      if (!x.compress || !send_compressed(x, *b, h, data + at, piece)) send_raw(*b, x.priority, h, data + at, piece);
       if (copy && first + at < redundant_bytes()) {
         tsk::header r = h;
         r.type = tsk::message_type::rtd;
-        emit(*copy, [&](auto& out) { tsk::append_redundant(out, r, first + at, data + at, piece); });
+        emit(*copy, x.priority, [&](auto& out) { tsk::append_redundant(out, r, first + at, data + at, piece); });
         ++c.redundant_sent;
       }
       at += piece;
@@ -689,7 +715,7 @@ struct engine::impl {
       if (x.gate.report(!frame.empty())) ++c.compress_paused;
       if (!frame.empty()) {
         h.type = tsk::message_type::ctd;
-        emit(b, [&](auto& out) { tsk::append_compressed(out, h, n, frame.data, frame.size); });
+        emit(b, x.priority, [&](auto& out) { tsk::append_compressed(out, h, n, frame.data, frame.size); });
         const std::size_t sent = tsk::ctd_prefix + frame.size;
         x.compress_out += sent;
         c.compress_bytes_out += sent;
@@ -706,7 +732,7 @@ struct engine::impl {
   /// FIN from the host (Figure 28): TP to the peer; what the peer still sends is delivered.
   void host_fin(ccb& x) {
     x.local_fin = true;
-    if (backbone* b = backbone_of(x)) send_raw(*b, header(x, tsk::message_type::tp), nullptr, 0);
+    if (backbone* b = backbone_of(x)) send_raw(*b, x.priority, header(x, tsk::message_type::tp), nullptr, 0);
     maybe_finish(x);
   }
 
@@ -741,7 +767,9 @@ struct engine::impl {
                           if (backbone* b = backbone_of(*y)) {
                             const tsk::header h = header(*y, tsk::message_type::wa);
                             const auto credit = static_cast<std::uint32_t>(y->delivered_unreported);
-                            emit(*b, [&](auto& out) { tsk::append_window(out, h, credit); });
+                            // Credit is not ordered with the connection's data (it is for the
+                            // other direction): top, so a sender never waits behind bulk for it.
+                            emit(*b, top_priority, [&](auto& out) { tsk::append_window(out, h, credit); });
                           }
                           y->delivered_unreported = 0;
                         }
@@ -776,7 +804,7 @@ struct engine::impl {
       // [212]: the previous incarnation of this connection has not ended here yet.
       reply.type = tsk::message_type::ct;
       ++ct_sent[static_cast<int>(tsk::reason::previous_incarnation)];
-      send(b, reply, tsk::reason::previous_incarnation);
+      send(b, cr.priority, reply, tsk::reason::previous_incarnation);
       return;
     }
     // A primary CR is never late (the connection's TP follows it on the same backbone); a copy
@@ -791,7 +819,7 @@ struct engine::impl {
     if (free_cids.empty()) {
       reply.type = tsk::message_type::nr;
       ++nr_sent[static_cast<int>(tsk::reason::no_cid)];
-      send(b, reply, tsk::reason::no_cid);
+      send(b, cr.priority, reply, tsk::reason::no_cid);
       return;
     }
     auto& x = alloc_ccb();
@@ -804,6 +832,7 @@ struct engine::impl {
     x.compress = (cr.flags & tsk::cr_compress) != 0;  // the initiator's profile decides both ways
     x.mss = cr.mss;
     x.send_limit = cr.window;
+    x.priority = static_cast<std::uint8_t>(std::min<std::size_t>(cr.priority, top_priority));
     x.profile = "(peer's)";
     by_key[key] = x.cid;
     by_peer_cid[{b.peer, x.peer_cid}] = x.cid;
@@ -856,8 +885,8 @@ struct engine::impl {
     h.has_connection = true;
     h.connection = x.conn;
     const tsk::ce_params ce{static_cast<std::uint16_t>(ti.tcpi_snd_mss), static_cast<std::uint32_t>(window())};
-    send(*b, h, ce);
-    if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) send(*copy, h, ce);
+    send(*b, x.priority, h, ce);
+    if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) send(*copy, x.priority, h, ce);
     read_host(x);
     write_host(x);
   }
@@ -1177,7 +1206,14 @@ struct engine::impl {
     b.last_heard = steady::now();
     b.in.assign(backbone_read_buffer, 0);
     b.in_len = 0;
-    b.out.clear();
+    b.queues.clear();
+    b.queues.set_weights(sec.priority_weights);
+    b.unsent_limit = 0;
+    b.batch = unbounded_batch;
+    b.unsent_tuned = {};
+    b.pacing = false;
+    if (b.pace) b.pace->cancel();
+    tune_unsent(b);
     b.writing = b.reading = false;
     b.peer_max_ccbs = 65534;
     b.peer_reads_ctd = false;
@@ -1197,7 +1233,7 @@ struct engine::impl {
     tsk::header h;
     h.type = tsk::message_type::tpp;
     h.src_cid = static_cast<std::uint16_t>(index_of(b) + 1);
-    send(b, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections), tsk::tpp_reads_ctd});
+    send(b, top_priority, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections), tsk::tpp_reads_ctd});
     read_backbone(b);
     keepalive(b);
   }
@@ -1222,7 +1258,7 @@ struct engine::impl {
         echo = bb.peer_clock + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                              steady::now() - bb.peer_clock_at)
                                                              .count());
-      send(bb, h, tsk::ka_params{now_us(), echo});
+      send(bb, top_priority, h, tsk::ka_params{now_us(), echo});
       keepalive(bb);
     });
   }
@@ -1247,7 +1283,8 @@ struct engine::impl {
         free_ccb(*cp);
         ++reset;
       }
-    b.parked.clear();
+    for (auto& p : b.parked) p.clear();
+    b.queues.clear();
     b.connections = 0;
     b.tls.clear();
     log(node::severity::warning, "pep_backbone_lost",
@@ -1256,27 +1293,63 @@ struct engine::impl {
     else retire(b);
   }
 
-  /// Every TSK message leaves through here: `append(out)` writes it into the backbone's queue,
-  /// then the counters and a pump.
+  /// Every TSK message leaves through here: `append(out)` writes it into the queue of
+  /// `priority` on the backbone (document 003's PK), then the counters and a pump.
   template <class Append>
-  void emit(backbone& b, Append append) {
-    append(b.out);
+  void emit(backbone& b, std::size_t priority, Append append) {
+    b.queues.push(priority, append);
     ++b.messages_out;
     ++c.messages_out;
     pump(b);
   }
   template <class Params>
-  void send(backbone& b, const tsk::header& h, const Params& p) {
-    emit(b, [&](auto& out) { tsk::append(out, h, p); });
+  void send(backbone& b, std::size_t priority, const tsk::header& h, const Params& p) {
+    emit(b, priority, [&](auto& out) { tsk::append(out, h, p); });
   }
-  void send_raw(backbone& b, const tsk::header& h, const void* data, std::size_t n) {
-    emit(b, [&](auto& out) { tsk::append(out, h, data, n); });
+  void send_raw(backbone& b, std::size_t priority, const tsk::header& h, const void* data, std::size_t n) {
+    emit(b, priority, [&](auto& out) { tsk::append(out, h, data, n); });
+  }
+
+  /// Bounds the bytes the backbone's socket holds unsent to unsent_ms at its pacing rate
+  /// (TCP_NOTSENT_LOWAT: the socket is writable, and takes more, only below it). Without the
+  /// bound the kernel's send buffer (buffer_kbyte) is one FIFO in front of every priority; with
+  /// it the backlog stays in the per-priority queues, and a top-priority message waits for at
+  /// most about this much. A batch is half of it, written when less than half is unsent.
+  void tune_unsent(backbone& b) {
+    if (!sec.unsent_ms || !b.stream) {
+      b.batch = unbounded_batch;
+      if (b.unsent_limit && b.stream) {
+        int off = 0;  // back to the kernel's default (net.ipv4.tcp_notsent_lowat)
+        ::setsockopt(b.stream->lowest_layer().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &off, sizeof off);
+      }
+      b.unsent_limit = 0;
+      return;
+    }
+    const auto now = steady::now();
+    if (b.unsent_limit && now - b.unsent_tuned < unsent_retune) return;
+    b.unsent_tuned = now;
+    const int fd = b.stream->lowest_layer().native_handle();
+    kernel_tcp_info ti{};
+    socklen_t len = sizeof ti;
+    std::uint64_t rate = 0;  // bytes per second
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && len >= offsetof(kernel_tcp_info, max_pacing_rate))
+      rate = ti.pacing_rate;
+    if (rate == ~std::uint64_t{0}) rate = 0;  // no pacing rate known yet
+    const auto limit = static_cast<std::uint32_t>(
+      std::clamp<std::uint64_t>(rate * sec.unsent_ms / 1000, min_unsent, std::uint64_t{sec.buffer_kbyte} * 1024));
+    if (limit == b.unsent_limit) return;
+    b.unsent_limit = limit;
+    b.pacing_rate = rate;
+    b.batch = limit / 2;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);
   }
 
   void pump(backbone& b) {
-    if (b.writing || b.out.empty() || b.state != bb_state::up) return;
+    if (b.writing || b.pacing || b.state != bb_state::up || b.queues.empty()) return;
+    if (b.unsent_limit && !unsent_low(b)) return;
+    b.writing_buf.clear();
+    if (b.queues.take(b.writing_buf, b.batch) < 0) return;
     b.writing = true;
-    std::swap(b.out, b.writing_buf);
     asio::async_write(*b.stream, asio::buffer(b.writing_buf),
                       [this, i = index_of(b), gen = b.generation](const asio::error_code& ec, std::size_t n) {
                         auto& bb = *backbones[i];
@@ -1284,19 +1357,49 @@ struct engine::impl {
                         bb.writing = false;
                         if (ec) return lose(bb, "write: " + ec.message());
                         bb.bytes_out += n;
-                        bb.writing_buf.clear();
+                        tune_unsent(bb);
                         pump(bb);
-                        if (bb.out.size() < low_water) resume_parked(bb);
+                        resume_parked(bb);
                       });
   }
 
+  /// Whether the socket's unsent bytes are below half the bound, so a batch (half the bound) keeps
+  /// them within it. TCP_NOTSENT_LOWAT alone does not: the kernel checks it only when a write
+  /// needs a new buffer, and appends to the last unsent one (up to 64 KiB, the GSO size) freely.
+  /// Otherwise a timer runs the pump again when the kernel should have sent the excess at its
+  /// pacing rate (the socket's writability would need SOCK_NOSPACE set, which only a refused
+  /// write does).
+  bool unsent_low(backbone& b) {
+    int unsent = 0;
+    if (::ioctl(b.stream->lowest_layer().native_handle(), SIOCOUTQNSD, &unsent) != 0) return true;
+    const std::uint64_t half = b.unsent_limit / 2;
+    if (static_cast<std::uint64_t>(unsent) < half) return true;
+    const std::uint64_t rate = std::max<std::uint64_t>(b.pacing_rate, 125000);  // >= 1 Mbit/s
+    const auto wait = std::chrono::microseconds(
+      std::clamp<std::uint64_t>((static_cast<std::uint64_t>(unsent) - half) * 1000000 / rate + 1, 200, 20000));
+    if (!b.pace) b.pace = std::make_unique<asio::steady_timer>(io);
+    b.pacing = true;
+    b.pace->expires_after(wait);
+    b.pace->async_wait([this, i = index_of(b), gen = b.generation](const asio::error_code& ec) {
+      auto& bb = *backbones[i];
+      if (ec || bb.generation != gen) return;
+      bb.pacing = false;
+      pump(bb);
+    });
+    return false;
+  }
+
   void resume_parked(backbone& b) {
-    while (!b.parked.empty() && b.out.size() < high_water) {
-      auto [cid, gen] = b.parked.front();
-      b.parked.pop_front();
-      if (ccb* x = live(cid, gen)) {
-        x->parked = false;
-        read_host(*x);
+    for (std::size_t p = 0; p < b.parked.size(); ++p) {
+      if (b.queues.queued(p) >= low_water) continue;
+      auto& parked = b.parked[p];
+      while (!parked.empty() && b.queues.queued(p) < high_water) {
+        auto [cid, gen] = parked.front();
+        parked.pop_front();
+        if (ccb* x = live(cid, gen)) {
+          x->parked = false;
+          read_host(*x, true);
+        }
       }
     }
   }
@@ -1419,7 +1522,22 @@ struct engine::impl {
       x.bytes_out = b.bytes_out;
       x.messages_in = b.messages_in;
       x.messages_out = b.messages_out;
-      x.queued = b.out.size() + b.writing_buf.size();
+      x.queued = b.queues.queued_total() + b.writing_buf.size();
+      x.unsent_limit = b.unsent_limit;
+      std::uint64_t sent_total = 0;
+      for (std::size_t p = 0; p < net::priority_queues::levels; ++p) sent_total += b.queues.stats(p).sent_bytes;
+      for (std::size_t p = 0; p < net::priority_queues::levels; ++p) {
+        const auto st = b.queues.stats(p);
+        priority_status ps;
+        ps.priority = static_cast<std::uint8_t>(p);
+        ps.weight = p < top_priority ? b.queues.weights()[p] : 0;
+        ps.queued_bytes = st.queued_bytes;
+        ps.queued_messages = st.queued_messages;
+        ps.sent_bytes = st.sent_bytes;
+        ps.sent_messages = st.sent_messages;
+        ps.share = sent_total ? static_cast<double>(st.sent_bytes) / static_cast<double>(sent_total) : 0;
+        x.priorities.push_back(ps);
+      }
       x.connections = b.connections;
       x.peer_max_ccbs = b.peer_max_ccbs;
       x.tls = b.tls;
@@ -1429,7 +1547,11 @@ struct engine::impl {
         socklen_t len = sizeof ti;
         if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
           x.tcp_rtt_ms = ti.base.tcpi_rtt / 1000.0;
-          if (len >= offsetof(kernel_tcp_info, busy_time)) x.delivery_rate_bps = ti.delivery_rate * 8;
+          if (len >= offsetof(kernel_tcp_info, busy_time)) {
+            x.delivery_rate_bps = ti.delivery_rate * 8;
+            x.tcp_min_rtt_ms = ti.min_rtt / 1000.0;
+            x.unsent = ti.notsent_bytes;
+          }
           x.retransmissions = ti.base.tcpi_total_retrans;
           if (len >= offsetof(kernel_tcp_info, busy_time)) x.wire_bytes_in = ti.bytes_received;
           // Sent, retransmissions included: what the WAN carried, counted when it left (acked
@@ -1493,6 +1615,13 @@ struct engine::impl {
     sec.backbone_port = keep.backbone_port;
     sec.queue = keep.queue;
     sec.max_connections = keep.max_connections;
+    if (sec.priority_weights != keep.priority_weights) changed += "priority_weights ";
+    for (auto& b : backbones)
+      if (b && b->used) {
+        b->queues.set_weights(sec.priority_weights);
+        b->unsent_tuned = {};  // unsent_ms may have changed: tuned again now
+        if (b->state == bb_state::up) tune_unsent(*b);
+      }
     for (const auto& np : sec.peers) {
       bool known = false;
       for (const auto& op : old_peers) known = known || op.peer == np.peer;

@@ -81,6 +81,15 @@ namespace baton::pep {
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
 
+/// One priority's queue on a backbone (document 003's PK) as the console shows it.
+struct priority_status {
+  std::uint8_t priority = 0;       // 0..3, 3 the top
+  std::uint32_t weight = 0;        // its share's weight; 0 for the top (strict)
+  std::uint64_t queued_bytes = 0, queued_messages = 0;  // waiting in user space now
+  std::uint64_t sent_bytes = 0, sent_messages = 0;      // since the backbone came up
+  double share = 0;                // of the bytes sent since the backbone came up
+};
+
 /// One backbone as the console shows it.
 struct backbone_status {
   std::string peer;         // the peer's name (from /peers, else its certificate's CN)
@@ -89,6 +98,7 @@ struct backbone_status {
   bool dialled = false;     // we dialled it (else the peer did)
   double keepalive_rtt_ms = 0;  // from KA echoes (includes queueing behind data)
   double tcp_rtt_ms = 0;        // the kernel's smoothed RTT of the backbone's TCP
+  double tcp_min_rtt_ms = 0;    // ... and its minimum: the difference is queueing on the path
   std::uint64_t delivery_rate_bps = 0;  // the kernel's last delivery rate estimate
   std::uint64_t retransmissions = 0;    // the kernel's total retransmitted segments
   std::string congestion;   // the congestion control the kernel uses for it
@@ -98,6 +108,9 @@ struct backbone_status {
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t messages_in = 0, messages_out = 0;
   std::uint64_t queued = 0;     // bytes waiting in user space for the TLS stream
+  std::uint32_t unsent_limit = 0;  // TCP_NOTSENT_LOWAT now (unsent_ms at the pacing rate; 0: none)
+  std::uint32_t unsent = 0;        // bytes in the socket not yet sent (the kernel's notsent)
+  std::vector<priority_status> priorities;  // by priority, 0..3
   std::uint32_t connections = 0;
   std::uint32_t peer_max_ccbs = 0;
 };

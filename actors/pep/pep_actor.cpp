@@ -70,6 +70,7 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"congestion", column_kind::fact, ""},
                         {"tls", column_kind::fact, ""},
                         {"rtt_ms", column_kind::gauge, "backbone TCP smoothed RTT (ms)"},
+                        {"min_rtt_ms", column_kind::gauge, "backbone TCP minimum RTT (ms): rtt_ms minus it is path queueing"},
                         {"keepalive_rtt_ms", column_kind::gauge, "keepalive round trip, queueing included (ms)"},
                         {"delivery_rate_bps", column_kind::gauge, "backbone delivery rate (bit/s, kernel estimate)"},
                         {"retransmissions", column_kind::counter, "backbone TCP segments retransmitted"},
@@ -80,17 +81,34 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"messages_in", column_kind::counter, "TSK messages received on the backbone"},
                         {"messages_out", column_kind::counter, "TSK messages sent on the backbone"},
                         {"queued", column_kind::gauge, "bytes waiting in user space for the backbone"},
+                        {"unsent_limit", column_kind::gauge, "bytes the backbone socket may hold unsent (TCP_NOTSENT_LOWAT)"},
+                        {"unsent", column_kind::gauge, "bytes in the backbone socket not yet sent"},
                         {"connections", column_kind::gauge, "spoofed connections on the backbone"},
                         {"peer_max_ccbs", column_kind::gauge, "spoofed connections the peer accepts (its TPP)"}},
                        {}};
-  for (const auto& x : s.backbones)
+  for (const auto& x : s.backbones) {
+    // Document 003's PK: each priority's queue on this backbone (JSON: row["priorities"]).
+    node::status_table prio{"priorities", "priority",
+                            {{"priority", column_kind::key, "0..3, 3 the top (strict)"},
+                             {"weight", column_kind::fact, "share weight below the top; 0: strict"},
+                             {"queued_bytes", column_kind::gauge, "bytes waiting in this priority's queue"},
+                             {"queued_messages", column_kind::gauge, "TSK messages waiting in this priority's queue"},
+                             {"sent_bytes", column_kind::counter, "bytes of this priority written to the backbone"},
+                             {"sent_messages", column_kind::counter, "TSK messages of this priority written"},
+                             {"share", column_kind::gauge, "this priority's part of the bytes written"}},
+                            {}};
+    for (const auto& p : x.priorities)
+      prio.rows.push_back({{scalar(unsigned{p.priority}), scalar(std::uint64_t{p.weight}), scalar(p.queued_bytes),
+                            scalar(p.queued_messages), scalar(p.sent_bytes), scalar(p.sent_messages), scalar(p.share)},
+                           {}});
     b.rows.push_back({{scalar(x.peer), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
-                       scalar(x.tls), scalar(x.tcp_rtt_ms), scalar(x.keepalive_rtt_ms), scalar(x.delivery_rate_bps),
-                       scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out), scalar(x.wire_bytes_in),
-                       scalar(x.wire_bytes_out), scalar(x.messages_in),
-                       scalar(x.messages_out), scalar(x.queued), scalar(std::uint64_t{x.connections}),
-                       scalar(std::uint64_t{x.peer_max_ccbs})},
-                      {}});
+                       scalar(x.tls), scalar(x.tcp_rtt_ms), scalar(x.tcp_min_rtt_ms), scalar(x.keepalive_rtt_ms),
+                       scalar(x.delivery_rate_bps), scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out),
+                       scalar(x.wire_bytes_in), scalar(x.wire_bytes_out), scalar(x.messages_in), scalar(x.messages_out),
+                       scalar(x.queued), scalar(std::uint64_t{x.unsent_limit}), scalar(std::uint64_t{x.unsent}),
+                       scalar(std::uint64_t{x.connections}), scalar(std::uint64_t{x.peer_max_ccbs})},
+                      {std::move(prio)}});
+  }
   st.tables.push_back(std::move(b));
   node::status_table c{"spoofed", "",
                        {{"cid", column_kind::fact, ""},

@@ -12,7 +12,11 @@ with certificates from deploy/make-certs.sh (DIR/ca). The server runs python htt
 three-way handshake not spoofed), the termination peer (pep_peers.py) on 9000, and iperf3 on 5201;
 nothing listens on 8099 (refusal checks).
 
-Usage: peplab.py DIR [--no-pep] [--rate M] [--delay MS] [--loss PCT] [--seed N]
+With priorities ("split" or "one"), the server also runs a TCP echo (tcp_echo.py) on 7007, and
+two profiles are added: "interactive" for the echo's port and "bulk" for iperf3's, at priorities
+3 and 0 ("split", document 003's PK) or both at 0 ("one": every connection in one queue).
+
+Usage: peplab.py DIR [--no-pep] [--rate M] [--delay MS] [--loss PCT] [--seed N] [--priorities split|one]
   --no-pep: the two middle nodes only route (the plain-TCP baseline of the benchmark).
 Prints the topology's path.
 """
@@ -30,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 CLIENT, BRANCH_LAN, BRANCH_WAN = "10.1.0.2", "10.1.0.1", "192.168.50.1"
 SERVER, HUB_LAN, HUB_WAN = "10.2.0.2", "10.2.0.1", "192.168.50.2"
-HTTP, PLAIN, NO_3WHS, CLOSED, TERM, IPERF = 8080, 8081, 8082, 8099, 9000, 5201
+HTTP, PLAIN, NO_3WHS, CLOSED, TERM, IPERF, ECHO = 8080, 8081, 8082, 8099, 9000, 5201, 7007
 
 
 def log_text(size, seed, marker=b"pep-log"):
@@ -52,7 +56,7 @@ def log_text(size, seed, marker=b"pep-log"):
 
 
 def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
-          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False):
+          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False, priorities=None):
     """wire: the "spoofed" profile (8080 and the default rule) also says compress and encrypt;
     8082's stays without compression (the same path, uncompressed, for comparison)."""
     os.makedirs(directory, exist_ok=True)
@@ -63,7 +67,7 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def policy(name, address, lan, peer, peer_address, prefix):
-        return {
+        p = {
             "identity": {"name": name, "address": address, "certificate": os.path.join(certs, f"{name}.pem"),
                          "key": os.path.join(certs, f"{name}.key"), "ca": os.path.join(certs, "ca.pem")},
             "roles": ["pep"],
@@ -89,6 +93,14 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
                 ],
             },
         }
+        if priorities:
+            top = 3 if priorities == "split" else 0
+            p["profiles"] += [{"name": "interactive", "spoof": True, "priority": top},
+                              {"name": "bulk", "spoof": True, "priority": 0}]
+            p["pep"]["rules"][:0] = [
+                {"name": "echo", "protocol": "tcp", "dst_port": ECHO, "profile": "interactive"},
+                {"name": "iperf", "protocol": "tcp", "dst_port": IPERF, "profile": "bulk"}]
+        return p
 
     policies = {"branch": policy("branch", BRANCH_WAN, "eth0", "hub", HUB_WAN, "10.2.0.0/24"),
                 "hub": policy("hub", HUB_WAN, "eth1", "branch", BRANCH_WAN, "10.1.0.0/24")}
@@ -127,6 +139,10 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
                                                             str(IPERF)],
                                  "ready": {"tcp": f"{SERVER}:{IPERF}", "timeout_s": 10}}]},
     }
+    if priorities:
+        nodes["server"]["commands"].append(
+            {"name": "echo", "argv": [py, os.path.join(HERE, "tcp_echo.py"), "serve", SERVER, str(ECHO)],
+             "ready": {"tcp": f"{SERVER}:{ECHO}", "timeout_s": 10}})
     links = [
         {"a": {"node": "client", "ifname": "eth0", "addresses": [f"{CLIENT}/24"]},
          "b": {"node": "branch", "ifname": "eth0", "addresses": [f"{BRANCH_LAN}/24"]}},
@@ -155,5 +171,6 @@ if __name__ == "__main__":
     ap.add_argument("--delay", type=int, default=300)
     ap.add_argument("--loss", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--priorities", choices=["split", "one"])
     a = ap.parse_args()
-    print(write(a.dir, not a.no_pep, a.rate, a.delay, a.loss, a.seed))
+    print(write(a.dir, not a.no_pep, a.rate, a.delay, a.loss, a.seed, priorities=a.priorities))

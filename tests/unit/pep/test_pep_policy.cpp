@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,8 @@ TEST_CASE("a pep section with its peer map loads, with the defaults written out"
   CHECK(s.backbone_port == 7400);
   CHECK(s.keepalive_ms == 250);
   CHECK(s.congestion == "bbr");
+  CHECK(s.priority_weights == std::array<std::uint32_t, 3>{1, 2, 4});
+  CHECK(s.unsent_ms == 2);
   REQUIRE(s.peers.size() == 2);
   CHECK(s.peers[0].port == 7400);
   CHECK(s.peers[1].port == 7500);
@@ -46,6 +49,28 @@ TEST_CASE("a pep section with its peer map loads, with the defaults written out"
   CHECK(s.peer_for(0x0a040001) == nullptr);
   // The normalized JSON loads back to the same policy.
   CHECK(load_policy(to_json(p)) == p);
+}
+
+TEST_CASE("priority weights and the unsent bound load and round-trip") {
+  struct row {
+    const char* what;
+    const char* extra;
+    std::array<std::uint32_t, 3> weights;
+    std::uint32_t unsent_ms;
+  };
+  const row rows[] = {
+    {"defaults", "", {1, 2, 4}, 2},
+    {"all equal, unbounded socket", R"(, "priority_weights": [1, 1, 1], "unsent_ms": 0)", {1, 1, 1}, 0},
+    {"largest weights", R"(, "priority_weights": [1000, 1, 500], "unsent_ms": 1000)", {1000, 1, 500}, 1000},
+  };
+  for (const auto& x : rows) {
+    CAPTURE(x.what);
+    auto p = load_policy_text(doc(std::string("{") + rules + x.extra + "}"));
+    REQUIRE(p.pep);
+    CHECK(p.pep->priority_weights == x.weights);
+    CHECK(p.pep->unsent_ms == x.unsent_ms);
+    CHECK(load_policy(to_json(p)) == p);
+  }
 }
 
 TEST_CASE("pep section errors name their JSON pointer") {
@@ -74,6 +99,14 @@ TEST_CASE("pep section errors name their JSON pointer") {
      "/pep/backbone_timeout_ms", "must exceed keepalive_ms"},
     {"same ports", doc("{" + r + R"(, "listen_port": 7400})"), "/pep/listen_port", "cannot share"},
     {"window too small", doc("{" + r + R"(, "window_kbyte": 1})"), "/pep/window_kbyte", ""},
+    {"too few priority weights", doc("{" + r + R"(, "priority_weights": [1, 2]})"), "/pep/priority_weights",
+     "one weight for each of priorities 0..2"},
+    {"priority weights not a list", doc("{" + r + R"(, "priority_weights": 4})"), "/pep/priority_weights",
+     "expected an array"},
+    {"priority weight 0", doc("{" + r + R"(, "priority_weights": [1, 0, 4]})"), "/pep/priority_weights/1", ""},
+    {"priority weight too large", doc("{" + r + R"(, "priority_weights": [1, 2, 1001]})"),
+     "/pep/priority_weights/2", ""},
+    {"unsent_ms too large", doc("{" + r + R"(, "unsent_ms": 5000})"), "/pep/unsent_ms", ""},
   };
   for (const auto& x : rows) {
     CAPTURE(x.what);
