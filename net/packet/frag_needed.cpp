@@ -32,25 +32,8 @@ frag_needed_result make_frag_needed(bytes_span packet, std::size_t port_mtu, std
   std::uint8_t* p = packet.data;
   // The quote moves 8 bytes up to make room for the ICMP header (the regions overlap).
   std::memmove(p + 20 + icmp_header_length, p + outer_len, quote);
-  const std::size_t total = 20 + icmp_header_length + quote;
-  p[0] = 0x45;
-  p[1] = 0;
-  store_be16(p + 2, static_cast<std::uint16_t>(total));
-  store_be16(p + 4, 0);
-  store_be16(p + 6, 0);
-  p[8] = 64;
-  p[9] = ip_protocol_icmp;
-  store_be16(p + 10, 0);
-  store_be32(p + 12, from);
-  store_be32(p + 16, to);
-  store_be16(p + 10, internet_checksum(bytes_view(p, 20)));
-  std::uint8_t* icmp = p + 20;
-  icmp[0] = icmp_destination_unreachable;
-  icmp[1] = icmp_fragmentation_needed;
-  store_be16(icmp + 2, 0);
-  store_be16(icmp + 4, 0);
-  store_be16(icmp + 6, mtu);
-  store_be16(icmp + 2, internet_checksum(bytes_view(icmp, icmp_header_length + quote)));
+  const std::size_t total =
+    write_icmp_error(p, from, to, icmp_destination_unreachable, icmp_fragmentation_needed, mtu, quote);
   out_length = total;
   return frag_needed_result::made;
 }

@@ -43,4 +43,27 @@ parse_status icmp_view::quoted(icmp_quoted& out) const noexcept {
   return parse_status::ok;
 }
 
+std::size_t write_icmp_error(std::uint8_t* p, std::uint32_t from, std::uint32_t to, std::uint8_t type,
+                             std::uint8_t code, std::uint32_t rest, std::size_t quote) noexcept {
+  const std::size_t total = 20 + icmp_header_length + quote;
+  p[0] = 0x45;
+  p[1] = 0;
+  store_be16(p + 2, static_cast<std::uint16_t>(total));
+  store_be16(p + 4, 0);
+  store_be16(p + 6, 0);
+  p[8] = 64;
+  p[9] = ip_protocol_icmp;
+  store_be16(p + 10, 0);
+  store_be32(p + 12, from);
+  store_be32(p + 16, to);
+  store_be16(p + 10, internet_checksum(bytes_view(p, 20)));
+  std::uint8_t* icmp = p + 20;
+  icmp[0] = type;
+  icmp[1] = code;
+  store_be16(icmp + 2, 0);
+  store_be32(icmp + 4, rest);
+  store_be16(icmp + 2, internet_checksum(bytes_view(icmp, icmp_header_length + quote)));
+  return total;
+}
+
 }  // namespace baton::net

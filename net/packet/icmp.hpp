@@ -2,6 +2,7 @@
 // ICMP message view (RFC 792; next-hop MTU from RFC 1191) over a byte span, with access to the
 // datagram an error message quotes (its IPv4 header and the first bytes of its transport header).
 
+#include <cstddef>
 #include <cstdint>
 
 #include "net/packet/bytes.hpp"
@@ -93,5 +94,12 @@ class icmp_view {
  private:
   bytes_view b_;
 };
+
+/// Writes an ICMP error in front of a quote already in place: the IPv4 header at p (IHL 5, TTL
+/// 64, protocol ICMP, `from` -> `to`), the ICMP header at p + 20 (`type`, `code`, then `rest`,
+/// the 4 bytes RFC 792 gives each type), and both checksums over the `quote` bytes at p + 28.
+/// Returns the datagram's length (28 + quote). No checks: the callers have made the room.
+std::size_t write_icmp_error(std::uint8_t* p, std::uint32_t from, std::uint32_t to, std::uint8_t type,
+                             std::uint8_t code, std::uint32_t rest, std::size_t quote) noexcept;
 
 }  // namespace baton::net

@@ -39,24 +39,8 @@ edit_status make_time_exceeded(bytes_span storage, std::size_t offset, std::size
   constexpr std::size_t added = 20 + icmp_header_length;
   if (offset < added) return edit_status::no_room;
   std::uint8_t* p = storage.data + offset - added;
-  const std::size_t total = added + quote;
-  p[0] = 0x45;
-  p[1] = 0;
-  store_be16(p + 2, static_cast<std::uint16_t>(total));
-  store_be16(p + 4, 0);
-  store_be16(p + 6, 0);
-  p[8] = 64;
-  p[9] = ip_protocol_icmp;
-  store_be16(p + 10, 0);
-  store_be32(p + 12, from);
-  store_be32(p + 16, to);
-  store_be16(p + 10, internet_checksum(bytes_view(p, 20)));
-  std::uint8_t* icmp = p + 20;
-  icmp[0] = icmp_time_exceeded;
-  icmp[1] = icmp_ttl_exceeded_in_transit;
-  store_be16(icmp + 2, 0);
-  store_be32(icmp + 4, 0);  // unused
-  store_be16(icmp + 2, internet_checksum(bytes_view(icmp, icmp_header_length + quote)));
+  const std::size_t total =
+    write_icmp_error(p, from, to, icmp_time_exceeded, icmp_ttl_exceeded_in_transit, 0, quote);
   out = bytes_span(p, total);
   return edit_status::ok;
 }
