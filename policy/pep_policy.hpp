@@ -31,10 +31,13 @@
 //   "priority_weights": [1, 2, 4],   document 003's PK: the backbone's share of priorities 0, 1
 //                                    and 2 when more than one has data queued (each 1..1000);
 //                                    priority 3, the top, is served first whenever it has any
-//   "unsent_ms": 2                   the backbone socket holds at most this long of data not yet
+//   "unsent_ms": 0                   the backbone socket holds at most this long of data not yet
 //                                    sent (TCP_NOTSENT_LOWAT at the kernel's pacing rate, at
 //                                    least 4 KiB), so the backlog waits in the per-priority queues
-//                                    where priorities apply, not in the kernel's FIFO. 0: no bound
+//                                    where priorities apply, not in the kernel's FIFO. 0 (the
+//                                    default): no bound, so priorities order only what waits in
+//                                    user space. Off by default: with 2 ms, lab.pep lost its
+//                                    backbone to 3 s of keepalive silence in 2 of 4 runs (issue 11)
 // }
 // Profiles (shared): priority (0..3, 3 the top: its connections' messages go first on the
 // backbone; document 003's PK), spoof, three_way_handshake, mss, disposition ("forward": pass the connection
@@ -85,7 +88,7 @@ struct pep_section {
   std::uint32_t redundant_kbyte = 0;
   static constexpr std::size_t priorities = 4;  // profile priorities 0..3; the top is strict
   std::array<std::uint32_t, priorities - 1> priority_weights{1, 2, 4};
-  std::uint32_t unsent_ms = 2;
+  std::uint32_t unsent_ms = 0;
 
   /// The peer whose prefixes hold `dst` (longest prefix), or nullptr.
   const pep_peer* peer_for(std::uint32_t dst) const noexcept {

@@ -94,6 +94,9 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
             },
         }
         if priorities:
+            # Priorities need the backlog out of the kernel's FIFO: the unsent bound (off by
+            # default, see policy/pep_policy.hpp).
+            p["pep"]["unsent_ms"] = 2
             top = 3 if priorities == "split" else 0
             p["profiles"] += [{"name": "interactive", "spoof": True, "priority": top},
                               {"name": "bulk", "spoof": True, "priority": 0}]

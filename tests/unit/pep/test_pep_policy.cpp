@@ -39,7 +39,7 @@ TEST_CASE("a pep section with its peer map loads, with the defaults written out"
   CHECK(s.keepalive_ms == 250);
   CHECK(s.congestion == "bbr");
   CHECK(s.priority_weights == std::array<std::uint32_t, 3>{1, 2, 4});
-  CHECK(s.unsent_ms == 2);
+  CHECK(s.unsent_ms == 0);  // off until the keepalive silence it caused in lab.pep is understood
   REQUIRE(s.peers.size() == 2);
   CHECK(s.peers[0].port == 7400);
   CHECK(s.peers[1].port == 7500);
@@ -59,8 +59,8 @@ TEST_CASE("priority weights and the unsent bound load and round-trip") {
     std::uint32_t unsent_ms;
   };
   const row rows[] = {
-    {"defaults", "", {1, 2, 4}, 2},
-    {"all equal, unbounded socket", R"(, "priority_weights": [1, 1, 1], "unsent_ms": 0)", {1, 1, 1}, 0},
+    {"defaults (socket unbounded)", "", {1, 2, 4}, 0},
+    {"all equal, 2 ms unsent", R"(, "priority_weights": [1, 1, 1], "unsent_ms": 2)", {1, 1, 1}, 2},
     {"largest weights", R"(, "priority_weights": [1000, 1, 500], "unsent_ms": 1000)", {1000, 1, 500}, 1000},
   };
   for (const auto& x : rows) {
