@@ -132,17 +132,23 @@ net::verdict cluster_stage::forwarding_process(net::packet_context& ctx) noexcep
   const net::packet_fields& f = ctx.fields;
   auto v = gateway_->process(ctx);
   const bool later_fragment = f.fragment && !f.first_fragment;
-  if (v.what == net::verdict::kind::next && !later_fragment)
-    return net::verdict::drop(net::drop_reason::not_owned);
-  if (v.what == net::verdict::kind::next) v = net::verdict::drop(net::drop_reason::not_owned);
+  if (v.what == net::verdict::kind::next) {
+    if (!later_fragment) return net::verdict::drop(net::drop_reason::not_owned);
+    v = net::verdict::drop(net::drop_reason::not_owned);  // placed below by its first fragment
+  }
   if (v.what != net::verdict::kind::drop || v.reason != net::drop_reason::not_owned) {
     set_backend_next_hop(ctx, v);
     return v;
   }
-  // Another member's unit (the gateway has not touched the datagram).
-  const auto& clock = gateway_->settings().clock;
-  const auto now = clock ? clock() : net::coarse_now();
-  const net::fragment_key key = net::fragment_key_of(ctx.buffer->data());
+  // Another member's unit (the gateway has not touched the datagram). Fragments only: the key
+  // and time the fragment table needs.
+  net::fragment_key key;
+  std::chrono::milliseconds now{0};
+  if (f.fragment) {
+    const auto& clock = gateway_->settings().clock;
+    now = clock ? clock() : net::coarse_now();
+    key = net::fragment_key_of(ctx.buffer->data());
+  }
   std::uint32_t unit = 0;
   if (later_fragment) {
     // No ports to hash: the piece goes where its first fragment went.

@@ -220,21 +220,19 @@ bool gateway_stage::hop(packet_context& ctx, ipv4_host from, port_id back, verdi
   return false;
 }
 
-verdict gateway_stage::decide(packet_context& ctx, const gateway_config& cfg_ref,
-                              const owned_units& owned_ref) noexcept {
+verdict gateway_stage::decide(packet_context& ctx, const gateway_config& cfg,
+                              const owned_units& owned) noexcept {
   // The whole-datagram path (also a first fragment's).
-  const gateway_config* cfg = &cfg_ref;
-  const owned_units* owned = &owned_ref;
   const packet_fields& f = ctx.fields;
-  if (f.dst == cfg->cluster_ip) return from_client(ctx, *cfg, *owned);
-  if (cfg->mode == gateway_mode::nat) {
+  if (f.dst == cfg.cluster_ip) return from_client(ctx, cfg, owned);
+  if (cfg.mode == gateway_mode::nat) {
     // Replies come from a backend endpoint; with source NAT they are addressed to this member.
     std::size_t s = 0, b = 0;
-    if (cfg->find_backend(f.protocol, f.src, f.src_port, s, b)) {
-      if (cfg->source_nat) {
-        if (f.dst == cfg->member_addr) return from_backend_snat(ctx, *cfg, *owned);
+    if (cfg.find_backend(f.protocol, f.src, f.src_port, s, b)) {
+      if (cfg.source_nat) {
+        if (f.dst == cfg.member_addr) return from_backend_snat(ctx, cfg, owned);
       } else {
-        return from_backend(ctx, *cfg, *owned, s, b);
+        return from_backend(ctx, cfg, owned, s, b);
       }
     }
   }

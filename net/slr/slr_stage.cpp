@@ -295,8 +295,8 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
     const std::uint32_t outer_src = ipv4_view(b.data()).src();
     if (s == parse_status::ok) s = parse_fields(inner, ctx.fields);
     // The inner datagram's checksums, as the parse step checks the outer ones: nothing whose
-  // checksum is wrong goes on (issue 15).
-  if (s == parse_status::ok) s = verify_checksums(inner);
+    // checksum is wrong goes on (issue 15).
+    if (s == parse_status::ok) s = verify_checksums(inner);
     if (s != parse_status::ok) {
       bump(counters_->decap_errors);
       ctx.status = s;
