@@ -20,8 +20,8 @@ talk to.
         {"mark": NAME, ...}  for each stdin line "mark NAME": the figures since the previous mark;
         {"final": ...}   on stdin "stop", stdin EOF or SIGTERM, then it exits.
       Figures: connections, alive, echoes, resets, eof, mismatches, other_errors, errors (the sum),
-      longest_stall_ms, stalled (the worst few: port, stall_ms), failed (port, kind, at_ms since
-      start).
+      longest_stall_ms, stalled (the worst few: port, stall_ms), stall_ms_percentiles (p50, p90,
+      p99 of the connections' longest stalls), failed (port, kind, at_ms since start).
 Exit status 0, or 2 on bad arguments.
 """
 
@@ -167,6 +167,10 @@ class Client:
                 s = max(s, t - c.last)
             stall[c.port] = s
         worst = sorted(stall.items(), key=lambda kv: -kv[1])[:10]
+        ranked = sorted(stall.values())
+
+        def pct(q):  # nearest rank over the connections' longest stalls
+            return round(ranked[min(len(ranked) - 1, int(q * len(ranked)))] * 1000) if ranked else 0
         out = {
             "connections": len(conns),
             "alive": sum(c.alive for c in self.conns),
@@ -178,6 +182,7 @@ class Client:
             "errors": len(kinds),
             "longest_stall_ms": round(max(stall.values(), default=0.0) * 1000),
             "stalled": [{"port": p, "stall_ms": round(s * 1000)} for p, s in worst],
+            "stall_ms_percentiles": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99)},
             "failed": [{"port": c.port, "kind": c.failure[0],
                         "at_ms": round((c.failure[1] - self.start) * 1000)} for c in failed][:50],
             "at_ms": round((t - self.start) * 1000),

@@ -12,12 +12,16 @@ import datetime
 import ipaddress
 import json
 import os
+import queue
 import signal
 import subprocess
+import threading
+import time
 
 import labcase
 
 TOPOLOGY = os.path.join(labcase.REPO, "deploy", "topologies", "cluster3.json")
+CLIENT_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster_client.py")
 MEMBERS = {"m1": "10.40.0.11", "m2": "10.40.0.12", "m3": "10.40.0.13"}
 CLIENT = "10.40.0.2"
 VIP = "10.40.0.100"
@@ -281,3 +285,54 @@ def neighbour(case, node, address):
         if n.get("dst") == address and "lladdr" in n:
             return n["lladdr"], n.get("state", [])
     return None
+
+
+# ---- many long-lived connections (tests/lab/cluster_client.py) ----
+
+class EchoClient:
+    """cluster_client.py run in the client namespace (`count` connections to `to` from local ports
+    first_port, first_port + stride, ...); its JSON lines read by a thread."""
+
+    def __init__(self, case, to, first_port, stride, count):
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", case.netns("client"), "/usr/bin/python3", CLIENT_PY, "run",
+             "--to", to, "--bind", CLIENT, "--first-port", str(first_port),
+             "--stride", str(stride), "--count", str(count)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        case.background.append(self.p)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                self.lines.put(json.loads(line))
+            except ValueError:
+                self.lines.put({"noise": line.decode(errors="replace")})
+        self.lines.put(None)
+
+    def next(self, key, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                item = self.lines.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise labcase.Failure(f"the echo client said no {key!r} within {timeout:.0f} s")
+            if item is None:
+                err = self.p.stderr.read().decode(errors="replace")[-800:]
+                raise labcase.Failure(f"the echo client exited ({self.p.poll()}): {err}")
+            if key in item:
+                return item
+
+    def mark(self, name):
+        self.p.stdin.write(f"mark {name}\n".encode())
+        self.p.stdin.flush()
+        return self.next("mark", 15)
+
+    def stop(self):
+        self.p.stdin.write(b"stop\n")
+        self.p.stdin.flush()
+        final = self.next("final", 20)["final"]
+        self.p.wait(timeout=10)
+        return final
