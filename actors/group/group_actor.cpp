@@ -259,7 +259,8 @@ void deliver(group_pointer self, const Message& m) {
   COUNTER(unreachable, "group messages for a peer with no link (not sent)")        \
   COUNTER(views_pushed, "group views pushed to the role (membership changes)")    \
   COUNTER(ticks, "timer ticks run (scheduled for when a timer is next due)")        \
-  COUNTER(late_watchdog_checks, "watchdog expiries found too late to judge, given a grace")
+  COUNTER(late_watchdog_checks, "watchdog expiries found too late to judge, given a grace")  \
+  COUNTER(tie_breaks_deferred, "tie-breaks against another master left to its next keepalive")
 BATON_COUNTER_STRUCT(group_link_counters, BATON_GROUP_LINK_COUNTERS)
 
 node::counter_family by_type(const char* name, const char* help,
@@ -367,7 +368,7 @@ node::role_status status(group_pointer self) {
   s.families.push_back(
     by_type("messages_received", "group messages received, by type", st.received_by_type));
   s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed, st.ticks_run,
-                                  m.late_checks()});
+                                  m.late_checks(), m.tie_breaks_deferred()});
   return s;
 }
 

@@ -207,7 +207,7 @@ void group_member::become_master(time_ms now) {
   votes_.clear();
   backup_claims_.clear();
   table_ = work_table{cfg_.work_units};
-  members_.add(self_, identity_, now, cfg_.initial_loss, cfg_.loss_weight);
+  members_.add(self_, identity_, now, cfg_.initial_loss, cfg_.loss_weight).confirmed = true;
   // The units we carry stay ours; a backup's replicas are its claim once the owner is gone. A
   // unit we stopped for a hand-over a previous master asked for comes back to us: that master's
   // move cannot finish in our table.
@@ -404,6 +404,14 @@ void group_member::remove_member(node_id node, const std::string& reason, time_m
 
 void group_member::on(node_id from, const join_reply& m, time_ms now) {
   const auto p = current_phase();
+  if (m.result == join_result::ok && from != self_ &&
+      ((p == phase::member && from != master_) || p == phase::master)) {
+    // An OK for a join request that waited out a partition in a TCP queue, from a master we no
+    // longer ask to follow: say so, so that it drops us now rather than at its client watchdog
+    // (meanwhile we count for it in no tie-break: member_record::confirmed).
+    send(from, exit_request{"following another master"});
+    return;
+  }
   if (p != phase::joining && p != phase::offering) return;
   switch (m.result) {
     case join_result::ok:
@@ -438,12 +446,17 @@ void group_member::on(node_id from, const other_master_exists& m, time_ms now) {
   if (p == phase::joining || p == phase::offering) {
     act(election_.on_objection(now), from, now);  // "the member tries to join again"
   } else if (p == phase::master && from != self_) {
-    if (!wins_tie_break({contested_count({}, from, now), self_}, {m.members, from}))
+    // As in on(master_keepalive): members in doubt (still_ours) put off the decision to the
+    // other master's next keepalive rather than hand the group over now.
+    if (wins_tie_break({contested_count({}, from, now), self_}, {m.members, from})) return;
+    if (wins_tie_break({contested_count({}, from, now, 2), self_}, {m.members, from}))
+      ++tie_breaks_deferred_;
+    else
       step_down(from, now);
   }
 }
 
-bool group_member::still_ours(node_id id, time_ms now) const {
+bool group_member::still_ours(node_id id, time_ms now, std::uint32_t widen) const {
   const auto* rec = members_.find(id);
   // A member that has since followed another master stopped talking to us at least a master
   // watchdog before (it lost us for that long, then joined), and has missed at least one of its
@@ -451,20 +464,23 @@ bool group_member::still_ours(node_id id, time_ms now) const {
   // loaded machine: a live member's keepalive 40 ms late let a cut-off master's stale keepalives
   // win the tie-break after a heal (issue 14, lab.cluster_churn).
   const time_ms interval = keepalive_period(cfg_.client_watchdog, current_n());
-  return rec && !rec->heard.expired(now, std::max(interval * 3 / 2, std::min(cfg_.master_watchdog,
-                                                                            cfg_.client_watchdog)));
+  const time_ms window =
+    std::max(interval * 3 / 2, std::min(cfg_.master_watchdog, cfg_.client_watchdog));
+  // A member not yet confirmed (no client keepalive since its join) is in doubt, as one silent
+  // past the window is: ours only when the count is widened.
+  return rec && (rec->confirmed || widen > 1) && !rec->heard.expired(now, window * widen);
 }
 
 std::uint32_t group_member::contested_count(const std::vector<member_entry>& their_list,
-                                            node_id other, time_ms now) const {
+                                            node_id other, time_ms now, std::uint32_t widen) const {
   // A node belongs to one group. Members the other master lists too count for us only while
   // they still talk to us (still_ours): a master cut off by a partition keeps its old members in
   // its table until its client watchdog fires, and counting them would let the cut-off side win
   // the tie-break against the side those members now follow. The other master is never ours.
   std::uint32_t mine = 1;  // ourselves
   for (auto id : members_.ids()) {
-    if (id == self_ || id == other) continue;
-    if (!lists(their_list, id) || still_ours(id, now)) ++mine;
+    if (id == self_ || id == other || (widen == 1 && !members_.find(id)->confirmed)) continue;
+    if (!lists(their_list, id) || still_ours(id, now, widen)) ++mine;
   }
   return mine;
 }
@@ -477,13 +493,30 @@ void group_member::on(node_id from, const master_keepalive& m, time_ms now) {
       // master's list counts only members that are not ours. (Keepalives it queued during a
       // partition arrive first when the partition heals and still list the nodes that have since
       // joined us; counting those would hand the group to the smaller side.)
-      const auto mine = contested_count(m.members, from, now);
-      std::uint32_t theirs = 0;
-      for (const auto& e : m.members)
-        if (e.id != self_ && (e.id == from || !still_ours(e.id, now))) ++theirs;
+      // The counts rest on who talked to us lately. A member silent for longer than still_ours'
+      // window but not yet twice that is in doubt: on a loaded machine its keepalive may sit in
+      // our mailbox behind this one (the churn lab's heal once went to the cut-off master, 1 vs 1
+      // decided by address, while the other member still followed us); so is one admitted that
+      // has not kept alive with us yet (member_record::confirmed). If counting the members in
+      // doubt as ours would change the outcome, neither step down nor object now: the other
+      // master's next keepalive (every interval) decides, with each member either heard again or
+      // silent past doubt; the wait is at most one window. A member that has really followed the
+      // other master has been silent toward us for at least the master watchdog before its new
+      // master could list it, so a long partition is never in doubt.
+      const auto count = [&](std::uint32_t widen, std::uint32_t& theirs) {
+        theirs = 0;
+        for (const auto& e : m.members)
+          if (e.id != self_ && (e.id == from || !still_ours(e.id, now, widen))) ++theirs;
+        return contested_count(m.members, from, now, widen);
+      };
+      std::uint32_t theirs = 0, theirs_if_doubt_ours = 0;
+      const auto mine = count(1, theirs);
+      const auto mine_if_doubt_ours = count(2, theirs_if_doubt_ours);
       if (wins_tie_break({mine, self_}, {theirs, from})) {
         send(from, other_master_exists{mine});  // 825
         keepalive_now_ = true;                  // 827: announce ourselves again
+      } else if (wins_tie_break({mine_if_doubt_ours, self_}, {theirs_if_doubt_ours, from})) {
+        ++tie_breaks_deferred_;
       } else {
         step_down(from, now);
       }
@@ -541,6 +574,7 @@ void group_member::on(node_id from, const client_keepalive& m, time_ms now) {
   }
   rec->loss.on_sequence(m.sequence);  // 835
   rec->heard.reset(now);              // 837
+  rec->confirmed = true;
   rec->load = m.load;
 }
 

@@ -142,6 +142,9 @@ class group_member {
   double loss_estimate() const noexcept;
   /// Watchdog expiries found on a late tick (group_config::late_check), given a grace.
   std::uint64_t late_checks() const noexcept { return late_checks_; }
+  /// Master: tie-breaks against another master left to its next keepalive because a member's
+  /// silence put the outcome in doubt (see on(master_keepalive)).
+  std::uint64_t tie_breaks_deferred() const noexcept { return tie_breaks_deferred_; }
   /// Master: its work table; nullptr otherwise.
   const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
   /// The replicas and handed-over states this node holds.
@@ -201,12 +204,13 @@ class group_member {
   /// this tick is late and starts one of `grace`), false when it counts.
   bool defer_expiry(time_ms now, time_ms grace);
   /// Whether `id` is in our member table and sent a client keepalive lately (within 1.5 keepalive
-  /// intervals, and at least the shorter watchdog).
-  bool still_ours(node_id id, time_ms now) const;
+  /// intervals, and at least the shorter watchdog; `widen` times that).
+  bool still_ours(node_id id, time_ms now, std::uint32_t widen = 1) const;
   /// Our side's count for a tie-break against master `other` listing `their_list`: ourselves,
-  /// members it does not list, and members it lists that still talk to us.
+  /// members it does not list, and members it lists that still talk to us (still_ours with
+  /// `widen`).
   std::uint32_t contested_count(const std::vector<member_entry>& their_list, node_id other,
-                                time_ms now) const;
+                                time_ms now, std::uint32_t widen = 1) const;
 
   // the units this node works on
   void apply_row(unit_id u, node_id owner, node_id backup, bool explicit_assign,
@@ -234,6 +238,7 @@ class group_member {
   mutable time_ms promised_ = time_ms::max();  // the last next_due() told to the host
   bool late_ = false;  // this tick came more than late_check after promised_
   std::uint64_t late_checks_ = 0;
+  std::uint64_t tie_breaks_deferred_ = 0;
   std::uint64_t client_sequence_ = 0;
   time_ms next_client_keepalive_{0};
   time_ms client_interval_{0};

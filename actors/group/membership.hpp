@@ -50,6 +50,10 @@ struct member_record {
   std::uint32_t load = 0;
   watchdog heard;  // client watchdog, reset by each client keepalive
   loss_estimator loss;
+  /// A client keepalive came after the join: the node follows us. A join request can be stale
+  /// (queued over TCP during a partition, delivered at the heal, while its sender follows
+  /// another master): such a member counts for no tie-break until it keeps alive with us.
+  bool confirmed = false;
 };
 
 /// The master's member table, ordered by node id (so every walk is deterministic).
