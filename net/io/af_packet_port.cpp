@@ -178,6 +178,10 @@ std::size_t af_packet_port::receive_batch(packet_batch& batch,
       }
       b->assign(bytes_view(next_frame_ + h->tp_net, h->tp_snaplen));
       b->addressed_to_host = from->sll_pkttype == PACKET_HOST;
+      if (from->sll_halen == b->link_source.size()) {
+        std::memcpy(b->link_source.data(), from->sll_addr, b->link_source.size());
+        b->has_link_source = true;
+      }
       if (h->tp_status & TP_STATUS_CSUMNOTREADY) {
         if (finish_l4_checksum(b->data()) == parse_status::ok) {
           bump(counters_.csum_finished);

@@ -122,6 +122,10 @@ std::size_t memory_port::receive_batch(packet_batch& batch,
         bump(counters_.rx_oversize);
         continue;
       }
+      if (link_source_) {
+        b->link_source = *link_source_;
+        b->has_link_source = true;
+      }
       hand_over(batch, b);
       ++added;
     }
@@ -143,6 +147,7 @@ std::size_t memory_port::send_batch(const packet_batch& batch) noexcept {
     }
     bytes_view d = b->data();
     slot->assign(d.begin(), d.end());
+    if (b->has_next_hop) last_next_hop_ = b->next_hop;
     if (tx_.publish()) signal_eventfd(tx_event_);
     ++sent;
     bump(counters_.tx_packets);

@@ -3,8 +3,10 @@
 // without root and without a kernel. Both directions are preallocated single-producer
 // single-consumer queues of byte vectors, so the loop side never allocates.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,8 +36,14 @@ class memory_port final : public packet_port {
   bool collect(std::vector<std::uint8_t>& out);
   /// Waits until a sent datagram is ready to collect or `timeout` passes; true when one is ready.
   bool wait_sent(std::chrono::milliseconds timeout) noexcept;
+  /// Makes the port act as a link-layer port: every datagram injected from now on came from
+  /// `source` (as an AF_PACKET port reports its frames' source MAC). Call before the loop runs.
+  void set_link_source(std::array<std::uint8_t, 6> source) noexcept { link_source_ = source; }
   /// Datagrams injected and not yet received by the loop.
   std::size_t pending_receive() const noexcept { return rx_.size(); }
+  /// The next hop the loop gave the last datagram it sent here (has_next_hop), if any. Read it
+  /// from the thread that runs the loop (run_once), between turns.
+  std::optional<std::array<std::uint8_t, 6>> last_next_hop() const noexcept { return last_next_hop_; }
 
   // Loop side. --------------------------------------------------------------------------------
   std::size_t receive_batch(packet_batch& batch, std::chrono::milliseconds timeout) noexcept override;
@@ -46,6 +54,8 @@ class memory_port final : public packet_port {
 
  private:
   buffer_pool& pool_;
+  std::optional<std::array<std::uint8_t, 6>> link_source_;
+  std::optional<std::array<std::uint8_t, 6>> last_next_hop_;
   spsc_ring<std::vector<std::uint8_t>> rx_;  // test -> loop
   spsc_ring<std::vector<std::uint8_t>> tx_;  // loop -> test
   int rx_event_ = -1;  // eventfd: the loop waits on it

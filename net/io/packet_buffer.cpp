@@ -44,6 +44,7 @@ packet_buffer* buffer_pool::acquire() noexcept {
   b->reset();
   b->in_port = 0;
   b->has_next_hop = false;
+  b->has_link_source = false;
   b->addressed_to_host = false;
   b->l4_checksum_known_good = false;
   return b;

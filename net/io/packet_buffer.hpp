@@ -85,6 +85,10 @@ class packet_buffer {
   /// gateway choosing among backends) sets it; otherwise the port's configured next hop is used.
   std::array<std::uint8_t, 6> next_hop{};
   bool has_next_hop = false;
+  /// Link-layer ports: the MAC the frame came from (the client or its router), where an answer to
+  /// the datagram's sender goes (ICMP fragmentation needed, packet_loop::emit).
+  std::array<std::uint8_t, 6> link_source{};
+  bool has_link_source = false;
   /// Link-layer ports: the frame was addressed to this host's own MAC (the kernel takes it too),
   /// as opposed to one seen promiscuously for another MAC (a cluster MAC) or broadcast.
   bool addressed_to_host = false;

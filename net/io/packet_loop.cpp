@@ -312,6 +312,11 @@ bool packet_loop::icmp_allowed() noexcept {
 
 void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
   if (v.port >= ports_.size()) return drop(b, drop_reason::no_route, parse_status::ok);
+  const auto queue = [this, b](port_id port) {
+    packet_batch& out = tx_[port];
+    if (out.full()) flush(port);
+    out.push(b);
+  };
   // A tunnelled SYN: its receiver's segments must fit the tunnel (checked by its first bytes:
   // IPv4, IHL 5, protocol 4, so other datagrams cost one compare).
   if (config_.clamp_tunnelled_mss && b->size() >= 60 && b->data().data[0] == 0x45 &&
@@ -324,11 +329,15 @@ void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
     if (const std::size_t count = ipv4_fragment_count(b->data(), ports_[v.port]->mtu()); count > 1)
       return emit_fragments(b, v.port, count);
     // A tunnel datagram too long for its port: the inner datagram's sender is told the tunnel's
-    // MTU (its TCP then sends shorter segments) instead of losing every long one unheard. The
-    // ICMP leaves by the same port, which routes by address.
+    // MTU (its TCP then sends shorter segments) instead of losing every long one unheard. A port
+    // that routes by address (a raw socket) sends the ICMP itself; from a link-layer port (the
+    // cluster's DSR over AF_PACKET) it goes back out the port the datagram came in by, to the
+    // neighbour that sent it (the client or its router), whose address the frame carried.
     std::size_t length = 0;
-    if (!ports_[v.port]->routes_by_address() ||
-        make_frag_needed(b->data(), ports_[v.port]->mtu(), length) != frag_needed_result::made)
+    const bool by_address = ports_[v.port]->routes_by_address();
+    if (!by_address && !(b->has_link_source && b->in_port < ports_.size()))
+      return drop(b, drop_reason::oversize, parse_status::ok);
+    if (make_frag_needed(b->data(), ports_[v.port]->mtu(), length) != frag_needed_result::made)
       return drop(b, drop_reason::oversize, parse_status::ok);
     if (!icmp_allowed()) {
       bump(live_.icmp_rate_limited);
@@ -337,10 +346,13 @@ void packet_loop::emit(packet_buffer* b, const verdict& v) noexcept {
     bump(drops_[static_cast<std::size_t>(drop_reason::oversize)]);  // the datagram itself is dropped
     bump(live_.icmp_frag_needed);
     b->set_data(b->data().sub(0, length));
+    if (!by_address) {
+      b->next_hop = b->link_source;
+      b->has_next_hop = true;
+      return queue(b->in_port);
+    }
   }
-  packet_batch& out = tx_[v.port];
-  if (out.full()) flush(v.port);
-  out.push(b);
+  queue(v.port);
 }
 
 void packet_loop::emit_fragments(packet_buffer* b, port_id out, std::size_t count) noexcept {

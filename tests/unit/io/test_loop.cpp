@@ -13,6 +13,7 @@
 #include "net/io/memory_port.hpp"
 #include "net/io/packet_loop.hpp"
 #include "net/io/pass_through.hpp"
+#include "net/packet/icmp.hpp"
 #include "net/packet/ipv4.hpp"
 #include "tests/unit/io/test_packets.hpp"
 
@@ -24,12 +25,15 @@ namespace {
 
 // A loop with `n` memory ports and a pass-through stage; ports[i] stays valid while the loop lives.
 struct memory_rig {
+  // `link_source`: port 0 acts as a link-layer port whose frames come from that MAC.
   explicit memory_rig(std::size_t n, buffer_pool_config pc = {256, 128, 2048},
-                      std::size_t mtu = 1500, std::size_t depth = 1024, packet_loop_config lc = {})
+                      std::size_t mtu = 1500, std::size_t depth = 1024, packet_loop_config lc = {},
+                      std::optional<std::array<std::uint8_t, 6>> link_source = std::nullopt)
       : pool(pc), loop(pool, lc) {
     for (std::size_t i = 0; i < n; ++i) {
       auto p = std::make_unique<memory_port>(
           pool, memory_port_config{"mem" + std::to_string(i), depth, mtu});
+      if (i == 0 && link_source) p->set_link_source(*link_source);
       ports.push_back(p.get());
       loop.add_port(std::move(p));
     }
@@ -254,6 +258,46 @@ TEST_CASE("encapsulation past the output MTU is refused as oversize") {
   s = rig.loop.snapshot();
   CHECK(s.ports[0].stats.rx_oversize == 1);
   CHECK(s.rx_packets == 2);
+}
+
+TEST_CASE("a link-layer port answers a tunnel datagram too long with DF by ICMP to the frame's sender") {
+  // The cluster's DSR leaves by AF_PACKET, which does not route by address: the ICMP goes back
+  // out the port the datagram came in by, to the MAC its frame came from.
+  const std::array<std::uint8_t, 6> router{0x02, 0x00, 0x00, 0x00, 0x00, 0x07};
+  struct row {
+    const char* name;
+    std::optional<std::array<std::uint8_t, 6>> link_source;
+    bool answered;
+  };
+  const row rows[] = {{"frames with a source MAC: answered", router, true},
+                      {"no source MAC known: dropped unanswered", std::nullopt, false}};
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    memory_rig rig(2, {256, 128, 2048}, 1500, 1024, {}, r.link_source);
+    rig.pass->publish(pass_through_table{}.route(
+        0, 1, tunnel_action::encapsulate, ipip_tunnel{ip4(1, 1, 1, 1), ip4(2, 2, 2, 2), 64, 0}));
+    const auto original = udp_packet(9, 1500 - 32);  // 1500 bytes with DF: 1520 once wrapped
+    REQUIRE(ipv4_view(bytes_view(original.data(), original.size())).dont_fragment());
+    REQUIRE(rig.ports[0]->inject(original));
+    for (int i = 0; i < 10; ++i) rig.loop.run_once();
+    std::vector<std::uint8_t> none, icmp;
+    CHECK_FALSE(rig.ports[1]->collect(none));  // nothing went into the tunnel
+    const auto s = rig.loop.snapshot();
+    CHECK(s.drops_for(drop_reason::oversize) == 1);
+    CHECK(s.icmp_frag_needed == (r.answered ? 1u : 0u));
+    CHECK(rig.ports[0]->collect(icmp) == r.answered);
+    if (!r.answered) continue;
+    REQUIRE(rig.ports[0]->last_next_hop() == router);
+    const ipv4_view ip(bytes_view(icmp.data(), icmp.size()));
+    REQUIRE(ip.validate() == parse_status::ok);
+    CHECK(ip.protocol() == ip_protocol_icmp);
+    CHECK(ip.src() == ip4(1, 1, 1, 1));   // the tunnel's source: this node
+    CHECK(ip.dst() == ip4(10, 0, 0, 1));  // the datagram's sender
+    const icmp_view m(bytes_view(icmp.data() + 20, icmp.size() - 20));
+    CHECK(m.is_fragmentation_needed());
+    CHECK(m.next_hop_mtu() == 1480);
+    CHECK(m.checksum_ok());
+  }
 }
 
 TEST_CASE("a tunnel datagram too long for its port leaves in fragments when its inner one allows it") {
