@@ -16,7 +16,7 @@
 // Link layer. The port strips the Ethernet header on receive and builds it on send (to the
 // configured or per-packet next-hop MAC, from the interface's MAC). The XDP program takes every
 // frame, ARP included, away from the kernel: the port answers ARP requests for the interface's own
-// IPv4 address itself (arp_answered), so peers keep resolving it; ARP replies and other non-IPv4
+// IPv4 address itself (xdp_arp_answered), so peers keep resolving it; ARP replies and other non-IPv4
 // frames are counted (rx_not_ipv4) and dropped. The kernel's own neighbour resolution on the
 // interface stops working while the socket is bound: the next hop MAC is resolved before.
 //
@@ -24,7 +24,6 @@
 // idle: rx_dropped and rx_ring_full go to rx_kernel_drops (rx_ring_full also to xdp_rx_ring_full),
 // fill-ring-empty and TX-ring-empty events and invalid descriptors to their xdp_* counters.
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -65,9 +64,6 @@ class af_xdp_port final : public packet_port {
   const char* backend() const noexcept override { return "af_xdp"; }
   int wait_fd() const noexcept override { return fd_; }
 
-  /// ARP requests for the interface's address the port answered. Any thread.
-  std::uint64_t arp_answered() const noexcept { return arp_answered_.load(std::memory_order_relaxed); }
-
  private:
   struct rings;
   void read_kernel_stats() noexcept;
@@ -84,7 +80,6 @@ class af_xdp_port final : public packet_port {
   std::uint32_t own_address_ = 0;  // network byte order; 0: none (no ARP answers)
   bool promisc_set_ = false;
   std::uint32_t calls_since_stats_ = 0;
-  std::atomic<std::uint64_t> arp_answered_{0};
 };
 
 /// What open_af_xdp_or_packet() opened.

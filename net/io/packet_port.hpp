@@ -29,6 +29,7 @@ namespace baton::net {
   COUNTER(xdp_fill_ring_empty, "AF_XDP: times the kernel found the fill ring empty")          \
   COUNTER(xdp_tx_ring_empty, "AF_XDP: times the kernel found the TX ring empty when woken")    \
   COUNTER(xdp_invalid_descs, "AF_XDP: RX and TX descriptors the kernel refused as invalid")   \
+  COUNTER(xdp_arp_answered, "AF_XDP: ARP requests for the interface's address the port answered") \
   COUNTER(rx_errors, "failed receive system calls")                                         \
   COUNTER(csum_finished, "TCP/UDP checksums completed for frames sent with offload")        \
   COUNTER(tx_packets, "datagrams sent")                                                      \
