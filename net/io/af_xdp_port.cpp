@@ -9,9 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -59,6 +64,49 @@ bool set_promiscuous(const std::string& name, bool on) {
   ::close(fd);
   return ok;
 }
+
+// libxdp and libbpf print their diagnostics to stderr. While a port is being made they are kept
+// instead: on success they are dropped (the port's status says what runs), on failure libxdp's
+// warnings join the reason ("Existing program is not using a dispatcher, can't replace").
+std::mutex library_messages_mutex;
+std::string* library_messages = nullptr;  // where the messages go while a port is being made
+
+int keep_libxdp_message(enum libxdp_print_level level, const char* format, va_list args) {
+  if (level != LIBXDP_WARN || library_messages == nullptr) return 0;
+  char line[256];
+  const int n = std::vsnprintf(line, sizeof line, format, args);
+  if (n <= 0) return 0;
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.rfind("libxdp: ", 0) == 0) text.erase(0, 8);
+  if (!text.empty() && library_messages->find(text) == std::string::npos)
+    *library_messages += (library_messages->empty() ? "" : "; ") + text;
+  return 0;
+}
+
+int drop_libbpf_message(enum libbpf_print_level, const char*, va_list) { return 0; }
+
+/// Collects libxdp's warnings and silences libbpf for one port's construction.
+class library_messages_scope {
+ public:
+  library_messages_scope() : lock_(library_messages_mutex) {
+    library_messages = &text_;
+    old_xdp_ = libxdp_set_print(keep_libxdp_message);
+    old_bpf_ = libbpf_set_print(drop_libbpf_message);
+  }
+  ~library_messages_scope() {
+    libxdp_set_print(old_xdp_);
+    libbpf_set_print(old_bpf_);
+    library_messages = nullptr;
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::lock_guard<std::mutex> lock_;
+  std::string text_;
+  libxdp_print_fn_t old_xdp_ = nullptr;
+  libbpf_print_fn_t old_bpf_ = nullptr;
+};
 
 bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
 
@@ -137,6 +185,7 @@ af_xdp_port::af_xdp_port(buffer_pool& pool, af_xdp_config config)
   if (int e = xsk_umem__create(&r.umem, r.area, r.area_size, &r.fill, &r.completion, &ucfg); e != 0)
     fail(-e, "xsk_umem__create");
 
+  library_messages_scope messages;
   xsk_socket_config scfg{};
   scfg.rx_size = static_cast<__u32>(config_.ring_size);
   scfg.tx_size = static_cast<__u32>(config_.ring_size);
@@ -147,8 +196,10 @@ af_xdp_port::af_xdp_port(buffer_pool& pool, af_xdp_config config)
                                  &r.tx, &scfg);
       e != 0) {
     r.xsk = nullptr;
-    fail(-e, config_.native ? "xsk_socket__create (native XDP, copy mode)"
-                            : "xsk_socket__create (generic XDP, copy mode)");
+    std::string what = config_.native ? "xsk_socket__create (native XDP, copy mode)"
+                                      : "xsk_socket__create (generic XDP, copy mode)";
+    if (!messages.text().empty()) what += " [libxdp: " + messages.text() + "]";
+    throw std::system_error(-e, std::system_category(), what);
   }
   fd_ = xsk_socket__fd(r.xsk);
 
@@ -221,8 +272,11 @@ std::size_t af_xdp_port::receive_batch(packet_batch& batch, std::chrono::millise
   std::uint32_t idx = 0;
   std::uint32_t n = xsk_ring_cons__peek(&r.rx, static_cast<__u32>(batch.room()), &idx);
   if (n == 0) {
-    read_kernel_stats();
-    calls_since_stats_ = 0;
+    // Idle: catch up on the kernel's figures, but not at every wake-up (a system call each).
+    if (calls_since_stats_ >= 32) {
+      read_kernel_stats();
+      calls_since_stats_ = 0;
+    }
     if (timeout.count() <= 0 || !wait_readable(fd_, timeout)) return 0;
     n = xsk_ring_cons__peek(&r.rx, static_cast<__u32>(batch.room()), &idx);
     if (n == 0) return 0;

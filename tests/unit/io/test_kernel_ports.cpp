@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -318,25 +319,28 @@ TEST_CASE("AF_XDP: the loop forwards between two veths and answers ARP for the l
   CHECK(s.drops_for(drop_reason::malformed) == 0);
 }
 
-TEST_CASE("AF_XDP refused (no native XDP on a dummy device): AF_PACKET serves, and says why") {
+TEST_CASE("AF_XDP refused (a generic-mode XDP program is already on the link): AF_PACKET serves, and says why") {
   if (!have_root()) return;
-  netns ns(ns_name("xd"));
-  ns.exec("ip link add d0 type dummy");
-  ns.exec("ip addr add 10.79.5.1/24 dev d0");
-  ns.exec("ip link set d0 up");
+  veth_pair net;
+  // libxdp1's allow-all filter, attached the old way: libxdp cannot put its program beside it.
+  net.b.exec("ip link set dev vb xdpgeneric obj /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o sec xdp");
   buffer_pool pool(buffer_pool_config{64, 128, 2048});
-  af_xdp_config x{"d0"};
-  af_packet_config p{"d0"};
-  auto opened = ns.run([&] { return open_af_xdp_or_packet(pool, x, p); });
+  af_xdp_config x{"vb"};
+  af_packet_config p{"vb"};
+  auto opened = net.b.run([&] { return open_af_xdp_or_packet(pool, x, p); });
   REQUIRE(opened.port != nullptr);
   CHECK(std::string(opened.port->backend()) == "af_packet");
   CAPTURE(opened.fallback_reason);
-  CHECK(opened.fallback_reason.rfind("af_xdp refused on d0: xsk_socket__create", 0) == 0);
+  CHECK(opened.fallback_reason.rfind("af_xdp refused on vb: xsk_socket__create", 0) == 0);
+  CHECK(opened.fallback_reason.find("not using a dispatcher") != std::string::npos);  // libxdp's words
+  CHECK(opened.fallback_reason.find(std::strerror(EBUSY)) != std::string::npos);
   CHECK(opened.port->fallback_reason() == opened.fallback_reason);
   // The geometry check refuses before the kernel is asked: a jumbo MTU does not fit 2048-byte frames.
-  ns.exec("ip link set d0 mtu 9000");
+  net.a.exec("ip link set dev va mtu 9000");
   buffer_pool jumbo_pool(buffer_pool_config{8, 128, 9216});
-  auto jumbo = ns.run([&] { return open_af_xdp_or_packet(jumbo_pool, x, p); });
+  af_xdp_config xa{"va"};
+  af_packet_config pa{"va"};
+  auto jumbo = net.a.run([&] { return open_af_xdp_or_packet(jumbo_pool, xa, pa); });
   CHECK(std::string(jumbo.port->backend()) == "af_packet");
   CHECK(jumbo.fallback_reason.find("MTU 9000 does not fit") != std::string::npos);
 }
