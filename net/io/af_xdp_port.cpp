@@ -143,12 +143,17 @@ struct af_xdp_port::rings {
   std::vector<std::uint64_t> tx_free;  // UMEM addresses of TX frames not in flight (a stack)
   xdp_statistics last{};               // the kernel's totals at the last read
 
-  ~rings() {
-    if (xsk != nullptr) xsk_socket__delete(xsk);
-    if (umem != nullptr) xsk_umem__delete(umem);
-    if (area != nullptr) ::munmap(area, area_size);
-  }
+  ~rings();
 };
+
+af_xdp_port::rings::~rings() {
+  {
+    library_messages_scope quiet;  // libxdp's notes while it detaches its program are dropped
+    if (xsk != nullptr) xsk_socket__delete(xsk);
+  }
+  if (umem != nullptr) xsk_umem__delete(umem);
+  if (area != nullptr) ::munmap(area, area_size);
+}
 
 af_xdp_port::af_xdp_port(buffer_pool& pool, af_xdp_config config)
     : packet_port(config.interface,
