@@ -7,6 +7,8 @@
 //     in a; counted at b's interface.
 //
 // Usage: bench_io [seconds per forwarding run, default 3]
+//   BATON_BENCH_THREADED_NAPI=1: b's veth receives in its own NAPI thread, so a forwarder's sends
+//   stop paying for b's stack inside their system calls (README, AF_XDP figures).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
