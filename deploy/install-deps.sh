@@ -9,6 +9,8 @@ packages=(
   # control plane and libraries
   libcaf-dev libcaf-openssl0.17 libasio-dev nlohmann-json3-dev libssl-dev libnetfilter-queue-dev
   doctest-dev libcli11-dev libspdlog-dev libzstd-dev
+  # AF_XDP sockets (net/io/af_xdp_port.cpp): libxdp's xsk API and default XDP program, over libbpf
+  libxdp-dev libbpf-dev
   # the rim service's origin responses (node's http_parser)
   libhttp-parser-dev
   # fuzzing (libFuzzer ships with clang's runtime)

@@ -97,7 +97,9 @@ struct group_section {
   std::uint32_t quorum = 1;
 };
 
-enum class io_backend : std::uint8_t { tun, af_packet, raw, memory };
+/// af_xdp: an XDP socket (net/io/af_xdp_port.hpp); where the kernel refuses one, the port falls
+/// back to AF_PACKET and says why in its status.
+enum class io_backend : std::uint8_t { tun, af_packet, raw, memory, af_xdp };
 enum class io_mode : std::uint8_t { passthrough };
 const char* to_string(io_backend b) noexcept;
 const char* to_string(io_mode m) noexcept;

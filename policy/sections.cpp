@@ -35,7 +35,7 @@ namespace {
 constexpr const char* role_names[role_count] = {"passthrough",    "cluster",        "slr",
                                                 "host_agent",     "client_gateway", "server_gateway",
                                                 "replica",        "pep",            "rim"};
-constexpr const char* backend_names[] = {"tun", "af_packet", "raw", "memory"};
+constexpr const char* backend_names[] = {"tun", "af_packet", "raw", "memory", "af_xdp"};
 constexpr const char* mode_names[] = {"passthrough"};
 constexpr const char* action_names[] = {"forward", "drop"};
 constexpr const char* disposition_names[] = {"forward", "discard"};
@@ -352,7 +352,8 @@ void parse_io(const value_ref& v, policy& out) {
       io.interfaces.push_back(itf);
     }
   }
-  if (io.interfaces.empty() && (io.backend == io_backend::tun || io.backend == io_backend::af_packet)) {
+  if (io.interfaces.empty() && (io.backend == io_backend::tun || io.backend == io_backend::af_packet ||
+                                 io.backend == io_backend::af_xdp)) {
     auto at = v.find("interfaces");
     (at ? *at : v).fail(std::string("backend \"") + to_string(io.backend) +
                         "\" needs at least one interface in \"interfaces\"");

@@ -2,10 +2,12 @@
 
 #include <netinet/in.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "net/classify/classify_stage.hpp"
 #include "net/io/af_packet_port.hpp"
+#include "net/io/af_xdp_port.hpp"
 #include "net/io/neighbor.hpp"
 #include "net/io/raw_ipv4_port.hpp"
 #include "net/io/tun_port.hpp"
@@ -16,22 +18,38 @@
 namespace baton::node {
 namespace {
 
+net::af_packet_config af_packet_config_of(const policy::io_interface& itf) {
+  net::af_packet_config cfg;
+  cfg.interface = itf.name;
+  cfg.promiscuous = itf.promiscuous;
+  if (itf.next_hop != 0) {
+    auto mac = net::resolve_neighbor(itf.name, itf.next_hop, std::chrono::seconds(3));
+    if (!mac)
+      throw std::runtime_error("cannot resolve next hop " + policy::format_ipv4(itf.next_hop) + " on " +
+                               itf.name + " (no ARP answer)");
+    cfg.next_hop = *mac;
+  }
+  return cfg;
+}
+
 std::unique_ptr<net::packet_port> open_port(net::buffer_pool& pool,
                                             const policy::io_interface& itf,
                                             policy::io_backend backend) {
   switch (itf.kind.value_or(backend)) {
-    case policy::io_backend::af_packet: {
-      net::af_packet_config cfg;
-      cfg.interface = itf.name;
-      cfg.promiscuous = itf.promiscuous;
-      if (itf.next_hop != 0) {
-        auto mac = net::resolve_neighbor(itf.name, itf.next_hop, std::chrono::seconds(3));
-        if (!mac)
-          throw std::runtime_error("cannot resolve next hop " + policy::format_ipv4(itf.next_hop) + " on " +
-                                   itf.name + " (no ARP answer)");
-        cfg.next_hop = *mac;
-      }
-      return std::make_unique<net::af_packet_port>(pool, cfg);
+    case policy::io_backend::af_packet:
+      return std::make_unique<net::af_packet_port>(pool, af_packet_config_of(itf));
+    case policy::io_backend::af_xdp: {
+      // The next hop is resolved first: once the XDP program takes the link's frames, the
+      // kernel's own ARP on it gets no answers.
+      const net::af_packet_config packet = af_packet_config_of(itf);
+      net::af_xdp_config xdp;
+      xdp.interface = itf.name;
+      xdp.promiscuous = itf.promiscuous;
+      xdp.next_hop = packet.next_hop;
+      auto opened = net::open_af_xdp_or_packet(pool, xdp, packet);
+      if (!opened.fallback_reason.empty())
+        std::fprintf(stderr, "baton io: %s; using AF_PACKET\n", opened.fallback_reason.c_str());
+      return std::move(opened.port);
     }
     case policy::io_backend::tun: {
       net::tun_port_config cfg;
@@ -266,10 +284,15 @@ role_status io_runtime::status() const {
     stages.rows.push_back(std::move(row));
   }
   st.tables.push_back(std::move(stages));
-  status_table ports{"ports", "port", {{"name", column_kind::key, ""}, {"mtu", column_kind::fact, ""}}, {}};
+  status_table ports{"ports", "port",
+                     {{"name", column_kind::key, ""},
+                      {"mtu", column_kind::fact, ""},
+                      {"backend", column_kind::fact, "the socket or device in use (af_xdp, af_packet, tun, raw)"},
+                      {"fallback", column_kind::fact, "why the backend differs from the policy's (AF_XDP refused)"}},
+                     {}};
   ports.counter_columns<net::port_stats>();
   for (const auto& p : s.ports) {
-    status_row row{{scalar(p.name), scalar(p.mtu)}, {}};
+    status_row row{{scalar(p.name), scalar(p.mtu), scalar(p.backend), scalar(p.fallback_reason)}, {}};
     append_counters(row, p.stats);
     ports.rows.push_back(std::move(row));
   }

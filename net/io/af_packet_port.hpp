@@ -63,6 +63,7 @@ class af_packet_port final : public packet_port {
   /// sendmmsg to the next-hop MAC; a message the kernel refuses is skipped and counted, and when
   /// the socket buffer is full the rest of the batch is counted as tx_errors.
   std::size_t send_batch(const packet_batch& batch) noexcept override;
+  const char* backend() const noexcept override { return "af_packet"; }
   int wait_fd() const noexcept override { return config_.receive ? fd_ : -1; }
 
   int interface_index() const noexcept { return ifindex_; }

@@ -48,6 +48,7 @@ class memory_port final : public packet_port {
   // Loop side. --------------------------------------------------------------------------------
   std::size_t receive_batch(packet_batch& batch, std::chrono::milliseconds timeout) noexcept override;
   std::size_t send_batch(const packet_batch& batch) noexcept override;
+  const char* backend() const noexcept override { return "memory"; }
   int wait_fd() const noexcept override { return rx_event_; }
   /// Clears the receive eventfd, then says whether datagrams were injected meanwhile.
   bool prepare_wait() noexcept override;

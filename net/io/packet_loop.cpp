@@ -416,7 +416,7 @@ loop_snapshot packet_loop::snapshot() const {
   };
   stage_row("parse", stage_counters_[0]);
   for (std::size_t i = 0; i < stages_.size(); ++i) stage_row(stages_[i]->name(), stage_counters_[i + 1]);
-  for (auto& p : ports_) s.ports.push_back({p->name(), p->mtu(), p->stats()});
+  for (auto& p : ports_) s.ports.push_back({p->name(), p->mtu(), p->stats(), p->backend(), p->fallback_reason()});
   s.pool_capacity = pool_.capacity();
   s.pool_available = pool_.available();
   s.pool_exhausted = pool_.exhausted();

@@ -68,6 +68,8 @@ struct named_port_stats {
   std::string name;
   std::size_t mtu = 0;
   port_stats stats;
+  std::string backend;          // packet_port::backend()
+  std::string fallback_reason;  // packet_port::fallback_reason(): empty unless it fell back
 };
 
 /// The loop's own counters, declared once (net/io/counter_list.hpp): written by the loop thread.

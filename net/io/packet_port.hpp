@@ -25,6 +25,11 @@ namespace baton::net {
   COUNTER(rx_not_ipv4, "refused: not an IPv4 datagram (e.g. IPv6 read from a TUN)")         \
   COUNTER(rx_no_buffer, "receive stopped short because the pool was empty")                 \
   COUNTER(rx_kernel_drops, "datagrams the kernel dropped for want of ring or socket buffer space") \
+  COUNTER(xdp_rx_ring_full, "AF_XDP: frames dropped because the RX ring was full (also in rx_kernel_drops)") \
+  COUNTER(xdp_fill_ring_empty, "AF_XDP: times the kernel found the fill ring empty")          \
+  COUNTER(xdp_tx_ring_empty, "AF_XDP: times the kernel found the TX ring empty when woken")    \
+  COUNTER(xdp_invalid_descs, "AF_XDP: RX and TX descriptors the kernel refused as invalid")   \
+  COUNTER(xdp_arp_answered, "AF_XDP: ARP requests for the interface's address the port answered") \
   COUNTER(rx_errors, "failed receive system calls")                                         \
   COUNTER(csum_finished, "TCP/UDP checksums completed for frames sent with offload")        \
   COUNTER(tx_packets, "datagrams sent")                                                      \
@@ -63,6 +68,13 @@ class packet_port {
   /// reached through it): the loop answers a tunnel datagram too long for it with an ICMP error.
   virtual bool routes_by_address() const noexcept { return false; }
 
+  /// The kind of socket or device behind the port ("af_packet", "af_xdp", "tun", ...).
+  virtual const char* backend() const noexcept { return "other"; }
+  /// Why this port is not what the policy asked for (an AF_XDP socket the kernel refused, so
+  /// AF_PACKET serves instead); empty when it is. Set before the loop starts, constant after.
+  const std::string& fallback_reason() const noexcept { return fallback_reason_; }
+  void set_fallback_reason(std::string reason) { fallback_reason_ = std::move(reason); }
+
   /// Largest datagram the port sends or accepts; bigger ones are refused and counted.
   std::size_t mtu() const noexcept { return mtu_; }
   const std::string& name() const noexcept { return name_; }
@@ -85,6 +97,7 @@ class packet_port {
 
  private:
   std::string name_;
+  std::string fallback_reason_;
   std::size_t mtu_;
   port_id id_ = 0;
 };

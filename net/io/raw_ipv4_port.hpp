@@ -62,6 +62,7 @@ class raw_ipv4_port final : public packet_port {
   /// is full the rest of the batch is counted as tx_errors.
   std::size_t send_batch(const packet_batch& batch) noexcept override;
   /// The socket when receiving, else -1.
+  const char* backend() const noexcept override { return "raw"; }
   int wait_fd() const noexcept override { return receive_protocol_ != 0 ? fd_ : -1; }
 
   bool routes_by_address() const noexcept override { return true; }

@@ -40,6 +40,7 @@ class tun_port final : public packet_port {
   std::size_t receive_batch(packet_batch& batch, std::chrono::milliseconds timeout) noexcept override;
   /// One write per datagram; a failed write is a tx_error.
   std::size_t send_batch(const packet_batch& batch) noexcept override;
+  const char* backend() const noexcept override { return "tun"; }
   int wait_fd() const noexcept override { return fd_; }
   /// Adds what the kernel dropped since the last call (the device's tx_dropped: its queue for
   /// this reader was full) to rx_kernel_drops. The loop's thread; receive_batch calls it when

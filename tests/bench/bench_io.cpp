@@ -1,11 +1,14 @@
 // Packet I/O benchmark (DESIGN §8). Prints figures; never passes or fails on speed.
 //  1. ns per packet for one loop turn over the in-memory backend: receive (copy in), parse,
 //     pass-through (plain and with IP-in-IP encapsulation), emit (copy out).
-//  2. As root: packets per second through the pass-through stage on AF_PACKET between two veth
-//     links (a -- f -- b, the forwarder in f), against the kernel's own IP forwarding in f on the
-//     same topology. Traffic: a UDP blaster (sendmmsg) in a; counted at b's interface.
+//  2. As root: packets per second through the pass-through stage on AF_PACKET and on AF_XDP
+//     (native XDP, copy mode) between two veth links (a -- f -- b, the forwarder in f), against
+//     the kernel's own IP forwarding in f on the same topology. Traffic: a UDP blaster (sendmmsg)
+//     in a; counted at b's interface.
 //
 // Usage: bench_io [seconds per forwarding run, default 3]
+//   BATON_BENCH_THREADED_NAPI=1: b's veth receives in its own NAPI thread, so a forwarder's sends
+//   stop paying for b's stack inside their system calls (README, AF_XDP figures).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "net/io/af_packet_port.hpp"
+#include "net/io/af_xdp_port.hpp"
 #include "net/io/memory_port.hpp"
 #include "net/io/packet_loop.hpp"
 #include "net/io/pass_through.hpp"
@@ -135,6 +139,11 @@ void veth_forwarding(double seconds) {
          "ip link set fa up; ip link set fb up'");
   b.exec("sh -c 'ip addr add 10.80.2.2/24 dev vb; ip link set vb up; "
          "ip route add 10.80.1.0/24 via 10.80.2.1'");
+  if (std::getenv("BATON_BENCH_THREADED_NAPI")) {
+    // b's receive in its own NAPI thread (GRO on a veth turns its NAPI on): a forwarder's sends
+    // then stop paying for b's stack inside their system calls.
+    b.exec("sh -c 'ethtool -K vb gro on >/dev/null; echo 1 > /sys/class/net/vb/threaded'");
+  }
   // A bound socket at b that is never read: datagrams are counted at vb, then dropped quietly
   // (no ICMP port unreachable flowing back through the forwarder).
   const int sink = b.run([] {
@@ -177,12 +186,37 @@ void veth_forwarding(double seconds) {
          "}\nEOF");
   const forwarding_result stolen = blast(a, b, seconds);
   loop.stop();
-  // The kernel again, last, so a change in the machine's load during the runs shows.
   f.exec("nft delete table netdev baton_steal");
+  const auto s = loop.snapshot();
+
+  // AF_XDP: libxdp's program on fa and fb takes every frame before f's stack (no nft needed).
+  buffer_pool xpool(buffer_pool_config{4096, 128, 2048});
+  auto xloop_owned = std::make_unique<packet_loop>(xpool);
+  packet_loop& xloop = *xloop_owned;
+  std::string xdp_refused;
+  f.run([&] {
+    for (const auto* cfg : {&to_a, &to_b}) {
+      af_xdp_config x;
+      x.interface = cfg->interface;
+      x.next_hop = cfg->next_hop;
+      auto opened = open_af_xdp_or_packet(xpool, x, *cfg);
+      if (!opened.fallback_reason.empty()) xdp_refused = opened.fallback_reason;
+      xloop.add_port(std::move(opened.port));
+    }
+  });
+  xloop.add_stage(std::make_unique<pass_through_stage>(
+      xloop.epoch(), pass_through_table{}.route(0, 1).route(1, 0)));
+  xloop.start();
+  const forwarding_result xdp = blast(a, b, seconds);
+  const auto xdp_first = xloop.snapshot();
+  xloop.stop();
+  const auto xs = xloop.snapshot();
+  xloop_owned.reset();  // closes the sockets: libxdp detaches its program before the kernel's last run
+
+  // The kernel again, last, so a change in the machine's load during the runs shows.
   f.exec("sysctl -qw net.ipv4.ip_forward=1");
   const forwarding_result kernel2 = blast(a, b, seconds);
   ::close(sink);
-  const auto s = loop.snapshot();
 
   std::printf("veth forwarding, 18-byte UDP payloads, %.1f s each, a -> f -> b:\n", seconds);
   auto line = [](const char* name, const forwarding_result& r) {
@@ -192,13 +226,15 @@ void veth_forwarding(double seconds) {
   line("kernel ip_forward", kernel);
   line("baton pass-through (AF_PACKET)", baton);
   line("baton, f's stack bypassed (nft ingress)", stolen);
+  line(xdp_refused.empty() ? "baton pass-through (AF_XDP, native, copy)" : "baton (AF_XDP refused: AF_PACKET)", xdp);
   line("kernel ip_forward again", kernel2);
   const double k = (kernel.delivered_pps + kernel2.delivered_pps) / 2 > 0
                        ? (kernel.delivered_pps + kernel2.delivered_pps) / 2
                        : 1;
-  std::printf("  ratio baton / kernel (delivered, kernel = mean of its two runs): %.2f; with f's "
-              "stack bypassed: %.2f\n",
-              baton.delivered_pps / k, stolen.delivered_pps / k);
+  std::printf("  ratio baton / kernel (delivered, kernel = mean of its two runs): AF_PACKET %.2f; with f's "
+              "stack bypassed %.2f; AF_XDP %.2f (goal: 2.00)\n",
+              baton.delivered_pps / k, stolen.delivered_pps / k, xdp.delivered_pps / k);
+  if (!xdp_refused.empty()) std::printf("  AF_XDP fell back: %s\n", xdp_refused.c_str());
   const auto& in = s.ports[0].stats;
   const auto& out = s.ports[1].stats;
   // Per core: what the loop forwarded per second of its own CPU time (first baton run).
@@ -208,7 +244,28 @@ void veth_forwarding(double seconds) {
               cpu_s, static_cast<unsigned long long>(after_first.tx_packets),
               cpu_s > 0 ? static_cast<double>(after_first.tx_packets) / cpu_s : 0.0,
               after_first.tx_packets ? cpu_s * 1e9 / static_cast<double>(after_first.tx_packets) : 0.0);
-  std::printf("  loop: rx %llu, tx %llu, drops %llu (tx_error %llu), kernel ring drops %llu, "
+  const double xcpu_s = static_cast<double>(xdp_first.thread_cpu_ns) / 1e9;
+  std::printf("  baton loop thread, AF_XDP: %.2f CPU s for %llu datagrams: %.0f pps per core-second "
+              "(%.0f ns per datagram, copies and TX kick included; goal: 500 ns)\n",
+              xcpu_s, static_cast<unsigned long long>(xdp_first.tx_packets),
+              xcpu_s > 0 ? static_cast<double>(xdp_first.tx_packets) / xcpu_s : 0.0,
+              xdp_first.tx_packets ? xcpu_s * 1e9 / static_cast<double>(xdp_first.tx_packets) : 0.0);
+  if (xs.ports.size() == 2) {
+    const auto& xi = xs.ports[0].stats;
+    const auto& xo = xs.ports[1].stats;
+    std::printf("  AF_XDP loop: rx %llu, tx %llu, drops %llu (tx_error %llu), kernel drops %llu "
+                "(rx ring full %llu), fill ring empty %llu, invalid descriptors %llu, idle waits %llu\n",
+                static_cast<unsigned long long>(xs.rx_packets),
+                static_cast<unsigned long long>(xs.tx_packets),
+                static_cast<unsigned long long>(xs.total_drops()),
+                static_cast<unsigned long long>(xs.drops_for(drop_reason::tx_error)),
+                static_cast<unsigned long long>(xi.rx_kernel_drops + xo.rx_kernel_drops),
+                static_cast<unsigned long long>(xi.xdp_rx_ring_full + xo.xdp_rx_ring_full),
+                static_cast<unsigned long long>(xi.xdp_fill_ring_empty + xo.xdp_fill_ring_empty),
+                static_cast<unsigned long long>(xi.xdp_invalid_descs + xo.xdp_invalid_descs),
+                static_cast<unsigned long long>(xs.idle_waits));
+  }
+  std::printf("  AF_PACKET loop: rx %llu, tx %llu, drops %llu (tx_error %llu), kernel ring drops %llu, "
               "checksums finished %llu, idle waits %llu, turns %llu\n",
               static_cast<unsigned long long>(s.rx_packets),
               static_cast<unsigned long long>(s.tx_packets),

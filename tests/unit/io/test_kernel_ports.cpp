@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "net/io/af_packet_port.hpp"
+#include "net/io/af_xdp_port.hpp"
 #include "net/io/packet_loop.hpp"
 #include "net/io/pass_through.hpp"
 #include "net/io/raw_ipv4_port.hpp"
@@ -254,6 +256,93 @@ TEST_CASE("the loop forwards between two veths, finishing offloaded checksums") 
   CHECK(s.tx_packets >= 5);
   CHECK(s.ports[0].stats.csum_finished >= 5);  // without finishing, b's stack would drop them
   CHECK(s.drops_for(drop_reason::malformed) == 0);
+}
+
+TEST_CASE("AF_XDP: the loop forwards between two veths and answers ARP for the link's address") {
+  // a (10.79.3.2) -- fa [forwarder f, AF_XDP on both links] fb -- b (10.79.4.2). Nothing is
+  // resolved beforehand: a and b ask f's addresses by ARP, which the XDP program takes from f's
+  // kernel and the port answers.
+  if (!have_root()) return;
+  netns a(ns_name("xa")), f(ns_name("xf")), b(ns_name("xb"));
+  sh("ip link add va netns " + a.name() + " type veth peer name fa netns " + f.name());
+  sh("ip link add vb netns " + b.name() + " type veth peer name fb netns " + f.name());
+  a.exec("ip addr add 10.79.3.2/24 dev va");
+  f.exec("ip addr add 10.79.3.1/24 dev fa");
+  f.exec("ip addr add 10.79.4.1/24 dev fb");
+  b.exec("ip addr add 10.79.4.2/24 dev vb");
+  for (auto* n : {&a, &b}) n->exec("sh -c 'ip link set lo up; for d in /sys/class/net/v*; do ip link set ${d##*/} up; done'");
+  f.exec("sh -c 'ip link set fa up; ip link set fb up; sysctl -qw net.ipv4.ip_forward=0'");
+  a.exec("ip route add 10.79.4.0/24 via 10.79.3.1");
+  b.exec("ip route add 10.79.3.0/24 via 10.79.4.1");
+
+  buffer_pool pool(buffer_pool_config{512, 128, 2048});
+  packet_loop loop(pool);
+  af_xdp_config to_a{"fa"}, to_b{"fb"};
+  to_a.next_hop = parse_mac(a.exec_out("cat /sys/class/net/va/address"));
+  to_b.next_hop = parse_mac(b.exec_out("cat /sys/class/net/vb/address"));
+  f.run([&] {
+    auto pa = std::make_unique<af_xdp_port>(pool, to_a);
+    CHECK(std::string(pa->backend()) == "af_xdp");
+    CHECK(pa->fallback_reason().empty());
+    loop.add_port(std::move(pa));                                  // port 0
+    loop.add_port(std::make_unique<af_xdp_port>(pool, to_b));      // port 1
+  });
+  // libxdp's program is on the links, in native (driver) mode.
+  CHECK(f.exec_out("ip -o link show fa").find("xdp") != std::string::npos);
+  loop.add_stage(std::make_unique<pass_through_stage>(loop.epoch(),
+                                                      pass_through_table{}.route(0, 1).route(1, 0)));
+  loop.start();
+
+  const int rx = b.run([] { return udp_socket(ip4(10, 79, 4, 2), 8000); });
+  a.run([] {
+    const int fd = udp_socket(ip4(10, 79, 3, 2), 8001);
+    for (int i = 0; i < 5; ++i) udp_send(fd, ip4(10, 79, 4, 2), 8000, "through AF_XDP " + std::to_string(i));
+    ::close(fd);
+  });
+  for (int i = 0; i < 5; ++i) CHECK(udp_receive(rx) == "through AF_XDP " + std::to_string(i));
+  // And back: b answers through fb (ARP for 10.79.4.1 answered by the port on fb).
+  const int back = a.run([] { return udp_socket(ip4(10, 79, 3, 2), 8002); });
+  b.run([] {
+    const int fd = udp_socket(ip4(10, 79, 4, 2), 8003);
+    udp_send(fd, ip4(10, 79, 3, 2), 8002, "and back");
+    ::close(fd);
+  });
+  CHECK(udp_receive(back) == "and back");
+  ::close(rx);
+  ::close(back);
+  loop.stop();
+  const auto s = loop.snapshot();
+  CHECK(s.tx_packets >= 6);
+  CHECK(s.ports[0].backend == "af_xdp");
+  CHECK(s.ports[0].stats.xdp_arp_answered >= 1);
+  CHECK(s.ports[1].stats.xdp_arp_answered >= 1);
+  CHECK(s.drops_for(drop_reason::malformed) == 0);
+}
+
+TEST_CASE("AF_XDP refused (a generic-mode XDP program is already on the link): AF_PACKET serves, and says why") {
+  if (!have_root()) return;
+  veth_pair net;
+  // libxdp1's allow-all filter, attached the old way: libxdp cannot put its program beside it.
+  net.b.exec("ip link set dev vb xdpgeneric obj /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o sec xdp");
+  buffer_pool pool(buffer_pool_config{64, 128, 2048});
+  af_xdp_config x{"vb"};
+  af_packet_config p{"vb"};
+  auto opened = net.b.run([&] { return open_af_xdp_or_packet(pool, x, p); });
+  REQUIRE(opened.port != nullptr);
+  CHECK(std::string(opened.port->backend()) == "af_packet");
+  CAPTURE(opened.fallback_reason);
+  CHECK(opened.fallback_reason.rfind("af_xdp refused on vb: xsk_socket__create", 0) == 0);
+  CHECK(opened.fallback_reason.find("not using a dispatcher") != std::string::npos);  // libxdp's words
+  CHECK(opened.fallback_reason.find(std::strerror(EBUSY)) != std::string::npos);
+  CHECK(opened.port->fallback_reason() == opened.fallback_reason);
+  // The geometry check refuses before the kernel is asked: a jumbo MTU does not fit 2048-byte frames.
+  net.a.exec("ip link set dev va mtu 9000");
+  buffer_pool jumbo_pool(buffer_pool_config{8, 128, 9216});
+  af_xdp_config xa{"va"};
+  af_packet_config pa{"va"};
+  auto jumbo = net.a.run([&] { return open_af_xdp_or_packet(jumbo_pool, xa, pa); });
+  CHECK(std::string(jumbo.port->backend()) == "af_packet");
+  CHECK(jumbo.fallback_reason.find("MTU 9000 does not fit") != std::string::npos);
 }
 
 TEST_CASE("raw IP-in-IP port: a big receive buffer, and what the kernel drops is counted") {

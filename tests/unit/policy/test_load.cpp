@@ -132,6 +132,17 @@ TEST_CASE("every section is read into its typed form") {
   CHECK(p.pep->rules.rules()[1].profile == "fast");
 }
 
+TEST_CASE("af_xdp is an I/O backend, for the section and per interface") {
+  policy p = load_policy_text(R"({"identity": {"name": "x", "address": "10.0.0.1"}, "roles": ["passthrough"],
+    "io": {"backend": "af_xdp", "interfaces": ["eth0", {"name": "eth1", "kind": "af_packet"}]}})");
+  CHECK(p.io.backend == io_backend::af_xdp);
+  CHECK(std::string(to_string(p.io.backend)) == "af_xdp");
+  REQUIRE(p.io.interfaces.size() == 2);
+  CHECK_FALSE(p.io.interfaces[0].kind.has_value());
+  CHECK(p.io.interfaces[1].kind == io_backend::af_packet);
+  CHECK(load_policy_text(to_json_string(p)) == p);
+}
+
 TEST_CASE("load -> normalized JSON -> load gives the same policy") {
   std::vector<std::pair<std::string, std::string>> docs = {{"minimal", minimal}, {"everything", everything}};
   for (const auto& path : example_policies()) {

@@ -22,6 +22,8 @@ TEST_CASE("io_runtime refuses a shaping interface that is not one of its io inte
   const std::vector<row> rows = {
       {"af_packet pass-through, another device",
        R"({"backend": "af_packet", "interfaces": [{"name": "eth0"}, {"name": "eth1"}]})", "eth9"},
+      {"af_xdp pass-through, another device",
+       R"({"backend": "af_xdp", "interfaces": [{"name": "eth0"}, {"name": "eth1"}]})", "eth9"},
       {"memory backend without devices", R"({"backend": "memory"})", "eth0"},
   };
   for (const auto& r : rows) {
