@@ -317,6 +317,8 @@ std::size_t af_xdp_port::receive_batch(packet_batch& batch, std::chrono::millise
       }
       b->assign(bytes_view(ip, size));
       b->addressed_to_host = std::memcmp(frame, own_mac_.data(), 6) == 0;
+      std::memcpy(b->link_source.data(), frame + 6, b->link_source.size());  // for answers (ICMP)
+      b->has_link_source = true;
       // The checksum is checked here (once: the loop then trusts it) so that one left to the
       // device by the sender is finished rather than dropped as bad.
       const parse_status c = verify_l4_checksum(b->data());
