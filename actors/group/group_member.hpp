@@ -142,6 +142,10 @@ class group_member {
   double loss_estimate() const noexcept;
   /// Watchdog expiries found on a late tick (group_config::late_check), given a grace.
   std::uint64_t late_checks() const noexcept { return late_checks_; }
+  /// Units this node took over from a master it lost (group_config::backup_takeover), and units
+  /// it later gave back because that master was alive and kept them.
+  std::uint64_t lost_master_takeovers() const noexcept { return lost_master_takeovers_; }
+  std::uint64_t takeovers_given_back() const noexcept { return takeovers_given_back_; }
   /// Master: its work table; nullptr otherwise.
   const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
   /// The replicas and handed-over states this node holds.
@@ -213,6 +217,8 @@ class group_member {
                  std::vector<unit_id>& acks);
   void apply_table(const std::vector<node_id>& owners, const std::vector<node_id>& backups);
   void adopt(unit_id u, node_id previous_owner);
+  /// The master `dead` was lost: take its units whose backup we are (group_config::backup_takeover).
+  void take_over_lost_master(node_id dead);
   void send_handover(unit_id u, node_id target);
   void resume_own(unit_id u);
 
@@ -234,6 +240,8 @@ class group_member {
   mutable time_ms promised_ = time_ms::max();  // the last next_due() told to the host
   bool late_ = false;  // this tick came more than late_check after promised_
   std::uint64_t late_checks_ = 0;
+  std::uint64_t lost_master_takeovers_ = 0;
+  std::uint64_t takeovers_given_back_ = 0;
   std::uint64_t client_sequence_ = 0;
   time_ms next_client_keepalive_{0};
   time_ms client_interval_{0};
@@ -245,6 +253,7 @@ class group_member {
   std::vector<node_id> view_owner_;
   std::vector<node_id> view_backup_;
   std::vector<node_id> assigned_backup_;  // the backup in the last row that had an owner
+  std::vector<bool> taken_from_master_;  // owned through take_over_lost_master, not yet confirmed
   owned_state state_;
   replica_store replicas_;
 
