@@ -58,6 +58,19 @@ struct group_config {
   /// answer to the claim is a keepalive with the full table, which revokes it (work_units.cpp).
   /// false: as the document (the new master assigns them, after its settle time).
   bool backup_takeover = true;
+  /// A deterministic successor (issue 14): when the master watchdog fires on the member with the
+  /// lowest address in the last member list the lost master sent (the lost master left out), it
+  /// offers itself at once instead of first sending a join request and waiting join_timeout
+  /// (Figure 6, 613); the offer round (master_offer_timeout) stays, so a master that is alive
+  /// after all objects. Every other member joins as usual and finds it. A departure from Figure 6:
+  /// every member read the same member list, so they agree on the successor without a join round.
+  /// Where they do not (a member that missed a list), two offers meet as after any concurrent
+  /// start. Becoming master with no offer round at all was tried: under 20% loss a member that
+  /// falsely lost a live master took back a unit it had stopped for that master's move, which the
+  /// master then finished elsewhere (the state forked; test_work_units found it). In the
+  /// forwarding traffic mode the new master answers ARP for the cluster addresses sooner.
+  /// false: as the document.
+  bool successor_takeover = true;
   /// Client watchdog on the master (Figure 8B, 837): the failover detection interval per client.
   /// The document names no figure; we use the master watchdog's.
   time_ms client_watchdog{200};

@@ -261,7 +261,8 @@ void deliver(group_pointer self, const Message& m) {
   COUNTER(ticks, "timer ticks run (scheduled for when a timer is next due)")        \
   COUNTER(late_watchdog_checks, "watchdog expiries found too late to judge, given a grace")    \
   COUNTER(lost_master_takeovers, "units taken over as backup when the master was lost")    \
-  COUNTER(takeovers_given_back, "of those, units a live master kept (revoked at rejoin)")
+  COUNTER(takeovers_given_back, "of those, units a live master kept (revoked at rejoin)")   \
+  COUNTER(successions, "times this node became master as a lost master's successor")
 BATON_COUNTER_STRUCT(group_link_counters, BATON_GROUP_LINK_COUNTERS)
 
 node::counter_family by_type(const char* name, const char* help,
@@ -370,7 +371,7 @@ node::role_status status(group_pointer self) {
     by_type("messages_received", "group messages received, by type", st.received_by_type));
   s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed, st.ticks_run,
                                   m.late_checks(), m.lost_master_takeovers(),
-                                  m.takeovers_given_back()});
+                                  m.takeovers_given_back(), m.successions()});
   return s;
 }
 

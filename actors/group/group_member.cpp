@@ -615,6 +615,17 @@ void group_member::member_tick(time_ms now) {
     const node_id lost = master_;
     emit(lost_master{lost});
     if (cfg_.backup_takeover) take_over_lost_master(lost);
+    if (cfg_.successor_takeover && successor_of(lost) == self_) {
+      // Issue 14: every member read the same member list; the lowest address offers itself at
+      // once, without a join round (group_config::successor_takeover). The offer round stays: a
+      // master we lost but that is alive objects, and a unit we stopped for its move stays
+      // stopped (becoming master without it took the unit back while that master finished the
+      // move elsewhere: worked on twice, with the state forked).
+      ++successions_;
+      rejoin(broadcast, now);
+      act(election_.offer_now(now), broadcast, now);
+      return;
+    }
     rejoin(broadcast, now);
     return;
   }
@@ -838,6 +849,13 @@ void group_member::take_over_lost_master(node_id dead) {
     taken_from_master_[u] = true;
     ++lost_master_takeovers_;
   }
+}
+
+node_id group_member::successor_of(node_id dead) const {
+  node_id best = no_node;
+  for (const auto& e : known_members_)
+    if (e.id != dead && e.id != no_node && (best == no_node || e.id < best)) best = e.id;
+  return best;
 }
 
 group_member::move_verdict group_member::request_move(unit_id u, node_id to, time_ms now) {

@@ -146,6 +146,8 @@ class group_member {
   /// it later gave back because that master was alive and kept them.
   std::uint64_t lost_master_takeovers() const noexcept { return lost_master_takeovers_; }
   std::uint64_t takeovers_given_back() const noexcept { return takeovers_given_back_; }
+  /// Times this node offered itself at once as the lost master's successor (successor_takeover).
+  std::uint64_t successions() const noexcept { return successions_; }
   /// Master: its work table; nullptr otherwise.
   const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
   /// The replicas and handed-over states this node holds.
@@ -219,6 +221,8 @@ class group_member {
   void adopt(unit_id u, node_id previous_owner);
   /// The master `dead` was lost: take its units whose backup we are (group_config::backup_takeover).
   void take_over_lost_master(node_id dead);
+  /// The lowest address in the last member list `dead` sent us, `dead` left out; no_node if none.
+  node_id successor_of(node_id dead) const;
   void send_handover(unit_id u, node_id target);
   void resume_own(unit_id u);
 
@@ -242,6 +246,7 @@ class group_member {
   std::uint64_t late_checks_ = 0;
   std::uint64_t lost_master_takeovers_ = 0;
   std::uint64_t takeovers_given_back_ = 0;
+  std::uint64_t successions_ = 0;
   std::uint64_t client_sequence_ = 0;
   time_ms next_client_keepalive_{0};
   time_ms client_interval_{0};
