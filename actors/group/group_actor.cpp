@@ -262,7 +262,7 @@ void deliver(group_pointer self, const Message& m) {
   COUNTER(late_watchdog_checks, "watchdog expiries found too late to judge, given a grace")    \
   COUNTER(lost_master_takeovers, "units taken over as backup when the master was lost")    \
   COUNTER(takeovers_given_back, "of those, units a live master kept (revoked at rejoin)")   \
-  COUNTER(successions, "times this node became master as a lost master's successor")
+  COUNTER(successions, "times this node offered itself at once as a lost master's successor")
 BATON_COUNTER_STRUCT(group_link_counters, BATON_GROUP_LINK_COUNTERS)
 
 node::counter_family by_type(const char* name, const char* help,
