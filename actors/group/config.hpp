@@ -46,6 +46,31 @@ struct group_config {
   /// a tick waits one keepalive period more (the queue is read, a live peer is heard) before it
   /// counts. Not in the document, whose watchdogs the OS checks; 0 turns the grace off.
   time_ms late_check{20};
+  /// Backups take over the units of a master they lost at once (issue 14), instead of waiting
+  /// for the next master to be elected (join + offer timeouts) and to settle (settle_time) before
+  /// it hands them out: when a member's master watchdog expires, every unit that the last table it
+  /// applied gave to that master with this member as backup becomes this member's, from the
+  /// replica it holds, and its join request names the unit as owned, so the next master keeps it
+  /// there. A departure from document 004, where only a master assigns units (Figure 8E): the
+  /// backup table the dead master broadcast already says who continues each unit, and every member
+  /// reads the same table, so no two members take the same unit. A member that lost a master
+  /// which is still alive (a one-sided cut) gives the unit back when it rejoins: that master's
+  /// answer to the claim is a keepalive with the full table, which revokes it (work_units.cpp).
+  /// false: as the document (the new master assigns them, after its settle time).
+  bool backup_takeover = true;
+  /// A deterministic successor (issue 14): when the master watchdog fires on the member with the
+  /// lowest address in the last member list the lost master sent (the lost master left out), it
+  /// offers itself at once instead of first sending a join request and waiting join_timeout
+  /// (Figure 6, 613); the offer round (master_offer_timeout) stays, so a master that is alive
+  /// after all objects. Every other member joins as usual and finds it. A departure from Figure 6:
+  /// every member read the same member list, so they agree on the successor without a join round.
+  /// Where they do not (a member that missed a list), two offers meet as after any concurrent
+  /// start. Becoming master with no offer round at all was tried: under 20% loss a member that
+  /// falsely lost a live master took back a unit it had stopped for that master's move, which the
+  /// master then finished elsewhere (the state forked; test_work_units found it). In the
+  /// forwarding traffic mode the new master answers ARP for the cluster addresses sooner.
+  /// false: as the document.
+  bool successor_takeover = true;
   /// Client watchdog on the master (Figure 8B, 837): the failover detection interval per client.
   /// The document names no figure; we use the master watchdog's.
   time_ms client_watchdog{200};

@@ -79,6 +79,16 @@ class election {
   bool on_refused(time_ms now) noexcept;
   /// -> idle.
   void stop() noexcept { phase_ = phase::idle; }
+  /// Joining -> offering now, without waiting for the join timeout: the deterministic successor
+  /// of a lost master (group_config::successor_takeover). Returns send_offer (none when not
+  /// joining).
+  election_action offer_now(time_ms now) noexcept {
+    if (phase_ != phase::joining) return election_action::none;
+    phase_ = phase::offering;
+    waiting_links_ = false;
+    deadline_ = now + offer_timeout_;
+    return election_action::send_offer;
+  }
   /// When on_tick next acts: the joining, offering or refused deadline; time_ms::max() in the
   /// other phases (no timer).
   time_ms next_due() const noexcept {

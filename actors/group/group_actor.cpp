@@ -259,8 +259,11 @@ void deliver(group_pointer self, const Message& m) {
   COUNTER(unreachable, "group messages for a peer with no link (not sent)")        \
   COUNTER(views_pushed, "group views pushed to the role (membership changes)")    \
   COUNTER(ticks, "timer ticks run (scheduled for when a timer is next due)")        \
-  COUNTER(late_watchdog_checks, "watchdog expiries found too late to judge, given a grace")  \
-  COUNTER(tie_breaks_deferred, "tie-breaks against another master left to its next keepalive")
+  COUNTER(late_watchdog_checks, "watchdog expiries found too late to judge, given a grace")    \
+  COUNTER(tie_breaks_deferred, "tie-breaks against another master left to its next keepalive") \
+  COUNTER(lost_master_takeovers, "units taken over as backup when the master was lost")    \
+  COUNTER(takeovers_given_back, "of those, units a live master kept (revoked at rejoin)")   \
+  COUNTER(successions, "times this node offered itself at once as a lost master's successor")
 BATON_COUNTER_STRUCT(group_link_counters, BATON_GROUP_LINK_COUNTERS)
 
 node::counter_family by_type(const char* name, const char* help,
@@ -368,7 +371,9 @@ node::role_status status(group_pointer self) {
   s.families.push_back(
     by_type("messages_received", "group messages received, by type", st.received_by_type));
   s.group("", group_link_counters{st.unknown_sender, st.unreachable, st.views_pushed, st.ticks_run,
-                                  m.late_checks(), m.tie_breaks_deferred()});
+                                  m.late_checks(), m.tie_breaks_deferred(),
+                                  m.lost_master_takeovers(), m.takeovers_given_back(),
+                                  m.successions()});
   return s;
 }
 

@@ -32,6 +32,7 @@ group_member::group_member(node_id self, std::string identity, group_config cfg,
       view_owner_(cfg_.work_units, no_node),
       view_backup_(cfg_.work_units, no_node),
       assigned_backup_(cfg_.work_units, no_node),
+      taken_from_master_(cfg_.work_units, false),
       state_(cfg_),
       table_(cfg_.work_units) {}
 
@@ -115,6 +116,7 @@ void group_member::stop(time_ms /*now: nothing in stop() waits*/) {
   for (unit_id u = 0; u < cfg_.work_units; ++u) {
     if (status_[u] == unit_status::owned) emit(unit_revoked{u, false});
     status_[u] = unit_status::none;
+    taken_from_master_[u] = false;
     state_.erase(u);
   }
   replicas_.clear();
@@ -357,6 +359,7 @@ void group_member::refuse(node_id node, const std::string& identity, const std::
 
 void group_member::reconcile_claims(node_id node, const join_request& req, bool was_member) {
   std::vector<bool> claimed(cfg_.work_units, false), moving(cfg_.work_units, false);
+  bool conflict = false;
   for (auto u : req.moving_units)
     if (valid(u)) moving[u] = true;
   for (auto u : req.owned_units) {
@@ -373,8 +376,16 @@ void group_member::reconcile_claims(node_id node, const join_request& req, bool 
       // Stopped for a move we have since given up (or never started): send the unit back. An
       // acknowledgement here would leave it stopped, as nothing else restarts it.
       table_.assign(u, node, false);
-    }  // else our move is in progress (it finishes or is given up), or someone else owns the
-       // unit: our next keepalive revokes it there
+    } else if (r.owner != node) {
+      // Someone else owns the unit: our next keepalive revokes it there. The node may have taken
+      // it over from us when it lost us for a master watchdog (backup_takeover), so that
+      // keepalive carries the whole table, whatever full_table_every says.
+      conflict = true;
+    }  // else our move is in progress (it finishes or is given up)
+  }
+  if (conflict) {
+    table_sent_version_ = ~std::uint64_t{0};
+    keepalive_now_ = true;
   }
   for (auto u : req.backup_units)
     if (valid(u) && table_.at(u).owner == no_node) backup_claims_.emplace(u, node);
@@ -635,7 +646,20 @@ void group_member::member_tick(time_ms now) {
   // Figure 8I: the master watchdog.
   if (master_heard_.expired(now, cfg_.master_watchdog) &&
       !defer_expiry(now, keepalive_period(cfg_.master_watchdog, keepalive_n_))) {
-    emit(lost_master{master_});
+    const node_id lost = master_;
+    emit(lost_master{lost});
+    if (cfg_.backup_takeover) take_over_lost_master(lost);
+    if (cfg_.successor_takeover && successor_of(lost) == self_) {
+      // Issue 14: every member read the same member list; the lowest address offers itself at
+      // once, without a join round (group_config::successor_takeover). The offer round stays: a
+      // master we lost but that is alive objects, and a unit we stopped for its move stays
+      // stopped (becoming master without it took the unit back while that master finished the
+      // move elsewhere: worked on twice, with the state forked).
+      ++successions_;
+      rejoin(broadcast, now);
+      act(election_.offer_now(now), broadcast, now);
+      return;
+    }
     rejoin(broadcast, now);
     return;
   }
@@ -794,6 +818,7 @@ void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool expl
   if (owner != no_node) assigned_backup_[u] = backup;
   auto& st = status_[u];
   if (owner == self_) {
+    taken_from_master_[u] = false;  // confirmed by a master
     if (st == unit_status::none) {
       adopt(u, previous);
       acks.push_back(u);
@@ -813,6 +838,8 @@ void group_member::apply_row(unit_id u, node_id owner, node_id backup, bool expl
     st = unit_status::none;
     state_.erase(u);
     emit(unit_revoked{u, false});
+    if (taken_from_master_[u] && owner != no_node) ++takeovers_given_back_;
+    taken_from_master_[u] = false;
   } else if (st == unit_status::handing_over) {
     st = unit_status::none;  // the hand-over is complete: the unit has a new owner
     state_.erase(u);
@@ -837,6 +864,32 @@ void group_member::adopt(unit_id u, node_id previous_owner) {
     state_.erase(u);
     emit(unit_assigned{u});
   }
+}
+
+void group_member::take_over_lost_master(node_id dead) {
+  // Issue 14: the dead master's table already names who continues each of its units, and every
+  // member applied the same table: the backup starts at once, from its replica, instead of after
+  // a new master's election (join + offer timeouts) and settle time. Its join request then names
+  // the unit as owned (first claim wins at the next master). Only rows of the table we applied
+  // count, and only units the master owned itself: a unit of a live member stays where it is.
+  if (dead == no_node || dead == self_) return;
+  for (unit_id u = 0; u < cfg_.work_units; ++u) {
+    if (status_[u] != unit_status::none || view_owner_[u] != dead || view_backup_[u] != self_)
+      continue;
+    view_owner_[u] = self_;
+    view_backup_[u] = no_node;
+    adopt(u, dead);
+    state_.set_backup(u, no_node);  // the next master names a backup
+    taken_from_master_[u] = true;
+    ++lost_master_takeovers_;
+  }
+}
+
+node_id group_member::successor_of(node_id dead) const {
+  node_id best = no_node;
+  for (const auto& e : known_members_)
+    if (e.id != dead && e.id != no_node && (best == no_node || e.id < best)) best = e.id;
+  return best;
 }
 
 group_member::move_verdict group_member::request_move(unit_id u, node_id to, time_ms now) {

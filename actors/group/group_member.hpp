@@ -145,6 +145,12 @@ class group_member {
   /// Master: tie-breaks against another master left to its next keepalive because a member's
   /// silence put the outcome in doubt (see on(master_keepalive)).
   std::uint64_t tie_breaks_deferred() const noexcept { return tie_breaks_deferred_; }
+  /// Units this node took over from a master it lost (group_config::backup_takeover), and units
+  /// it later gave back because that master was alive and kept them.
+  std::uint64_t lost_master_takeovers() const noexcept { return lost_master_takeovers_; }
+  std::uint64_t takeovers_given_back() const noexcept { return takeovers_given_back_; }
+  /// Times this node offered itself at once as the lost master's successor (successor_takeover).
+  std::uint64_t successions() const noexcept { return successions_; }
   /// Master: its work table; nullptr otherwise.
   const work_table* table() const noexcept { return is_master() ? &table_ : nullptr; }
   /// The replicas and handed-over states this node holds.
@@ -217,6 +223,10 @@ class group_member {
                  std::vector<unit_id>& acks);
   void apply_table(const std::vector<node_id>& owners, const std::vector<node_id>& backups);
   void adopt(unit_id u, node_id previous_owner);
+  /// The master `dead` was lost: take its units whose backup we are (group_config::backup_takeover).
+  void take_over_lost_master(node_id dead);
+  /// The lowest address in the last member list `dead` sent us, `dead` left out; no_node if none.
+  node_id successor_of(node_id dead) const;
   void send_handover(unit_id u, node_id target);
   void resume_own(unit_id u);
 
@@ -239,6 +249,9 @@ class group_member {
   bool late_ = false;  // this tick came more than late_check after promised_
   std::uint64_t late_checks_ = 0;
   std::uint64_t tie_breaks_deferred_ = 0;
+  std::uint64_t lost_master_takeovers_ = 0;
+  std::uint64_t takeovers_given_back_ = 0;
+  std::uint64_t successions_ = 0;
   std::uint64_t client_sequence_ = 0;
   time_ms next_client_keepalive_{0};
   time_ms client_interval_{0};
@@ -250,6 +263,7 @@ class group_member {
   std::vector<node_id> view_owner_;
   std::vector<node_id> view_backup_;
   std::vector<node_id> assigned_backup_;  // the backup in the last row that had an owner
+  std::vector<bool> taken_from_master_;  // owned through take_over_lost_master, not yet confirmed
   owned_state state_;
   replica_store replicas_;
 
