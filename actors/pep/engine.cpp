@@ -601,6 +601,7 @@ struct engine::impl {
     x.used = false;
     ++x.generation;
     x.to_host.clear();
+    x.kept.clear();
     x.sock.reset();
     free_cids.push_back(x.cid);
     --c.connections;
@@ -808,6 +809,9 @@ struct engine::impl {
   }
 
   void maybe_finish(ccb& x) {
+    // A movable connection ends once the peer has everything it sent (delivered, by its WAs), so
+    // data and TP lost with a failing path can still be sent again.
+    if (x.movable && (x.resuming || x.send_limit - std::min(x.send_limit, x.peer_window0) < x.sent)) return;
     if (x.local_fin && x.peer_fin && x.shut_sent && !x.writing) {
       ++c.closed_normally;
       free_ccb(x);  // the kernel finishes the close (and its TIME-WAIT) on its own
@@ -1031,7 +1035,10 @@ struct engine::impl {
 
   void on_wa(ccb& x, const tsk::message& m) {
     x.send_limit += tsk::read_window(m);
-    if (x.movable) trim_kept(x, x.send_limit - x.peer_window0);
+    if (x.movable) {
+      trim_kept(x, x.send_limit - x.peer_window0);
+      if (x.local_fin && x.peer_fin) return maybe_finish(x);
+    }
     read_host(x);
   }
 
@@ -1174,6 +1181,7 @@ struct engine::impl {
          {"resent", std::to_string(x.sent - from)}, {"received", std::to_string(x.rx_accepted)}});
     read_host(x);
     write_host(x);
+    if (x.local_fin && x.peer_fin) maybe_finish(x);
   }
 
   /// A backbone (and its TPP) came up: movable connections to its peer whose policy prefers its
@@ -1904,6 +1912,17 @@ struct engine::impl {
         dial_all(np);
       }
     }
+    // Paths added to a peer that stays are dialled; a path removed keeps its backbone until a
+    // restart (its connections stay where they are).
+    for (const auto& np : sec.peers)
+      for (const auto& path : np.paths)
+        if (!dialled.count({np.peer, path.name})) {
+          bool known = false;
+          for (const auto& op : old_peers) known = known || op.peer == np.peer;
+          if (!known) continue;  // dialled above with the new peer
+          changed += "path+" + np.peer + "/" + path.name + " ";
+          dial(np.peer, path.name);
+        }
     for (const auto& op : old_peers) {
       bool kept = false;
       for (const auto& np : sec.peers) kept = kept || op.peer == np.peer;
