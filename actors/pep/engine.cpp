@@ -234,6 +234,7 @@ struct engine::impl {
   std::vector<unsigned char> inflated = std::vector<unsigned char>(tsk::max_data);
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   bool started = false;
+  bool removing = false;  // apply(): a removed peer's backbones close, their connections reset
   net::interception_config icfg;
 
   impl(const policy::policy& p, node::event_log& e) : pol(p), sec(*p.pep), events(e) {}
@@ -1499,10 +1500,14 @@ struct engine::impl {
     // Document 003's PSK: established movable connections continue on the next path up (their
     // preference, else the cheapest), without a reset; the rest are reset as before.
     b.state = bb_state::down;  // not a candidate, and messages sent to it now go nowhere
-    const policy::pep_peer* peer = peer_named(b.peer);
+    // A peer this end does not list (a hub that only accepts) moves to its other backbones.
+    policy::pep_peer unlisted;
+    unlisted.peer = b.peer;
+    const policy::pep_peer* listed = peer_named(b.peer);
+    const policy::pep_peer& peer = listed ? *listed : unlisted;
     for (auto& cp : ccbs)
-      if (cp && cp->used && cp->backbone == i && can_move(*cp) && peer) {
-        if (backbone* next = choose(*peer, cp->paths, &b)) {
+      if (cp && cp->used && cp->backbone == i && can_move(*cp) && !removing) {
+        if (backbone* next = choose(peer, cp->paths, &b)) {
           attach(*cp, *next);
           ++moved;
         }
@@ -1718,6 +1723,19 @@ struct engine::impl {
       default: break;
     }
     ccb* x = find(b, m);
+    if (!x && m.h.type == t::rs && m.h.has_connection) {
+      // The peer continues a connection that ended here (our TP was lost with its path, after the
+      // peer had acknowledged all our data): end it there, or it would wait for our RS forever.
+      tsk::header reply;
+      reply.type = t::ct;
+      reply.dst_cid = m.h.src_cid;
+      reply.src_cid = m.h.dst_cid;  // the CID the peer knew it by: its CCB checks it
+      reply.has_connection = true;
+      reply.connection = m.h.connection.mirrored();
+      ++ct_sent[static_cast<int>(tsk::reason::backbone_lost)];
+      send(b, top_priority, reply, tsk::reason::backbone_lost);
+      return discard();
+    }
     if (!x) return discard();
     // A moved connection's stream continues on its new backbone only: what the old one still
     // delivers of it is discarded (the RS exchange sends it again). Copies (RTD, CE) and the
@@ -1937,7 +1955,9 @@ struct engine::impl {
         it = dialled.erase(it);
         if (b.state == bb_state::up) {
           b.dialled = false;  // not dialled again
+          removing = true;
           lose(b, "peer removed from the policy");
+          removing = false;
         } else {
           ++b.generation;
           b.state = bb_state::down;
