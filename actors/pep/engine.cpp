@@ -53,6 +53,7 @@ constexpr auto unsent_retune = std::chrono::milliseconds(100);  // pacing rate r
 constexpr std::size_t backbone_read_buffer = 256u << 10;
 constexpr std::uint32_t route_table = 7401;
 constexpr auto unspoofed_memory = std::chrono::seconds(10);  // [189]'s "unspoofed" timer
+constexpr std::size_t detached = ~std::size_t{0};  // a CCB's backbone while every path is down (held)
 
 std::uint64_t now_us() {
   return static_cast<std::uint64_t>(
@@ -109,7 +110,8 @@ struct ccb {
   bool used = false;
   ccb_state state = ccb_state::open;
   std::uint16_t cid = 0, peer_cid = tsk::unknown_cid;
-  std::size_t backbone = 0;
+  std::size_t backbone = 0;     // `detached`: held while no path to its peer is up
+  std::string peer;             // its PEP peer (the same over every backbone it moves to)
   tsk::connection_header conn;  // as this side sees it: src = the local host
   bool initiator = false;
   std::string profile;
@@ -429,6 +431,7 @@ struct engine::impl {
     auto& x = alloc_ccb();
     x.state = pr.three_way_handshake ? ccb_state::awaiting_accept : ccb_state::syn_held;
     x.backbone = index_of(*b);
+    x.peer = b->peer;
     x.conn = {s.fields.dst, s.fields.src, s.fields.dst_port, s.fields.src_port};
     x.initiator = true;
     x.profile = pr.name;
@@ -860,6 +863,7 @@ struct engine::impl {
     auto& x = alloc_ccb();
     x.state = ccb_state::connecting;
     x.backbone = index_of(b);
+    x.peer = b.peer;
     x.conn = conn;
     x.initiator = false;
     x.peer_cid = m.h.src_cid;
@@ -1111,6 +1115,7 @@ struct engine::impl {
       if (old.connections) --old.connections;
       ++old.moved_out;
     }
+    if (x.backbone == detached && x.timer) x.timer->cancel();  // the hold ends
     x.backbone = index_of(nb);
     ++nb.connections;
     ++nb.moved_in;
@@ -1185,9 +1190,35 @@ struct engine::impl {
     if (x.local_fin && x.peer_fin) maybe_finish(x);
   }
 
+  /// No path to the peer is up: the connection waits (its host is acknowledged by the kernel up to
+  /// its socket buffers) for one to come up, at most user_timeout_ms, then it is reset.
+  void hold(ccb& x, backbone& old) {
+    if (old.connections) --old.connections;
+    ++old.moved_out;
+    x.backbone = detached;
+    x.parked = false;
+    x.resuming = false;
+    ++c.connections_held;
+    arm_timer(x, std::chrono::milliseconds(sec.user_timeout_ms), [this](ccb& y) {
+      if (y.backbone != detached) return;
+      ++c.held_expired;
+      reset_host(y);
+      free_ccb(y);
+    });
+  }
+
   /// A backbone (and its TPP) came up: movable connections to its peer whose policy prefers its
   /// path over the one they are on move to it ("revert"). The initiator decides; the peer follows.
   void revert_to(backbone& b) {
+    if (b.peer_reads_rs) {
+      // Connections held while every path to the peer was down continue on the best one now up.
+      policy::pep_peer unlisted;
+      unlisted.peer = b.peer;
+      const policy::pep_peer* listed = peer_named(b.peer);
+      for (auto& cp : ccbs)
+        if (cp && cp->used && cp->backbone == detached && cp->peer == b.peer)
+          if (backbone* nb = choose(listed ? *listed : unlisted, cp->paths, nullptr)) attach(*cp, *nb);
+    }
     const policy::pep_peer* peer = peer_named(b.peer);
     if (!peer || !peer->revert || !b.peer_reads_rs) return;
     for (auto& cp : ccbs) {
@@ -1209,10 +1240,7 @@ struct engine::impl {
     return backbones.size();
   }
 
-  const std::string& peer_of(const ccb& x) const {
-    static const std::string none;
-    return x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->peer : none;
-  }
+  const std::string& peer_of(const ccb& x) const { return x.peer; }
 
   /// Another backbone up to the same peer as the CCB's, for copies; nullptr when there is none.
   backbone* second_backbone(ccb& x) {
@@ -1496,7 +1524,7 @@ struct engine::impl {
     ++c.backbones_lost;
     --c.backbones_up;
     const std::size_t i = index_of(b);
-    std::uint32_t reset = 0, moved = 0;
+    std::uint32_t reset = 0, moved = 0, held = 0;
     // Document 003's PSK: established movable connections continue on the next path up (their
     // preference, else the cheapest), without a reset; the rest are reset as before.
     b.state = bb_state::down;  // not a candidate, and messages sent to it now go nowhere
@@ -1510,6 +1538,9 @@ struct engine::impl {
         if (backbone* next = choose(peer, cp->paths, &b)) {
           attach(*cp, *next);
           ++moved;
+        } else {
+          hold(*cp, b);
+          ++held;
         }
       }
     for (auto& cp : ccbs)
@@ -1530,7 +1561,7 @@ struct engine::impl {
     b.tls.clear();
     log(node::severity::warning, "pep_backbone_lost",
         {{"peer", b.peer}, {"path", b.path}, {"reason", why}, {"connections_reset", std::to_string(reset)},
-         {"connections_moved", std::to_string(moved)}});
+         {"connections_moved", std::to_string(moved)}, {"connections_held", std::to_string(held)}});
     if (b.dialled) redial_later(b, why);
     else retire(b);
   }
@@ -1872,7 +1903,7 @@ struct engine::impl {
       y.host_port = x.conn.src_port;
       y.remote_ip = x.conn.dst_ip;
       y.remote_port = x.conn.dst_port;
-      y.peer = x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->peer : "";
+      y.peer = x.peer;
       y.profile = x.profile;
       y.state = x.local_fin || x.peer_fin ? (x.local_fin && x.peer_fin ? "closing" : x.local_fin ? "host_fin" : "peer_fin")
                                           : to_string(x.state);
@@ -1887,7 +1918,8 @@ struct engine::impl {
       y.compress_paused = x.gate.paused();
       y.compress_in = x.compress_in;
       y.compress_out = x.compress_out;
-      y.path = x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->path : "";
+      y.path = x.backbone == detached ? "(held: no path up)"
+               : x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->path : "";
       y.movable = x.movable;
       y.kept = x.kept_bytes;
       y.moves = x.moves;

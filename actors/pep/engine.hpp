@@ -82,6 +82,8 @@ namespace baton::pep {
   COUNTER(resumes_received, "RS messages received (the peer continues a connection on a backbone)") \
   COUNTER(bytes_resent, "bytes sent again after a move (the peer had not received them)")           \
   COUNTER(moved_discarded, "messages of a moved connection that arrived on its old backbone (discarded)") \
+  COUNTER(connections_held, "connections held when their path failed and no other was up")          \
+  COUNTER(held_expired, "held connections reset after user_timeout_ms with no path back")            \
   GAUGE(connections, "spoofed connections (CCBs) now")                                               \
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
