@@ -9,6 +9,13 @@
 //   - one backbone per PEP peer (TLS with mutual certificates over kernel TCP with the policy's
 //     congestion control, kept warm by keepalives), multiplexing every spoofed connection
 //     between the pair as TSK messages (actors/protocol/tsk.hpp);
+//   - path selection (document 003's PSK): a peer that lists WAN paths gets one backbone per
+//     path, each with its keepalive; a connection takes its profile's first path up, else the
+//     cheapest. A movable connection (both ends read RS) keeps what it sent until the peer's WAs
+//     acknowledge it, so when its path fails it continues on the next one without a reset: each
+//     end sends RS on the new backbone (what it received, the credit it granted) and the other
+//     sends again what was lost. With no path up it is held up to user_timeout_ms; when a
+//     preferred path returns the initiator moves it back ("revert");
 //   - one CCB per spoofed connection: connection ids on the backbone, the local socket, the data
 //     queued toward the host, and a flow-control window per direction, so a slow receiver stops
 //     only its own sender;
