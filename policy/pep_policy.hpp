@@ -13,6 +13,18 @@
 //                                    the static peer map: destinations reached through each PEP
 //                                    peer, and where its backbone port is. PEP peers are not the
 //                                    node's group (/peers): a branch and its hub share no units.
+//                                    A peer may list its WAN paths (document 003's PSK):
+//     "paths": [{"name": "fibre", "local": "192.168.50.1", "address": "192.168.50.2",
+//                "rate_mbit": 100, "cost": 1}, ...],
+//                                    one backbone per path is dialled from "local" (an address
+//                                    of this node) to "address" (the peer's on that path; port:
+//                                    the peer's). A connection takes the first path of its
+//                                    profile's "paths" that is up, else (no list) the cheapest
+//                                    path up (ties: the order listed); when its path fails it
+//                                    moves to the next without a reset (unacknowledged data is
+//                                    sent again). "revert": true (the default) moves connections
+//                                    back to a preferred path when it comes up again. Without
+//                                    "paths" the peer has one path, "address".
 //   "max_connections": 4096,         spoofed connections (CCBs) this endpoint keeps, 1..65534
 //   "keepalive_ms": 250,             backbone keepalive interval
 //   "backbone_timeout_ms": 3000,     a backbone silent this long is dead (its connections reset)
@@ -61,12 +73,23 @@ struct pep_prefix {
   }
 };
 
+/// One WAN path to a PEP peer (document 003's PSK).
+struct pep_path {
+  std::string name;
+  std::uint32_t local = 0;     // this node's address on the path (the dial's source; 0: any)
+  std::uint32_t address = 0;   // the peer's address on the path
+  std::uint32_t rate_mbit = 0; // informational (console); 0: not given
+  std::uint32_t cost = 0;      // the cheapest path up carries connections whose profile names none
+};
+
 /// One PEP peer and the destinations reached through it.
 struct pep_peer {
   std::string peer;            // its name (logs, console; its certificate's CN by convention)
   std::uint32_t address = 0;
   std::uint16_t port = 7400;   // its backbone port
   std::vector<pep_prefix> prefixes;
+  std::vector<pep_path> paths; // empty: one path, "address"
+  bool revert = true;          // connections go back to a preferred path when it returns
 };
 
 struct pep_section {
@@ -105,6 +128,7 @@ struct pep_section {
 };
 
 bool operator==(const pep_prefix& x, const pep_prefix& y) noexcept;
+bool operator==(const pep_path& x, const pep_path& y) noexcept;
 bool operator==(const pep_peer& x, const pep_peer& y) noexcept;
 bool operator==(const pep_section& x, const pep_section& y);
 

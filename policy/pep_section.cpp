@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "policy/fields.hpp"
+#include "policy/policy_error.hpp"
 #include "policy/rule_list.hpp"
 #include "policy/rules.hpp"
 
@@ -30,9 +31,15 @@ constexpr const char* congestion_names[] = {"bbr", "cubic", "reno"};
 }  // namespace
 
 auto fields(const pep_prefix& x) { return std::make_tuple(field("address", x.address), field("length", x.length)); }
+auto fields(const pep_path& x) {
+  return std::make_tuple(field("name", x.name), field("local", x.local, detail::ipv4).when(x.local != 0),
+                         field("address", x.address, detail::ipv4), field("rate_mbit", x.rate_mbit),
+                         field("cost", x.cost));
+}
 auto fields(const pep_peer& x) {
   return std::make_tuple(field("name", x.peer), field("address", x.address, detail::ipv4), field("port", x.port),
-                         field("prefixes", x.prefixes, prefixes_json));
+                         field("prefixes", x.prefixes, prefixes_json), field("paths", x.paths).when(!x.paths.empty()),
+                         field("revert", x.revert).when(!x.revert));
 }
 auto fields(const pep_section& x) {
   return std::make_tuple(field("rules", x.rules), field("lan", x.lan).when(!x.lan.empty()),
@@ -51,6 +58,7 @@ auto fields(const pep_section& x) {
 
 using detail::equal_fields;
 bool operator==(const pep_prefix& x, const pep_prefix& y) noexcept { return equal_fields(x, y); }
+bool operator==(const pep_path& x, const pep_path& y) noexcept { return equal_fields(x, y); }
 bool operator==(const pep_peer& x, const pep_peer& y) noexcept { return equal_fields(x, y); }
 bool operator==(const pep_section& x, const pep_section& y) { return equal_fields(x, y); }
 
@@ -77,7 +85,7 @@ void parse_pep(const value_ref& v, policy& out) {
     const std::size_t n = list->expect_array();
     for (std::size_t i = 0; i < n; ++i) {
       auto item = list->at(i);
-      item.expect_object({"name", "address", "port", "prefixes"});
+      item.expect_object({"name", "address", "port", "prefixes", "paths", "revert"});
       pep_peer pp;
       auto name = item.get("name");
       pp.peer = name.as_name();
@@ -95,6 +103,29 @@ void parse_pep(const value_ref& v, policy& out) {
         if (p->host_bits) x.fail(describe(x.value()) + " has host bits set outside the mask");
         pp.prefixes.push_back({p->address, static_cast<std::uint8_t>(prefix_length(p->mask))});
       }
+      if (auto paths = item.find("paths")) {
+        const std::size_t k = paths->expect_array();
+        if (k == 0) paths->fail("at least one path (or leave \"paths\" out: one path, \"address\")");
+        for (std::size_t j = 0; j < k; ++j) {
+          auto x = paths->at(j);
+          x.expect_object({"name", "local", "address", "rate_mbit", "cost"});
+          pep_path path;
+          auto pname = x.get("name");
+          path.name = pname.as_name();
+          for (const auto& other : pp.paths)
+            if (other.name == path.name) pname.fail("duplicate path \"" + path.name + "\" of peer \"" + pp.peer + "\"");
+          if (auto y = x.find("local")) path.local = y->as_ipv4();
+          path.address = x.get("address").as_ipv4();
+          for (const auto& other : pp.paths)
+            if (other.address == path.address && other.local == path.local)
+              x.get("address").fail("path \"" + other.name + "\" already goes from the same local address to " +
+                                    format_ipv4(path.address));
+          if (auto y = x.find("rate_mbit")) path.rate_mbit = static_cast<std::uint32_t>(y->as_uint(0, 1000000));
+          if (auto y = x.find("cost")) path.cost = static_cast<std::uint32_t>(y->as_uint(0, 1000000));
+          pp.paths.push_back(std::move(path));
+        }
+      }
+      if (auto x = item.find("revert")) pp.revert = x->as_bool();
       s.peers.push_back(std::move(pp));
     }
     if (n > 0 && out.identity.certificate.empty())
@@ -126,6 +157,17 @@ void parse_pep(const value_ref& v, policy& out) {
       s.priority_weights[i] = static_cast<std::uint32_t>(list->at(i).as_uint(1, 1000));
   }
   if (auto x = v.find("unsent_ms")) s.unsent_ms = static_cast<std::uint32_t>(x->as_uint(0, 1000));
+  // A profile's paths (parsed before this section) must each name a path of some peer.
+  for (std::size_t i = 0; i < out.profiles.size(); ++i)
+    for (std::size_t j = 0; j < out.profiles[i].paths.size(); ++j) {
+      const std::string& name = out.profiles[i].paths[j];
+      bool known = false;
+      for (const auto& pp : s.peers)
+        for (const auto& path : pp.paths) known = known || path.name == name;
+      if (!known)
+        throw policy_error("/profiles/" + std::to_string(i) + "/paths/" + std::to_string(j),
+                           "\"" + name + "\" is no path of a PEP peer (/pep/peers/*/paths/*/name)");
+    }
   out.pep = std::move(s);
 }
 
@@ -153,6 +195,10 @@ void pep_text(const policy& p, std::string& out) {
       std::string prefixes;
       for (const auto& x : pp.prefixes) prefixes += (prefixes.empty() ? "" : ", ") + prefix_json(x).get<std::string>();
       line("", "peer " + pp.peer + " " + format_ipv4(pp.address) + ":" + std::to_string(pp.port) + " for " + prefixes);
+      for (const auto& path : pp.paths)
+        line("", "  path " + path.name + " " + (path.local ? format_ipv4(path.local) : std::string("*")) + " -> " +
+                     format_ipv4(path.address) + ", " + std::to_string(path.rate_mbit) + " Mbit/s, cost " +
+                     std::to_string(path.cost) + (pp.revert ? "" : " (no revert)"));
     }
   }
   if (s.rules.empty()) line("pep rules", "none");

@@ -12,7 +12,7 @@
 //   group     {peers: [peer names], discovery_broadcast, quorum}
 //   io        {backend, interfaces, mode, ipip: {encap, decap, local, remote}, clamp_mss}
 //   profiles  [{name, action, spoof, three_way_handshake, priority, disposition, mss, compress,
-//               encrypt}]
+//               encrypt, paths}]
 //   rules     the node's rule list (see rule_list.hpp for its grammar)
 //   pep       document 003: selection rules (same grammar, same profiles), peers, limits: pep_policy.hpp
 //   cluster   {ip, inside_ip, mac, traffic, outside, inside, router, mode, hash, services}
@@ -149,6 +149,9 @@ struct profile {
   std::uint16_t mss = 0;               // MSS to advertise; 0 = from the path MTU
   bool compress = false;
   bool encrypt = false;
+  std::vector<std::string> paths;      // PEP (document 003's PSK): the WAN paths to the peer in order
+                                       // of preference (names in /pep/peers/*/paths); empty: the
+                                       // cheapest path that is up
   rim_reaction rim;                    // document 000's management object (rim_policy.hpp)
 };
 

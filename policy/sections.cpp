@@ -113,7 +113,9 @@ auto fields(const profile& x) {
   return std::make_tuple(field("name", x.name), field("action", x.action), field("spoof", x.spoof),
                          field("three_way_handshake", x.three_way_handshake), field("priority", x.priority),
                          field("disposition", x.disposition), field("mss", x.mss), field("compress", x.compress),
-                         field("encrypt", x.encrypt), field("rim", x.rim, detail::rim_reaction_json).when(x.rim != rim_reaction{}));
+                         field("encrypt", x.encrypt),
+                         field("paths", x.paths, [](const auto& v) { return json(v); }).when(!x.paths.empty()),
+                         field("rim", x.rim, detail::rim_reaction_json).when(x.rim != rim_reaction{}));
 }
 auto fields(const cluster_backend& x) {
   return std::make_tuple(field("address", x.address, ipv4), field("port", x.port));
@@ -399,7 +401,7 @@ void parse_profiles(const value_ref& v, policy& out) {
   for (std::size_t i = 0; i < n; ++i) {
     auto item = v.at(i);
     item.expect_object({"name", "action", "spoof", "three_way_handshake", "priority",
-                        "disposition", "mss", "compress", "encrypt", "rim"});
+                        "disposition", "mss", "compress", "encrypt", "paths", "rim"});
     profile p;
     auto name = item.get("name");
     p.name = name.as_name();
@@ -425,6 +427,16 @@ void parse_profiles(const value_ref& v, policy& out) {
       if (p.encrypt && !p.spoof && p.action == profile_action::forward)
         x->fail("encrypt needs \"spoof\": true: only spoofed connections cross the WAN inside an encrypted "
                 "backbone; an unspoofed one would cross in clear");
+    }
+    if (auto list = item.find("paths")) {
+      // Names only here: /pep (parsed after the profiles) checks that each names a path.
+      const std::size_t m = list->expect_array();
+      for (std::size_t j = 0; j < m; ++j) {
+        auto x = list->at(j);
+        p.paths.push_back(x.as_name());
+        for (std::size_t k = 0; k + 1 < p.paths.size(); ++k)
+          if (p.paths[k] == p.paths.back()) x.fail("path \"" + p.paths.back() + "\" listed twice");
+      }
     }
     if (auto x = item.find("rim")) p.rim = parse_rim_reaction(*x, out);
     out.profiles.push_back(std::move(p));

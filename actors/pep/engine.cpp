@@ -53,6 +53,7 @@ constexpr auto unsent_retune = std::chrono::milliseconds(100);  // pacing rate r
 constexpr std::size_t backbone_read_buffer = 256u << 10;
 constexpr std::uint32_t route_table = 7401;
 constexpr auto unspoofed_memory = std::chrono::seconds(10);  // [189]'s "unspoofed" timer
+constexpr std::size_t detached = ~std::size_t{0};  // a CCB's backbone while every path is down (held)
 
 std::uint64_t now_us() {
   return static_cast<std::uint64_t>(
@@ -109,7 +110,8 @@ struct ccb {
   bool used = false;
   ccb_state state = ccb_state::open;
   std::uint16_t cid = 0, peer_cid = tsk::unknown_cid;
-  std::size_t backbone = 0;
+  std::size_t backbone = 0;     // `detached`: held while no path to its peer is up
+  std::string peer;             // its PEP peer (the same over every backbone it moves to)
   tsk::connection_header conn;  // as this side sees it: src = the local host
   bool initiator = false;
   std::string profile;
@@ -137,12 +139,27 @@ struct ccb {
   std::uint64_t compress_in = 0, compress_out = 0;
   std::uint8_t priority = 0;  // its profile's (initiator) or the CR's (responder): every message
                               // of the connection waits in this priority's backbone queue
+  // Document 003's PSK: a movable connection keeps what it sent until the peer acknowledges it,
+  // so it can continue on another backbone (RS) when its path fails or a preferred one returns.
+  bool movable = false;
+  std::deque<chunk> kept;          // bytes sent, from offset kept_from, not yet acknowledged
+  std::uint64_t kept_from = 0;
+  std::uint64_t kept_bytes = 0;
+  std::uint64_t peer_window0 = 0;  // the window the peer granted first (CR or CE): send_limit
+                                   // minus it is what the peer delivered to its host
+  std::uint64_t granted = 0;       // credit granted to the peer in total (window + WAs)
+  bool resuming = false;           // RS sent on its new backbone, the peer's not yet received:
+                                   // nothing of the connection's data is sent meanwhile
+  std::vector<std::string> paths;  // initiator: its profile's path preference
+  std::uint32_t moves = 0;
 };
 
 struct backbone {
   std::uint32_t generation = 0;
   bool used = false;
   std::string peer;
+  std::string path;                 // the peer's path it runs on ("" when the peer lists none)
+  std::uint32_t local = 0;          // the dial's source address (0: any)
   std::uint32_t address = 0;
   std::uint16_t port = 0;
   bool dialled = false;
@@ -167,6 +184,8 @@ struct backbone {
   std::uint16_t peer_tid = 0;
   std::uint32_t peer_max_ccbs = 65534;
   bool peer_reads_ctd = false;        // its TPP said so: our CRs may ask for compression
+  bool peer_reads_rs = false;         // its TPP said so: connections may move (RS)
+  std::uint64_t moved_in = 0, moved_out = 0;  // connections moved onto / off it since it came up
   std::string tls;                    // negotiated version and cipher
   std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
   // (cid, generation) waiting for room in their priority's queue
@@ -206,7 +225,7 @@ struct engine::impl {
   // backbone that arrives after its connection ended must not open it again.
   std::map<std::pair<std::string, std::uint16_t>, steady::time_point> ended;
   std::vector<std::unique_ptr<backbone>> backbones;
-  std::map<std::string, std::size_t> dialled;  // peer name -> its dialled backbone
+  std::map<std::pair<std::string, std::string>, std::size_t> dialled;  // (peer, path) -> its dialled backbone
   pep_counters c;
   std::array<std::uint64_t, tsk::max_reason + 1> ct_sent{}, ct_received{}, nr_sent{}, nr_received{};
   std::thread thread;
@@ -217,6 +236,7 @@ struct engine::impl {
   std::vector<unsigned char> inflated = std::vector<unsigned char>(tsk::max_data);
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   bool started = false;
+  bool removing = false;  // apply(): a removed peer's backbones close, their connections reset
   net::interception_config icfg;
 
   impl(const policy::policy& p, node::event_log& e) : pol(p), sec(*p.pep), events(e) {}
@@ -272,7 +292,7 @@ struct engine::impl {
     wait_queue();
     accept_next();
     accept_backbone();
-    for (const auto& p : sec.peers) dial(p.peer);
+    for (const auto& p : sec.peers) dial_all(p);
     work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io.get_executor());
     started = true;
     log(node::severity::info, "pep_started",
@@ -403,7 +423,7 @@ struct engine::impl {
     }
     // "forward" passes a connection that cannot be spoofed in clear: never one that says encrypt.
     const bool pass = pr.disposition == policy::profile_disposition::forward && !pr.encrypt;
-    backbone* b = backbone_to(peer->peer);
+    backbone* b = choose(*peer, pr.paths, nullptr);
     if (!b || free_cids.empty() || b->connections >= b->peer_max_ccbs) {
       if (pr.encrypt) ++c.syns_refused_unencrypted;
       return not_spoofable(s, pass);
@@ -411,6 +431,7 @@ struct engine::impl {
     auto& x = alloc_ccb();
     x.state = pr.three_way_handshake ? ccb_state::awaiting_accept : ccb_state::syn_held;
     x.backbone = index_of(*b);
+    x.peer = b->peer;
     x.conn = {s.fields.dst, s.fields.src, s.fields.dst_port, s.fields.src_port};
     x.initiator = true;
     x.profile = pr.name;
@@ -425,6 +446,10 @@ struct engine::impl {
     x.priority = pr.priority;
     // The peer's window is not known before CE; both ends run the same policy default.
     x.send_limit = window();
+    x.granted = window();  // the CR's
+    x.paths = pr.paths;
+    // Movable when there is another path to move to and the peer reads RS.
+    x.movable = b->peer_reads_rs && peer->paths.size() > 1;
     by_key[key] = x.cid;
     ++b->connections;
     ++c.syns_spoofed;
@@ -433,7 +458,8 @@ struct engine::impl {
     h.connection = x.conn;
     tsk::cr_params cr{x.mss, pr.priority,
                       static_cast<std::uint8_t>((pr.three_way_handshake ? tsk::cr_three_way_spoofed : 0) |
-                                                (x.compress ? tsk::cr_compress : 0)),
+                                                (x.compress ? tsk::cr_compress : 0) |
+                                                (x.movable ? tsk::cr_movable : 0)),
                       static_cast<std::uint32_t>(window())};
     send(*b, x.priority, h, cr);
     if (backbone* copy = redundant_bytes() ? second_backbone(x) : nullptr) {
@@ -579,6 +605,7 @@ struct engine::impl {
     x.used = false;
     ++x.generation;
     x.to_host.clear();
+    x.kept.clear();
     x.sock.reset();
     free_cids.push_back(x.cid);
     --c.connections;
@@ -643,7 +670,7 @@ struct engine::impl {
   /// Reads from the host while the peer's window and the backbone's backlog allow ([197]).
   /// `resumed`: its turn came in resume_parked().
   void read_host(ccb& x, bool resumed = false) {
-    if (x.reading || x.local_fin || !x.sock || x.state != ccb_state::open) return;
+    if (x.reading || x.local_fin || !x.sock || x.state != ccb_state::open || x.resuming) return;
     backbone* b = backbone_of(x);
     if (!b) return;
     if (x.sent >= x.send_limit) return;  // resumed by WA
@@ -666,6 +693,7 @@ struct engine::impl {
       if (!y) return;
       y->reading = false;
       if (ec) return host_failed(*y, ec);
+      if (y->resuming) return;  // moved meanwhile: read again once the peer's RS came
       if (y->local_fin || y->sent >= y->send_limit) return read_host(*y);
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, y->send_limit - y->sent));
       asio::error_code rec;
@@ -684,6 +712,10 @@ struct engine::impl {
     x.sent += n;
     x.bytes_from_host += n;
     c.bytes_from_hosts += n;
+    if (x.movable) {
+      x.kept.push_back(std::make_shared<std::vector<unsigned char>>(data, data + n));
+      x.kept_bytes += n;
+    }
     const std::uint64_t first = x.sent - n;  // the offset of these bytes in the stream
     backbone* copy = first < redundant_bytes() ? second_backbone(x) : nullptr;
     std::size_t at = 0;
@@ -732,7 +764,9 @@ struct engine::impl {
   /// FIN from the host (Figure 28): TP to the peer; what the peer still sends is delivered.
   void host_fin(ccb& x) {
     x.local_fin = true;
-    if (backbone* b = backbone_of(x)) send_raw(*b, x.priority, header(x, tsk::message_type::tp), nullptr, 0);
+    // While resuming, the TP follows the data sent again (on_rs).
+    if (backbone* b = x.resuming ? nullptr : backbone_of(x))
+      send_raw(*b, x.priority, header(x, tsk::message_type::tp), nullptr, 0);
     maybe_finish(x);
   }
 
@@ -767,6 +801,7 @@ struct engine::impl {
                           if (backbone* b = backbone_of(*y)) {
                             const tsk::header h = header(*y, tsk::message_type::wa);
                             const auto credit = static_cast<std::uint32_t>(y->delivered_unreported);
+                            y->granted += credit;
                             // Credit is not ordered with the connection's data (it is for the
                             // other direction): top, so a sender never waits behind bulk for it.
                             emit(*b, top_priority, [&](auto& out) { tsk::append_window(out, h, credit); });
@@ -778,6 +813,9 @@ struct engine::impl {
   }
 
   void maybe_finish(ccb& x) {
+    // A movable connection ends once the peer has everything it sent (delivered, by its WAs), so
+    // data and TP lost with a failing path can still be sent again.
+    if (x.movable && (x.resuming || x.send_limit - std::min(x.send_limit, x.peer_window0) < x.sent)) return;
     if (x.local_fin && x.peer_fin && x.shut_sent && !x.writing) {
       ++c.closed_normally;
       free_ccb(x);  // the kernel finishes the close (and its TIME-WAIT) on its own
@@ -825,6 +863,7 @@ struct engine::impl {
     auto& x = alloc_ccb();
     x.state = ccb_state::connecting;
     x.backbone = index_of(b);
+    x.peer = b.peer;
     x.conn = conn;
     x.initiator = false;
     x.peer_cid = m.h.src_cid;
@@ -832,6 +871,9 @@ struct engine::impl {
     x.compress = (cr.flags & tsk::cr_compress) != 0;  // the initiator's profile decides both ways
     x.mss = cr.mss;
     x.send_limit = cr.window;
+    x.peer_window0 = cr.window;
+    x.granted = window();  // the CE's
+    x.movable = (cr.flags & tsk::cr_movable) != 0;
     x.priority = static_cast<std::uint8_t>(std::min<std::size_t>(cr.priority, top_priority));
     x.profile = "(peer's)";
     by_key[key] = x.cid;
@@ -900,6 +942,7 @@ struct engine::impl {
     by_peer_cid[{b.peer, x.peer_cid}] = x.cid;
     // The window counts from the connection's first byte, including what was sent before CE.
     x.send_limit = ce.window;
+    x.peer_window0 = ce.window;
     if (x.state == ccb_state::syn_held) {
       if (x.timer) x.timer->cancel();
       // Figure 4B and [182]: the SYN-ACK carries the far side's MSS, capped by the profile's.
@@ -997,7 +1040,197 @@ struct engine::impl {
 
   void on_wa(ccb& x, const tsk::message& m) {
     x.send_limit += tsk::read_window(m);
+    if (x.movable) {
+      trim_kept(x, x.send_limit - x.peer_window0);
+      if (x.local_fin && x.peer_fin) return maybe_finish(x);
+    }
     read_host(x);
+  }
+
+  // --- path selection and moves (document 003's PSK) -------------------------------------------
+  /// Drops kept bytes below `acked` (whole chunks; a partly acknowledged one stays).
+  void trim_kept(ccb& x, std::uint64_t acked) {
+    while (!x.kept.empty() && x.kept_from + x.kept.front()->size() <= acked) {
+      x.kept_from += x.kept.front()->size();
+      x.kept_bytes -= x.kept.front()->size();
+      x.kept.pop_front();
+    }
+  }
+
+  /// Where `path` of `peer` ranks: (cost, position listed); a backbone on no listed path last.
+  std::pair<std::uint64_t, std::size_t> rank(const policy::pep_peer& peer, const std::string& path) const {
+    for (std::size_t i = 0; i < peer.paths.size(); ++i)
+      if (peer.paths[i].name == path) return {peer.paths[i].cost, i};
+    return {~std::uint64_t{0}, peer.paths.size()};
+  }
+
+  const policy::pep_peer* peer_named(const std::string& name) const {
+    for (const auto& p : sec.peers)
+      if (p.peer == name) return &p;
+    return nullptr;
+  }
+
+  /// The backbone a connection to `peer` takes ([90]): the first path of `prefs` that is up; with
+  /// no preference, the cheapest path up (ties: the order listed). On one path, the backbone we
+  /// dialled before one the peer dialled. A backbone silent for half the backbone timeout comes
+  /// after every other (its path is probably failing: when one backbone of a path is found dead,
+  /// the other end's dial on the same path is not chosen). nullptr: none (a connection whose
+  /// paths are all down is not carried, [90]).
+  backbone* choose(const policy::pep_peer& peer, const std::vector<std::string>& prefs, const backbone* exclude) const {
+    backbone* best = nullptr;
+    std::tuple<int, std::size_t, std::uint64_t, std::size_t, int> best_key{};
+    const auto now = steady::now();
+    const auto quiet = std::chrono::milliseconds(sec.backbone_timeout_ms / 2);
+    for (const auto& bp : backbones) {
+      backbone* b = bp.get();
+      if (!b || b == exclude || !b->used || b->state != bb_state::up || b->peer != peer.peer) continue;
+      std::size_t pref = 0;
+      if (!prefs.empty()) {
+        pref = prefs.size();
+        for (std::size_t i = 0; i < prefs.size(); ++i)
+          if (prefs[i] == b->path) pref = i;
+        if (pref == prefs.size()) continue;  // not a path the profile allows
+      }
+      const auto [cost, listed] = rank(peer, b->path);
+      const std::tuple<int, std::size_t, std::uint64_t, std::size_t, int> key{now - b->last_heard > quiet ? 1 : 0, pref,
+                                                                              cost, listed, b->dialled ? 0 : 1};
+      if (!best || key < best_key) {
+        best = b;
+        best_key = key;
+      }
+    }
+    return best;
+  }
+
+  /// Whether a connection can continue on another backbone: both ends keep its data, and it is
+  /// established (a CR or CE lost with the old backbone cannot be re-sent: those are reset).
+  static bool can_move(const ccb& x) {
+    return x.movable && x.used && x.state == ccb_state::open && x.ce && x.peer_cid != tsk::unknown_cid;
+  }
+
+  /// Moves `x` onto `nb` and tells the peer where it stands (RS); its data waits for the peer's RS.
+  void attach(ccb& x, backbone& nb) {
+    if (x.backbone < backbones.size() && backbones[x.backbone]) {
+      auto& old = *backbones[x.backbone];
+      if (old.connections) --old.connections;
+      ++old.moved_out;
+    }
+    if (x.backbone == detached && x.timer) x.timer->cancel();  // the hold ends
+    x.backbone = index_of(nb);
+    ++nb.connections;
+    ++nb.moved_in;
+    x.parked = false;  // a place in the old backbone's queue no longer counts
+    x.resuming = true;
+    ++x.moves;
+    ++c.connections_moved;
+    send_rs(x, nb);
+  }
+
+  /// RS: what we received in order (the peer sends again from there; anything of the old
+  /// backbone's arriving later is discarded) and the credit granted in total.
+  void send_rs(ccb& x, backbone& b) {
+    x.granted += x.delivered_unreported;
+    x.delivered_unreported = 0;
+    x.rx_primary = x.rx_accepted;
+    tsk::header h = header(x, tsk::message_type::rs);
+    h.has_connection = true;
+    h.connection = x.conn;
+    // Top: it must precede the data sent again, which goes at the connection's priority.
+    send(b, top_priority, h, tsk::rs_params{x.rx_accepted, x.granted});
+  }
+
+  /// The peer's RS: the connection continues on `b`. Initiator's choice stands when both moved.
+  void on_rs(backbone& b, ccb& x, const tsk::message& m) {
+    if (!can_move(x)) return discard();
+    ++c.resumes_received;
+    const bool here = index_of(b) == x.backbone;
+    if (!here) {
+      // The initiator already moved it elsewhere: the responder follows the initiator's RS.
+      if (x.initiator && x.resuming) return discard();
+      attach(x, b);
+    } else if (!x.resuming) {
+      send_rs(x, b);  // it moved here after us: it needs our RS to send again
+    }
+    x.resuming = false;
+    const auto rs = tsk::read_rs(m);
+    x.send_limit = std::max(x.send_limit, rs.granted);
+    const std::uint64_t from = std::min(rs.received, x.sent);
+    trim_kept(x, std::max(from, x.send_limit - std::min(x.send_limit, x.peer_window0)));
+    // Sent again: what the peer did not receive, from what we kept (as TD: never compressed).
+    if (from < x.kept_from) {
+      // Cannot happen with a peer that follows the protocol (it acknowledged those bytes).
+      log(node::severity::warning, "pep_resume_gap",
+          {{"cid", std::to_string(x.cid)}, {"peer_has", std::to_string(from)}, {"kept_from", std::to_string(x.kept_from)}});
+      send_ct(x, tsk::reason::backbone_lost);
+      reset_host(x);
+      free_ccb(x);
+      return;
+    }
+    std::uint64_t at = x.kept_from;
+    const std::size_t max_piece = std::min(tsk::max_data, std::max<std::size_t>(b.batch, 1024));
+    for (const auto& ch : x.kept) {
+      const std::uint64_t end = at + ch->size();
+      std::uint64_t off = std::max(at, from);
+      while (off < end) {
+        const std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(end - off, max_piece));
+        tsk::header h = header(x, tsk::message_type::td);
+        h.push = off + piece == end;
+        send_raw(b, x.priority, h, ch->data() + (off - at), piece);
+        c.bytes_resent += piece;
+        off += piece;
+      }
+      at = end;
+    }
+    if (x.local_fin) send_raw(b, x.priority, header(x, tsk::message_type::tp), nullptr, 0);
+    log(node::severity::info, "pep_connection_moved",
+        {{"cid", std::to_string(x.cid)}, {"peer", b.peer}, {"path", b.path},
+         {"resent", std::to_string(x.sent - from)}, {"received", std::to_string(x.rx_accepted)}});
+    read_host(x);
+    write_host(x);
+    if (x.local_fin && x.peer_fin) maybe_finish(x);
+  }
+
+  /// No path to the peer is up: the connection waits (its host is acknowledged by the kernel up to
+  /// its socket buffers) for one to come up, at most user_timeout_ms, then it is reset.
+  void hold(ccb& x, backbone& old) {
+    if (old.connections) --old.connections;
+    ++old.moved_out;
+    x.backbone = detached;
+    x.parked = false;
+    x.resuming = false;
+    ++c.connections_held;
+    arm_timer(x, std::chrono::milliseconds(sec.user_timeout_ms), [this](ccb& y) {
+      if (y.backbone != detached) return;
+      ++c.held_expired;
+      reset_host(y);
+      free_ccb(y);
+    });
+  }
+
+  /// A backbone (and its TPP) came up: movable connections to its peer whose policy prefers its
+  /// path over the one they are on move to it ("revert"). The initiator decides; the peer follows.
+  void revert_to(backbone& b) {
+    if (b.peer_reads_rs) {
+      // Connections held while every path to the peer was down continue on the best one now up.
+      policy::pep_peer unlisted;
+      unlisted.peer = b.peer;
+      const policy::pep_peer* listed = peer_named(b.peer);
+      for (auto& cp : ccbs)
+        if (cp && cp->used && cp->backbone == detached && cp->peer == b.peer)
+          if (backbone* nb = choose(listed ? *listed : unlisted, cp->paths, nullptr)) attach(*cp, *nb);
+    }
+    const policy::pep_peer* peer = peer_named(b.peer);
+    if (!peer || !peer->revert || !b.peer_reads_rs) return;
+    for (auto& cp : ccbs) {
+      if (!cp || !cp->used || !cp->initiator || !can_move(*cp) || cp->resuming) continue;
+      auto& x = *cp;
+      if (peer_of(x) != b.peer || x.backbone == index_of(b)) continue;
+      if (choose(*peer, x.paths, nullptr) != &b) continue;
+      const backbone* cur = x.backbone < backbones.size() ? backbones[x.backbone].get() : nullptr;
+      if (cur && cur->path == b.path) continue;  // the same path (the other end's dial)
+      ++c.connections_reverted;
+      attach(x, b);
+    }
   }
 
   // --- backbones -------------------------------------------------------------------------------
@@ -1007,10 +1240,7 @@ struct engine::impl {
     return backbones.size();
   }
 
-  const std::string& peer_of(const ccb& x) const {
-    static const std::string none;
-    return x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->peer : none;
-  }
+  const std::string& peer_of(const ccb& x) const { return x.peer; }
 
   /// Another backbone up to the same peer as the CCB's, for copies; nullptr when there is none.
   backbone* second_backbone(ccb& x) {
@@ -1027,17 +1257,6 @@ struct engine::impl {
     if (x.backbone >= backbones.size()) return nullptr;
     auto* b = backbones[x.backbone].get();
     return b && b->used && b->state == bb_state::up ? b : nullptr;
-  }
-
-  /// The backbone new connections to `peer` use: the one we dialled, else one it dialled.
-  backbone* backbone_to(const std::string& peer) {
-    if (auto it = dialled.find(peer); it != dialled.end()) {
-      auto* b = backbones[it->second].get();
-      if (b->state == bb_state::up) return b;
-    }
-    for (auto& b : backbones)
-      if (b && b->used && b->state == bb_state::up && b->peer == peer) return b.get();
-    return nullptr;
   }
 
   backbone& new_backbone() {
@@ -1064,23 +1283,34 @@ struct engine::impl {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // we batch: the queue is the batch
   }
 
-  void dial(const std::string& peer_name) {
-    const policy::pep_peer* p = nullptr;
-    for (const auto& x : sec.peers)
-      if (x.peer == peer_name) p = &x;
+  /// One backbone per path of the peer (document 003's PSK), or one to its address.
+  void dial_all(const policy::pep_peer& p) {
+    if (p.paths.empty()) return dial(p.peer, "");
+    for (const auto& path : p.paths) dial(p.peer, path.name);
+  }
+
+  void dial(const std::string& peer_name, const std::string& path_name) {
+    const policy::pep_peer* p = peer_named(peer_name);
     if (!p) return;
+    const policy::pep_path* path = nullptr;
+    for (const auto& x : p->paths)
+      if (x.name == path_name) path = &x;
+    if (!path_name.empty() && !path) return;  // the path is gone from the policy
     std::size_t i;
-    if (auto it = dialled.find(peer_name); it != dialled.end()) {
+    const auto key = std::make_pair(peer_name, path_name);
+    if (auto it = dialled.find(key); it != dialled.end()) {
       i = it->second;
     } else {
       auto& nb = new_backbone();
       i = index_of(nb);
-      dialled[peer_name] = i;
+      dialled[key] = i;
     }
     auto& b = *backbones[i];
     b.used = true;
     b.peer = p->peer;
-    b.address = p->address;
+    b.path = path_name;
+    b.address = path ? path->address : p->address;
+    b.local = path ? path->local : 0;
     b.port = p->port;
     b.dialled = true;
     b.state = bb_state::dialling;
@@ -1089,6 +1319,17 @@ struct engine::impl {
     asio::error_code ec;
     sock.open(tcp::v4(), ec);
     tune_backbone_socket(sock.native_handle());
+    if (b.local) {
+      // The path's source address: the kernel routes by it (and the peer knows the path by it).
+      int one = 1;
+      ::setsockopt(sock.native_handle(), SOL_IP, IP_FREEBIND, &one, sizeof one);
+      sock.bind(tcp::endpoint(asio::ip::address_v4(b.local), 0), ec);
+      if (ec) {
+        log(node::severity::warning, "pep_backbone_bind",
+            {{"peer", b.peer}, {"path", b.path}, {"local", ip(b.local)}, {"reason", ec.message()}});
+        ec.clear();
+      }
+    }
     const auto gen = b.generation;
     sock.async_connect(tcp::endpoint(asio::ip::address_v4(b.address), b.port),
                        [this, i, gen](const asio::error_code& e) {
@@ -1109,13 +1350,13 @@ struct engine::impl {
       b.stream->lowest_layer().close(ec);
     }
     const auto gen = ++b.generation;
-    const std::string peer = b.peer;
+    const std::string peer = b.peer, path = b.path;
     if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
     b.timer->expires_after(std::chrono::milliseconds(sec.redial_ms));
-    b.timer->async_wait([this, i = index_of(b), gen, peer](const asio::error_code& ec) {
+    b.timer->async_wait([this, i = index_of(b), gen, peer, path](const asio::error_code& ec) {
       if (ec || backbones[i]->generation != gen) return;
       backbones[i]->stream.reset();
-      dial(peer);
+      dial(peer, path);
     });
     (void)why;
   }
@@ -1130,8 +1371,18 @@ struct engine::impl {
         b.address = e2 ? 0 : remote.address().to_v4().to_uint();
         b.port = e2 ? 0 : remote.port();
         b.peer = ip(b.address);
-        for (const auto& p : sec.peers)
-          if (p.address == b.address) b.peer = p.peer;
+        b.path.clear();
+        const auto local = s.local_endpoint(e2);
+        const std::uint32_t local_address = e2 ? 0 : local.address().to_v4().to_uint();
+        // The peer, and its path, by the address it dialled from (and the one it dialled).
+        for (const auto& p : sec.peers) {
+          if (p.address == b.address && b.path.empty()) b.peer = p.peer;
+          for (const auto& path : p.paths)
+            if (path.address == b.address && (!path.local || path.local == local_address)) {
+              b.peer = p.peer;
+              b.path = path.name;
+            }
+        }
         b.dialled = false;
         b.stream = std::make_unique<tls_stream>(std::move(s), tls);
         handshake(b, asio::ssl::stream_base::server);
@@ -1217,6 +1468,8 @@ struct engine::impl {
     b.writing = b.reading = false;
     b.peer_max_ccbs = 65534;
     b.peer_reads_ctd = false;
+    b.peer_reads_rs = false;
+    b.moved_in = b.moved_out = 0;
     if (SSL* ssl = b.stream->native_handle()) {
       if (X509* cert = SSL_get_peer_certificate(ssl)) {
         char cn[128] = {0};
@@ -1228,12 +1481,13 @@ struct engine::impl {
     ++c.backbones_opened;
     ++c.backbones_up;
     log(node::severity::info, "pep_backbone_up",
-        {{"peer", b.peer}, {"address", policy::format_endpoint(b.address, b.port)}, {"dialled", b.dialled ? "yes" : "no"},
+        {{"peer", b.peer}, {"path", b.path}, {"address", policy::format_endpoint(b.address, b.port)}, {"dialled", b.dialled ? "yes" : "no"},
          {"congestion", sec.congestion}, {"tls", b.tls}});
     tsk::header h;
     h.type = tsk::message_type::tpp;
     h.src_cid = static_cast<std::uint16_t>(index_of(b) + 1);
-    send(b, top_priority, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections), tsk::tpp_reads_ctd});
+    send(b, top_priority, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections),
+                                             static_cast<std::uint8_t>(tsk::tpp_reads_ctd | tsk::tpp_reads_rs)});
     read_backbone(b);
     keepalive(b);
   }
@@ -1270,7 +1524,25 @@ struct engine::impl {
     ++c.backbones_lost;
     --c.backbones_up;
     const std::size_t i = index_of(b);
-    std::uint32_t reset = 0;
+    std::uint32_t reset = 0, moved = 0, held = 0;
+    // Document 003's PSK: established movable connections continue on the next path up (their
+    // preference, else the cheapest), without a reset; the rest are reset as before.
+    b.state = bb_state::down;  // not a candidate, and messages sent to it now go nowhere
+    // A peer this end does not list (a hub that only accepts) moves to its other backbones.
+    policy::pep_peer unlisted;
+    unlisted.peer = b.peer;
+    const policy::pep_peer* listed = peer_named(b.peer);
+    const policy::pep_peer& peer = listed ? *listed : unlisted;
+    for (auto& cp : ccbs)
+      if (cp && cp->used && cp->backbone == i && can_move(*cp) && !removing) {
+        if (backbone* next = choose(peer, cp->paths, &b)) {
+          attach(*cp, *next);
+          ++moved;
+        } else {
+          hold(*cp, b);
+          ++held;
+        }
+      }
     for (auto& cp : ccbs)
       if (cp && cp->used && cp->backbone == i) {
         if (cp->state == ccb_state::syn_held) {
@@ -1288,7 +1560,8 @@ struct engine::impl {
     b.connections = 0;
     b.tls.clear();
     log(node::severity::warning, "pep_backbone_lost",
-        {{"peer", b.peer}, {"reason", why}, {"connections_reset", std::to_string(reset)}});
+        {{"peer", b.peer}, {"path", b.path}, {"reason", why}, {"connections_reset", std::to_string(reset)},
+         {"connections_moved", std::to_string(moved)}, {"connections_held", std::to_string(held)}});
     if (b.dialled) redial_later(b, why);
     else retire(b);
   }
@@ -1466,6 +1739,8 @@ struct engine::impl {
         b.peer_tid = p.tid;
         b.peer_max_ccbs = p.max_ccbs;
         b.peer_reads_ctd = (p.features & tsk::tpp_reads_ctd) != 0;
+        b.peer_reads_rs = (p.features & tsk::tpp_reads_rs) != 0;
+        revert_to(b);
         return;
       }
       case t::ka: {
@@ -1479,7 +1754,28 @@ struct engine::impl {
       default: break;
     }
     ccb* x = find(b, m);
+    if (!x && m.h.type == t::rs && m.h.has_connection) {
+      // The peer continues a connection that ended here (our TP was lost with its path, after the
+      // peer had acknowledged all our data): end it there, or it would wait for our RS forever.
+      tsk::header reply;
+      reply.type = t::ct;
+      reply.dst_cid = m.h.src_cid;
+      reply.src_cid = m.h.dst_cid;  // the CID the peer knew it by: its CCB checks it
+      reply.has_connection = true;
+      reply.connection = m.h.connection.mirrored();
+      ++ct_sent[static_cast<int>(tsk::reason::backbone_lost)];
+      send(b, top_priority, reply, tsk::reason::backbone_lost);
+      return discard();
+    }
     if (!x) return discard();
+    // A moved connection's stream continues on its new backbone only: what the old one still
+    // delivers of it is discarded (the RS exchange sends it again). Copies (RTD, CE) and the
+    // ending of the connection (CT, NR) count from any backbone to the peer.
+    if (x->movable && index_of(b) != x->backbone &&
+        (m.h.type == t::td || m.h.type == t::ctd || m.h.type == t::ud || m.h.type == t::tp || m.h.type == t::wa)) {
+      ++c.moved_discarded;
+      return;
+    }
     switch (m.h.type) {
       case t::ce: return on_ce(b, *x, m);
       case t::ct: return on_ct(*x, m);
@@ -1499,6 +1795,7 @@ struct engine::impl {
         if (x->peer_cid == tsk::unknown_cid) return discard();
         return on_data(*x, tsk::read_offset(m), m.body + 8, m.body_size - 8, true);
       case t::wa: return on_wa(*x, m);
+      case t::rs: return on_rs(b, *x, m);
       default: return discard();
     }
   }
@@ -1514,6 +1811,9 @@ struct engine::impl {
       const auto& b = *bp;
       backbone_status x;
       x.peer = b.peer;
+      x.path = b.path;
+      x.moved_in = b.moved_in;
+      x.moved_out = b.moved_out;
       x.address = policy::format_endpoint(b.address, b.port);
       x.state = to_string(b.state);
       x.dialled = b.dialled;
@@ -1564,6 +1864,33 @@ struct engine::impl {
       }
       s.backbones.push_back(std::move(x));
     }
+    // Paths: each listed path of each peer, from the backbones on it.
+    for (const auto& p : sec.peers) {
+      const auto* cheapest = choose(p, {}, nullptr);
+      for (const auto& path : p.paths) {
+        path_status ps;
+        ps.peer = p.peer;
+        ps.path = path.name;
+        ps.local = path.local ? ip(path.local) : "*";
+        ps.address = ip(path.address);
+        ps.rate_mbit = path.rate_mbit;
+        ps.cost = path.cost;
+        ps.preferred = cheapest && cheapest->path == path.name;
+        for (const auto& bs : s.backbones) {
+          if (bs.peer != p.peer || bs.path != path.name) continue;
+          ps.bytes_in += bs.bytes_in;
+          ps.bytes_out += bs.bytes_out;
+          ps.moved_in += bs.moved_in;
+          ps.moved_out += bs.moved_out;
+          if (bs.state != "up") continue;
+          ps.up = true;
+          ++ps.backbones_up;
+          ps.connections += bs.connections;
+          if (ps.rtt_ms == 0 || (bs.tcp_rtt_ms > 0 && bs.tcp_rtt_ms < ps.rtt_ms)) ps.rtt_ms = bs.tcp_rtt_ms;
+        }
+        s.paths.push_back(std::move(ps));
+      }
+    }
     for (const auto& cp : ccbs) {
       if (!cp || !cp->used) continue;
       ++s.connections_total;
@@ -1576,7 +1903,7 @@ struct engine::impl {
       y.host_port = x.conn.src_port;
       y.remote_ip = x.conn.dst_ip;
       y.remote_port = x.conn.dst_port;
-      y.peer = x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->peer : "";
+      y.peer = x.peer;
       y.profile = x.profile;
       y.state = x.local_fin || x.peer_fin ? (x.local_fin && x.peer_fin ? "closing" : x.local_fin ? "host_fin" : "peer_fin")
                                           : to_string(x.state);
@@ -1591,6 +1918,11 @@ struct engine::impl {
       y.compress_paused = x.gate.paused();
       y.compress_in = x.compress_in;
       y.compress_out = x.compress_out;
+      y.path = x.backbone == detached ? "(held: no path up)"
+               : x.backbone < backbones.size() && backbones[x.backbone] ? backbones[x.backbone]->path : "";
+      y.movable = x.movable;
+      y.kept = x.kept_bytes;
+      y.moves = x.moves;
       s.connections.push_back(std::move(y));
     }
     s.ct_sent = by_reason(ct_sent);
@@ -1627,20 +1959,37 @@ struct engine::impl {
       for (const auto& op : old_peers) known = known || op.peer == np.peer;
       if (!known) {
         changed += "peer+" + np.peer + " ";
-        dial(np.peer);
+        dial_all(np);
       }
     }
+    // Paths added to a peer that stays are dialled; a path removed keeps its backbone until a
+    // restart (its connections stay where they are).
+    for (const auto& np : sec.peers)
+      for (const auto& path : np.paths)
+        if (!dialled.count({np.peer, path.name})) {
+          bool known = false;
+          for (const auto& op : old_peers) known = known || op.peer == np.peer;
+          if (!known) continue;  // dialled above with the new peer
+          changed += "path+" + np.peer + "/" + path.name + " ";
+          dial(np.peer, path.name);
+        }
     for (const auto& op : old_peers) {
       bool kept = false;
       for (const auto& np : sec.peers) kept = kept || op.peer == np.peer;
       if (kept) continue;
       changed += "peer-" + op.peer + " ";
-      if (auto it = dialled.find(op.peer); it != dialled.end()) {
+      for (auto it = dialled.begin(); it != dialled.end();) {
+        if (it->first.first != op.peer) {
+          ++it;
+          continue;
+        }
         auto& b = *backbones[it->second];
-        dialled.erase(it);
+        it = dialled.erase(it);
         if (b.state == bb_state::up) {
           b.dialled = false;  // not dialled again
+          removing = true;
           lose(b, "peer removed from the policy");
+          removing = false;
         } else {
           ++b.generation;
           b.state = bb_state::down;

@@ -9,6 +9,13 @@
 //   - one backbone per PEP peer (TLS with mutual certificates over kernel TCP with the policy's
 //     congestion control, kept warm by keepalives), multiplexing every spoofed connection
 //     between the pair as TSK messages (actors/protocol/tsk.hpp);
+//   - path selection (document 003's PSK): a peer that lists WAN paths gets one backbone per
+//     path, each with its keepalive; a connection takes its profile's first path up, else the
+//     cheapest. A movable connection (both ends read RS) keeps what it sent until the peer's WAs
+//     acknowledge it, so when its path fails it continues on the next one without a reset: each
+//     end sends RS on the new backbone (what it received, the credit it granted) and the other
+//     sends again what was lost. With no path up it is held up to user_timeout_ms; when a
+//     preferred path returns the initiator moves it back ("revert");
 //   - one CCB per spoofed connection: connection ids on the backbone, the local socket, the data
 //     queued toward the host, and a flow-control window per direction, so a slow receiver stops
 //     only its own sender;
@@ -77,6 +84,13 @@ namespace baton::pep {
   COUNTER(compress_paused, "times a connection stopped trying to compress (incompressible chunks)")  \
   COUNTER(decompressed_bytes, "bytes restored from CTD messages")                                   \
   COUNTER(malformed_compressed, "CTD messages that did not restore their stated size (backbone dropped)") \
+  COUNTER(connections_moved, "spoofed connections moved to another backbone without a reset (path failed, or revert)") \
+  COUNTER(connections_reverted, "of those, moves back to a preferred path that came up again")      \
+  COUNTER(resumes_received, "RS messages received (the peer continues a connection on a backbone)") \
+  COUNTER(bytes_resent, "bytes sent again after a move (the peer had not received them)")           \
+  COUNTER(moved_discarded, "messages of a moved connection that arrived on its old backbone (discarded)") \
+  COUNTER(connections_held, "connections held when their path failed and no other was up")          \
+  COUNTER(held_expired, "held connections reset after user_timeout_ms with no path back")            \
   GAUGE(connections, "spoofed connections (CCBs) now")                                               \
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
@@ -93,8 +107,10 @@ struct priority_status {
 /// One backbone as the console shows it.
 struct backbone_status {
   std::string peer;         // the peer's name (from /peers, else its certificate's CN)
+  std::string path;         // the peer's path it runs on ("" when the peer lists none)
   std::string address;      // "a.b.c.d:port"
   std::string state;        // dialling, handshake, up, down
+  std::uint64_t moved_in = 0, moved_out = 0;  // connections moved onto / off it since it came up
   bool dialled = false;     // we dialled it (else the peer did)
   double keepalive_rtt_ms = 0;  // from KA echoes (includes queueing behind data)
   double tcp_rtt_ms = 0;        // the kernel's smoothed RTT of the backbone's TCP
@@ -132,12 +148,30 @@ struct connection_status {
   bool compress = false;             // this direction sends CTD when it pays
   bool compress_paused = false;      // ... but the last chunks did not compress: not trying now
   std::uint64_t compress_in = 0, compress_out = 0;  // bytes from the host, and as sent
+  std::string path;                  // its backbone's path
+  bool movable = false;              // keeps its data until acknowledged: may move (RS)
+  std::uint64_t kept = 0;            // bytes kept for sending again
+  std::uint32_t moves = 0;
+};
+
+/// One WAN path to a peer (document 003's PSK) as the console shows it: its backbones summed.
+struct path_status {
+  std::string peer, path;
+  std::string local, address;  // as the policy lists them
+  std::uint32_t rate_mbit = 0, cost = 0;
+  bool up = false;             // a backbone on it is up
+  bool preferred = false;      // the cheapest path up (new connections without a preference)
+  double rtt_ms = 0;           // the smallest kernel smoothed RTT of its backbones up
+  std::uint32_t backbones_up = 0, connections = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::uint64_t moved_in = 0, moved_out = 0;
 };
 
 struct pep_snapshot {
   pep_counters counters;
   net::syn_queue_counters queue;
   std::vector<backbone_status> backbones;
+  std::vector<path_status> paths;
   std::vector<connection_status> connections;
   std::vector<std::pair<std::string, std::uint64_t>> ct_sent, ct_received, nr_sent, nr_received;
   std::uint64_t connections_total = 0;  // connections listed may be fewer (limit)

@@ -64,6 +64,7 @@ node::role_status status_of(const pep_snapshot& s) {
   st.families.push_back(family("nr_received", "NR messages received, by reason", s.nr_received));
   node::status_table b{"backbones", "peer",
                        {{"peer", column_kind::key, ""},
+                        {"path", column_kind::fact, "the peer's WAN path it runs on (document 003's PSK)"},
                         {"address", column_kind::fact, ""},
                         {"state", column_kind::fact, ""},
                         {"dialled", column_kind::fact, ""},
@@ -84,7 +85,9 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"unsent_limit", column_kind::gauge, "bytes the backbone socket may hold unsent (TCP_NOTSENT_LOWAT)"},
                         {"unsent", column_kind::gauge, "bytes in the backbone socket not yet sent"},
                         {"connections", column_kind::gauge, "spoofed connections on the backbone"},
-                        {"peer_max_ccbs", column_kind::gauge, "spoofed connections the peer accepts (its TPP)"}},
+                        {"peer_max_ccbs", column_kind::gauge, "spoofed connections the peer accepts (its TPP)"},
+                        {"moved_in", column_kind::counter, "connections moved onto it (RS) since it came up"},
+                        {"moved_out", column_kind::counter, "connections moved off it since it came up"}},
                        {}};
   for (const auto& x : s.backbones) {
     // Document 003's PK: each priority's queue on this backbone (JSON: row["priorities"]).
@@ -101,15 +104,42 @@ node::role_status status_of(const pep_snapshot& s) {
       prio.rows.push_back({{scalar(unsigned{p.priority}), scalar(std::uint64_t{p.weight}), scalar(p.queued_bytes),
                             scalar(p.queued_messages), scalar(p.sent_bytes), scalar(p.sent_messages), scalar(p.share)},
                            {}});
-    b.rows.push_back({{scalar(x.peer), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
+    b.rows.push_back({{scalar(x.peer), scalar(x.path), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
                        scalar(x.tls), scalar(x.tcp_rtt_ms), scalar(x.tcp_min_rtt_ms), scalar(x.keepalive_rtt_ms),
                        scalar(x.delivery_rate_bps), scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out),
                        scalar(x.wire_bytes_in), scalar(x.wire_bytes_out), scalar(x.messages_in), scalar(x.messages_out),
                        scalar(x.queued), scalar(std::uint64_t{x.unsent_limit}), scalar(std::uint64_t{x.unsent}),
-                       scalar(std::uint64_t{x.connections}), scalar(std::uint64_t{x.peer_max_ccbs})},
+                       scalar(std::uint64_t{x.connections}), scalar(std::uint64_t{x.peer_max_ccbs}),
+                       scalar(x.moved_in), scalar(x.moved_out)},
                       {std::move(prio)}});
   }
   st.tables.push_back(std::move(b));
+  // Document 003's PSK: each listed WAN path per peer and its state.
+  node::status_table paths{"paths", "",
+                           {{"peer", column_kind::fact, ""},
+                            {"path", column_kind::fact, ""},
+                            {"local", column_kind::fact, ""},
+                            {"address", column_kind::fact, ""},
+                            {"rate_mbit", column_kind::fact, ""},
+                            {"cost", column_kind::fact, ""},
+                            {"state", column_kind::fact, "up: a backbone on the path is up"},
+                            {"preferred", column_kind::fact, "the cheapest path up: new connections without a preference"},
+                            {"rtt_ms", column_kind::gauge, "the smallest kernel smoothed RTT of its backbones (ms)"},
+                            {"backbones_up", column_kind::gauge, ""},
+                            {"connections", column_kind::gauge, "spoofed connections on the path"},
+                            {"bytes_in", column_kind::counter, ""},
+                            {"bytes_out", column_kind::counter, ""},
+                            {"moved_in", column_kind::counter, "connections moved onto the path"},
+                            {"moved_out", column_kind::counter, "connections moved off the path"}},
+                           {}};
+  for (const auto& x : s.paths)
+    paths.rows.push_back({{scalar(x.peer), scalar(x.path), scalar(x.local), scalar(x.address),
+                           scalar(std::uint64_t{x.rate_mbit}), scalar(std::uint64_t{x.cost}), scalar(x.up ? "up" : "down"),
+                           scalar(x.preferred), scalar(x.rtt_ms), scalar(std::uint64_t{x.backbones_up}),
+                           scalar(std::uint64_t{x.connections}), scalar(x.bytes_in), scalar(x.bytes_out),
+                           scalar(x.moved_in), scalar(x.moved_out)},
+                          {}});
+  st.tables.push_back(std::move(paths));
   node::status_table c{"spoofed", "",
                        {{"cid", column_kind::fact, ""},
                         {"peer_cid", column_kind::fact, ""},
@@ -126,7 +156,11 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"queued_to_host", column_kind::fact, ""},
                         {"send_window", column_kind::fact, ""},
                         {"compress", column_kind::fact, ""},
-                        {"compression_ratio", column_kind::fact, ""}},
+                        {"compression_ratio", column_kind::fact, ""},
+                        {"path", column_kind::fact, ""},
+                        {"movable", column_kind::fact, "keeps its sent data until acknowledged: may move to another path"},
+                        {"kept", column_kind::fact, "bytes kept for sending again"},
+                        {"moves", column_kind::fact, ""}},
                        {}};
   for (const auto& x : s.connections)
     c.rows.push_back({{scalar(unsigned{x.cid}), scalar(unsigned{x.peer_cid}), scalar(policy::format_endpoint(x.host_ip, x.host_port)),
@@ -135,7 +169,8 @@ node::role_status status_of(const pep_snapshot& s) {
                        scalar(x.three_way_spoofed), scalar(unsigned{x.mss}), scalar(x.bytes_from_host),
                        scalar(x.bytes_to_host), scalar(x.queued_to_host), scalar(x.send_window),
                        scalar(!x.compress ? "off" : x.compress_paused ? "paused" : "on"),
-                       x.compress ? ratio(x.compress_out, x.compress_in) : scalar("-")},
+                       x.compress ? ratio(x.compress_out, x.compress_in) : scalar("-"), scalar(x.path),
+                       scalar(x.movable), scalar(x.kept), scalar(std::uint64_t{x.moves})},
                       {}});
   st.tables.push_back(std::move(c));
   return st;

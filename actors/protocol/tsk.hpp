@@ -38,11 +38,16 @@ enum class message_type : std::uint8_t {
             // one lost segment on the WAN does not stall a short transfer for a round trip
   ctd = 11, // compressed TCP data ([84]'s data compression kernel, per connection): a TD whose
             // data is one zstd frame; the receiver restores it and treats it as that TD
+  rs = 12,  // resume (document 003's PSK): the connection continues on the backbone this arrives
+            // on (its path failed, or a preferred one returned); carries the bytes the sender has
+            // received of the connection and the credit it has granted in total, so the peer
+            // sends again what was lost with the old backbone. Sent only to a peer whose TPP
+            // says it reads RS, for a connection whose CR said it may move
 };
-inline constexpr std::uint8_t max_message_type = 11;
+inline constexpr std::uint8_t max_message_type = 12;
 
 inline const char* to_string(message_type t) noexcept {
-  constexpr const char* names[] = {"TD", "UD", "CR", "CE", "CT", "NR", "TP", "TPP", "KA", "WA", "RTD", "CTD"};
+  constexpr const char* names[] = {"TD", "UD", "CR", "CE", "CT", "NR", "TP", "TPP", "KA", "WA", "RTD", "CTD", "RS"};
   const auto i = static_cast<std::uint8_t>(t);
   return i <= max_message_type ? names[i] : "?";
 }
@@ -119,6 +124,10 @@ inline constexpr std::uint8_t cr_copy = 2;  // sent on a second backbone (redund
 /// The initiator's profile says compress: both directions of the connection may send CTD. Set only
 /// when the peer's TPP said it reads CTD, so a peer without it never receives one.
 inline constexpr std::uint8_t cr_compress = 4;
+/// The initiator keeps what it sends until the peer acknowledges it and may move the connection to
+/// another backbone (RS). Set only when the peer's TPP said it reads RS; the responder then keeps
+/// its sent data too.
+inline constexpr std::uint8_t cr_movable = 8;
 /// CE: the MSS the far host sent in its SYN-ACK ([104]) and the window the sender grants.
 struct ce_params {
   std::uint16_t mss = 0;
@@ -133,6 +142,15 @@ struct tpp_params {
   std::uint8_t features = 0;  // tpp_reads_ctd
 };
 inline constexpr std::uint8_t tpp_reads_ctd = 1;
+inline constexpr std::uint8_t tpp_reads_rs = 2;
+/// RS: the connection's bytes the sender has received from the peer, in order (the peer sends
+/// again from there), and the total credit the sender has granted (initial window plus every WA,
+/// including what no WA carried yet: the peer's send limit, as WAs lost with the old backbone do
+/// not arrive).
+struct rs_params {
+  std::uint64_t received = 0;
+  std::uint64_t granted = 0;
+};
 /// KA: the sender's clock (microseconds, any origin) and the last clock value it received.
 struct ka_params {
   std::uint64_t sent_us = 0;
@@ -239,6 +257,13 @@ bool append(Buffer& out, const header& h, const ka_params& k) {
   wire::put64(b + 8, k.echo_us);
   return append(out, h, b, sizeof b);
 }
+template <class Buffer>
+bool append(Buffer& out, const header& h, const rs_params& r) {
+  unsigned char b[16];
+  wire::put64(b, r.received);
+  wire::put64(b + 8, r.granted);
+  return append(out, h, b, sizeof b);
+}
 /// WA: `bytes` the receiver delivered to its host (the sender may send that much more).
 template <class Buffer>
 bool append_window(Buffer& out, const header& h, std::uint32_t bytes) {
@@ -306,6 +331,7 @@ inline std::size_t min_body(message_type t) noexcept {
     case message_type::ud: return 2;
     case message_type::rtd: return 8;
     case message_type::ctd: return ctd_prefix + 1;  // the size and at least a byte of frame
+    case message_type::rs: return 16;
     default: return 0;
   }
 }
@@ -360,6 +386,7 @@ inline tpp_params read_tpp(const message& m) noexcept {
 }
 inline ka_params read_ka(const message& m) noexcept { return {wire::get64(m.body), wire::get64(m.body + 8)}; }
 inline std::uint32_t read_window(const message& m) noexcept { return wire::get32(m.body); }
+inline rs_params read_rs(const message& m) noexcept { return {wire::get64(m.body), wire::get64(m.body + 8)}; }
 /// RTD: the offset of its data in the connection's byte stream (the data follows it).
 inline std::uint64_t read_offset(const message& m) noexcept { return wire::get64(m.body); }
 /// CTD: the size the frame restores (decode() checked it is 1..max_data) and the frame.

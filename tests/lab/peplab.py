@@ -34,6 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 CLIENT, BRANCH_LAN, BRANCH_WAN = "10.1.0.2", "10.1.0.1", "192.168.50.1"
 SERVER, HUB_LAN, HUB_WAN = "10.2.0.2", "10.2.0.1", "192.168.50.2"
+# With paths: a second WAN link (document 003's PSK), its own emulated delay.
+BRANCH_WAN2, HUB_WAN2 = "192.168.51.1", "192.168.51.2"
 HTTP, PLAIN, NO_3WHS, CLOSED, TERM, IPERF, ECHO = 8080, 8081, 8082, 8099, 9000, 5201, 7007
 
 
@@ -56,9 +58,13 @@ def log_text(size, seed, marker=b"pep-log"):
 
 
 def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
-          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False, priorities=None):
+          backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False, priorities=None,
+          paths=None):
     """wire: the "spoofed" profile (8080 and the default rule) also says compress and encrypt;
-    8082's stays without compression (the same path, uncompressed, for comparison)."""
+    8082's stays without compression (the same path, uncompressed, for comparison).
+    paths: {"fast": (delay_ms, cost), "slow": (delay_ms, cost)}: two WAN links, "fast" on eth1
+    (192.168.50.0/24, the one without paths) and "slow" on eth2 (192.168.51.0/24), each PEP listing
+    both as paths of its peer (document 003's PSK); `delay` is then unused."""
     os.makedirs(directory, exist_ok=True)
     www = www or os.path.join(directory, "www")
     os.makedirs(www, exist_ok=True)
@@ -66,7 +72,7 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
     subprocess.run([os.path.join(REPO, "deploy", "make-certs.sh"), certs, "branch", "hub"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def policy(name, address, lan, peer, peer_address, prefix):
+    def policy(name, address, lan, peer, peer_address, prefix, path_ends=None):
         p = {
             "identity": {"name": name, "address": address, "certificate": os.path.join(certs, f"{name}.pem"),
                          "key": os.path.join(certs, f"{name}.key"), "ca": os.path.join(certs, "ca.pem")},
@@ -93,6 +99,10 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
                 ],
             },
         }
+        if paths:
+            p["pep"]["peers"][0]["paths"] = [
+                {"name": n, "local": path_ends[n][0], "address": path_ends[n][1], "rate_mbit": rate, "cost": paths[n][1]}
+                for n in ("fast", "slow")]
         if priorities:
             # Priorities need the backlog out of the kernel's FIFO: the unsent bound (off by
             # default, see policy/pep_policy.hpp).
@@ -105,8 +115,10 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
                 {"name": "iperf", "protocol": "tcp", "dst_port": IPERF, "profile": "bulk"}]
         return p
 
-    policies = {"branch": policy("branch", BRANCH_WAN, "eth0", "hub", HUB_WAN, "10.2.0.0/24"),
-                "hub": policy("hub", HUB_WAN, "eth1", "branch", BRANCH_WAN, "10.1.0.0/24")}
+    policies = {"branch": policy("branch", BRANCH_WAN, "eth0", "hub", HUB_WAN, "10.2.0.0/24",
+                                 {"fast": (BRANCH_WAN, HUB_WAN), "slow": (BRANCH_WAN2, HUB_WAN2)}),
+                "hub": policy("hub", HUB_WAN, "eth1", "branch", BRANCH_WAN, "10.1.0.0/24",
+                              {"fast": (HUB_WAN, BRANCH_WAN), "slow": (HUB_WAN2, BRANCH_WAN2)})}
     for name, p in policies.items():
         with open(os.path.join(directory, f"{name}.json"), "w") as f:
             json.dump(p, f, indent=1)
@@ -151,12 +163,18 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
          "b": {"node": "branch", "ifname": "eth0", "addresses": [f"{BRANCH_LAN}/24"]}},
         {"a": {"node": "branch", "ifname": "eth1", "addresses": [f"{BRANCH_WAN}/24"]},
          "b": {"node": "hub", "ifname": "eth0", "addresses": [f"{HUB_WAN}/24"]},
-         "emulate": {"both": {"delay_ms": delay, "loss_pct": loss, "rate_mbit": rate,
+         "emulate": {"both": {"delay_ms": paths["fast"][0] if paths else delay, "loss_pct": loss, "rate_mbit": rate,
                               "queue_frames": 1000},
                      "seed": seed, "pool_frames": 16384}},
         {"a": {"node": "hub", "ifname": "eth1", "addresses": [f"{HUB_LAN}/24"]},
          "b": {"node": "server", "ifname": "eth0", "addresses": [f"{SERVER}/24"]}},
     ]
+    if paths:
+        links.append({"a": {"node": "branch", "ifname": "eth2", "addresses": [f"{BRANCH_WAN2}/24"]},
+                      "b": {"node": "hub", "ifname": "eth2", "addresses": [f"{HUB_WAN2}/24"]},
+                      "emulate": {"both": {"delay_ms": paths["slow"][0], "loss_pct": loss, "rate_mbit": rate,
+                                           "queue_frames": 1000},
+                                  "seed": seed + 1, "pool_frames": 16384}})
     topo = {"name": "pep" if pep else "pep-baseline",
             "comment": "document 003: client, branch PEP, long lossy WAN, hub PEP, server",
             "nodes": nodes, "links": links}

@@ -89,7 +89,7 @@ TEST_CASE("CTD sizes the stream cannot hold are refused, when sent and when rece
     {"restores nothing", {0x00, 0x09, 0x0b, 0x40, 0, 1, 0, 2, 0x00, 0x00, 0xaa}, tsk::decode_status::bad_parameters},
     {"restores more than a TD holds", {0x00, 0x09, 0x0b, 0x40, 0, 1, 0, 2, 0xff, 0xff, 0xaa},
      tsk::decode_status::bad_parameters},
-    {"the type after CTD is unknown", {0x00, 0x06, 0x0c, 0x40, 0, 1, 0, 2}, tsk::decode_status::bad_type},
+    {"the type after RS is unknown", {0x00, 0x06, 0x0d, 0x40, 0, 1, 0, 2}, tsk::decode_status::bad_type},
   };
   for (const auto& r : rows) {
     CAPTURE(r.what);

@@ -51,6 +51,39 @@ TEST_CASE("a pep section with its peer map loads, with the defaults written out"
   CHECK(load_policy(to_json(p)) == p);
 }
 
+TEST_CASE("a peer's WAN paths and a profile's path preference load and round-trip (document 003's PSK)") {
+  const std::string text = R"({"identity": {"name": "branch", "address": "192.168.50.1", "certificate": "b.pem",
+      "key": "b.key", "ca": "ca.pem"}, "roles": ["pep"],
+      "profiles": [{"name": "fast", "spoof": true, "paths": ["fibre", "lte"]}, {"name": "any", "spoof": true}],
+      "pep": {"rules": [{"name": "rest", "default": true, "profile": "any"}], "lan": "eth0",
+        "peers": [{"name": "hub", "address": "192.168.50.2", "prefixes": ["10.2.0.0/16"], "revert": false,
+                   "paths": [{"name": "fibre", "local": "192.168.50.1", "address": "192.168.50.2", "rate_mbit": 100, "cost": 1},
+                             {"name": "lte", "address": "192.168.51.2", "cost": 5}]},
+                  {"name": "dc", "address": "192.168.60.2", "prefixes": ["10.3.0.0/16"]}]}})";
+  auto p = load_policy_text(text);
+  REQUIRE(p.pep);
+  const auto& hub = p.pep->peers[0];
+  REQUIRE(hub.paths.size() == 2);
+  CHECK(hub.paths[0].name == "fibre");
+  CHECK(hub.paths[0].local == 0xc0a83201u);
+  CHECK(hub.paths[0].address == 0xc0a83202u);
+  CHECK(hub.paths[0].rate_mbit == 100);
+  CHECK(hub.paths[0].cost == 1);
+  CHECK(hub.paths[1].local == 0);
+  CHECK(hub.paths[1].rate_mbit == 0);
+  CHECK(hub.paths[1].cost == 5);
+  CHECK_FALSE(hub.revert);
+  CHECK(p.pep->peers[1].paths.empty());
+  CHECK(p.pep->peers[1].revert);
+  REQUIRE(p.find_profile("fast"));
+  CHECK(p.find_profile("fast")->paths == std::vector<std::string>{"fibre", "lte"});
+  CHECK(p.find_profile("any")->paths.empty());
+  CHECK(load_policy(to_json(p)) == p);
+  auto q = load_policy_text(text);
+  q.pep->peers[0].paths[1].cost = 6;
+  CHECK_FALSE(q == p);
+}
+
 TEST_CASE("priority weights and the unsent bound load and round-trip") {
   struct row {
     const char* what;
@@ -107,11 +140,67 @@ TEST_CASE("pep section errors name their JSON pointer") {
     {"priority weight too large", doc("{" + r + R"(, "priority_weights": [1, 2, 1001]})"),
      "/pep/priority_weights/2", ""},
     {"unsent_ms too large", doc("{" + r + R"(, "unsent_ms": 5000})"), "/pep/unsent_ms", ""},
+    {"empty paths", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"], "paths": []}]})"),
+     "/pep/peers/0/paths", "at least one path"},
+    {"path without an address", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "paths": [{"name": "a", "address": "1.1.1.1"}, {"name": "b"}]}]})"),
+     "/pep/peers/0/paths/1", "address"},
+    {"duplicate path", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "paths": [{"name": "a", "address": "1.1.1.1"}, {"name": "a", "address": "1.1.2.1"}]}]})"),
+     "/pep/peers/0/paths/1/name", "duplicate path"},
+    {"same path twice", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "paths": [{"name": "a", "address": "1.1.1.1"}, {"name": "b", "address": "1.1.1.1"}]}]})"),
+     "/pep/peers/0/paths/1/address", "already goes"},
+    {"bad path address", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "paths": [{"name": "a", "address": "1.1.1"}]}]})"),
+     "/pep/peers/0/paths/0/address", ""},
+    {"unknown path key", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "paths": [{"name": "a", "address": "1.1.1.1", "latency": 3}]}]})"),
+     "/pep/peers/0/paths/0/latency", "unknown key"},
+    {"revert not a boolean", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "revert": "yes"}]})"),
+     "/pep/peers/0/revert", ""},
   };
   for (const auto& x : rows) {
     CAPTURE(x.what);
     try {
       load_policy_text(x.text);
+      FAIL("loaded");
+    } catch (const policy_error& e) {
+      CHECK(e.pointer() == x.pointer);
+      CHECK(std::string(e.what()).find(x.reason) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a profile's paths must name paths of a PEP peer") {
+  auto with = [](const std::string& paths) {
+    return std::string(R"({"identity": {"name": "branch", "address": "192.168.50.1", "certificate": "b.pem",
+        "key": "b.key", "ca": "ca.pem"}, "roles": ["pep"], "profiles": [{"name": "x"}, {"name": "p", "spoof": true, "paths": )") +
+           paths + R"(}], "pep": {"rules": [{"name": "rest", "default": true, "profile": "p"}],
+        "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+                   "paths": [{"name": "fibre", "address": "1.1.1.1"}, {"name": "lte", "address": "1.1.2.1"}]}]}})";
+  };
+  struct row {
+    const char* what;
+    const char* paths;
+    const char* pointer;  // "" = loads
+    const char* reason;
+  };
+  const row rows[] = {
+    {"both known", R"(["lte", "fibre"])", "", ""},
+    {"an unknown path", R"(["fibre", "satellite"])", "/profiles/1/paths/1", "no path of a PEP peer"},
+    {"listed twice", R"(["fibre", "fibre"])", "/profiles/1/paths/1", "listed twice"},
+    {"not a list", R"("fibre")", "/profiles/1/paths", "expected an array"},
+  };
+  for (const auto& x : rows) {
+    CAPTURE(x.what);
+    if (!*x.pointer) {
+      CHECK_NOTHROW(load_policy_text(with(x.paths)));
+      continue;
+    }
+    try {
+      load_policy_text(with(x.paths));
       FAIL("loaded");
     } catch (const policy_error& e) {
       CHECK(e.pointer() == x.pointer);

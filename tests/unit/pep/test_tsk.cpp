@@ -86,6 +86,27 @@ TEST_CASE("TSK messages round-trip with their parameters") {
     REQUIRE(tsk::append_window(b, make(tsk::message_type::wa, false), 1u << 20));
     CHECK(tsk::read_window(decode_one(b)) == 1u << 20);
   }
+  SUBCASE("RS carries the bytes received and the credit granted (64 bits each)") {
+    bytes b;
+    REQUIRE(tsk::append(b, make(tsk::message_type::rs, true), tsk::rs_params{(1ull << 33) + 5, 4194304 + 77}));
+    auto m = decode_one(b);
+    CHECK(m.h.type == tsk::message_type::rs);
+    CHECK(m.h.has_connection);
+    const auto r = tsk::read_rs(m);
+    CHECK(r.received == (1ull << 33) + 5);
+    CHECK(r.granted == 4194304 + 77);
+    CHECK(std::string(tsk::to_string(tsk::message_type::rs)) == "RS");
+  }
+  SUBCASE("TPP's features: a peer reads CTD and RS; a 6-byte TPP (an older peer) reads neither") {
+    bytes b;
+    REQUIRE(tsk::append(b, make(tsk::message_type::tpp, false),
+                        tsk::tpp_params{3, 4096, static_cast<std::uint8_t>(tsk::tpp_reads_ctd | tsk::tpp_reads_rs)}));
+    const auto t = tsk::read_tpp(decode_one(b));
+    CHECK((t.features & tsk::tpp_reads_rs) != 0);
+    CHECK((t.features & tsk::tpp_reads_ctd) != 0);
+    CHECK(tsk::cr_movable != tsk::cr_compress);
+    CHECK(tsk::cr_movable != tsk::cr_copy);
+  }
   SUBCASE("RTD carries a copy of data with its offset in the stream") {
     bytes b;
     REQUIRE(tsk::append_redundant(b, make(tsk::message_type::rtd, false), 123456789012ull, "abc", 3));
@@ -142,6 +163,7 @@ TEST_CASE("broken frames are named") {
     {"unknown type", {0x00, 0x06, 0x63, 0x40, 0, 0, 0, 0}, tsk::decode_status::bad_type},
     {"CR without its parameters", {0x00, 0x06, 0x02, 0x40, 0, 0, 0, 0}, tsk::decode_status::bad_parameters},
     {"RTD without its offset", {0x00, 0x08, 0x0a, 0x40, 0, 0, 0, 0, 1, 2}, tsk::decode_status::bad_parameters},
+    {"RS without its counts", {0x00, 0x0e, 0x0c, 0x40, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}, tsk::decode_status::bad_parameters},
     {"connection flag without the header", {0x00, 0x08, 0x00, 0x50, 0, 0, 0, 0, 1, 2}, tsk::decode_status::bad_length},
     {"length past the bytes", {0x00, 0x40, 0x00, 0x40, 0, 0}, tsk::decode_status::need_more},
     {"one byte", {0x00}, tsk::decode_status::need_more},
