@@ -50,7 +50,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import queue
 
@@ -124,22 +123,12 @@ def summary(gaps):
 
 # ---- the probe client ----
 
-class Probe:
-    """failover_probe.py in the client's namespace; its JSON lines read by a thread."""
+class Probe(clusterlab.JsonLinesClient):
+    """failover_probe.py in the client's namespace."""
 
     def __init__(self, case, interval):
-        self.p = subprocess.Popen(
-            ["ip", "netns", "exec", case.netns("client"), "/usr/bin/python3", PROBE_PY,
-             "--to", f"{VIP}:{ECHO_PORT}", "--interval", str(interval)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        case.background.append(self.p)
-        self.lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.lines.put(json.loads(line))
-        self.lines.put(None)
+        super().__init__(case, ["/usr/bin/python3", PROBE_PY, "--to", f"{VIP}:{ECHO_PORT}",
+                                "--interval", str(interval)])
 
     def ask(self, command, key, timeout=20):
         self.p.stdin.write((command + "\n").encode())

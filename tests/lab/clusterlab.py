@@ -287,18 +287,16 @@ def neighbour(case, node, address):
     return None
 
 
-# ---- many long-lived connections (tests/lab/cluster_client.py) ----
+# ---- clients in the client's namespace ----
 
-class EchoClient:
-    """cluster_client.py run in the client namespace (`count` connections to `to` from local ports
-    first_port, first_port + stride, ...); its JSON lines read by a thread."""
+class JsonLinesClient:
+    """A process run in the client's namespace (`argv`) whose stdout is JSON lines, read into
+    `lines` by a thread (a line that is not JSON becomes {"noise": text}; None at its end)."""
 
-    def __init__(self, case, to, first_port, stride, count):
-        self.p = subprocess.Popen(
-            ["ip", "netns", "exec", case.netns("client"), "/usr/bin/python3", CLIENT_PY, "run",
-             "--to", to, "--bind", CLIENT, "--first-port", str(first_port),
-             "--stride", str(stride), "--count", str(count)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def __init__(self, case, argv):
+        self.p = subprocess.Popen(["ip", "netns", "exec", case.netns("client")] + argv,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
         case.background.append(self.p)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -310,6 +308,16 @@ class EchoClient:
             except ValueError:
                 self.lines.put({"noise": line.decode(errors="replace")})
         self.lines.put(None)
+
+
+class EchoClient(JsonLinesClient):
+    """cluster_client.py (`count` connections to `to` from local ports first_port,
+    first_port + stride, ...)."""
+
+    def __init__(self, case, to, first_port, stride, count):
+        super().__init__(case, ["/usr/bin/python3", CLIENT_PY, "run", "--to", to, "--bind", CLIENT,
+                                "--first-port", str(first_port), "--stride", str(stride),
+                                "--count", str(count)])
 
     def next(self, key, timeout):
         deadline = time.monotonic() + timeout
