@@ -67,10 +67,10 @@ class LabCase:
                           + (f" ({body})" if body else ""))
         return p.stdout
 
-    def start(self, node, *argv, stdout=subprocess.DEVNULL):
+    def start(self, node, *argv, stdout=subprocess.DEVNULL, stdin=None):
         """Starts argv in `node`'s namespace in the background; killed when the case ends."""
         p = subprocess.Popen(["ip", "netns", "exec", self.netns(node)] + list(argv),
-                             stdout=stdout, stderr=subprocess.PIPE)
+                             stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
         self.background.append(p)
         return p
 

@@ -8,6 +8,10 @@ the frame, header checksum right), bad_tcp_checksum (a TCP SYN, source port 4200
 checksum is wrong) and bad_udp_checksum (a UDP datagram whose checksum is wrong, not zero).
 DPORT (default 8080) is the TCP/UDP destination port. Prints one JSON object: how many frames of
 each kind were sent.
+
+With --on-go (first argument), it builds the frames, prints "ready" and sends only when a line
+arrives on stdin: a caller racing a transfer does not wait for scapy's import (seconds on a loaded
+machine) between deciding to send and the frames leaving.
 """
 
 import json
@@ -60,11 +64,18 @@ def frames(src_mac, dst_mac, src, dst, n, dport=8080):
 
 
 def main():
-    iface, dst_mac, src, dst, n = sys.argv[1:6]
-    kinds = sys.argv[6].split(",") if len(sys.argv) > 6 else DEFAULT_KINDS
-    dport = int(sys.argv[7]) if len(sys.argv) > 7 else 8080
+    args = sys.argv[1:]
+    on_go = bool(args) and args[0] == "--on-go"
+    if on_go:
+        args = args[1:]
+    iface, dst_mac, src, dst, n = args[0:5]
+    kinds = args[5].split(",") if len(args) > 5 else DEFAULT_KINDS
+    dport = int(args[6]) if len(args) > 6 else 8080
     sent = {}
     made = frames(get_if_hwaddr(iface), dst_mac, src, dst, int(n), dport)
+    if on_go:
+        print("ready", flush=True)
+        sys.stdin.readline()
     for kind in kinds:
         batch = made[kind]
         sendp(batch, iface=iface)
