@@ -512,19 +512,18 @@ void group_member::on(node_id from, const master_keepalive& m, time_ms now) {
       // silent past doubt; the wait is at most one window. A member that has really followed the
       // other master has been silent toward us for at least the master watchdog before its new
       // master could list it, so a long partition is never in doubt.
-      const auto count = [&](std::uint32_t widen, std::uint32_t& theirs) {
-        theirs = 0;
+      const auto we_win = [&](std::uint32_t widen, std::uint32_t& mine) {
+        std::uint32_t theirs = 0;
         for (const auto& e : m.members)
           if (e.id != self_ && (e.id == from || !still_ours(e.id, now, widen))) ++theirs;
-        return contested_count(m.members, from, now, widen);
+        mine = contested_count(m.members, from, now, widen);
+        return wins_tie_break({mine, self_}, {theirs, from});
       };
-      std::uint32_t theirs = 0, theirs_if_doubt_ours = 0;
-      const auto mine = count(1, theirs);
-      const auto mine_if_doubt_ours = count(2, theirs_if_doubt_ours);
-      if (wins_tie_break({mine, self_}, {theirs, from})) {
+      std::uint32_t mine = 0, mine_if_doubt_ours = 0;
+      if (we_win(1, mine)) {
         send(from, other_master_exists{mine});  // 825
         keepalive_now_ = true;                  // 827: announce ourselves again
-      } else if (wins_tie_break({mine_if_doubt_ours, self_}, {theirs_if_doubt_ours, from})) {
+      } else if (we_win(2, mine_if_doubt_ours)) {
         ++tie_breaks_deferred_;
       } else {
         step_down(from, now);
