@@ -127,6 +127,10 @@ public:
 
   const char* name() const noexcept override { return "cluster"; }
   net::verdict process(net::packet_context& ctx) noexcept override;
+  /// The gateway's flow-table loads for the batch (stage.hpp).
+  void prefetch(const net::packet_context& ctx, unsigned round) const noexcept override {
+    gateway_->prefetch(ctx, round);
+  }
 
   net::gateway_stage& gateway() noexcept { return *gateway_; }
   const segment_settings& settings() const noexcept { return settings_; }

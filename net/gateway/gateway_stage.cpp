@@ -205,6 +205,43 @@ verdict gateway_stage::follow_fragment(packet_context& ctx, const gateway_config
   return verdict::forward(d->port);
 }
 
+void gateway_stage::prefetch(const packet_context& ctx, unsigned round) const noexcept {
+  const packet_fields& f = ctx.fields;
+  if (f.fragment) return;
+  // The key decide() will look up: the datagram's own for the cluster IP and for source-NAT
+  // replies, the client side rebuilt for a plain NAT reply (from_backend).
+  const gateway_config& cfg = *config_.read();
+  flow_key key;
+  if (f.dst == cfg.cluster_ip) {
+    key = from_fields(f);
+  } else if (cfg.mode == gateway_mode::nat) {
+    std::size_t s = 0, b = 0;
+    if (!cfg.find_backend(f.protocol, f.src, f.src_port, s, b)) return;
+    if (cfg.source_nat) {
+      if (f.dst != cfg.member_addr) return;
+      key = from_fields(f);
+    } else {
+      key.src_addr = f.dst;
+      key.src_port = f.dst_port;
+      key.dst_addr = cfg.cluster_ip;
+      key.dst_port = cfg.services[s].port;
+      key.protocol = f.protocol;
+    }
+  } else {
+    return;
+  }
+  if (round == 0) {
+    table_.prefetch(key);
+    return;
+  }
+  // The slot arrived during round 0: the record it names is the second miss (two cache lines).
+  if (const flow_value* v = table_.find(key); v != nullptr && v->user < records_.size()) {
+    const auto* rec = reinterpret_cast<const char*>(&records_[v->user]);
+    __builtin_prefetch(rec);
+    __builtin_prefetch(rec + sizeof(flow_record) - 1);
+  }
+}
+
 bool gateway_stage::hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v) noexcept {
   packet_buffer& buf = *ctx.buffer;
   if (decrement_ttl(buf.data()) == ttl_result::decremented) return true;

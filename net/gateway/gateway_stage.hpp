@@ -188,6 +188,9 @@ class gateway_stage final : public stage {
   /// drop(oversize) when DSR has no headroom, next() for traffic that is not the cluster's
   /// (and owned non-TCP/UDP datagrams to the cluster IP, e.g. ping, for a later stage).
   verdict process(packet_context& ctx) noexcept override;
+  /// Loads ahead for the batch (stage.hpp) what process() reads of a datagram to the cluster IP
+  /// or of a source-NAT reply: its flow-table slot in round 0, its flow record in round 1.
+  void prefetch(const packet_context& ctx, unsigned round) const noexcept override;
 
   // Loop thread only (see the file comment). -------------------------------------------------
 

@@ -235,8 +235,14 @@ std::size_t packet_loop::turn() noexcept {
 }
 
 void packet_loop::process(packet_batch& rx) noexcept {
+  // Three passes over the batch: parse, let the stages start their table loads for all of it
+  // (a flow-table miss costs ~50-100 ns; overlapped, a batch pays about one), then decide each
+  // datagram in arrival order.
+  packet_context* batch = batch_.data();
+  std::size_t n = 0;
   for (packet_buffer* b : rx) {
-    packet_context ctx;
+    packet_context& ctx = batch[n];
+    ctx = packet_context{};
     ctx.buffer = b;
     ctx.in_port = b->in_port;
     ctx.pool = &pool_;
@@ -262,30 +268,40 @@ void packet_loop::process(packet_batch& rx) noexcept {
       drop(b, drop_reason::malformed, ctx.status);
       continue;
     }
+    ++n;
+  }
+  if (n > 1)
+    for (unsigned round = 0; round < prefetch_rounds; ++round)
+      for (const auto& s : stages_)
+        for (std::size_t i = 0; i < n; ++i) s->prefetch(batch[i], round);
+  for (std::size_t k = 0; k < n; ++k) decide(batch[k]);
+}
 
-    verdict v = verdict::drop(drop_reason::no_route);  // nobody decided: nowhere to go
-    for (std::size_t i = 0; i < stages_.size(); ++i) {
-      if (ctx.status != parse_status::ok && stages_[i]->on_bad_tcp_options() == bad_tcp_options::refuse) {
-        bump(pc.dropped);  // counted as the parse step's drop, as when no stage takes it
-        v = verdict::drop(drop_reason::malformed);
-        break;
-      }
-      stage_counters& sc = stage_counters_[i + 1];
-      bump(sc.seen);
-      const verdict sv = stages_[i]->process(ctx);
-      if (sv.what == verdict::kind::next) continue;
-      v = sv;
-      if (v.what == verdict::kind::forward) bump(sc.forwarded);
-      else if (v.what == verdict::kind::drop) bump(sc.dropped);
-      else bump(sc.consumed);
+void packet_loop::decide(packet_context& ctx) noexcept {
+  packet_buffer* b = ctx.buffer;
+  stage_counters& pc = stage_counters_[0];
+  verdict v = verdict::drop(drop_reason::no_route);  // nobody decided: nowhere to go
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (ctx.status != parse_status::ok && stages_[i]->on_bad_tcp_options() == bad_tcp_options::refuse) {
+      bump(pc.dropped);  // counted as the parse step's drop, as when no stage takes it
+      v = verdict::drop(drop_reason::malformed);
       break;
     }
-    switch (v.what) {
-      case verdict::kind::forward: emit(b, v); break;
-      case verdict::kind::consume: break;  // the stage owns the buffer now
-      case verdict::kind::next:            // not produced: v starts as a drop
-      case verdict::kind::drop: drop(b, v.reason, ctx.status); break;
-    }
+    stage_counters& sc = stage_counters_[i + 1];
+    bump(sc.seen);
+    const verdict sv = stages_[i]->process(ctx);
+    if (sv.what == verdict::kind::next) continue;
+    v = sv;
+    if (v.what == verdict::kind::forward) bump(sc.forwarded);
+    else if (v.what == verdict::kind::drop) bump(sc.dropped);
+    else bump(sc.consumed);
+    break;
+  }
+  switch (v.what) {
+    case verdict::kind::forward: emit(b, v); break;
+    case verdict::kind::consume: break;  // the stage owns the buffer now
+    case verdict::kind::next:            // not produced: v starts as a drop
+    case verdict::kind::drop: drop(b, v.reason, ctx.status); break;
   }
 }
 

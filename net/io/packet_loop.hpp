@@ -168,6 +168,8 @@ class packet_loop {
 
   std::size_t turn() noexcept;
   void process(packet_batch& rx) noexcept;
+  // The stages' decision for one parsed datagram, then its emit or drop.
+  void decide(packet_context& ctx) noexcept;
   // Whether a TCP segment whose options do not walk goes past the parse step (stage.hpp).
   bool bad_tcp_options_taken() const noexcept;
   void emit(packet_buffer* b, const verdict& v) noexcept;
@@ -191,6 +193,7 @@ class packet_loop {
   std::vector<std::unique_ptr<packet_port>> ports_;
   std::vector<std::unique_ptr<stage>> stages_;
   std::vector<packet_batch> tx_;  // one pending output batch per port
+  std::array<packet_context, max_batch_size> batch_{};  // process()'s parsed batch (loop thread)
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<bool> stop_requested_{false};

@@ -69,6 +69,9 @@ struct packet_context {
 };
 
 /// One step of the pipeline. Runs on the loop thread only.
+/// How many prefetch rounds the loop runs over a receive batch (stage::prefetch).
+inline constexpr unsigned prefetch_rounds = 2;
+
 class stage {
  public:
   virtual ~stage() = default;
@@ -81,6 +84,16 @@ class stage {
   /// bad_option_length, fields.tcp_options_bad; every other field is filled; see
   /// bad_tcp_options). Read by the loop thread for each such segment; may change at any time.
   virtual bad_tcp_options on_bad_tcp_options() const noexcept { return bad_tcp_options::refuse; }
+  /// Starts the memory loads process() will need for this datagram, as a hint. The loop calls it
+  /// for every datagram of a receive batch before it processes any, in `prefetch_rounds` rounds
+  /// (round 0 for the whole batch, then round 1 ...), so the loads of a batch overlap instead of
+  /// each process() waiting for its own misses: round 0 can start the flow-table slot's load,
+  /// round 1 read that slot (arrived by then) and start the load of what it points to. Must not
+  /// change anything a later process() sees. Default: nothing.
+  virtual void prefetch(const packet_context& ctx, unsigned round) const noexcept {
+    (void)ctx;
+    (void)round;
+  }
   /// Called by the loop every turn, whether or not anything arrived, with the steady clock's
   /// nanoseconds (one reading per turn): a stage that holds datagrams back (a shaper) sends the
   /// ones now due and returns how many its port took. Default: holds nothing, sends nothing.

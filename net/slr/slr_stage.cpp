@@ -278,6 +278,11 @@ bool slr_stage::advertisement(packet_context& ctx, const compiled_routes& routes
   return true;
 }
 
+void slr_stage::prefetch(const packet_context& ctx, unsigned round) const noexcept {
+  if (round != 0 || ctx.in_port == config_.tunnel_in || ctx.fields.fragment) return;
+  table_.prefetch(from_fields(ctx.fields));
+}
+
 verdict slr_stage::process(packet_context& ctx) noexcept {
   const compiled_routes& routes = *routes_.read();
   std::uint32_t prev_hop = 0;

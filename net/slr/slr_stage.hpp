@@ -188,6 +188,10 @@ class slr_stage final : public stage {
   /// tunnel_in, mid-flow misses and everything a hot spare would forward; drop(malformed) for a
   /// bad inner datagram or advertisement; drop(no_route); drop(policy) for adverts (consumed
   /// here) and a full table; drop(oversize) when the outer header does not fit.
+  /// The flow-table slot of a datagram from the TUN, loaded ahead for the batch in round 0
+  /// (stage.hpp; the slot holds the whole decision, so round 1 has nothing to add); a
+  /// tunnelled one is keyed by its inner datagram, known only once unwrapped.
+  void prefetch(const packet_context& ctx, unsigned round) const noexcept override;
   verdict process(packet_context& ctx) noexcept override;
 
   /// Control thread: replaces the routing table. Returns once the loop uses the new one. Pinned

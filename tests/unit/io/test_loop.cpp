@@ -7,6 +7,7 @@
 #include <future>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -427,6 +428,60 @@ TEST_CASE("stages run in order: the first that decides wins, counted per stage a
   const auto s = loop.snapshot();
   CHECK(s.stages[1].name == "classify");
   CHECK(s.total_drops() == 2);
+}
+
+namespace {
+// Logs the loop's calls: "p<round>:<dport>" for prefetch, "x:<dport>" for process.
+struct prefetch_log_stage final : stage {
+  mutable std::vector<std::string> calls;
+  const char* name() const noexcept override { return "log"; }
+  void prefetch(const packet_context& ctx, unsigned round) const noexcept override {
+    calls.push_back("p" + std::to_string(round) + ":" + std::to_string(ctx.fields.dst_port));
+  }
+  verdict process(packet_context& ctx) noexcept override {
+    calls.push_back("x:" + std::to_string(ctx.fields.dst_port));
+    return verdict::next();
+  }
+};
+}  // namespace
+
+TEST_CASE("a receive batch is prefetched round by round before any datagram is decided, in order") {
+  struct row {
+    const char* name;
+    std::vector<std::uint16_t> dports;  // one batch, in arrival order (port 9 is malformed)
+    std::vector<std::string> calls;
+  };
+  const row rows[] = {
+      {"one datagram: nothing to overlap, no prefetch", {1}, {"x:1"}},
+      {"three: round 0 for all, round 1 for all, then each decided",
+       {1, 2, 3},
+       {"p0:1", "p0:2", "p0:3", "p1:1", "p1:2", "p1:3", "x:1", "x:2", "x:3"}},
+      {"a malformed datagram is dropped at parse and never prefetched",
+       {1, 9, 3},
+       {"p0:1", "p0:3", "p1:1", "p1:3", "x:1", "x:3"}},
+  };
+  static_assert(prefetch_rounds == 2);
+  for (const row& r : rows) {
+    CAPTURE(r.name);
+    buffer_pool pool(buffer_pool_config{64, 128, 2048});
+    packet_loop loop(pool);
+    auto a = std::make_unique<memory_port>(pool, memory_port_config{"a"});
+    auto b = std::make_unique<memory_port>(pool, memory_port_config{"b"});
+    memory_port& in = *a;
+    loop.add_port(std::move(a));
+    loop.add_port(std::move(b));
+    auto log = std::make_unique<prefetch_log_stage>();
+    prefetch_log_stage& seen = *log;
+    loop.add_stage(std::move(log));
+    loop.add_stage(std::make_unique<pass_through_stage>(loop.epoch(), pass_through_table{}.route(0, 1)));
+    for (std::uint16_t d : r.dports) {
+      auto p = udp_packet(1, 0, ip4(10, 0, 0, 1), ip4(10, 0, 0, 2), 4000, d);
+      if (d == 9) p[0] = 0x44;  // IHL 4: not an IPv4 header
+      REQUIRE(in.inject(bytes_view(p.data(), p.size())));
+    }
+    loop.run_once();
+    CHECK(seen.calls == r.calls);
+  }
 }
 
 namespace {
