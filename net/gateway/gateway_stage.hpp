@@ -190,7 +190,10 @@ class gateway_stage final : public stage {
   verdict process(packet_context& ctx) noexcept override;
   /// Loads ahead for the batch (stage.hpp) what process() reads of a datagram to the cluster IP
   /// or of a source-NAT reply: its flow-table slot in round 0, its flow record in round 1.
+  /// Only with at least prefetch_min_flows flows in the table (about 3 MB of slots and records,
+  /// past a core's L2).
   void prefetch(const packet_context& ctx, unsigned round) const noexcept override;
+  static constexpr std::size_t prefetch_min_flows = 16384;
 
   // Loop thread only (see the file comment). -------------------------------------------------
 
