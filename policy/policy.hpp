@@ -95,6 +95,11 @@ struct group_section {
   /// 004's behaviour; a larger quorum keeps a node that cannot link to anyone (no valid
   /// certificate, cut off at start) from claiming every unit of a shared cluster IP.
   std::uint32_t quorum = 1;
+  /// Issue 14's departures from document 004 (actors/group/config.hpp): backups continue a lost
+  /// master's units at once, and the lost master's deterministic successor offers itself without
+  /// the join round. false: as the document.
+  bool backup_takeover = true;
+  bool successor_takeover = true;
 };
 
 /// af_xdp: an XDP socket (net/io/af_xdp_port.hpp); where the kernel refuses one, the port falls

@@ -93,7 +93,8 @@ auto fields(const timers_section& x) {
 }
 auto fields(const group_section& x) {
   return std::make_tuple(field("peers", x.peers), field("discovery_broadcast", x.discovery_broadcast),
-                         field("quorum", x.quorum));
+                         field("quorum", x.quorum), field("backup_takeover", x.backup_takeover),
+                         field("successor_takeover", x.successor_takeover));
 }
 auto fields(const ipip_section& x) {
   return std::make_tuple(field("encap", x.encap), field("decap", x.decap),
@@ -301,7 +302,7 @@ void timers_text(const policy& p, std::string& out) {
 // group ----------------------------------------------------------------------------------------
 
 void parse_group(const value_ref& v, policy& out) {
-  v.expect_object({"peers", "discovery_broadcast", "quorum"});
+  v.expect_object({"peers", "discovery_broadcast", "quorum", "backup_takeover", "successor_takeover"});
   if (auto peers = v.find("peers")) {
     std::size_t n = peers->expect_array();
     for (std::size_t i = 0; i < n; ++i) {
@@ -315,12 +316,16 @@ void parse_group(const value_ref& v, policy& out) {
   }
   if (auto b = v.find("discovery_broadcast")) out.group.discovery_broadcast = b->as_bool();
   if (auto q = v.find("quorum")) out.group.quorum = static_cast<std::uint32_t>(q->as_uint(1, 64));
+  if (auto b = v.find("backup_takeover")) out.group.backup_takeover = b->as_bool();
+  if (auto b = v.find("successor_takeover")) out.group.successor_takeover = b->as_bool();
 }
 void group_text(const policy& p, std::string& out) {
   line(out, "group",
        "peers " + (p.group.peers.empty() ? std::string("none") : join(p.group.peers)) +
            "; discovery broadcast " + (p.group.discovery_broadcast ? "on" : "off") + "; quorum " +
-           std::to_string(p.group.quorum));
+           std::to_string(p.group.quorum) +
+           (p.group.backup_takeover ? "" : "; backup take-over off") +
+           (p.group.successor_takeover ? "" : "; successor take-over off"));
 }
 
 // io -------------------------------------------------------------------------------------------

@@ -104,6 +104,8 @@ group::group_actor_config make_group_config(const policy::policy& p) {
   }
   cfg.accept_discovered = p.group.discovery_broadcast;
   cfg.group.quorum = p.group.quorum;
+  cfg.group.backup_takeover = p.group.backup_takeover;
+  cfg.group.successor_takeover = p.group.successor_takeover;
   return cfg;
 }
 

@@ -4,6 +4,7 @@ baton's replication cost per flow. It prints figures; it never passes or fails o
 
   tests/bench/cluster_failover.py [--rounds 20] [--adverts 1,0.1,0.01]
                                   [--only replication,baton,keepalived] [--interval 0.01]
+                                  [--timers master_watchdog_ms=100,master_offer_ms=50]
   (root; batond from $BATON_BUILD, default the repository's build/; not part of ctest)
 
 Both systems run in the cluster3 lab (deploy/topologies/cluster3.json: client 10.40.0.2 on bridge
@@ -284,7 +285,7 @@ def baton_part(args, d, results):
         f.write("cluster lab backend\n")  # the topology's readiness probe asks for it
     with open(os.path.join(www, "file"), "wb") as f:
         f.truncate(4 << 30)  # sparse: the content does not matter, only a steady stream
-    topology = write_setup(d, www, services=(HTTP, ECHO), adjust=add_echo)
+    topology = write_setup(d, www, services=(HTTP, ECHO), adjust=add_echo, timers=args.timers)
     policies = {n: os.path.join(d, f"{n}.json") for n in MEMBERS}
     with labcase.LabCase("bf-baton", topology) as case:
         make_bridges_hubs(case)
@@ -608,7 +609,15 @@ def main():
     ap.add_argument("--only", default="replication,baton,keepalived",
                     help="parts to run, comma separated (default all three)")
     ap.add_argument("--interval", type=float, default=0.01, help="probe interval (s)")
+    ap.add_argument("--timers", default="",
+                    help="the members' policy timers, e.g. master_watchdog_ms=100,master_offer_ms=50 "
+                         "(default: document 004's)")
     args = ap.parse_args()
+    try:
+        args.timers = {k.strip(): int(v) for k, v in
+                       (kv.split("=") for kv in args.timers.split(",") if kv.strip())} or None
+    except ValueError:
+        ap.error("--timers: NAME=MILLISECONDS[,NAME=MILLISECONDS...]")
     args.adverts = [a.strip() for a in args.adverts.split(",") if a.strip()]
     args.only = {p.strip() for p in args.only.split(",")}
     if os.geteuid() != 0:
@@ -621,7 +630,7 @@ def main():
     signal.signal(signal.SIGINT, terminate)
 
     log(f"batond from {os.environ['BATON_BUILD']}; probe every {args.interval * 1000:.0f} ms to "
-        f"{VIP}:{ECHO_PORT}")
+        f"{VIP}:{ECHO_PORT}; timers {args.timers or 'document 004'}")
     results = {}
     status = 0
     with tempfile.TemporaryDirectory(prefix="baton-failover-") as d:

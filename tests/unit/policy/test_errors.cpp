@@ -146,6 +146,10 @@ TEST_CASE("malformed policies are refused with pointer and reason") {
       {"group broadcast not a bool", doc(R"("group": {"discovery_broadcast": "yes"})"),
        "/group/discovery_broadcast", R"(expected true or false, got "yes")"},
       {"group quorum zero", doc(R"("group": {"quorum": 0})"), "/group/quorum", "0 is out of range"},
+      {"backup take-over not a bool", doc(R"("group": {"backup_takeover": "off"})"),
+       "/group/backup_takeover", R"(expected true or false, got "off")"},
+      {"successor take-over not a bool", doc(R"("group": {"successor_takeover": 1})"),
+       "/group/successor_takeover", "expected true or false"},
       // io
       {"unknown backend", doc(R"("io": {"backend": "dpdk"})"), "/io/backend", R"("dpdk" is not an I/O backend)"},
       {"af_packet without interfaces", doc(R"("io": {"backend": "af_packet"})"), "/io",

@@ -28,7 +28,7 @@ const char* everything = R"({
   "peers": [{"name": "hub-2", "address": "10.20.0.12", "port": 7400},
             {"name": "hub-3", "address": "10.20.0.13", "port": 7401, "console": "10.20.0.13:9100"}],
   "timers": {"master_watchdog_ms": 300, "master_offer_ms": 150, "rebalance_ms": 5000, "k": 7200, "work_units": 4096},
-  "group": {"peers": ["hub-3", "hub-2"], "discovery_broadcast": true},
+  "group": {"peers": ["hub-3", "hub-2"], "discovery_broadcast": true, "successor_takeover": false},
   "io": {"backend": "af_packet", "interfaces": ["lan0", "wan0"], "mode": "passthrough",
          "ipip": {"encap": true, "decap": true, "local": "10.20.0.11", "remote": "192.0.2.50"}, "clamp_mss": false},
   "profiles": [
@@ -77,6 +77,9 @@ TEST_CASE("a minimal policy gets the documents' defaults") {
   CHECK(p.timers.work_units == 1024);
   CHECK(p.group.peers.empty());
   CHECK_FALSE(p.group.discovery_broadcast);
+  // Issue 14's departures from document 004 are on unless the policy turns them off.
+  CHECK(p.group.backup_takeover);
+  CHECK(p.group.successor_takeover);
   CHECK(p.io.backend == io_backend::memory);
   CHECK(p.io.clamp_mss);  // tunnels must not black-hole the peers' default MSS
   CHECK(p.io.mode == io_mode::passthrough);
@@ -106,6 +109,8 @@ TEST_CASE("every section is read into its typed form") {
   CHECK(p.timers.work_units == 4096);
   CHECK(p.group.peers == std::vector<std::string>{"hub-3", "hub-2"});
   CHECK(p.group.discovery_broadcast);
+  CHECK(p.group.backup_takeover);
+  CHECK_FALSE(p.group.successor_takeover);
   CHECK(p.io.backend == io_backend::af_packet);
   REQUIRE(p.io.interfaces.size() == 2);
   CHECK(p.io.interfaces[0].name == "lan0");
@@ -192,7 +197,7 @@ TEST_CASE("the text form lists every section") {
       "peers      hub-2 10.20.0.12:7400\n",
       "           hub-3 10.20.0.13:7401 console 10.20.0.13:9100\n",
       "timers     master watchdog 300 ms, master offer 150 ms, rebalance 5000 ms, K 7200, work units 4096\n",
-      "group      peers hub-3, hub-2; discovery broadcast on; quorum 1\n",
+      "group      peers hub-3, hub-2; discovery broadcast on; quorum 1; successor take-over off\n",
       "io         backend af_packet, interfaces lan0, wan0, mode passthrough; ipip encap 10.20.0.11 -> 192.0.2.50; ipip decap at 10.20.0.11; tunnelled SYNs keep their MSS\n",
       "profiles   unspoofed: forward, priority 0\n",
       "           fast: forward, spoof (three-way handshake off, disposition discard), priority 3, mss 1400, compress, encrypt\n",
