@@ -33,7 +33,9 @@
 //                                    answers NR not_owner naming the one that does, which is
 //                                    dialled next (a lost or refused backbone: the next member at
 //                                    once; a whole round refused: again after redial_ms). Not
-//                                    with "paths".
+//                                    with "paths". The addresses are the members' identity
+//                                    addresses (their group node ids, which an NR names), where
+//                                    their backbone ports listen.
 //   "group": false,                  this endpoint is one member of a hub's PEP group (the node's
 //                                    group, /peers: the other members; actors/group): a branch
 //                                    peer's backbone is served only by the member that owns the
