@@ -25,6 +25,26 @@
 //                                    sent again). "revert": true (the default) moves connections
 //                                    back to a preferred path when it comes up again. Without
 //                                    "paths" the peer has one path, "address".
+//                                    A peer that is a PEP group (a hub site running several
+//                                    endpoints as one group, below) lists its members:
+//     "members": ["192.0.2.7", "192.0.2.8", "192.0.2.9"],
+//                                    its one backbone is dialled to them in turn, from "address"
+//                                    on; a member that does not serve this node's work unit
+//                                    answers NR not_owner naming the one that does, which is
+//                                    dialled next (a lost or refused backbone: the next member at
+//                                    once; a whole round refused: again after redial_ms). Not
+//                                    with "paths". The addresses are the members' identity
+//                                    addresses (their group node ids, which an NR names), where
+//                                    their backbone ports listen.
+//   "group": false,                  this endpoint is one member of a hub's PEP group (the node's
+//                                    group, /peers: the other members; actors/group): a branch
+//                                    peer's backbone is served only by the member that owns the
+//                                    branch's work unit (a stable hash of the branch's name,
+//                                    pep::branch_unit); the others refuse it (NR not_owner). When
+//                                    the owner dies, the unit's backup takes it over within the
+//                                    group's failover and accepts the branch's redial; the
+//                                    spoofed connections that were on the dead member are reset
+//                                    (their CCBs are not replicated)
 //   "max_connections": 4096,         spoofed connections (CCBs) this endpoint keeps, 1..65534
 //   "keepalive_ms": 250,             backbone keepalive interval
 //   "backbone_timeout_ms": 3000,     a backbone silent this long is dead (its connections reset)
@@ -89,6 +109,7 @@ struct pep_peer {
   std::uint16_t port = 7400;   // its backbone port
   std::vector<pep_prefix> prefixes;
   std::vector<pep_path> paths; // empty: one path, "address"
+  std::vector<std::uint32_t> members;  // a PEP group's member addresses (dialled in turn); empty: none
   bool revert = true;          // connections go back to a preferred path when it returns
 };
 
@@ -112,6 +133,7 @@ struct pep_section {
   static constexpr std::size_t priorities = 4;  // profile priorities 0..3; the top is strict
   std::array<std::uint32_t, priorities - 1> priority_weights{1, 2, 4};
   std::uint32_t unsent_ms = 0;
+  bool group = false;  // a hub group member: serves only the branches whose work unit it owns
 
   /// The peer whose prefixes hold `dst` (longest prefix), or nullptr.
   const pep_peer* peer_for(std::uint32_t dst) const noexcept {

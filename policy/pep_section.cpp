@@ -18,6 +18,12 @@ using detail::json;
 
 json prefix_json(const pep_prefix& p) { return format_ipv4(p.address) + "/" + std::to_string(p.length); }
 
+json ipv4_list(const std::vector<std::uint32_t>& list) {
+  json out = json::array();
+  for (auto a : list) out.push_back(format_ipv4(a));
+  return out;
+}
+
 json prefixes_json(const std::vector<pep_prefix>& list) {
   json out = json::array();
   for (const auto& p : list) out.push_back(prefix_json(p));
@@ -39,7 +45,8 @@ auto fields(const pep_path& x) {
 auto fields(const pep_peer& x) {
   return std::make_tuple(field("name", x.peer), field("address", x.address, detail::ipv4), field("port", x.port),
                          field("prefixes", x.prefixes, prefixes_json), field("paths", x.paths).when(!x.paths.empty()),
-                         field("revert", x.revert).when(!x.revert));
+                         field("revert", x.revert).when(!x.revert),
+                         field("members", x.members, ipv4_list).when(!x.members.empty()));
 }
 auto fields(const pep_section& x) {
   return std::make_tuple(field("rules", x.rules), field("lan", x.lan).when(!x.lan.empty()),
@@ -53,7 +60,7 @@ auto fields(const pep_section& x) {
                          field("redial_ms", x.redial_ms), field("redundant_kbyte", x.redundant_kbyte),
                          field("priority_weights", x.priority_weights,
                                [](const auto& w) { return json(std::vector<std::uint32_t>(w.begin(), w.end())); }),
-                         field("unsent_ms", x.unsent_ms));
+                         field("unsent_ms", x.unsent_ms), field("group", x.group).when(x.group));
 }
 
 using detail::equal_fields;
@@ -68,7 +75,7 @@ void parse_pep(const value_ref& v, policy& out) {
   v.expect_object({"rules", "lan", "listen_port", "backbone_port", "queue", "peers", "max_connections",
                    "keepalive_ms", "backbone_timeout_ms", "connect_timeout_ms", "user_timeout_ms",
                    "window_kbyte", "buffer_kbyte", "congestion", "redial_ms", "redundant_kbyte",
-                   "priority_weights", "unsent_ms"});
+                   "priority_weights", "unsent_ms", "group"});
   pep_section s;
   s.rules = parse_rule_list(v.get("rules"), out.profiles);
   if (auto x = v.find("lan")) {
@@ -85,7 +92,7 @@ void parse_pep(const value_ref& v, policy& out) {
     const std::size_t n = list->expect_array();
     for (std::size_t i = 0; i < n; ++i) {
       auto item = list->at(i);
-      item.expect_object({"name", "address", "port", "prefixes", "paths", "revert"});
+      item.expect_object({"name", "address", "port", "prefixes", "paths", "revert", "members"});
       pep_peer pp;
       auto name = item.get("name");
       pp.peer = name.as_name();
@@ -126,6 +133,19 @@ void parse_pep(const value_ref& v, policy& out) {
         }
       }
       if (auto x = item.find("revert")) pp.revert = x->as_bool();
+      if (auto members = item.find("members")) {
+        const std::size_t k = members->expect_array();
+        if (k == 0) members->fail("at least one member address (or leave \"members\" out: one address)");
+        if (!pp.paths.empty())
+          members->fail("a peer lists either WAN paths or group members, not both");
+        for (std::size_t j = 0; j < k; ++j) {
+          auto x = members->at(j);
+          const std::uint32_t a = x.as_ipv4();
+          for (auto other : pp.members)
+            if (other == a) x.fail("member " + format_ipv4(a) + " is listed twice");
+          pp.members.push_back(a);
+        }
+      }
       s.peers.push_back(std::move(pp));
     }
     if (n > 0 && out.identity.certificate.empty())
@@ -157,6 +177,7 @@ void parse_pep(const value_ref& v, policy& out) {
       s.priority_weights[i] = static_cast<std::uint32_t>(list->at(i).as_uint(1, 1000));
   }
   if (auto x = v.find("unsent_ms")) s.unsent_ms = static_cast<std::uint32_t>(x->as_uint(0, 1000));
+  if (auto x = v.find("group")) s.group = x->as_bool();
   // A profile's paths (parsed before this section) must each name a path of some peer.
   for (std::size_t i = 0; i < out.profiles.size(); ++i)
     for (std::size_t j = 0; j < out.profiles[i].paths.size(); ++j) {
@@ -187,6 +208,7 @@ void pep_text(const policy& p, std::string& out) {
                     std::to_string(s.max_connections) + " spoofed connections");
     line("", "keepalive " + std::to_string(s.keepalive_ms) + " ms, backbone dead after " +
                  std::to_string(s.backbone_timeout_ms) + " ms, window " + std::to_string(s.window_kbyte) + " KiB");
+    if (s.group) line("", "one member of a hub PEP group: serves the branches whose work unit it owns");
     line("", "priority 3 first, then 2/1/0 by weights " + std::to_string(s.priority_weights[2]) + "/" +
                  std::to_string(s.priority_weights[1]) + "/" + std::to_string(s.priority_weights[0]) +
                  ", unsent in the backbone socket " +
@@ -195,6 +217,11 @@ void pep_text(const policy& p, std::string& out) {
       std::string prefixes;
       for (const auto& x : pp.prefixes) prefixes += (prefixes.empty() ? "" : ", ") + prefix_json(x).get<std::string>();
       line("", "peer " + pp.peer + " " + format_ipv4(pp.address) + ":" + std::to_string(pp.port) + " for " + prefixes);
+      if (!pp.members.empty()) {
+        std::string m;
+        for (auto a : pp.members) m += (m.empty() ? "" : ", ") + format_ipv4(a);
+        line("", "  a PEP group, members " + m);
+      }
       for (const auto& path : pp.paths)
         line("", "  path " + path.name + " " + (path.local ? format_ipv4(path.local) : std::string("*")) + " -> " +
                      format_ipv4(path.address) + ", " + std::to_string(path.rate_mbit) + " Mbit/s, cost " +

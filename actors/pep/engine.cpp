@@ -191,7 +191,25 @@ struct backbone {
   // (cid, generation) waiting for room in their priority's queue
   std::array<std::deque<std::pair<std::uint16_t, std::uint32_t>>, net::priority_queues::levels> parked;
   std::uint32_t connections = 0;
+  // Hub PEP groups (pep.group): an accepted backbone refused here (NR not_owner sent; closed when
+  // the branch closes it, or after refuse_linger). A dialled one to a peer that lists members:
+  // which member it goes to, how many dials in a row found no owner, and whether an NR named the
+  // next one to try.
+  bool refusing = false;
+  std::size_t member = 0;
+  std::uint32_t tries = 0;
+  bool redirected = false;
 };
+
+constexpr auto refuse_linger = std::chrono::seconds(2);
+
+/// Where a peer's backbone may be dialled: its address, then its group members (pep_peer::members).
+std::vector<std::uint32_t> candidates(const policy::pep_peer& p) {
+  std::vector<std::uint32_t> out{p.address};
+  for (auto a : p.members)
+    if (a != p.address) out.push_back(a);
+  return out;
+}
 
 template <std::size_t N>
 std::vector<std::pair<std::string, std::uint64_t>> by_reason(const std::array<std::uint64_t, N>& a) {
@@ -237,6 +255,13 @@ struct engine::impl {
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   bool started = false;
   bool removing = false;  // apply(): a removed peer's backbones close, their connections reset
+  // Hub PEP group (pep.group): the group's state, and each branch seen here.
+  group_state grp;
+  struct branch_record {
+    std::uint32_t unit = 0;
+    std::uint64_t accepted = 0, refused = 0, dropped = 0;
+  };
+  std::map<std::string, branch_record> branches;
   net::interception_config icfg;
 
   impl(const policy::policy& p, node::event_log& e) : pol(p), sec(*p.pep), events(e) {}
@@ -292,7 +317,10 @@ struct engine::impl {
     wait_queue();
     accept_next();
     accept_backbone();
-    for (const auto& p : sec.peers) dial_all(p);
+    // A hub group member does not dial its branches: each branch dials the group, and the member
+    // that owns its unit serves it (listed branches give names and prefixes).
+    if (!sec.group)
+      for (const auto& p : sec.peers) dial_all(p);
     work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io.get_executor());
     started = true;
     log(node::severity::info, "pep_started",
@@ -1083,7 +1111,7 @@ struct engine::impl {
     const auto quiet = std::chrono::milliseconds(sec.backbone_timeout_ms / 2);
     for (const auto& bp : backbones) {
       backbone* b = bp.get();
-      if (!b || b == exclude || !b->used || b->state != bb_state::up || b->peer != peer.peer) continue;
+      if (!b || b == exclude || !b->used || b->state != bb_state::up || b->refusing || b->peer != peer.peer) continue;
       std::size_t pref = 0;
       if (!prefs.empty()) {
         pref = prefs.size();
@@ -1309,7 +1337,13 @@ struct engine::impl {
     b.used = true;
     b.peer = p->peer;
     b.path = path_name;
-    b.address = path ? path->address : p->address;
+    if (!path && !p->members.empty()) {
+      const auto list = candidates(*p);
+      if (b.member >= list.size()) b.member = 0;
+      b.address = list[b.member];
+    } else {
+      b.address = path ? path->address : p->address;
+    }
     b.local = path ? path->local : 0;
     b.port = p->port;
     b.dialled = true;
@@ -1352,7 +1386,19 @@ struct engine::impl {
     const auto gen = ++b.generation;
     const std::string peer = b.peer, path = b.path;
     if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
-    b.timer->expires_after(std::chrono::milliseconds(sec.redial_ms));
+    auto delay = std::chrono::milliseconds(sec.redial_ms);
+    // A peer that is a hub PEP group: the next member (or the one an NR not_owner named) at once,
+    // until a whole round found no owner; then again after redial_ms.
+    const policy::pep_peer* p = peer_named(peer);
+    if (p && path.empty() && !p->members.empty()) {
+      const std::size_t n = candidates(*p).size();
+      if (!b.redirected) b.member = (b.member + 1) % n;
+      b.redirected = false;
+      ++c.group_member_switches;
+      if (++b.tries < n) delay = std::chrono::milliseconds(0);
+      else b.tries = 0;
+    }
+    b.timer->expires_after(delay);
     b.timer->async_wait([this, i = index_of(b), gen, peer, path](const asio::error_code& ec) {
       if (ec || backbones[i]->generation != gen) return;
       backbones[i]->stream.reset();
@@ -1478,6 +1524,15 @@ struct engine::impl {
         X509_free(cert);
       }
     }
+    b.refusing = false;
+    if (sec.group && !b.dialled) {
+      // A hub group member serves a branch only while it owns the branch's work unit.
+      const std::uint32_t unit = branch_unit(b.peer, units());
+      auto& rec = branches[b.peer];
+      rec.unit = unit;
+      if (!owns(unit)) return refuse(b, rec, unit);
+      ++rec.accepted;
+    }
     ++c.backbones_opened;
     ++c.backbones_up;
     log(node::severity::info, "pep_backbone_up",
@@ -1490,6 +1545,96 @@ struct engine::impl {
                                              static_cast<std::uint8_t>(tsk::tpp_reads_ctd | tsk::tpp_reads_rs)});
     read_backbone(b);
     keepalive(b);
+  }
+
+  // --- hub PEP groups (pep.group) ----------------------------------------------------------------
+  std::uint32_t units() const {
+    return grp.owned.empty() ? std::max<std::uint32_t>(pol.timers.work_units, 1)
+                             : static_cast<std::uint32_t>(grp.owned.size());
+  }
+  bool owns(std::uint32_t unit) const { return unit < grp.owned.size() && grp.owned[unit]; }
+  std::uint32_t owner_of(std::uint32_t unit) const { return unit < grp.owners.size() ? grp.owners[unit] : 0; }
+
+  /// The branch's unit is another member's: NR not_owner naming it, then the backbone closes (the
+  /// branch closes it on the NR; refuse_linger bounds the wait). Never counted as a backbone up.
+  void refuse(backbone& b, branch_record& rec, std::uint32_t unit) {
+    const std::uint32_t owner = owner_of(unit) == grp.self ? 0 : owner_of(unit);
+    ++c.group_refused;
+    ++rec.refused;
+    ++nr_sent[static_cast<int>(tsk::reason::not_owner)];
+    b.refusing = true;
+    b.state = bb_state::up;  // so the NR is written; choose() never takes a refusing backbone
+    b.in.assign(backbone_read_buffer, 0);
+    b.in_len = 0;
+    b.queues.clear();
+    b.queues.set_weights(sec.priority_weights);
+    b.writing = b.reading = false;
+    b.batch = unbounded_batch;
+    b.unsent_limit = 0;
+    log(node::severity::info, "pep_group_refused",
+        {{"branch", b.peer}, {"unit", std::to_string(unit)}, {"owner", owner ? ip(owner) : "-"},
+         {"address", policy::format_endpoint(b.address, b.port)}});
+    tsk::header h;
+    h.type = tsk::message_type::nr;
+    h.src_cid = static_cast<std::uint16_t>(index_of(b) + 1);
+    send(b, top_priority, h, tsk::not_owner_params{owner});
+    read_backbone(b);  // the branch's close ends it
+    if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
+    b.timer->expires_after(refuse_linger);
+    b.timer->async_wait([this, i = index_of(b), gen = b.generation](const asio::error_code& ec) {
+      auto& bb = *backbones[i];
+      if (ec || bb.generation != gen || !bb.refusing) return;
+      bb.refusing = false;
+      retire(bb);
+    });
+  }
+
+  /// A branch told us another member owns its unit: close and dial that one (if the peer lists
+  /// it), else the next member.
+  void on_not_owner(backbone& b, const tsk::message& m) {
+    ++c.group_redirects;
+    ++nr_received[static_cast<int>(tsk::reason::not_owner)];
+    const std::uint32_t owner = tsk::read_not_owner(m).owner;
+    const policy::pep_peer* p = peer_named(b.peer);
+    if (b.dialled && p && !p->members.empty() && owner) {
+      const auto list = candidates(*p);
+      for (std::size_t k = 0; k < list.size(); ++k)
+        if (list[k] == owner && k != b.member) {
+          b.member = k;
+          b.redirected = true;
+        }
+    }
+    log(node::severity::info, "pep_group_redirect",
+        {{"peer", b.peer}, {"refused_by", policy::format_endpoint(b.address, b.port)},
+         {"owner", owner ? ip(owner) : "-"}});
+    lose(b, "refused by a hub group member (not the owner of our work unit; owner " +
+                (owner ? ip(owner) : std::string("not known yet")) + ")");
+  }
+
+  void set_group(group_state g) {
+    grp = std::move(g);
+    if (!sec.group) return;
+    // Branches whose unit left this member: their backbones close (the branch redials the owner).
+    for (auto& bp : backbones) {
+      if (!bp || !bp->used || bp->dialled || bp->refusing || bp->state != bb_state::up) continue;
+      backbone& b = *bp;
+      const std::uint32_t unit = branch_unit(b.peer, units());
+      if (owns(unit)) continue;
+      ++c.group_dropped;
+      ++branches[b.peer].dropped;
+      const std::uint32_t owner = owner_of(unit);
+      log(node::severity::warning, "pep_group_unit_left",
+          {{"branch", b.peer}, {"unit", std::to_string(unit)}, {"owner", owner ? ip(owner) : "-"}});
+      lose(b, "work unit " + std::to_string(unit) + " left this member (owner " + (owner ? ip(owner) : "-") + ")");
+    }
+  }
+
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> unit_connections() const {
+    std::map<std::uint32_t, std::uint64_t> by_unit;
+    if (!sec.group) return {};
+    for (const auto& cp : ccbs)
+      if (cp && cp->used) ++by_unit[branch_unit(cp->peer, units())];
+    return {by_unit.begin(), by_unit.end()};
   }
 
   void keepalive(backbone& b) {
@@ -1521,6 +1666,10 @@ struct engine::impl {
   /// same on its side); a dialled one is dialled again.
   void lose(backbone& b, const std::string& why) {
     if (b.state != bb_state::up) return;
+    if (b.refusing) {  // a refused branch closed it (pep.group): it carried nothing
+      b.refusing = false;
+      return retire(b);
+    }
     ++c.backbones_lost;
     --c.backbones_up;
     const std::size_t i = index_of(b);
@@ -1733,9 +1882,14 @@ struct engine::impl {
 
   void dispatch(backbone& b, const tsk::message& m) {
     using t = tsk::message_type;
+    if (b.refusing) return discard();  // refused here (pep.group): nothing it sends counts
+    if (m.h.type == t::nr && !m.h.has_connection && m.h.dst_cid == tsk::unknown_cid &&
+        tsk::read_reason(m) == tsk::reason::not_owner)
+      return on_not_owner(b, m);
     switch (m.h.type) {
       case t::tpp: {
         const auto p = tsk::read_tpp(m);
+        b.tries = 0;  // a hub group member serves us: the next loss starts a new round
         b.peer_tid = p.tid;
         b.peer_max_ccbs = p.max_ccbs;
         b.peer_reads_ctd = (p.features & tsk::tpp_reads_ctd) != 0;
@@ -1815,7 +1969,7 @@ struct engine::impl {
       x.moved_in = b.moved_in;
       x.moved_out = b.moved_out;
       x.address = policy::format_endpoint(b.address, b.port);
-      x.state = to_string(b.state);
+      x.state = b.refusing ? "refused" : to_string(b.state);
       x.dialled = b.dialled;
       x.keepalive_rtt_ms = b.ka_rtt_ms;
       x.bytes_in = b.bytes_in;
@@ -1925,6 +2079,28 @@ struct engine::impl {
       y.moves = x.moves;
       s.connections.push_back(std::move(y));
     }
+    s.group = sec.group;
+    if (sec.group) {
+      s.group_self = grp.self ? ip(grp.self) : "-";
+      s.group_master = grp.master ? ip(grp.master) : "-";
+      for (auto o : grp.owned) s.units_owned += o;
+      for (const auto& [name, rec] : branches) {
+        group_branch_status g;
+        g.branch = name;
+        g.unit = branch_unit(name, units());
+        const std::uint32_t owner = owner_of(g.unit);
+        g.owner = owner ? ip(owner) : "-";
+        g.here = owns(g.unit);
+        g.backbone = "-";
+        for (const auto& bp : backbones)
+          if (bp && bp->used && !bp->dialled && !bp->refusing && bp->state == bb_state::up && bp->peer == name)
+            g.backbone = "up";
+        g.accepted = rec.accepted;
+        g.refused = rec.refused;
+        g.dropped = rec.dropped;
+        s.group_branches.push_back(std::move(g));
+      }
+    }
     s.ct_sent = by_reason(ct_sent);
     s.ct_received = by_reason(ct_received);
     s.nr_sent = by_reason(nr_sent);
@@ -1947,6 +2123,8 @@ struct engine::impl {
     sec.backbone_port = keep.backbone_port;
     sec.queue = keep.queue;
     sec.max_connections = keep.max_connections;
+    if (sec.group != keep.group) changed += "group(needs a restart) ";
+    sec.group = keep.group;  // the node's unit worker is chosen at start
     if (sec.priority_weights != keep.priority_weights) changed += "priority_weights ";
     for (auto& b : backbones)
       if (b && b->used) {
@@ -1959,7 +2137,7 @@ struct engine::impl {
       for (const auto& op : old_peers) known = known || op.peer == np.peer;
       if (!known) {
         changed += "peer+" + np.peer + " ";
-        dial_all(np);
+        if (!sec.group) dial_all(np);
       }
     }
     // Paths added to a peer that stays are dialled; a path removed keeps its backbone until a
@@ -1971,7 +2149,7 @@ struct engine::impl {
           for (const auto& op : old_peers) known = known || op.peer == np.peer;
           if (!known) continue;  // dialled above with the new peer
           changed += "path+" + np.peer + "/" + path.name + " ";
-          dial(np.peer, path.name);
+          if (!sec.group) dial(np.peer, path.name);
         }
     for (const auto& op : old_peers) {
       bool kept = false;
@@ -2027,5 +2205,11 @@ void engine::post(std::function<void()> work) { asio::post(impl_->io, std::move(
 pep_snapshot engine::snapshot(std::size_t limit) const { return impl_->snapshot(limit); }
 
 std::string engine::apply(const policy::policy& p) { return impl_->apply(p); }
+
+void engine::set_group(group_state g) { impl_->set_group(std::move(g)); }
+
+std::vector<std::pair<std::uint32_t, std::uint64_t>> engine::unit_connections() const {
+  return impl_->unit_connections();
+}
 
 }  // namespace baton::pep

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/pep/branch_unit.hpp"
 #include "actors/protocol/tsk.hpp"
 #include "net/io/counter_list.hpp"
 #include "net/pep/syn_queue.hpp"
@@ -91,6 +92,10 @@ namespace baton::pep {
   COUNTER(moved_discarded, "messages of a moved connection that arrived on its old backbone (discarded)") \
   COUNTER(connections_held, "connections held when their path failed and no other was up")          \
   COUNTER(held_expired, "held connections reset after user_timeout_ms with no path back")            \
+  COUNTER(group_refused, "branch backbones refused (NR not_owner): another hub group member owns the branch's unit") \
+  COUNTER(group_dropped, "branch backbones closed because their unit left this member (its connections reset)") \
+  COUNTER(group_redirects, "NR not_owner received: a hub group member refused our backbone and named the owner") \
+  COUNTER(group_member_switches, "backbone dials that went to another member of a peer's hub group")   \
   GAUGE(connections, "spoofed connections (CCBs) now")                                               \
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
@@ -167,7 +172,22 @@ struct path_status {
   std::uint64_t moved_in = 0, moved_out = 0;
 };
 
+/// A hub group member's view of one branch peer (pep.group): the work unit its name hashes to and
+/// the member that owns it.
+struct group_branch_status {
+  std::string branch;        // the branch peer's name (listed, else its certificate's CN)
+  std::uint32_t unit = 0;    // branch_unit(branch, work units)
+  std::string owner;         // the owning member's address ("-": none known)
+  bool here = false;         // this member owns the unit
+  std::string backbone;      // "up" while its backbone is served here, else "-"
+  std::uint64_t accepted = 0, refused = 0, dropped = 0;  // its backbones, by outcome, here
+};
+
 struct pep_snapshot {
+  bool group = false;                 // pep.group: a hub group member
+  std::string group_self, group_master;
+  std::uint32_t units_owned = 0;
+  std::vector<group_branch_status> group_branches;
   pep_counters counters;
   net::syn_queue_counters queue;
   std::vector<backbone_status> backbones;
@@ -175,6 +195,15 @@ struct pep_snapshot {
   std::vector<connection_status> connections;
   std::vector<std::pair<std::string, std::uint64_t>> ct_sent, ct_received, nr_sent, nr_received;
   std::uint64_t connections_total = 0;  // connections listed may be fewer (limit)
+};
+
+/// What the hub group tells the engine (pep.group): this member, the master, each unit's owner
+/// (the group's view; for the redirect hint and the console) and which units this member owns
+/// (the group's unit events: it serves exactly those branches).
+struct group_state {
+  std::uint32_t self = 0, master = 0;   // IPv4 addresses, host order (group node ids); 0: none
+  std::vector<std::uint32_t> owners;    // per unit; 0: none known
+  std::vector<std::uint8_t> owned;      // per unit: 1 while this member owns it
 };
 
 class engine {
@@ -201,6 +230,11 @@ class engine {
   /// theirs. Peers added are dialled; a removed peer's backbone is closed (its connections reset).
   /// Returns what changed, for the log.
   std::string apply(const policy::policy& p);
+  /// Engine thread only: the hub group's state (pep.group). A branch whose unit this member no
+  /// longer owns loses its backbone here (its spoofed connections are reset; the branch redials).
+  void set_group(group_state g);
+  /// Engine thread only: spoofed connections per branch unit (pep.group), for /units.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> unit_connections() const;
 
  private:
   struct impl;

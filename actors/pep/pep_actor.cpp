@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "actors/group/group_actor.hpp"
+#include "actors/group/group_view.hpp"
 #include "actors/pep/engine.hpp"
 #include "actors/protocol/atoms.hpp"
 #include "actors/runtime/event_log.hpp"
@@ -26,6 +28,9 @@ struct pep_state {
   static inline const char* name = "pep";
   std::shared_ptr<engine> eng;
   node::event_log* events = nullptr;
+  // A hub group member (pep.group): the group's view and the units it gave this member.
+  group::group_view view;
+  std::vector<std::uint8_t> owned;
 };
 using pep_actor_type = caf::stateful_actor<pep_state>;
 
@@ -55,6 +60,7 @@ node::status_scalar ratio(std::uint64_t out, std::uint64_t in) {
 node::role_status status_of(const pep_snapshot& s) {
   node::role_status st;
   st.fact("connections", scalar(s.connections_total));
+  st.fact("group", scalar(s.group ? "member" : "off"));
   st.fact("compression_ratio", ratio(s.counters.compress_bytes_out, s.counters.compress_bytes_in));
   st.group("pep", s.counters);
   st.group("syn_queue", s.queue);
@@ -173,6 +179,27 @@ node::role_status status_of(const pep_snapshot& s) {
                        scalar(x.movable), scalar(x.kept), scalar(std::uint64_t{x.moves})},
                       {}});
   st.tables.push_back(std::move(c));
+  if (s.group) {
+    // A hub PEP group member: which member serves each branch peer seen here, by work unit.
+    st.fact("group_self", scalar(s.group_self));
+    st.fact("group_master", scalar(s.group_master));
+    st.fact("units_owned", scalar(std::uint64_t{s.units_owned}));
+    node::status_table g{"group_branches", "branch",
+                         {{"branch", column_kind::key, "the branch peer (its certificate's CN, or its /pep/peers name)"},
+                          {"unit", column_kind::fact, "its work unit: FNV-1a of the name modulo the group's units"},
+                          {"owner", column_kind::fact, "the member that owns the unit (serves the branch)"},
+                          {"here", column_kind::fact, "this member owns the unit"},
+                          {"backbone", column_kind::fact, "up: the branch's backbone is served here"},
+                          {"accepted", column_kind::counter, "its backbones accepted here"},
+                          {"refused", column_kind::counter, "its backbones refused here (NR not_owner)"},
+                          {"dropped", column_kind::counter, "its backbones closed here when the unit left"}},
+                         {}};
+    for (const auto& x : s.group_branches)
+      g.rows.push_back({{scalar(x.branch), scalar(std::uint64_t{x.unit}), scalar(x.owner), scalar(x.here),
+                         scalar(x.backbone), scalar(x.accepted), scalar(x.refused), scalar(x.dropped)},
+                        {}});
+    st.tables.push_back(std::move(g));
+  }
   return st;
 }
 
@@ -192,6 +219,26 @@ node::flow_list flows_of(const pep_snapshot& s) {
   return out;
 }
 
+/// Tells the engine the group's state (pep.group): the view's owners, the units it owns here.
+void push_group(pep_actor_type* self) {
+  const auto& v = self->state.view;
+  group_state g;
+  g.self = v.self;
+  g.master = v.master;
+  g.owners = v.owners;
+  g.owned = self->state.owned;
+  if (g.owned.size() < g.owners.size()) g.owned.resize(g.owners.size(), 0);
+  self->state.eng->post([eng = self->state.eng, g = std::move(g)]() mutable { eng->set_group(std::move(g)); });
+}
+
+void set_owned(pep_actor_type* self, group::unit_id u, bool on) {
+  auto& owned = self->state.owned;
+  if (u >= 1u << 20) return;  // not a unit of any group (work units are at most 2^16)
+  if (u >= owned.size()) owned.resize(u + 1, 0);
+  owned[u] = on ? 1 : 0;
+  push_group(self);
+}
+
 caf::behavior pep_impl(pep_actor_type* self, std::shared_ptr<engine> eng, node::event_log* events) {
   self->state.eng = std::move(eng);
   self->state.events = events;
@@ -208,6 +255,28 @@ caf::behavior pep_impl(pep_actor_type* self, std::shared_ptr<engine> eng, node::
       auto rp = self->make_response_promise<node::flow_list>();
       on_engine(self, [limit](engine& e) { return e.snapshot(limit); },
                 [rp](pep_snapshot s) mutable { rp.deliver(flows_of(s)); });
+      return rp;
+    },
+    // The hub group (pep.group; the daemon makes this actor the group's unit worker then): a
+    // branch is served by the member that owns its unit. Nothing is replicated (the CCBs are
+    // not): a take-over starts the unit empty, so the branch's spoofed connections on a dead
+    // member are reset and the branch redials the new owner.
+    [=](protocol::group_atom, const group::group_actor&) {},
+    [=](const group::group_view& v) {
+      self->state.view = v;
+      push_group(self);
+    },
+    [=](protocol::assign_atom, group::unit_id u) { set_owned(self, u, true); },
+    [=](protocol::revoke_atom, group::unit_id u, bool) { set_owned(self, u, false); },
+    [=](protocol::takeover_atom, group::unit_id u, group::state_bytes&) { set_owned(self, u, true); },
+    [=](protocol::takeover_atom, group::unit_id u, std::vector<group::state_portion>&) { set_owned(self, u, true); },
+    [=](group::checkpoint_atom, group::unit_id) {},
+    [=](protocol::units_atom) {
+      auto rp = self->make_response_promise<node::unit_flows>();
+      on_engine(self, [](engine& e) { return e.unit_connections(); },
+                [rp](std::vector<std::pair<std::uint32_t, std::uint64_t>> counts) mutable {
+                  rp.deliver(node::unit_flows{std::move(counts)});
+                });
       return rp;
     },
     [=](protocol::reload_atom, const node::policy_ptr& next) {

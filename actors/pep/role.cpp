@@ -21,10 +21,14 @@ std::vector<std::string> no_ports(const policy::policy&) { return {}; }
 
 node::spawned_role spawn_pep(const node::role_context& ctx) {
   node::spawned_role r;
+  auto actor = spawn_pep_actor(ctx.sys, ctx.events, *ctx.policy);
   r.actors.push_back({"pep",
                       "PEP endpoint: spoofs TCP by the rules, multiplexes it over TLS backbones to its "
                       "peers as TSK messages (document 003)",
-                      spawn_pep_actor(ctx.sys, ctx.events, *ctx.policy), ctx.policy->pep->backbone_port});
+                      actor, ctx.policy->pep->backbone_port});
+  // A hub group member (pep.group) works on the node's group units: a branch peer is served by
+  // the member owning its unit (engine.hpp, branch_unit).
+  if (ctx.policy->pep->group) r.unit_worker = actor;
   return r;
 }
 

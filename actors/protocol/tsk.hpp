@@ -64,13 +64,17 @@ enum class reason : std::uint8_t {
   unreachable = 7,           // CT: no route to the far host (ICMP unreachable)
   backbone_lost = 8,         // local: the backbone carrying the connection went down
   shutdown = 9,              // CT: the sender is stopping
+  not_owner = 10,            // NR on the backbone itself (no connection header): the sender is one
+                             // member of a PEP group (a hub site) and another member serves the
+                             // receiver's work unit; the body carries that member's address
+                             // (not_owner_params) and the sender closes the backbone
 };
-inline constexpr std::uint8_t max_reason = 9;
+inline constexpr std::uint8_t max_reason = 10;
 
 inline const char* to_string(reason r) noexcept {
   constexpr const char* names[] = {"none",         "rst_from_host", "no_response", "simultaneous_startup",
                                    "previous_incarnation", "no_cid", "refused_by_host", "unreachable",
-                                   "backbone_lost", "shutdown"};
+                                   "backbone_lost", "shutdown", "not_owner"};
   const auto i = static_cast<std::uint8_t>(r);
   return i <= max_reason ? names[i] : "?";
 }
@@ -150,6 +154,11 @@ inline constexpr std::uint8_t tpp_reads_rs = 2;
 struct rs_params {
   std::uint64_t received = 0;
   std::uint64_t granted = 0;
+};
+/// NR not_owner (a backbone refused by a PEP group member): the member that owns the receiver's
+/// work unit now, its IPv4 address (host order; 0: none known yet, e.g. while the group elects).
+struct not_owner_params {
+  std::uint32_t owner = 0;
 };
 /// KA: the sender's clock (microseconds, any origin) and the last clock value it received.
 struct ka_params {
@@ -241,6 +250,13 @@ template <class Buffer>
 bool append(Buffer& out, const header& h, reason r) {
   const unsigned char b = static_cast<unsigned char>(r);
   return append(out, h, &b, 1);
+}
+template <class Buffer>
+bool append(Buffer& out, const header& h, const not_owner_params& n) {
+  unsigned char b[5];
+  b[0] = static_cast<unsigned char>(reason::not_owner);
+  wire::put32(b + 1, n.owner);
+  return append(out, h, b, sizeof b);
 }
 template <class Buffer>
 bool append(Buffer& out, const header& h, const tpp_params& t) {
@@ -380,6 +396,10 @@ inline cr_params read_cr(const message& m) noexcept {
 inline ce_params read_ce(const message& m) noexcept { return {wire::get16(m.body), wire::get32(m.body + 2)}; }
 inline reason read_reason(const message& m) noexcept {
   return m.body[0] <= max_reason ? static_cast<reason>(m.body[0]) : reason::none;
+}
+/// NR not_owner's owner (0 when the body carries none).
+inline not_owner_params read_not_owner(const message& m) noexcept {
+  return {m.body_size >= 5 ? wire::get32(m.body + 1) : 0u};
 }
 inline tpp_params read_tpp(const message& m) noexcept {
   return {wire::get16(m.body), wire::get32(m.body + 2), m.body_size > 6 ? m.body[6] : std::uint8_t{0}};

@@ -160,6 +160,19 @@ TEST_CASE("pep section errors name their JSON pointer") {
     {"revert not a boolean", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
         "revert": "yes"}]})"),
      "/pep/peers/0/revert", ""},
+    {"empty members", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "members": []}]})"),
+     "/pep/peers/0/members", "at least one member"},
+    {"member not an address", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "members": ["1.1.1.1", "1.1.1"]}]})"),
+     "/pep/peers/0/members/1", ""},
+    {"member twice", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "members": ["1.1.1.2", "1.1.1.2"]}]})"),
+     "/pep/peers/0/members/1", "listed twice"},
+    {"members and paths", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "paths": [{"name": "a", "address": "1.1.1.1"}], "members": ["1.1.1.2"]}]})"),
+     "/pep/peers/0/members", "not both"},
+    {"group not a boolean", doc("{" + r + R"(, "group": 1})"), "/pep/group", ""},
   };
   for (const auto& x : rows) {
     CAPTURE(x.what);
@@ -171,6 +184,24 @@ TEST_CASE("pep section errors name their JSON pointer") {
       CHECK(std::string(e.what()).find(x.reason) != std::string::npos);
     }
   }
+}
+
+TEST_CASE("hub PEP groups: a hub member's group flag and a branch's list of members load and round-trip") {
+  auto hub = load_policy_text(doc(std::string("{") + rules + R"(, "lan": "eth1", "group": true})"));
+  REQUIRE(hub.pep);
+  CHECK(hub.pep->group);
+  CHECK(load_policy(to_json(hub)) == hub);
+  auto plain = load_policy_text(doc(std::string("{") + rules + "}"));
+  CHECK_FALSE(plain.pep->group);  // off by default
+  auto branch = load_policy_text(doc(std::string("{") + rules + R"(, "lan": "eth1",
+      "peers": [{"name": "hub", "address": "192.168.60.11", "prefixes": ["10.2.0.0/24"],
+                 "members": ["192.168.60.11", "192.168.60.12", "192.168.60.13"]}]})"));
+  const auto& peer = branch.pep->peers.at(0);
+  CHECK(peer.members == std::vector<std::uint32_t>{0xc0a83c0bu, 0xc0a83c0cu, 0xc0a83c0du});
+  CHECK(load_policy(to_json(branch)) == branch);
+  auto other = branch;
+  other.pep->peers[0].members.pop_back();
+  CHECK_FALSE(other == branch);
 }
 
 TEST_CASE("a profile's paths must name paths of a PEP peer") {

@@ -71,6 +71,24 @@ TEST_CASE("TSK messages round-trip with their parameters") {
     REQUIRE(tsk::append(b, make(tsk::message_type::nr, true), tsk::reason::no_cid));
     CHECK(tsk::read_reason(decode_one(b)) == tsk::reason::no_cid);
   }
+  SUBCASE("NR not_owner (a hub group member refuses a backbone) names the owner") {
+    struct row {
+      const char* what;
+      std::uint32_t owner;
+    };
+    for (const row& x : {row{"an owner", 0xc0a83c0cu}, row{"none known yet", 0u}}) {
+      CAPTURE(x.what);
+      bytes b;
+      REQUIRE(tsk::append(b, make(tsk::message_type::nr, false), tsk::not_owner_params{x.owner}));
+      const auto m = decode_one(b);
+      CHECK(tsk::read_reason(m) == tsk::reason::not_owner);
+      CHECK(tsk::read_not_owner(m).owner == x.owner);
+      CHECK(std::string(tsk::to_string(tsk::reason::not_owner)) == "not_owner");
+    }
+    bytes b;  // a plain NR (one byte) reads as no owner
+    REQUIRE(tsk::append(b, make(tsk::message_type::nr, false), tsk::reason::not_owner));
+    CHECK(tsk::read_not_owner(decode_one(b)).owner == 0);
+  }
   SUBCASE("TPP, KA and WA") {
     bytes b;
     REQUIRE(tsk::append(b, make(tsk::message_type::tpp, false), tsk::tpp_params{3, 4096}));
