@@ -39,7 +39,7 @@ auto fields(const pep_path& x) {
 auto fields(const pep_peer& x) {
   return std::make_tuple(field("name", x.peer), field("address", x.address, detail::ipv4), field("port", x.port),
                          field("prefixes", x.prefixes, prefixes_json), field("paths", x.paths).when(!x.paths.empty()),
-                         field("revert", x.revert).when(!x.revert));
+                         field("revert", x.revert).when(!x.revert), field("rate_mbit", x.rate_mbit).when(x.rate_mbit != 0));
 }
 auto fields(const pep_section& x) {
   return std::make_tuple(field("rules", x.rules), field("lan", x.lan).when(!x.lan.empty()),
@@ -85,7 +85,7 @@ void parse_pep(const value_ref& v, policy& out) {
     const std::size_t n = list->expect_array();
     for (std::size_t i = 0; i < n; ++i) {
       auto item = list->at(i);
-      item.expect_object({"name", "address", "port", "prefixes", "paths", "revert"});
+      item.expect_object({"name", "address", "port", "prefixes", "paths", "revert", "rate_mbit"});
       pep_peer pp;
       auto name = item.get("name");
       pp.peer = name.as_name();
@@ -126,6 +126,7 @@ void parse_pep(const value_ref& v, policy& out) {
         }
       }
       if (auto x = item.find("revert")) pp.revert = x->as_bool();
+      if (auto x = item.find("rate_mbit")) pp.rate_mbit = static_cast<std::uint32_t>(x->as_uint(0, 1000000));
       s.peers.push_back(std::move(pp));
     }
     if (n > 0 && out.identity.certificate.empty())
@@ -194,7 +195,8 @@ void pep_text(const policy& p, std::string& out) {
     for (const auto& pp : s.peers) {
       std::string prefixes;
       for (const auto& x : pp.prefixes) prefixes += (prefixes.empty() ? "" : ", ") + prefix_json(x).get<std::string>();
-      line("", "peer " + pp.peer + " " + format_ipv4(pp.address) + ":" + std::to_string(pp.port) + " for " + prefixes);
+      line("", "peer " + pp.peer + " " + format_ipv4(pp.address) + ":" + std::to_string(pp.port) + " for " + prefixes +
+                   (pp.rate_mbit ? ", paced below " + std::to_string(pp.rate_mbit) + " Mbit/s" : std::string()));
       for (const auto& path : pp.paths)
         line("", "  path " + path.name + " " + (path.local ? format_ipv4(path.local) : std::string("*")) + " -> " +
                      format_ipv4(path.address) + ", " + std::to_string(path.rate_mbit) + " Mbit/s, cost " +

@@ -91,6 +91,7 @@ namespace baton::pep {
   COUNTER(moved_discarded, "messages of a moved connection that arrived on its old backbone (discarded)") \
   COUNTER(connections_held, "connections held when their path failed and no other was up")          \
   COUNTER(held_expired, "held connections reset after user_timeout_ms with no path back")            \
+  COUNTER(unsent_dry, "times a backbone socket ran dry while data waited in user space (unsent_ms bound too small for the pump)") \
   GAUGE(connections, "spoofed connections (CCBs) now")                                               \
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
@@ -126,6 +127,10 @@ struct backbone_status {
   std::uint64_t queued = 0;     // bytes waiting in user space for the TLS stream
   std::uint32_t unsent_limit = 0;  // TCP_NOTSENT_LOWAT now (unsent_ms at the pacing rate; 0: none)
   std::uint32_t unsent = 0;        // bytes in the socket not yet sent (the kernel's notsent)
+  std::uint64_t pacing_limit_bps = 0;  // SO_MAX_PACING_RATE from the path's rate_mbit (bit/s; 0: none)
+  std::uint64_t pacing_rate_bps = 0;   // the kernel's pacing rate now (bit/s)
+  std::uint32_t unsent_boost = 1;      // the unsent bound is unsent_ms times this (dry spells double it)
+  std::uint64_t unsent_dry = 0;        // times the socket ran dry while data waited in user space
   std::vector<priority_status> priorities;  // by priority, 0..3
   std::uint32_t connections = 0;
   std::uint32_t peer_max_ccbs = 0;
