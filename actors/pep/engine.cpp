@@ -50,9 +50,9 @@ constexpr std::size_t top_priority = net::priority_queues::top;  // backbone mes
 constexpr std::size_t min_unsent = 4096;             // TCP_NOTSENT_LOWAT floor: a few segments
 constexpr std::size_t unbounded_batch = 256u << 10;  // unsent_ms 0: large writes, the kernel queues
 constexpr auto unsent_retune = std::chrono::milliseconds(100);  // pacing rate re-read this often
-constexpr double pacing_share = 0.97;
+constexpr double pacing_share = 0.97;  // of a path's TCP payload rate the backbone is paced at
 constexpr std::uint32_t max_unsent_boost = 16;  // the unsent bound grows at most to unsent_ms * 16 ...
-constexpr auto unsent_boost_hold = std::chrono::seconds(10);  // ... and halves after this without a dry spell  // of a path's TCP payload rate the backbone is paced at
+constexpr auto unsent_boost_hold = std::chrono::seconds(10);  // ... and halves after this without a dry spell
 constexpr std::size_t backbone_read_buffer = 256u << 10;
 constexpr std::uint32_t route_table = 7401;
 constexpr auto unspoofed_memory = std::chrono::seconds(10);  // [189]'s "unspoofed" timer
@@ -1611,10 +1611,9 @@ struct engine::impl {
   }
 
   /// Paces the backbone below its path's link rate (SO_MAX_PACING_RATE caps the congestion
-  /// control's own pacing rate). BBR's estimate of a link's bandwidth runs above it (13 Mbit/s
-  /// on a 10 Mbit/s emulated link), and the excess stands in the link's queue (about 54 ms)
-  /// where priorities cannot reach; paced below the link the backlog stays in the PEP's
-  /// priority queues instead. The kernel paces TCP payload: a 1514-byte frame carries 1448
+  /// control's own pacing rate). Unpaced, BBR keeps a standing queue in the link's buffer (31 ms
+  /// median on a 10 Mbit/s emulated link, tests/bench/pep_priority_bench.py) where priorities
+  /// cannot reach; paced below the link the backlog stays in the PEP's priority queues instead. The kernel paces TCP payload: a 1514-byte frame carries 1448
   /// bytes of it, and pacing_share of that leaves the link's queue empty.
   void pace_backbone(backbone& b) {
     if (!b.stream) return;
