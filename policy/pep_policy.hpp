@@ -16,6 +16,12 @@
 //                                    A peer may list its WAN paths (document 003's PSK):
 //     "paths": [{"name": "fibre", "local": "192.168.50.1", "address": "192.168.50.2",
 //                "rate_mbit": 100, "cost": 1}, ...],
+//                                    "rate_mbit" (a path's, else the peer's own "rate_mbit"):
+//                                    the WAN link's rate (Ethernet frames). The backbone is paced
+//                                    (SO_MAX_PACING_RATE) at 97% of its TCP payload share, so
+//                                    the queue forms in the PEP's priority queues, not in the
+//                                    link's. 0 or absent: not paced (the congestion control's
+//                                    own estimate, which may keep a standing queue in the link)
 //                                    one backbone per path is dialled from "local" (an address
 //                                    of this node) to "address" (the peer's on that path; port:
 //                                    the peer's). A connection takes the first path of its
@@ -63,13 +69,12 @@
 //   "priority_weights": [1, 2, 4],   document 003's PK: the backbone's share of priorities 0, 1
 //                                    and 2 when more than one has data queued (each 1..1000);
 //                                    priority 3, the top, is served first whenever it has any
-//   "unsent_ms": 0                   the backbone socket holds at most this long of data not yet
+//   "unsent_ms": 2                   the backbone socket holds at most this long of data not yet
 //                                    sent (TCP_NOTSENT_LOWAT at the kernel's pacing rate, at
 //                                    least 4 KiB), so the backlog waits in the per-priority queues
-//                                    where priorities apply, not in the kernel's FIFO. 0 (the
-//                                    default): no bound, so priorities order only what waits in
-//                                    user space. Off by default: with 2 ms, lab.pep lost its
-//                                    backbone to 3 s of keepalive silence in 2 of 4 runs (issue 11)
+//                                    where priorities apply, not in the kernel's FIFO, and a path
+//                                    that fails strands little unsent data. 0: no bound, so
+//                                    priorities order only what waits in user space
 // }
 // Profiles (shared): priority (0..3, 3 the top: its connections' messages go first on the
 // backbone; document 003's PK), spoof, three_way_handshake, mss, disposition ("forward": pass the connection
@@ -98,7 +103,7 @@ struct pep_path {
   std::string name;
   std::uint32_t local = 0;     // this node's address on the path (the dial's source; 0: any)
   std::uint32_t address = 0;   // the peer's address on the path
-  std::uint32_t rate_mbit = 0; // informational (console); 0: not given
+  std::uint32_t rate_mbit = 0; // the path's link rate: its backbones are paced below it; 0: not given
   std::uint32_t cost = 0;      // the cheapest path up carries connections whose profile names none
 };
 
@@ -111,6 +116,7 @@ struct pep_peer {
   std::vector<pep_path> paths; // empty: one path, "address"
   std::vector<std::uint32_t> members;  // a PEP group's member addresses (dialled in turn); empty: none
   bool revert = true;          // connections go back to a preferred path when it returns
+  std::uint32_t rate_mbit = 0; // the link rate toward it (paths without their own); 0: not given
 };
 
 struct pep_section {
@@ -132,7 +138,7 @@ struct pep_section {
   std::uint32_t redundant_kbyte = 0;
   static constexpr std::size_t priorities = 4;  // profile priorities 0..3; the top is strict
   std::array<std::uint32_t, priorities - 1> priority_weights{1, 2, 4};
-  std::uint32_t unsent_ms = 0;
+  std::uint32_t unsent_ms = 2;
   bool group = false;  // a hub group member: serves only the branches whose work unit it owns
 
   /// The peer whose prefixes hold `dst` (longest prefix), or nullptr.

@@ -45,7 +45,7 @@ auto fields(const pep_path& x) {
 auto fields(const pep_peer& x) {
   return std::make_tuple(field("name", x.peer), field("address", x.address, detail::ipv4), field("port", x.port),
                          field("prefixes", x.prefixes, prefixes_json), field("paths", x.paths).when(!x.paths.empty()),
-                         field("revert", x.revert).when(!x.revert),
+                         field("revert", x.revert).when(!x.revert), field("rate_mbit", x.rate_mbit).when(x.rate_mbit != 0),
                          field("members", x.members, ipv4_list).when(!x.members.empty()));
 }
 auto fields(const pep_section& x) {
@@ -92,7 +92,7 @@ void parse_pep(const value_ref& v, policy& out) {
     const std::size_t n = list->expect_array();
     for (std::size_t i = 0; i < n; ++i) {
       auto item = list->at(i);
-      item.expect_object({"name", "address", "port", "prefixes", "paths", "revert", "members"});
+      item.expect_object({"name", "address", "port", "prefixes", "paths", "revert", "members", "rate_mbit"});
       pep_peer pp;
       auto name = item.get("name");
       pp.peer = name.as_name();
@@ -146,6 +146,7 @@ void parse_pep(const value_ref& v, policy& out) {
           pp.members.push_back(a);
         }
       }
+      if (auto x = item.find("rate_mbit")) pp.rate_mbit = static_cast<std::uint32_t>(x->as_uint(0, 1000000));
       s.peers.push_back(std::move(pp));
     }
     if (n > 0 && out.identity.certificate.empty())
@@ -216,7 +217,8 @@ void pep_text(const policy& p, std::string& out) {
     for (const auto& pp : s.peers) {
       std::string prefixes;
       for (const auto& x : pp.prefixes) prefixes += (prefixes.empty() ? "" : ", ") + prefix_json(x).get<std::string>();
-      line("", "peer " + pp.peer + " " + format_ipv4(pp.address) + ":" + std::to_string(pp.port) + " for " + prefixes);
+      line("", "peer " + pp.peer + " " + format_ipv4(pp.address) + ":" + std::to_string(pp.port) + " for " + prefixes +
+                   (pp.rate_mbit ? ", paced below " + std::to_string(pp.rate_mbit) + " Mbit/s" : std::string()));
       if (!pp.members.empty()) {
         std::string m;
         for (auto a : pp.members) m += (m.empty() ? "" : ", ") + format_ipv4(a);

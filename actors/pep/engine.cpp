@@ -50,6 +50,9 @@ constexpr std::size_t top_priority = net::priority_queues::top;  // backbone mes
 constexpr std::size_t min_unsent = 4096;             // TCP_NOTSENT_LOWAT floor: a few segments
 constexpr std::size_t unbounded_batch = 256u << 10;  // unsent_ms 0: large writes, the kernel queues
 constexpr auto unsent_retune = std::chrono::milliseconds(100);  // pacing rate re-read this often
+constexpr double pacing_share = 0.97;  // of a path's TCP payload rate the backbone is paced at
+constexpr std::uint32_t max_unsent_boost = 16;  // the unsent bound grows at most to unsent_ms * 16 ...
+constexpr auto unsent_boost_hold = std::chrono::seconds(10);  // ... and halves after this without a dry spell
 constexpr std::size_t backbone_read_buffer = 256u << 10;
 constexpr std::uint32_t route_table = 7401;
 constexpr auto unspoofed_memory = std::chrono::seconds(10);  // [189]'s "unspoofed" timer
@@ -173,6 +176,16 @@ struct backbone {
   steady::time_point unsent_tuned;
   std::unique_ptr<asio::steady_timer> pace;  // the next batch, when the socket's unsent drains
   bool pacing = false;
+  std::uint64_t max_pacing = 0;            // SO_MAX_PACING_RATE set from the path's rate, bytes/s (0: none)
+  // The socket ran dry while data waited in user space (the pump woke too late): the kernel then
+  // marks its rate samples app-limited, and BBR, which leaves STARTUP only on rounds that are not,
+  // stays there (pacing at 2.89 times its estimate, a window of 2.89 BDP) and fills the link's
+  // queue. Each dry spell doubles the bound (boost), which halves again after a quiet while.
+  bool waited = false;                     // the pump is waiting for the unsent bytes to drain
+  std::uint32_t boost = 1;                 // the bound is unsent_ms * boost
+  std::uint32_t mss = 1448;                // the socket's, for the dry check
+  std::uint64_t dry = 0;                   // dry spells since the backbone came up
+  steady::time_point boosted;              // the last dry spell or halving
   bool writing = false, reading = false;
   std::vector<unsigned char> in;
   std::size_t in_len = 0;
@@ -1510,6 +1523,10 @@ struct engine::impl {
     b.unsent_tuned = {};
     b.pacing = false;
     if (b.pace) b.pace->cancel();
+    b.max_pacing = 0;
+    b.waited = false;
+    b.boost = 1;
+    b.dry = 0;
     tune_unsent(b);
     b.writing = b.reading = false;
     b.peer_max_ccbs = 65534;
@@ -1533,6 +1550,7 @@ struct engine::impl {
       if (!owns(unit)) return refuse(b, rec, unit);
       ++rec.accepted;
     }
+    pace_backbone(b);
     ++c.backbones_opened;
     ++c.backbones_up;
     log(node::severity::info, "pep_backbone_up",
@@ -1732,6 +1750,34 @@ struct engine::impl {
     emit(b, priority, [&](auto& out) { tsk::append(out, h, data, n); });
   }
 
+  /// The link rate of the backbone's path (its own rate_mbit, else its peer's); 0: not given.
+  std::uint32_t link_rate_mbit(const backbone& b) const {
+    const policy::pep_peer* p = peer_named(b.peer);
+    if (!p) return 0;
+    for (const auto& x : p->paths)
+      if (x.name == b.path && x.rate_mbit) return x.rate_mbit;
+    return p->rate_mbit;
+  }
+
+  /// Paces the backbone below its path's link rate (SO_MAX_PACING_RATE caps the congestion
+  /// control's own pacing rate). Unpaced, BBR keeps a standing queue in the link's buffer (31 ms
+  /// median on a 10 Mbit/s emulated link, tests/bench/pep_priority_bench.py) where priorities
+  /// cannot reach; paced below the link the backlog stays in the PEP's priority queues instead. The kernel paces TCP payload: a 1514-byte frame carries 1448
+  /// bytes of it, and pacing_share of that leaves the link's queue empty.
+  void pace_backbone(backbone& b) {
+    if (!b.stream) return;
+    const std::uint32_t mbit = link_rate_mbit(b);
+    const std::uint64_t rate =
+      mbit ? static_cast<std::uint64_t>(mbit * 1e6 / 8 * 1448 / 1514 * pacing_share) : 0;
+    if (rate == b.max_pacing) return;
+    std::uint64_t value = rate ? rate : ~std::uint64_t{0};  // ~0: no cap
+    if (::setsockopt(b.stream->lowest_layer().native_handle(), SOL_SOCKET, SO_MAX_PACING_RATE, &value,
+                     sizeof value) != 0)
+      return;
+    b.max_pacing = rate;
+    b.unsent_tuned = {};  // the pacing rate changes: the unsent bound follows it
+  }
+
   /// Bounds the bytes the backbone's socket holds unsent to unsent_ms at its pacing rate
   /// (TCP_NOTSENT_LOWAT: the socket is writable, and takes more, only below it). Without the
   /// bound the kernel's send buffer (buffer_kbyte) is one FIFO in front of every priority; with
@@ -1750,6 +1796,10 @@ struct engine::impl {
     const auto now = steady::now();
     if (b.unsent_limit && now - b.unsent_tuned < unsent_retune) return;
     b.unsent_tuned = now;
+    if (b.boost > 1 && now - b.boosted > unsent_boost_hold) {
+      b.boost /= 2;
+      b.boosted = now;
+    }
     const int fd = b.stream->lowest_layer().native_handle();
     kernel_tcp_info ti{};
     socklen_t len = sizeof ti;
@@ -1757,8 +1807,9 @@ struct engine::impl {
     if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && len >= offsetof(kernel_tcp_info, max_pacing_rate))
       rate = ti.pacing_rate;
     if (rate == ~std::uint64_t{0}) rate = 0;  // no pacing rate known yet
-    const auto limit = static_cast<std::uint32_t>(
-      std::clamp<std::uint64_t>(rate * sec.unsent_ms / 1000, min_unsent, std::uint64_t{sec.buffer_kbyte} * 1024));
+    if (len >= offsetof(kernel_tcp_info, pacing_rate) && ti.base.tcpi_snd_mss) b.mss = ti.base.tcpi_snd_mss;
+    const auto limit = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+      rate * sec.unsent_ms * b.boost / 1000, min_unsent, std::uint64_t{sec.buffer_kbyte} * 1024));
     if (limit == b.unsent_limit) return;
     b.unsent_limit = limit;
     b.pacing_rate = rate;
@@ -1794,6 +1845,20 @@ struct engine::impl {
   bool unsent_low(backbone& b) {
     int unsent = 0;
     if (::ioctl(b.stream->lowest_layer().native_handle(), SIOCOUTQNSD, &unsent) != 0) return true;
+    if (b.waited && static_cast<std::uint32_t>(unsent) < b.mss) {
+      // Dry: data waited here while the kernel had less than a segment to send. Unless the path's
+      // rate caps the pacing (then BBR's estimate cannot fill the link's queue, and the bound
+      // stays as small as asked), the bound doubles.
+      ++b.dry;
+      ++c.unsent_dry;
+      if (!b.max_pacing && b.boost < max_unsent_boost) {
+        b.boost *= 2;
+        b.boosted = steady::now();
+        b.unsent_tuned = {};
+        tune_unsent(b);
+      }
+    }
+    b.waited = false;
     const std::uint64_t half = b.unsent_limit / 2;
     if (static_cast<std::uint64_t>(unsent) < half) return true;
     const std::uint64_t rate = std::max<std::uint64_t>(b.pacing_rate, 125000);  // >= 1 Mbit/s
@@ -1801,6 +1866,7 @@ struct engine::impl {
       std::clamp<std::uint64_t>((static_cast<std::uint64_t>(unsent) - half) * 1000000 / rate + 1, 200, 20000));
     if (!b.pace) b.pace = std::make_unique<asio::steady_timer>(io);
     b.pacing = true;
+    b.waited = true;
     b.pace->expires_after(wait);
     b.pace->async_wait([this, i = index_of(b), gen = b.generation](const asio::error_code& ec) {
       auto& bb = *backbones[i];
@@ -1978,6 +2044,9 @@ struct engine::impl {
       x.messages_out = b.messages_out;
       x.queued = b.queues.queued_total() + b.writing_buf.size();
       x.unsent_limit = b.unsent_limit;
+      x.pacing_limit_bps = b.max_pacing * 8;
+      x.unsent_boost = b.boost;
+      x.unsent_dry = b.dry;
       std::uint64_t sent_total = 0;
       for (std::size_t p = 0; p < net::priority_queues::levels; ++p) sent_total += b.queues.stats(p).sent_bytes;
       for (std::size_t p = 0; p < net::priority_queues::levels; ++p) {
@@ -2006,6 +2075,8 @@ struct engine::impl {
             x.tcp_min_rtt_ms = ti.min_rtt / 1000.0;
             x.unsent = ti.notsent_bytes;
           }
+          if (len >= offsetof(kernel_tcp_info, max_pacing_rate) && ti.pacing_rate != ~std::uint64_t{0})
+            x.pacing_rate_bps = ti.pacing_rate * 8;
           x.retransmissions = ti.base.tcpi_total_retrans;
           if (len >= offsetof(kernel_tcp_info, busy_time)) x.wire_bytes_in = ti.bytes_received;
           // Sent, retransmissions included: what the WAN carried, counted when it left (acked
@@ -2130,7 +2201,10 @@ struct engine::impl {
       if (b && b->used) {
         b->queues.set_weights(sec.priority_weights);
         b->unsent_tuned = {};  // unsent_ms may have changed: tuned again now
-        if (b->state == bb_state::up) tune_unsent(*b);
+        if (b->state == bb_state::up) {
+          pace_backbone(*b);  // the path's rate may have changed
+          tune_unsent(*b);
+        }
       }
     for (const auto& np : sec.peers) {
       bool known = false;

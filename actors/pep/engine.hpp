@@ -96,6 +96,7 @@ namespace baton::pep {
   COUNTER(group_dropped, "branch backbones closed because their unit left this member (its connections reset)") \
   COUNTER(group_redirects, "NR not_owner received: a hub group member refused our backbone and named the owner") \
   COUNTER(group_member_switches, "backbone dials that went to another member of a peer's hub group")   \
+  COUNTER(unsent_dry, "times a backbone socket ran dry while data waited in user space (unsent_ms bound too small for the pump)") \
   GAUGE(connections, "spoofed connections (CCBs) now")                                               \
   GAUGE(backbones_up, "backbones up now")
 BATON_COUNTER_STRUCT(pep_counters, BATON_PEP_COUNTERS)
@@ -131,6 +132,10 @@ struct backbone_status {
   std::uint64_t queued = 0;     // bytes waiting in user space for the TLS stream
   std::uint32_t unsent_limit = 0;  // TCP_NOTSENT_LOWAT now (unsent_ms at the pacing rate; 0: none)
   std::uint32_t unsent = 0;        // bytes in the socket not yet sent (the kernel's notsent)
+  std::uint64_t pacing_limit_bps = 0;  // SO_MAX_PACING_RATE from the path's rate_mbit (bit/s; 0: none)
+  std::uint64_t pacing_rate_bps = 0;   // the kernel's pacing rate now (bit/s)
+  std::uint32_t unsent_boost = 1;      // the unsent bound is unsent_ms times this (dry spells double it)
+  std::uint64_t unsent_dry = 0;        // times the socket ran dry while data waited in user space
   std::vector<priority_status> priorities;  // by priority, 0..3
   std::uint32_t connections = 0;
   std::uint32_t peer_max_ccbs = 0;

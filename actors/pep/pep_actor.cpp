@@ -90,6 +90,10 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"queued", column_kind::gauge, "bytes waiting in user space for the backbone"},
                         {"unsent_limit", column_kind::gauge, "bytes the backbone socket may hold unsent (TCP_NOTSENT_LOWAT)"},
                         {"unsent", column_kind::gauge, "bytes in the backbone socket not yet sent"},
+                        {"pacing_limit_bps", column_kind::gauge, "backbone paced at most at this (bit/s; from the path's rate_mbit; 0: no cap)"},
+                        {"pacing_rate_bps", column_kind::gauge, "backbone pacing rate now (bit/s, kernel)"},
+                        {"unsent_boost", column_kind::gauge, "the unsent bound is unsent_ms times this (doubled by dry spells)"},
+                        {"unsent_dry", column_kind::counter, "times the socket ran dry while data waited in user space"},
                         {"connections", column_kind::gauge, "spoofed connections on the backbone"},
                         {"peer_max_ccbs", column_kind::gauge, "spoofed connections the peer accepts (its TPP)"},
                         {"moved_in", column_kind::counter, "connections moved onto it (RS) since it came up"},
@@ -115,7 +119,8 @@ node::role_status status_of(const pep_snapshot& s) {
                        scalar(x.delivery_rate_bps), scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out),
                        scalar(x.wire_bytes_in), scalar(x.wire_bytes_out), scalar(x.messages_in), scalar(x.messages_out),
                        scalar(x.queued), scalar(std::uint64_t{x.unsent_limit}), scalar(std::uint64_t{x.unsent}),
-                       scalar(std::uint64_t{x.connections}), scalar(std::uint64_t{x.peer_max_ccbs}),
+                       scalar(x.pacing_limit_bps), scalar(x.pacing_rate_bps),
+                       scalar(std::uint64_t{x.unsent_boost}), scalar(x.unsent_dry), scalar(std::uint64_t{x.connections}), scalar(std::uint64_t{x.peer_max_ccbs}),
                        scalar(x.moved_in), scalar(x.moved_out)},
                       {std::move(prio)}});
   }

@@ -3,12 +3,14 @@
 tests/lab/tcp_echo.py) alone and while a bulk iperf3 fills the link, through peplab's topology
 (10 Mbit/s, 20 ms each way, no loss). Prints figures; never passes or fails on them.
 
-  tests/bench/pep_priority_bench.py [--only split,one,plain] [--probes 400]
+  tests/bench/pep_priority_bench.py [--only split,unpaced,one,plain] [--probes 400]
   (root; batond from $BATON_BUILD, default the repository's build/; not part of ctest)
 
-  split  baton with priorities: the echo's port at priority 3 (strict), iperf3's at 0
-  one    baton with every connection at priority 0: one queue, the bulk's backlog in front
-  plain  no PEP (peplab --no-pep): plain TCP (the hosts' cubic) through the same link
+  split    baton with priorities: the echo's port at priority 3 (strict), iperf3's at 0; the
+           peer's rate_mbit is the link's (10): the backbone is paced below it
+  unpaced  the same without rate_mbit: the backbone's BBR paces at its own estimate
+  one      baton with every connection at priority 0 (paced): one queue, the bulk's backlog in front
+  plain    no PEP (peplab --no-pep): plain TCP (the hosts' cubic) through the same link
 
 For the baton runs also the backbone's path queueing (kernel srtt - min RTT, sampled during the
 probes): BBR's standing queue at the emulated link, which the PEP does not control.
@@ -31,7 +33,8 @@ def run(name, probes):
     work = tempfile.mkdtemp(prefix=f"baton-pepprio-{name}-")
     baton = name != "plain"
     topo = peplab.write(work, pep=baton, rate=10, delay=20, loss=0.0, seed=7,
-                        priorities="split" if name == "split" else "one")
+                        priorities="one" if name == "one" else "split",
+                        peer_rate_mbit=None if name == "unpaced" else 10)
     result = {"name": name}
     with labcase.LabCase(f"bq-{name}", topo) as case:
         if baton:
@@ -60,7 +63,7 @@ def run(name, probes):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="split,one,plain")
+    ap.add_argument("--only", default="split,unpaced,one,plain")
     ap.add_argument("--probes", type=int, default=400)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -71,7 +74,8 @@ def main():
     for n in args.only.split(","):
         results.append(run(n, args.probes))
         print("RESULT " + json.dumps(results[-1]), flush=True)
-    label = {"split": "baton, priorities", "one": "baton, one priority", "plain": "plain TCP"}
+    label = {"split": "baton, priorities", "unpaced": "baton, prio., unpaced", "one": "baton, one priority",
+             "plain": "plain TCP"}
     print("\nInteractive round trip (ms), one 100-byte message every 50 ms; bulk iperf3 filling 10 Mbit/s")
     print(f"{'':22} {'alone p50':>9} {'alone p99':>9} {'bulk p50':>9} {'bulk p99':>9} {'bulk Mbit/s':>11}"
           f" {'path queue med/max':>19} {'probes under bulk':>17}")

@@ -59,7 +59,7 @@ def log_text(size, seed, marker=b"pep-log"):
 
 def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
           backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False, priorities=None,
-          paths=None):
+          paths=None, unsent_ms=None, peer_rate_mbit=None):
     """wire: the "spoofed" profile (8080 and the default rule) also says compress and encrypt;
     8082's stays without compression (the same path, uncompressed, for comparison).
     paths: {"fast": (delay_ms, cost), "slow": (delay_ms, cost)}: two WAN links, "fast" on eth1
@@ -103,10 +103,11 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
             p["pep"]["peers"][0]["paths"] = [
                 {"name": n, "local": path_ends[n][0], "address": path_ends[n][1], "rate_mbit": rate, "cost": paths[n][1]}
                 for n in ("fast", "slow")]
+        if unsent_ms is not None:
+            p["pep"]["unsent_ms"] = unsent_ms
+        if peer_rate_mbit:
+            p["pep"]["peers"][0]["rate_mbit"] = peer_rate_mbit
         if priorities:
-            # Priorities need the backlog out of the kernel's FIFO: the unsent bound (off by
-            # default, see policy/pep_policy.hpp).
-            p["pep"]["unsent_ms"] = 2
             top = 3 if priorities == "split" else 0
             p["profiles"] += [{"name": "interactive", "spoof": True, "priority": top},
                               {"name": "bulk", "spoof": True, "priority": 0}]

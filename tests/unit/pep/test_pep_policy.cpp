@@ -39,7 +39,8 @@ TEST_CASE("a pep section with its peer map loads, with the defaults written out"
   CHECK(s.keepalive_ms == 250);
   CHECK(s.congestion == "bbr");
   CHECK(s.priority_weights == std::array<std::uint32_t, 3>{1, 2, 4});
-  CHECK(s.unsent_ms == 0);  // off until the keepalive silence it caused in lab.pep is understood
+  CHECK(s.unsent_ms == 2);  // on: the backlog waits in the priority queues, not in the kernel
+  CHECK(s.peers[0].rate_mbit == 0);  // not paced unless the link's rate is given
   REQUIRE(s.peers.size() == 2);
   CHECK(s.peers[0].port == 7400);
   CHECK(s.peers[1].port == 7500);
@@ -59,7 +60,7 @@ TEST_CASE("a peer's WAN paths and a profile's path preference load and round-tri
         "peers": [{"name": "hub", "address": "192.168.50.2", "prefixes": ["10.2.0.0/16"], "revert": false,
                    "paths": [{"name": "fibre", "local": "192.168.50.1", "address": "192.168.50.2", "rate_mbit": 100, "cost": 1},
                              {"name": "lte", "address": "192.168.51.2", "cost": 5}]},
-                  {"name": "dc", "address": "192.168.60.2", "prefixes": ["10.3.0.0/16"]}]}})";
+                  {"name": "dc", "address": "192.168.60.2", "prefixes": ["10.3.0.0/16"], "rate_mbit": 50}]}})";
   auto p = load_policy_text(text);
   REQUIRE(p.pep);
   const auto& hub = p.pep->peers[0];
@@ -74,6 +75,8 @@ TEST_CASE("a peer's WAN paths and a profile's path preference load and round-tri
   CHECK(hub.paths[1].cost == 5);
   CHECK_FALSE(hub.revert);
   CHECK(p.pep->peers[1].paths.empty());
+  CHECK(p.pep->peers[1].rate_mbit == 50);  // a peer without paths: its link's rate (the backbone is paced below it)
+  CHECK(hub.rate_mbit == 0);
   CHECK(p.pep->peers[1].revert);
   REQUIRE(p.find_profile("fast"));
   CHECK(p.find_profile("fast")->paths == std::vector<std::string>{"fibre", "lte"});
@@ -92,8 +95,8 @@ TEST_CASE("priority weights and the unsent bound load and round-trip") {
     std::uint32_t unsent_ms;
   };
   const row rows[] = {
-    {"defaults (socket unbounded)", "", {1, 2, 4}, 0},
-    {"all equal, 2 ms unsent", R"(, "priority_weights": [1, 1, 1], "unsent_ms": 2)", {1, 1, 1}, 2},
+    {"defaults (2 ms unsent)", "", {1, 2, 4}, 2},
+    {"all equal, socket unbounded", R"(, "priority_weights": [1, 1, 1], "unsent_ms": 0)", {1, 1, 1}, 0},
     {"largest weights", R"(, "priority_weights": [1000, 1, 500], "unsent_ms": 1000)", {1000, 1, 500}, 1000},
   };
   for (const auto& x : rows) {
@@ -154,6 +157,15 @@ TEST_CASE("pep section errors name their JSON pointer") {
     {"bad path address", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
         "paths": [{"name": "a", "address": "1.1.1"}]}]})"),
      "/pep/peers/0/paths/0/address", ""},
+    {"peer rate not a number", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "rate_mbit": "fast"}]})"),
+     "/pep/peers/0/rate_mbit", ""},
+    {"peer rate negative", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "rate_mbit": -10}]})"),
+     "/pep/peers/0/rate_mbit", ""},
+    {"path rate too large", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
+        "paths": [{"name": "a", "address": "1.1.1.1", "rate_mbit": 2000000}]}]})"),
+     "/pep/peers/0/paths/0/rate_mbit", ""},
     {"unknown path key", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
         "paths": [{"name": "a", "address": "1.1.1.1", "latency": 3}]}]})"),
      "/pep/peers/0/paths/0/latency", "unknown key"},
