@@ -56,6 +56,22 @@ struct memory_rig {
   pass_through_stage* pass = nullptr;
 };
 
+// A loop with two memory ports, "a" (port 0, `in`) and "b" (port 1, `out`), and no stage yet.
+struct two_port_loop {
+  buffer_pool pool{buffer_pool_config{64, 128, 2048}};
+  packet_loop loop{pool};
+  memory_port& in = add("a");
+  memory_port& out = add("b");
+
+ private:
+  memory_port& add(const char* name) {
+    auto p = std::make_unique<memory_port>(pool, memory_port_config{name});
+    memory_port& port = *p;
+    loop.add_port(std::move(p));
+    return port;
+  }
+};
+
 // Waits for a condition on the loop's counters (no sleeping: yields until true or the deadline).
 template <class Pred>
 bool await(Pred pred, std::chrono::milliseconds timeout = 5s) {
@@ -386,14 +402,8 @@ struct port_policy_stage final : stage {
 }  // namespace
 
 TEST_CASE("stages run in order: the first that decides wins, counted per stage and reason") {
-  buffer_pool pool(buffer_pool_config{64, 128, 2048});
-  packet_loop loop(pool);
-  auto a = std::make_unique<memory_port>(pool, memory_port_config{"a"});
-  auto b = std::make_unique<memory_port>(pool, memory_port_config{"b"});
-  memory_port& in = *a;
-  memory_port& out = *b;
-  loop.add_port(std::move(a));
-  loop.add_port(std::move(b));
+  two_port_loop rig;
+  auto& [pool, loop, in, out] = rig;
   loop.add_stage(std::make_unique<port_policy_stage>());
   loop.add_stage(std::make_unique<pass_through_stage>(loop.epoch(), pass_through_table{}.route(0, 1)));
 
@@ -463,23 +473,17 @@ TEST_CASE("a receive batch is prefetched round by round before any datagram is d
   static_assert(prefetch_rounds == 2);
   for (const row& r : rows) {
     CAPTURE(r.name);
-    buffer_pool pool(buffer_pool_config{64, 128, 2048});
-    packet_loop loop(pool);
-    auto a = std::make_unique<memory_port>(pool, memory_port_config{"a"});
-    auto b = std::make_unique<memory_port>(pool, memory_port_config{"b"});
-    memory_port& in = *a;
-    loop.add_port(std::move(a));
-    loop.add_port(std::move(b));
+    two_port_loop rig;
     auto log = std::make_unique<prefetch_log_stage>();
     prefetch_log_stage& seen = *log;
-    loop.add_stage(std::move(log));
-    loop.add_stage(std::make_unique<pass_through_stage>(loop.epoch(), pass_through_table{}.route(0, 1)));
+    rig.loop.add_stage(std::move(log));
+    rig.loop.add_stage(std::make_unique<pass_through_stage>(rig.loop.epoch(), pass_through_table{}.route(0, 1)));
     for (std::uint16_t d : r.dports) {
       auto p = udp_packet(1, 0, ip4(10, 0, 0, 1), ip4(10, 0, 0, 2), 4000, d);
       if (d == 9) p[0] = 0x44;  // IHL 4: not an IPv4 header
-      REQUIRE(in.inject(bytes_view(p.data(), p.size())));
+      REQUIRE(rig.in.inject(bytes_view(p.data(), p.size())));
     }
-    loop.run_once();
+    rig.loop.run_once();
     CHECK(seen.calls == r.calls);
   }
 }
@@ -550,14 +554,8 @@ TEST_CASE("a TCP segment whose options do not walk reaches the stages only for o
   const auto good = tcp_syn_with_options({2, 4, 5, 0xb4});
   for (const row& r : rows) {
     CAPTURE(r.name);
-    buffer_pool pool(buffer_pool_config{64, 128, 2048});
-    packet_loop loop(pool);
-    auto a = std::make_unique<memory_port>(pool, memory_port_config{"a"});
-    auto b = std::make_unique<memory_port>(pool, memory_port_config{"b"});
-    memory_port& in = *a;
-    memory_port& out = *b;
-    loop.add_port(std::move(a));
-    loop.add_port(std::move(b));
+    two_port_loop rig;
+    auto& [pool, loop, in, out] = rig;
     auto s1 = std::make_unique<options_stage>(r.first_how, r.first);
     auto s2 = std::make_unique<options_stage>(r.second_how, verdict::forward(1));
     auto* first = s1.get();
