@@ -1580,13 +1580,10 @@ struct engine::impl {
     ++c.group_refused;
     ++rec.refused;
     ++nr_sent[static_cast<int>(tsk::reason::not_owner)];
+    // Called as the backbone comes up, its buffers and queues just reset: it stays up so the NR
+    // is written (choose() never takes a refusing backbone), and its one message is not held by
+    // the unsent bound.
     b.refusing = true;
-    b.state = bb_state::up;  // so the NR is written; choose() never takes a refusing backbone
-    b.in.assign(backbone_read_buffer, 0);
-    b.in_len = 0;
-    b.queues.clear();
-    b.queues.set_weights(sec.priority_weights);
-    b.writing = b.reading = false;
     b.batch = unbounded_batch;
     b.unsent_limit = 0;
     log(node::severity::info, "pep_group_refused",
