@@ -38,6 +38,18 @@ struct gateway_stage::live_counters {
 
 namespace {
 
+/// A plain NAT reply (backend to client) is keyed by its client side: client:port -> cluster
+/// IP:service port.
+flow_key client_key_of_reply(const packet_fields& f, ipv4_host cluster_ip, port_host service_port) noexcept {
+  flow_key k;
+  k.src_addr = f.dst;
+  k.src_port = f.dst_port;
+  k.dst_addr = cluster_ip;
+  k.dst_port = service_port;
+  k.protocol = f.protocol;
+  return k;
+}
+
 std::unique_ptr<const gateway_config> checked(const gateway_config& c) {
   const char* why = c.validate();
   if (*why != '\0') throw std::invalid_argument(std::string("gateway config: ") + why);
@@ -223,11 +235,7 @@ void gateway_stage::prefetch(const packet_context& ctx, unsigned round) const no
       if (f.dst != cfg.member_addr) return;
       key = from_fields(f);
     } else {
-      key.src_addr = f.dst;
-      key.src_port = f.dst_port;
-      key.dst_addr = cfg.cluster_ip;
-      key.dst_port = cfg.services[s].port;
-      key.protocol = f.protocol;
+      key = client_key_of_reply(f, cfg.cluster_ip, cfg.services[s].port);
     }
   } else {
     return;
@@ -357,12 +365,7 @@ verdict gateway_stage::from_backend(packet_context& ctx, const gateway_config& c
   const packet_fields& f = ctx.fields;
   const gateway_service& svc = cfg.services[service];
   // The client-side key, rebuilt from the reply (see the header): both directions, one unit.
-  flow_key client;
-  client.src_addr = f.dst;
-  client.src_port = f.dst_port;
-  client.dst_addr = cfg.cluster_ip;
-  client.dst_port = svc.port;
-  client.protocol = f.protocol;
+  const flow_key client = client_key_of_reply(f, cfg.cluster_ip, svc.port);
   const std::uint32_t unit = settings_.hasher(client, filter::work_set);
   if (!owned.test(unit)) {
     bump(counters_->not_owned);
