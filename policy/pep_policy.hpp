@@ -75,6 +75,12 @@
 //                                    where priorities apply, not in the kernel's FIFO, and a path
 //                                    that fails strands little unsent data. 0: no bound, so
 //                                    priorities order only what waits in user space
+//   "top_backbone": false            priority 3's connections get backbones of their own (one per
+//                                    path, each with its keepalive; document 003 keys a backbone by
+//                                    peer and priority), so a bulk backbone's congestion control
+//                                    (BBR's PROBE_RTT: 4 segments in flight for 200 ms every 10 s)
+//                                    never holds an interactive message behind its unsent bytes.
+//                                    The other priorities share the weighted backbone
 // }
 // Profiles (shared): priority (0..3, 3 the top: its connections' messages go first on the
 // backbone; document 003's PK), spoof, three_way_handshake, mss, disposition ("forward": pass the connection
@@ -140,6 +146,7 @@ struct pep_section {
   std::array<std::uint32_t, priorities - 1> priority_weights{1, 2, 4};
   std::uint32_t unsent_ms = 2;
   bool group = false;  // a hub group member: serves only the branches whose work unit it owns
+  bool top_backbone = false;  // priority 3 rides backbones of its own (one per path)
 
   /// The peer whose prefixes hold `dst` (longest prefix), or nullptr.
   const pep_peer* peer_for(std::uint32_t dst) const noexcept {

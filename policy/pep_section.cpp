@@ -60,7 +60,8 @@ auto fields(const pep_section& x) {
                          field("redial_ms", x.redial_ms), field("redundant_kbyte", x.redundant_kbyte),
                          field("priority_weights", x.priority_weights,
                                [](const auto& w) { return json(std::vector<std::uint32_t>(w.begin(), w.end())); }),
-                         field("unsent_ms", x.unsent_ms), field("group", x.group).when(x.group));
+                         field("unsent_ms", x.unsent_ms), field("group", x.group).when(x.group),
+                         field("top_backbone", x.top_backbone).when(x.top_backbone));
 }
 
 using detail::equal_fields;
@@ -75,7 +76,7 @@ void parse_pep(const value_ref& v, policy& out) {
   v.expect_object({"rules", "lan", "listen_port", "backbone_port", "queue", "peers", "max_connections",
                    "keepalive_ms", "backbone_timeout_ms", "connect_timeout_ms", "user_timeout_ms",
                    "window_kbyte", "buffer_kbyte", "congestion", "redial_ms", "redundant_kbyte",
-                   "priority_weights", "unsent_ms", "group"});
+                   "priority_weights", "unsent_ms", "group", "top_backbone"});
   pep_section s;
   s.rules = parse_rule_list(v.get("rules"), out.profiles);
   if (auto x = v.find("lan")) {
@@ -179,6 +180,7 @@ void parse_pep(const value_ref& v, policy& out) {
   }
   if (auto x = v.find("unsent_ms")) s.unsent_ms = static_cast<std::uint32_t>(x->as_uint(0, 1000));
   if (auto x = v.find("group")) s.group = x->as_bool();
+  if (auto x = v.find("top_backbone")) s.top_backbone = x->as_bool();
   // A profile's paths (parsed before this section) must each name a path of some peer.
   for (std::size_t i = 0; i < out.profiles.size(); ++i)
     for (std::size_t j = 0; j < out.profiles[i].paths.size(); ++j) {
@@ -214,6 +216,7 @@ void pep_text(const policy& p, std::string& out) {
                  std::to_string(s.priority_weights[1]) + "/" + std::to_string(s.priority_weights[0]) +
                  ", unsent in the backbone socket " +
                  (s.unsent_ms ? "at most " + std::to_string(s.unsent_ms) + " ms" : std::string("unbounded")));
+    if (s.top_backbone) line("", "priority 3 on backbones of its own (one per path)");
     for (const auto& pp : s.peers) {
       std::string prefixes;
       for (const auto& x : pp.prefixes) prefixes += (prefixes.empty() ? "" : ", ") + prefix_json(x).get<std::string>();

@@ -166,6 +166,9 @@ struct backbone {
   std::uint32_t address = 0;
   std::uint16_t port = 0;
   bool dialled = false;
+  // Carries the top priority's connections only (pep.top_backbone; document 003 keys a backbone by
+  // peer and priority): the dialler's choice, learnt by the side that accepted it from the TPP.
+  bool top = false;
   bb_state state = bb_state::down;
   std::unique_ptr<tls_stream> stream;
   net::priority_queues queues;           // document 003's PK: messages waiting for the stream
@@ -256,7 +259,8 @@ struct engine::impl {
   // backbone that arrives after its connection ended must not open it again.
   std::map<std::pair<std::string, std::uint16_t>, steady::time_point> ended;
   std::vector<std::unique_ptr<backbone>> backbones;
-  std::map<std::pair<std::string, std::string>, std::size_t> dialled;  // (peer, path) -> its dialled backbone
+  // (peer, path, top) -> the backbone we dial for it
+  std::map<std::tuple<std::string, std::string, bool>, std::size_t> dialled;
   pep_counters c;
   std::array<std::uint64_t, tsk::max_reason + 1> ct_sent{}, ct_received{}, nr_sent{}, nr_received{};
   std::thread thread;
@@ -464,7 +468,7 @@ struct engine::impl {
     }
     // "forward" passes a connection that cannot be spoofed in clear: never one that says encrypt.
     const bool pass = pr.disposition == policy::profile_disposition::forward && !pr.encrypt;
-    backbone* b = choose(*peer, pr.paths, nullptr);
+    backbone* b = choose(*peer, pr.paths, nullptr, wants_top(pr.priority));
     if (!b || free_cids.empty() || b->connections >= b->peer_max_ccbs) {
       if (pr.encrypt) ++c.syns_refused_unencrypted;
       return not_spoofable(s, pass);
@@ -1115,11 +1119,14 @@ struct engine::impl {
   /// no preference, the cheapest path up (ties: the order listed). On one path, the backbone we
   /// dialled before one the peer dialled. A backbone silent for half the backbone timeout comes
   /// after every other (its path is probably failing: when one backbone of a path is found dead,
-  /// the other end's dial on the same path is not chosen). nullptr: none (a connection whose
+  /// the other end's dial on the same path is not chosen). On the path chosen, a backbone of the
+  /// connection's own kind (`top`: the top priority's, pep.top_backbone) before one of the other
+  /// kind, which carries it only while its own is not up. nullptr: none (a connection whose
   /// paths are all down is not carried, [90]).
-  backbone* choose(const policy::pep_peer& peer, const std::vector<std::string>& prefs, const backbone* exclude) const {
+  backbone* choose(const policy::pep_peer& peer, const std::vector<std::string>& prefs, const backbone* exclude,
+                   bool top) const {
     backbone* best = nullptr;
-    std::tuple<int, std::size_t, std::uint64_t, std::size_t, int> best_key{};
+    std::tuple<int, std::size_t, std::uint64_t, std::size_t, int, int> best_key{};
     const auto now = steady::now();
     const auto quiet = std::chrono::milliseconds(sec.backbone_timeout_ms / 2);
     for (const auto& bp : backbones) {
@@ -1133,8 +1140,8 @@ struct engine::impl {
         if (pref == prefs.size()) continue;  // not a path the profile allows
       }
       const auto [cost, listed] = rank(peer, b->path);
-      const std::tuple<int, std::size_t, std::uint64_t, std::size_t, int> key{now - b->last_heard > quiet ? 1 : 0, pref,
-                                                                              cost, listed, b->dialled ? 0 : 1};
+      const std::tuple<int, std::size_t, std::uint64_t, std::size_t, int, int> key{
+          now - b->last_heard > quiet ? 1 : 0, pref, cost, listed, b->top == top ? 0 : 1, b->dialled ? 0 : 1};
       if (!best || key < best_key) {
         best = b;
         best_key = key;
@@ -1142,6 +1149,9 @@ struct engine::impl {
     }
     return best;
   }
+
+  /// Whether a connection of `priority` rides the top priority's own backbones (pep.top_backbone).
+  bool wants_top(std::size_t priority) const { return sec.top_backbone && priority >= top_priority; }
 
   /// Whether a connection can continue on another backbone: both ends keep its data, and it is
   /// established (a CR or CE lost with the old backbone cannot be re-sent: those are reset).
@@ -1258,7 +1268,8 @@ struct engine::impl {
       const policy::pep_peer* listed = peer_named(b.peer);
       for (auto& cp : ccbs)
         if (cp && cp->used && cp->backbone == detached && cp->peer == b.peer)
-          if (backbone* nb = choose(listed ? *listed : unlisted, cp->paths, nullptr)) attach(*cp, *nb);
+          if (backbone* nb = choose(listed ? *listed : unlisted, cp->paths, nullptr, wants_top(cp->priority)))
+            attach(*cp, *nb);
     }
     const policy::pep_peer* peer = peer_named(b.peer);
     if (!peer || !peer->revert || !b.peer_reads_rs) return;
@@ -1266,7 +1277,7 @@ struct engine::impl {
       if (!cp || !cp->used || !cp->initiator || !can_move(*cp) || cp->resuming) continue;
       auto& x = *cp;
       if (peer_of(x) != b.peer || x.backbone == index_of(b)) continue;
-      if (choose(*peer, x.paths, nullptr) != &b) continue;
+      if (choose(*peer, x.paths, nullptr, wants_top(x.priority)) != &b) continue;
       const backbone* cur = x.backbone < backbones.size() ? backbones[x.backbone].get() : nullptr;
       if (cur && cur->path == b.path) continue;  // the same path (the other end's dial)
       ++c.connections_reverted;
@@ -1288,7 +1299,8 @@ struct engine::impl {
     backbone* first = backbone_of(x);
     if (!first) return nullptr;
     for (auto& b : backbones)
-      if (b && b.get() != first && b->used && b->state == bb_state::up && b->peer == first->peer) return b.get();
+      if (b && b.get() != first && b->used && b->state == bb_state::up && b->peer == first->peer && b->top == first->top)
+        return b.get();
     return nullptr;
   }
 
@@ -1324,13 +1336,19 @@ struct engine::impl {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // we batch: the queue is the batch
   }
 
-  /// One backbone per path of the peer (document 003's PSK), or one to its address.
+  /// One backbone per path of the peer (document 003's PSK), or one to its address; with
+  /// pep.top_backbone, a second one on each for the top priority.
   void dial_all(const policy::pep_peer& p) {
-    if (p.paths.empty()) return dial(p.peer, "");
-    for (const auto& path : p.paths) dial(p.peer, path.name);
+    std::vector<std::string> paths;
+    for (const auto& path : p.paths) paths.push_back(path.name);
+    if (paths.empty()) paths.emplace_back();
+    for (const auto& path : paths) {
+      dial(p.peer, path, false);
+      if (sec.top_backbone) dial(p.peer, path, true);
+    }
   }
 
-  void dial(const std::string& peer_name, const std::string& path_name) {
+  void dial(const std::string& peer_name, const std::string& path_name, bool top) {
     const policy::pep_peer* p = peer_named(peer_name);
     if (!p) return;
     const policy::pep_path* path = nullptr;
@@ -1338,7 +1356,7 @@ struct engine::impl {
       if (x.name == path_name) path = &x;
     if (!path_name.empty() && !path) return;  // the path is gone from the policy
     std::size_t i;
-    const auto key = std::make_pair(peer_name, path_name);
+    const auto key = std::make_tuple(peer_name, path_name, top);
     if (auto it = dialled.find(key); it != dialled.end()) {
       i = it->second;
     } else {
@@ -1350,6 +1368,7 @@ struct engine::impl {
     b.used = true;
     b.peer = p->peer;
     b.path = path_name;
+    b.top = top;
     if (!path && !p->members.empty()) {
       const auto list = candidates(*p);
       if (b.member >= list.size()) b.member = 0;
@@ -1388,9 +1407,22 @@ struct engine::impl {
                          }
                          handshake(bb, asio::ssl::stream_base::client);
                        });
+    // A SYN lost on a dead path is sent again by the kernel only at 1, 3, 7, 15 s..., so a path
+    // that returns would be found up at the next of those (2.6-4.1 s in lab.pep_paths). A dial
+    // not connected within redial_ms starts again at once with a fresh SYN instead.
+    if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
+    b.timer->expires_after(std::chrono::milliseconds(sec.redial_ms));
+    b.timer->async_wait([this, i, gen](const asio::error_code& e) {
+      auto& bb = *backbones[i];
+      if (e || bb.generation != gen || bb.state != bb_state::dialling) return;
+      ++c.dial_timeouts;
+      redial_later(bb, "not connected within redial_ms", true);
+    });
   }
 
-  void redial_later(backbone& b, const std::string& why) {
+  /// Closes `b` and dials it again after redial_ms, or `at_once` (a dial that timed out has
+  /// already waited).
+  void redial_later(backbone& b, const std::string& why, bool at_once = false) {
     b.state = bb_state::down;
     if (b.stream) {
       asio::error_code ec;
@@ -1398,8 +1430,9 @@ struct engine::impl {
     }
     const auto gen = ++b.generation;
     const std::string peer = b.peer, path = b.path;
+    const bool top = b.top;
     if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
-    auto delay = std::chrono::milliseconds(sec.redial_ms);
+    auto delay = std::chrono::milliseconds(at_once ? 0 : sec.redial_ms);
     // A peer that is a hub PEP group: the next member (or the one an NR not_owner named) at once,
     // until a whole round found no owner; then again after redial_ms.
     const policy::pep_peer* p = peer_named(peer);
@@ -1412,10 +1445,10 @@ struct engine::impl {
       else b.tries = 0;
     }
     b.timer->expires_after(delay);
-    b.timer->async_wait([this, i = index_of(b), gen, peer, path](const asio::error_code& ec) {
+    b.timer->async_wait([this, i = index_of(b), gen, peer, path, top](const asio::error_code& ec) {
       if (ec || backbones[i]->generation != gen) return;
       backbones[i]->stream.reset();
-      dial(peer, path);
+      dial(peer, path, top);
     });
     (void)why;
   }
@@ -1555,12 +1588,13 @@ struct engine::impl {
     ++c.backbones_up;
     log(node::severity::info, "pep_backbone_up",
         {{"peer", b.peer}, {"path", b.path}, {"address", policy::format_endpoint(b.address, b.port)}, {"dialled", b.dialled ? "yes" : "no"},
-         {"congestion", sec.congestion}, {"tls", b.tls}});
+         {"top", b.top ? "yes" : "no"}, {"congestion", sec.congestion}, {"tls", b.tls}});
     tsk::header h;
     h.type = tsk::message_type::tpp;
     h.src_cid = static_cast<std::uint16_t>(index_of(b) + 1);
     send(b, top_priority, h, tsk::tpp_params{h.src_cid, static_cast<std::uint32_t>(sec.max_connections),
-                                             static_cast<std::uint8_t>(tsk::tpp_reads_ctd | tsk::tpp_reads_rs)});
+                                             static_cast<std::uint8_t>(tsk::tpp_reads_ctd | tsk::tpp_reads_rs |
+                                                                       (b.top ? tsk::tpp_top : 0))});
     read_backbone(b);
     keepalive(b);
   }
@@ -1699,7 +1733,7 @@ struct engine::impl {
     const policy::pep_peer& peer = listed ? *listed : unlisted;
     for (auto& cp : ccbs)
       if (cp && cp->used && cp->backbone == i && can_move(*cp) && !removing) {
-        if (backbone* next = choose(peer, cp->paths, &b)) {
+        if (backbone* next = choose(peer, cp->paths, &b, wants_top(cp->priority))) {
           attach(*cp, *next);
           ++moved;
         } else {
@@ -1957,6 +1991,7 @@ struct engine::impl {
         b.peer_max_ccbs = p.max_ccbs;
         b.peer_reads_ctd = (p.features & tsk::tpp_reads_ctd) != 0;
         b.peer_reads_rs = (p.features & tsk::tpp_reads_rs) != 0;
+        if (!b.dialled) b.top = (p.features & tsk::tpp_top) != 0;  // the dialler's choice
         revert_to(b);
         return;
       }
@@ -2034,6 +2069,7 @@ struct engine::impl {
       x.address = policy::format_endpoint(b.address, b.port);
       x.state = b.refusing ? "refused" : to_string(b.state);
       x.dialled = b.dialled;
+      x.top = b.top;
       x.keepalive_rtt_ms = b.ka_rtt_ms;
       x.bytes_in = b.bytes_in;
       x.bytes_out = b.bytes_out;
@@ -2088,7 +2124,7 @@ struct engine::impl {
     }
     // Paths: each listed path of each peer, from the backbones on it.
     for (const auto& p : sec.peers) {
-      const auto* cheapest = choose(p, {}, nullptr);
+      const auto* cheapest = choose(p, {}, nullptr, false);
       for (const auto& path : p.paths) {
         path_status ps;
         ps.peer = p.peer;
@@ -2193,6 +2229,8 @@ struct engine::impl {
     sec.max_connections = keep.max_connections;
     if (sec.group != keep.group) changed += "group(needs a restart) ";
     sec.group = keep.group;  // the node's unit worker is chosen at start
+    if (sec.top_backbone != keep.top_backbone) changed += "top_backbone(needs a restart) ";
+    sec.top_backbone = keep.top_backbone;  // which backbones are dialled is decided at start
     if (sec.priority_weights != keep.priority_weights) changed += "priority_weights ";
     for (auto& b : backbones)
       if (b && b->used) {
@@ -2215,12 +2253,15 @@ struct engine::impl {
     // restart (its connections stay where they are).
     for (const auto& np : sec.peers)
       for (const auto& path : np.paths)
-        if (!dialled.count({np.peer, path.name})) {
+        if (!dialled.count({np.peer, path.name, false})) {
           bool known = false;
           for (const auto& op : old_peers) known = known || op.peer == np.peer;
           if (!known) continue;  // dialled above with the new peer
           changed += "path+" + np.peer + "/" + path.name + " ";
-          if (!sec.group) dial(np.peer, path.name);
+          if (!sec.group) {
+            dial(np.peer, path.name, false);
+            if (sec.top_backbone) dial(np.peer, path.name, true);
+          }
         }
     for (const auto& op : old_peers) {
       bool kept = false;
@@ -2228,7 +2269,7 @@ struct engine::impl {
       if (kept) continue;
       changed += "peer-" + op.peer + " ";
       for (auto it = dialled.begin(); it != dialled.end();) {
-        if (it->first.first != op.peer) {
+        if (std::get<0>(it->first) != op.peer) {
           ++it;
           continue;
         }

@@ -72,6 +72,7 @@ namespace baton::pep {
   COUNTER(backbones_opened, "backbones that completed the TLS handshake")                           \
   COUNTER(backbones_lost, "backbones closed by an error, the peer, or keepalive silence")           \
   COUNTER(backbone_dial_failures, "backbone dials that failed before the TLS handshake")            \
+  COUNTER(dial_timeouts, "backbone dials not connected within redial_ms (dialled again with a fresh SYN)") \
   COUNTER(tls_refused, "backbone handshakes refused (no certificate from our CA, or not TLS)")     \
   COUNTER(malformed_frames, "backbones dropped for a malformed TSK frame")                          \
   COUNTER(redundant_sent, "RTD copies sent on a second backbone (the start of each transfer)")       \
@@ -118,6 +119,7 @@ struct backbone_status {
   std::string state;        // dialling, handshake, up, down
   std::uint64_t moved_in = 0, moved_out = 0;  // connections moved onto / off it since it came up
   bool dialled = false;     // we dialled it (else the peer did)
+  bool top = false;         // carries the top priority only (pep.top_backbone)
   double keepalive_rtt_ms = 0;  // from KA echoes (includes queueing behind data)
   double tcp_rtt_ms = 0;        // the kernel's smoothed RTT of the backbone's TCP
   double tcp_min_rtt_ms = 0;    // ... and its minimum: the difference is queueing on the path

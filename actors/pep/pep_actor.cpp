@@ -74,6 +74,7 @@ node::role_status status_of(const pep_snapshot& s) {
                         {"address", column_kind::fact, ""},
                         {"state", column_kind::fact, ""},
                         {"dialled", column_kind::fact, ""},
+                        {"top", column_kind::fact, "carries the top priority only (pep.top_backbone)"},
                         {"congestion", column_kind::fact, ""},
                         {"tls", column_kind::fact, ""},
                         {"rtt_ms", column_kind::gauge, "backbone TCP smoothed RTT (ms)"},
@@ -114,7 +115,8 @@ node::role_status status_of(const pep_snapshot& s) {
       prio.rows.push_back({{scalar(unsigned{p.priority}), scalar(std::uint64_t{p.weight}), scalar(p.queued_bytes),
                             scalar(p.queued_messages), scalar(p.sent_bytes), scalar(p.sent_messages), scalar(p.share)},
                            {}});
-    b.rows.push_back({{scalar(x.peer), scalar(x.path), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.congestion),
+    b.rows.push_back({{scalar(x.peer), scalar(x.path), scalar(x.address), scalar(x.state), scalar(x.dialled), scalar(x.top),
+                       scalar(x.congestion),
                        scalar(x.tls), scalar(x.tcp_rtt_ms), scalar(x.tcp_min_rtt_ms), scalar(x.keepalive_rtt_ms),
                        scalar(x.delivery_rate_bps), scalar(x.retransmissions), scalar(x.bytes_in), scalar(x.bytes_out),
                        scalar(x.wire_bytes_in), scalar(x.wire_bytes_out), scalar(x.messages_in), scalar(x.messages_out),

@@ -143,10 +143,13 @@ struct ce_params {
 struct tpp_params {
   std::uint16_t tid = 0;
   std::uint32_t max_ccbs = 0;
-  std::uint8_t features = 0;  // tpp_reads_ctd
+  std::uint8_t features = 0;  // tpp_reads_ctd, tpp_reads_rs, tpp_top
 };
 inline constexpr std::uint8_t tpp_reads_ctd = 1;
 inline constexpr std::uint8_t tpp_reads_rs = 2;
+/// This backbone carries the top priority's connections (document 003: a backbone per peer and
+/// priority). The dialler says so; the side that accepted it learns it here.
+inline constexpr std::uint8_t tpp_top = 4;
 /// RS: the connection's bytes the sender has received from the peer, in order (the peer sends
 /// again from there), and the total credit the sender has granted (initial window plus every WA,
 /// including what no WA carried yet: the peer's send limit, as WAs lost with the old backbone do

@@ -3,11 +3,13 @@
 tests/lab/tcp_echo.py) alone and while a bulk iperf3 fills the link, through peplab's topology
 (10 Mbit/s, 20 ms each way, no loss). Prints figures; never passes or fails on them.
 
-  tests/bench/pep_priority_bench.py [--only split,unpaced,one,plain] [--probes 400]
+  tests/bench/pep_priority_bench.py [--only top,split,unpaced,one,plain] [--probes 400] [--repeat 1]
   (root; batond from $BATON_BUILD, default the repository's build/; not part of ctest)
 
-  split    baton with priorities: the echo's port at priority 3 (strict), iperf3's at 0; the
-           peer's rate_mbit is the link's (10): the backbone is paced below it
+  top      baton with priorities and pep.top_backbone: the echo's port at priority 3 on backbones
+           of its own, iperf3's at 0 on the shared one; both paced below the link (rate_mbit 10)
+  split    the same priorities on one backbone for all (top_backbone off): strict priority in the
+           PEP's queues, then the bulk's unsent bytes and its congestion window in the kernel
   unpaced  the same without rate_mbit: the backbone's BBR paces at its own estimate
   one      baton with every connection at priority 0 (paced): one queue, the bulk's backlog in front
   plain    no PEP (peplab --no-pep): plain TCP (the hosts' cubic) through the same link
@@ -34,7 +36,7 @@ def run(name, probes):
     baton = name != "plain"
     topo = peplab.write(work, pep=baton, rate=10, delay=20, loss=0.0, seed=7,
                         priorities="one" if name == "one" else "split",
-                        peer_rate_mbit=None if name == "unpaced" else 10)
+                        peer_rate_mbit=None if name == "unpaced" else 10, top_backbone=name == "top")
     result = {"name": name}
     with labcase.LabCase(f"bq-{name}", topo) as case:
         if baton:
@@ -63,18 +65,20 @@ def run(name, probes):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="split,unpaced,one,plain")
+    ap.add_argument("--only", default="top,split,unpaced,one,plain")
     ap.add_argument("--probes", type=int, default=400)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each variant (p99 moves between runs)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("SKIP: needs root")
         return 77
     os.environ.setdefault("BATON_BUILD", os.path.join(labcase.REPO, "build"))
     results = []
-    for n in args.only.split(","):
-        results.append(run(n, args.probes))
-        print("RESULT " + json.dumps(results[-1]), flush=True)
-    label = {"split": "baton, priorities", "unpaced": "baton, prio., unpaced", "one": "baton, one priority",
+    for _ in range(args.repeat):
+        for n in args.only.split(","):
+            results.append(run(n, args.probes))
+            print("RESULT " + json.dumps(results[-1]), flush=True)
+    label = {"top": "baton, top backbone", "split": "baton, priorities", "unpaced": "baton, prio., unpaced", "one": "baton, one priority",
              "plain": "plain TCP"}
     print("\nInteractive round trip (ms), one 100-byte message every 50 ms; bulk iperf3 filling 10 Mbit/s")
     print(f"{'':22} {'alone p50':>9} {'alone p99':>9} {'bulk p50':>9} {'bulk p99':>9} {'bulk Mbit/s':>11}"

@@ -59,12 +59,13 @@ def log_text(size, seed, marker=b"pep-log"):
 
 def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, keepalive_ms=250,
           backbone_timeout_ms=3000, user_timeout_ms=15000, redundant_kbyte=0, wire=False, priorities=None,
-          paths=None, unsent_ms=None, peer_rate_mbit=None):
+          paths=None, unsent_ms=None, peer_rate_mbit=None, top_backbone=False):
     """wire: the "spoofed" profile (8080 and the default rule) also says compress and encrypt;
     8082's stays without compression (the same path, uncompressed, for comparison).
     paths: {"fast": (delay_ms, cost), "slow": (delay_ms, cost)}: two WAN links, "fast" on eth1
     (192.168.50.0/24, the one without paths) and "slow" on eth2 (192.168.51.0/24), each PEP listing
-    both as paths of its peer (document 003's PSK); `delay` is then unused."""
+    both as paths of its peer (document 003's PSK); `delay` is then unused.
+    top_backbone: priority 3 on backbones of its own (pep.top_backbone) at both PEPs."""
     os.makedirs(directory, exist_ok=True)
     www = www or os.path.join(directory, "www")
     os.makedirs(www, exist_ok=True)
@@ -107,6 +108,8 @@ def write(directory, pep=True, rate=10, delay=300, loss=1.0, seed=3, www=None, k
             p["pep"]["unsent_ms"] = unsent_ms
         if peer_rate_mbit:
             p["pep"]["peers"][0]["rate_mbit"] = peer_rate_mbit
+        if top_backbone:
+            p["pep"]["top_backbone"] = True
         if priorities:
             top = 3 if priorities == "split" else 0
             p["profiles"] += [{"name": "interactive", "spoof": True, "priority": top},

@@ -87,17 +87,20 @@ TEST_CASE("a peer's WAN paths and a profile's path preference load and round-tri
   CHECK_FALSE(q == p);
 }
 
-TEST_CASE("priority weights and the unsent bound load and round-trip") {
+TEST_CASE("priority weights, the unsent bound and the top priority's backbones load and round-trip") {
   struct row {
     const char* what;
     const char* extra;
     std::array<std::uint32_t, 3> weights;
     std::uint32_t unsent_ms;
+    bool top_backbone;
   };
   const row rows[] = {
-    {"defaults (2 ms unsent)", "", {1, 2, 4}, 2},
-    {"all equal, socket unbounded", R"(, "priority_weights": [1, 1, 1], "unsent_ms": 0)", {1, 1, 1}, 0},
-    {"largest weights", R"(, "priority_weights": [1000, 1, 500], "unsent_ms": 1000)", {1000, 1, 500}, 1000},
+    {"defaults (2 ms unsent, one backbone for every priority)", "", {1, 2, 4}, 2, false},
+    {"all equal, socket unbounded", R"(, "priority_weights": [1, 1, 1], "unsent_ms": 0)", {1, 1, 1}, 0, false},
+    {"largest weights", R"(, "priority_weights": [1000, 1, 500], "unsent_ms": 1000)", {1000, 1, 500}, 1000, false},
+    {"priority 3 on backbones of its own", R"(, "top_backbone": true)", {1, 2, 4}, 2, true},
+    {"top_backbone written out as false", R"(, "top_backbone": false)", {1, 2, 4}, 2, false},
   };
   for (const auto& x : rows) {
     CAPTURE(x.what);
@@ -105,6 +108,7 @@ TEST_CASE("priority weights and the unsent bound load and round-trip") {
     REQUIRE(p.pep);
     CHECK(p.pep->priority_weights == x.weights);
     CHECK(p.pep->unsent_ms == x.unsent_ms);
+    CHECK(p.pep->top_backbone == x.top_backbone);
     CHECK(load_policy(to_json(p)) == p);
   }
 }
@@ -143,6 +147,7 @@ TEST_CASE("pep section errors name their JSON pointer") {
     {"priority weight too large", doc("{" + r + R"(, "priority_weights": [1, 2, 1001]})"),
      "/pep/priority_weights/2", ""},
     {"unsent_ms too large", doc("{" + r + R"(, "unsent_ms": 5000})"), "/pep/unsent_ms", ""},
+    {"top_backbone not a boolean", doc("{" + r + R"(, "top_backbone": "yes"})"), "/pep/top_backbone", ""},
     {"empty paths", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"], "paths": []}]})"),
      "/pep/peers/0/paths", "at least one path"},
     {"path without an address", doc("{" + r + R"(, "peers": [{"name": "hub", "address": "1.1.1.1", "prefixes": ["10.0.0.0/8"],
