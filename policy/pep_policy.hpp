@@ -60,7 +60,9 @@
 //   "window_kbyte": 4096,            flow-control window per spoofed connection and direction
 //   "buffer_kbyte": 8192,            socket buffers of the backbone
 //   "congestion": "bbr",             the backbone's TCP congestion control
-//   "redial_ms": 1000,               how soon a lost backbone is dialled again
+//   "redial_ms": 1000,               how soon a lost backbone is dialled again, and how long one
+//                                    dial may wait for its SYN-ACK before it starts again with a
+//                                    fresh SYN (at least 1 s and three of its last round trips)
 //   "redundant_kbyte": 0             the first this many KiB of each connection and direction also
 //                                    go over a second backbone to the same peer when there is one
 //                                    (both ends list each other): a segment lost on one backbone

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -1409,9 +1410,12 @@ struct engine::impl {
                        });
     // A SYN lost on a dead path is sent again by the kernel only at 1, 3, 7, 15 s..., so a path
     // that returns would be found up at the next of those (2.6-4.1 s in lab.pep_paths). A dial
-    // not connected within redial_ms starts again at once with a fresh SYN instead.
+    // not connected within redial_ms starts again at once with a fresh SYN instead; never sooner
+    // than the kernel's first SYN retransmission (1 s) or three round trips last seen on this
+    // backbone (a long path must get its SYN-ACK back before the next try).
     if (!b.timer) b.timer = std::make_unique<asio::steady_timer>(io);
-    b.timer->expires_after(std::chrono::milliseconds(sec.redial_ms));
+    const double attempt_ms = std::max({static_cast<double>(sec.redial_ms), 1000.0, 3 * b.ka_rtt_ms});
+    b.timer->expires_after(std::chrono::milliseconds(static_cast<std::int64_t>(attempt_ms)));
     b.timer->async_wait([this, i, gen](const asio::error_code& e) {
       auto& bb = *backbones[i];
       if (e || bb.generation != gen || bb.state != bb_state::dialling) return;
