@@ -71,6 +71,10 @@ struct cluster_state {
   // datagrams when the last round started (every flow change is made by one of them).
   bool units_changed = true;
   std::uint64_t owned_seen = 0;
+  // A quiet round arms the stage's owned wake and schedules no next tick (issue 15: an idle
+  // member's clock and workers were woken ten times a second for rounds that found nothing):
+  // the next owned datagram, or a unit event, sends the tick that ends the sleep.
+  bool sleeping = false;
   cluster_replication_counters replication;
   // The segment side (traffic mode).
   net::segment_settings segment;
@@ -86,7 +90,16 @@ struct cluster_state {
 
 using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
 
+/// Ends a quiet sleep at once: a tick now (unless the stage's wake has fired: its tick is coming).
+void wake(cluster_pointer self) {
+  auto& st = self->state;
+  if (!st.sleeping || !st.stage->disarm_owned_wake()) return;
+  st.sleeping = false;
+  self->send(self, tick_atom::value);
+}
+
 void schedule_apply(cluster_pointer self) {
+  wake(self);
   self->state.units_changed = true;
   if (self->state.apply_scheduled) return;
   self->state.apply_scheduled = true;
@@ -200,9 +213,9 @@ void apply_pending(cluster_pointer self) {
 /// them to the group as one portion: initial when it holds only new flows' initial records, else
 /// essential. A unit gets a checkpoint instead when the group asked for one, when nothing was sent
 /// yet, or when the delta is incomplete (removals forgotten). Units without changes send nothing.
-void replicate(cluster_pointer self) {
+bool replicate(cluster_pointer self) {
   auto& st = self->state;
-  if (st.replicating) return;
+  if (st.replicating) return false;
   // Nothing to export or expire: the table was empty after the last round, no datagram of an
   // owned unit has arrived since, no unit was applied or taken over and no checkpoint is wanted.
   const std::uint64_t owned_now = st.stage->gateway().counters().owned;
@@ -211,7 +224,7 @@ void replicate(cluster_pointer self) {
                                   [](bool w) { return w; });
   if (quiet) {
     ++st.replication.rounds_skipped;
-    return;
+    return true;
   }
   st.units_changed = false;
   st.owned_seen = owned_now;
@@ -263,6 +276,7 @@ void replicate(cluster_pointer self) {
         send_portion(self, x);
       }
     });
+  return false;
 }
 
 /// A unit taken over with its replicated portions (in order; may be empty): owned from now on,
@@ -430,6 +444,11 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
   st.segment = st.stage->settings();
   st.routes.assign(st.gateway().settings().hasher.units(), net::unit_route{});
   start_segment(self);
+  // The loop thread's call when a sleeping member's unit gets a datagram: a tick to this actor
+  // (a weak handle: the stage, which the io runtime owns, must not keep the actor alive).
+  st.stage->set_owned_wake([weak = caf::weak_actor_ptr{self->ctrl()}] {
+    if (auto strong = weak.lock()) caf::anon_send(caf::actor_cast<cluster_actor>(strong), tick_atom::value);
+  });
   self->send(self, tick_atom::value);
   auto last_view = std::make_shared<group::group_view>();
   auto recheck_pending = std::make_shared<bool>(false);
@@ -484,13 +503,28 @@ cluster_actor::behavior_type cluster_impl(cluster_pointer self, std::shared_ptr<
     },
     [=](group::checkpoint_atom, group::unit_id u) {
       // Compaction, or the log of a take-over to replace: sent at the next replication round.
-      if (u < net::owned_units::size() && self->state.owned.test(u))
+      if (u < net::owned_units::size() && self->state.owned.test(u)) {
         self->state.checkpoint_wanted[u] = true;
+        wake(self);
+      }
     },
     [=](protocol::apply_atom) { apply_pending(self); },
     [=](tick_atom) {
-      replicate(self);
-      self->delayed_send(self, self->state.interval, tick_atom::value);
+      // Each tick is either the interval's (one in flight while awake) or the one that ends a
+      // sleep (the stage's wake, or wake()): never both, so one chain of ticks runs.
+      auto& st = self->state;
+      st.sleeping = false;
+      if (replicate(self)) {
+        // Armed before the last look at the count, so a datagram in between is not missed: it
+        // either shows in the count or fires the wake.
+        st.stage->arm_owned_wake();
+        const bool came = st.stage->gateway().counters().owned != st.owned_seen;
+        if (!came || !st.stage->disarm_owned_wake()) {
+          st.sleeping = true;
+          return;
+        }
+      }
+      self->delayed_send(self, st.interval, tick_atom::value);
     },
     [=](protocol::units_atom) {
       // Flows carried per owned unit; units without flows are left out.

@@ -7,6 +7,8 @@
 // changed essential records; net/gateway/gateway_stage.hpp export_delta) goes to the group as an
 // initial or essential portion, and a checkpoint (the unit's whole state) when the group asks for
 // one, after a take-over, or when the delta cannot be formed (actors/group/replication.hpp).
+// While idle (no flows, nothing changed) it schedules no rounds: the stage's owned wake or a unit
+// event starts them again (issue 15).
 //
 // It also runs the segment side of the traffic mode (net/cluster: cluster_stage.hpp,
 // arp_speaker.hpp): as master it answers ARP for the cluster addresses and announces them when it

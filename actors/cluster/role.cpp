@@ -13,6 +13,7 @@
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/runtime/io_runtime.hpp"
 #include "net/cluster/cluster_stage.hpp"
+#include "net/io/af_packet_port.hpp"
 #include "net/io/neighbor.hpp"
 #include "policy/policy.hpp"
 #include "policy/rules.hpp"
@@ -36,7 +37,13 @@ void build_data_path(node::io_runtime& io, const policy::policy& p) {
   for (auto* itf : {&outside, &inside}) {
     net::port_id id = 0;
     try {
-      id = io.add_io_port(*itf, policy::io_backend::af_packet).id();
+      auto& port = io.add_io_port(*itf, policy::io_backend::af_packet);
+      id = port.id();
+      // In the cluster-MAC modes the stage drops every frame to this member's own MAC (the
+      // kernel's: its group links, its connections to backends); the kernel's filter drops them
+      // instead, so they do not wake the loop (issue 15). Forwarding mode takes exactly those.
+      if (c.traffic != policy::traffic_mode::forwarding)
+        if (auto* packet = dynamic_cast<net::af_packet_port*>(&port)) packet->drop_frames_to_host();
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("cluster: ") + e.what());
     }

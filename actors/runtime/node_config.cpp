@@ -20,6 +20,10 @@ node_config::node_config(const tls_files& tls, std::size_t scheduler_threads) {
   // 17 idle nodes of the SLR lab used 1.2-1.5 cores of this 2-core machine, and a lab's own
   // commands then took a second to start.
   set("work-stealing.moderate-poll-attempts", std::size_t{1});
+  // That one moderate attempt does not sleep: the 50 us nap after each job was one more
+  // context switch per job for an idle node (issue 15); the worker goes to its condition
+  // variable at once instead.
+  set("work-stealing.moderate-sleep-duration", caf::timespan{0});
   // A worker with nothing to do sleeps on its condition variable; it is notified when a job is
   // queued to it from outside, and wakes every relaxed-sleep-duration to steal jobs queued
   // behind a busy worker. CAF's 10 ms made each idle worker wake 100 times a second (issue 15:
@@ -30,6 +34,11 @@ node_config::node_config(const tls_files& tls, std::size_t scheduler_threads) {
   // CAF's own periodic "heartbeat" is off: failure detection is the group's keepalives and
   // watchdogs (DESIGN §4), because a hung peer keeps its TCP link open.
   set("middleman.heartbeat-interval", caf::timespan{0});
+  // The I/O thread deserializes a peer's message and enqueues it to its receiver itself, instead
+  // of handing the bytes to a scheduler worker that does it (CAF's default: one such worker
+  // here). The group's messages are a few hundred bytes; the hand-off woke a worker for each of
+  // them, about as costly as the message itself (issue 15).
+  set("middleman.workers", std::size_t{0});
   openssl_certificate = tls.certificate;
   openssl_key = tls.key;
   openssl_cafile = tls.ca;

@@ -118,6 +118,7 @@ net::verdict cluster_stage::process(net::packet_context& ctx) noexcept {
   if (ctx.buffer->addressed_to_host) return net::verdict::drop(net::drop_reason::not_owned);
   auto v = gateway_->process(ctx);
   if (v.what == net::verdict::kind::next) return net::verdict::drop(net::drop_reason::not_owned);
+  if (v.what != net::verdict::kind::drop || v.reason != net::drop_reason::not_owned) note_owned();
   set_backend_next_hop(ctx, v);
   return v;
 }
@@ -137,6 +138,7 @@ net::verdict cluster_stage::forwarding_process(net::packet_context& ctx) noexcep
     v = net::verdict::drop(net::drop_reason::not_owned);  // placed below by its first fragment
   }
   if (v.what != net::verdict::kind::drop || v.reason != net::drop_reason::not_owned) {
+    note_owned();
     set_backend_next_hop(ctx, v);
     return v;
   }

@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -158,6 +159,17 @@ public:
   /// Counters, readable from any thread.
   forwarding_counters counters() const noexcept;
 
+  // The owned-datagram wake (issue 15): an idle member's replication round need not run every
+  // interval while no datagram of its units arrives, yet must run soon after one does.
+
+  /// What arm_owned_wake() calls; set once, before the first arm (any thread).
+  void set_owned_wake(std::function<void()> wake) { owned_wake_ = std::move(wake); }
+  /// Any thread: the loop calls the wake once, at the next datagram of a unit this member owns
+  /// (the gateway's verdict is not "not owned"), from process(), on the loop thread.
+  void arm_owned_wake() noexcept { owned_wake_armed_.store(true, std::memory_order_release); }
+  /// Any thread: cancels the wake; false when it had fired already (the call is made or coming).
+  bool disarm_owned_wake() noexcept { return owned_wake_armed_.exchange(false, std::memory_order_acq_rel); }
+
 private:
   static constexpr std::uint16_t no_slot = 0xffff;
   static constexpr std::size_t max_release_ports = 8;
@@ -181,6 +193,12 @@ private:
   void flush_unit(std::uint32_t unit, const unit_route& r) noexcept;
   void expire_unit(std::uint32_t unit) noexcept;
   void free_slot(std::uint16_t s) noexcept;
+  // A datagram of an owned unit passed the gateway: fires the owned wake when it is armed.
+  void note_owned() noexcept {
+    if (owned_wake_armed_.load(std::memory_order_relaxed) &&
+        owned_wake_armed_.exchange(false, std::memory_order_acq_rel) && owned_wake_)
+      owned_wake_();
+  }
 
   std::unique_ptr<net::gateway_stage> gateway_;
   std::vector<backend_neighbor> backends_;  // fixed after construction: read without locks
@@ -197,6 +215,8 @@ private:
   net::buffer_pool* pool_ = nullptr;        // where held buffers go back (the loop's)
   std::array<std::unique_ptr<net::packet_port>, max_release_ports> release_{};
   std::unique_ptr<live_counters> counters_;
+  std::function<void()> owned_wake_;
+  std::atomic<bool> owned_wake_armed_{false};
 };
 
 }  // namespace baton::net

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <system_error>
 
@@ -68,17 +69,7 @@ af_packet_port::af_packet_port(buffer_pool& pool, af_packet_config config)
       if (m == MAP_FAILED) fail("mmap(PACKET_RX_RING)");
       ring_ = static_cast<std::uint8_t*>(m);
     }
-    if (config_.receive) {
-      // Only IPv4 reaches the ring: skb->protocol == ETH_P_IP, decided in the kernel.
-      sock_filter code[] = {
-          {BPF_LD | BPF_H | BPF_ABS, 0, 0, static_cast<__u32>(SKF_AD_OFF + SKF_AD_PROTOCOL)},
-          {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, ETH_P_IP},
-          {BPF_RET | BPF_K, 0, 0, 0xffffffffu},
-          {BPF_RET | BPF_K, 0, 0, 0},
-      };
-      sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
-      set_option(fd_, SOL_SOCKET, SO_ATTACH_FILTER, prog, "SO_ATTACH_FILTER");
-    }
+    if (config_.receive) attach_filter(false);
     if (config_.qdisc_bypass)
       set_option(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, int{1}, "PACKET_QDISC_BYPASS");
 
@@ -114,6 +105,33 @@ af_packet_port::af_packet_port(buffer_pool& pool, af_packet_config config)
     msgs_[i].msg_hdr.msg_iov = &iov_[i];
     msgs_[i].msg_hdr.msg_iovlen = 1;
   }
+}
+
+void af_packet_port::attach_filter(bool drop_to_host) {
+  // Only IPv4 reaches the ring: skb->protocol == ETH_P_IP, decided in the kernel; with
+  // drop_to_host, only such frames not addressed to this host's MAC (pkttype != PACKET_HOST).
+  sock_filter ipv4[] = {
+      {BPF_LD | BPF_H | BPF_ABS, 0, 0, static_cast<__u32>(SKF_AD_OFF + SKF_AD_PROTOCOL)},
+      {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, ETH_P_IP},
+      {BPF_RET | BPF_K, 0, 0, 0xffffffffu},
+      {BPF_RET | BPF_K, 0, 0, 0},
+  };
+  sock_filter ipv4_not_to_host[] = {
+      {BPF_LD | BPF_H | BPF_ABS, 0, 0, static_cast<__u32>(SKF_AD_OFF + SKF_AD_PROTOCOL)},
+      {BPF_JMP | BPF_JEQ | BPF_K, 0, 3, ETH_P_IP},
+      {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<__u32>(SKF_AD_OFF + SKF_AD_PKTTYPE)},
+      {BPF_JMP | BPF_JEQ | BPF_K, 1, 0, PACKET_HOST},
+      {BPF_RET | BPF_K, 0, 0, 0xffffffffu},
+      {BPF_RET | BPF_K, 0, 0, 0},
+  };
+  sock_fprog prog = drop_to_host
+                      ? sock_fprog{static_cast<unsigned short>(std::size(ipv4_not_to_host)), ipv4_not_to_host}
+                      : sock_fprog{static_cast<unsigned short>(std::size(ipv4)), ipv4};
+  set_option(fd_, SOL_SOCKET, SO_ATTACH_FILTER, prog, "SO_ATTACH_FILTER");
+}
+
+void af_packet_port::drop_frames_to_host() {
+  if (config_.receive) attach_filter(true);
 }
 
 af_packet_port::~af_packet_port() {

@@ -68,8 +68,16 @@ class af_packet_port final : public packet_port {
 
   int interface_index() const noexcept { return ifindex_; }
 
+  /// Keeps the frames addressed to this host's own MAC (PACKET_HOST) out of the ring as well, in
+  /// the kernel's filter: for a role that never takes them (a cluster member in a cluster-MAC
+  /// mode, whose shared segment also carries its own group links), so the loop is not woken for
+  /// them (issue 15). Throws std::system_error when the filter cannot be attached. No-op on a
+  /// send-only port.
+  void drop_frames_to_host();
+
  private:
   void release_block() noexcept;
+  void attach_filter(bool drop_to_host);
   void read_kernel_drops() noexcept;
 
   buffer_pool& pool_;

@@ -174,6 +174,45 @@ TEST_CASE("cluster stage, cluster MAC mode: frames to the host's MAC stay the ke
   CHECK(load_be32(out->bytes.data() + 16) != vip);  // NAT rewrote the destination to a backend
 }
 
+TEST_CASE("cluster stage: the owned wake fires once, at an armed member's next owned datagram") {
+  const std::uint16_t port = 40010;
+  const std::uint32_t unit = unit_of_client(client_ip, port);
+  const std::uint32_t other = (unit + 1) % default_work_units;
+  struct row {
+    const char* name;
+    bool forwarding;
+    std::uint32_t owned;  // the unit this member owns
+    bool to_host;         // how the frame reaches it (forwarding mode: addressed to its MAC)
+    bool armed;
+    int wakes;            // calls after the datagram
+    bool still_armed;     // disarm_owned_wake() afterwards
+  };
+  const row rows[] = {
+    {"cluster MAC, own unit, armed", false, unit, false, true, 1, false},
+    {"cluster MAC, own unit, not armed", false, unit, false, false, 0, false},
+    {"cluster MAC, another member's unit", false, other, false, true, 0, true},
+    {"cluster MAC, a frame to the host's MAC", false, unit, true, true, 0, true},
+    {"forwarding, own unit, armed", true, unit, true, true, 1, false},
+    {"forwarding, another member's unit (relayed)", true, other, true, true, 0, true},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    member_rig m(only(r.owned), r.forwarding ? std::optional<segment_settings>(forwarding_settings())
+                                             : std::nullopt);
+    if (r.forwarding) {
+      m.routes(unit, {r.owned == unit ? route_kind::local : route_kind::forward, 0, owner_mac});
+    }
+    int wakes = 0;
+    m.stage->set_owned_wake([&] { ++wakes; });
+    if (r.armed) m.stage->arm_owned_wake();
+    m.clients->inject(syn_from(client_ip, port), r.to_host);
+    m.clients->inject(syn_from(client_ip, port), r.to_host);  // a second one: no second call
+    m.loop.run_once();
+    CHECK(wakes == r.wakes);
+    CHECK(m.stage->disarm_owned_wake() == r.still_armed);
+  }
+}
+
 TEST_CASE("cluster stage, forwarding mode: what the master does with one datagram, by route") {
   const std::uint16_t port = 40001;
   const std::uint32_t unit = unit_of_client(client_ip, port);
