@@ -272,8 +272,10 @@ class gateway_stage final : public stage {
   verdict from_backend_snat(packet_context& ctx, const gateway_config& cfg,
                             const owned_units& owned) noexcept;
   // Lowers the TTL of the owned datagram in ctx; true when it goes on. False when it expired:
-  // `v` is then the ICMP time exceeded from `from` sent out `back`, or a drop.
-  bool hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v) noexcept;
+  // `v` is then the ICMP time exceeded from `from` sent out `back`, or a drop. With
+  // `lower_later` it only checks: nat_hop() lowers the TTL with the rewrite (one checksum update).
+  bool hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v,
+           bool lower_later = false) noexcept;
   // A whole datagram or a first fragment: the cluster's decision.
   verdict decide(packet_context& ctx, const gateway_config& cfg, const owned_units& owned) noexcept;
   // A later fragment: does what was done to its first fragment, or drops it (not_owned).

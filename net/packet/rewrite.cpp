@@ -195,6 +195,70 @@ edit_status rewrite_destination(bytes_span packet, std::uint32_t addr,
   return rewrite_both(packet, 16, addr, 2, port);
 }
 
+namespace {
+std::uint32_t fold32(std::uint32_t s) noexcept {
+  s = (s & 0xffff) + (s >> 16);
+  return (s & 0xffff) + (s >> 16);
+}
+// RFC 1624 eqn. 3 over many words: HC' = ~(~HC + ~m + m'), m and m' given as unfolded sums.
+std::uint16_t replace_sum(std::uint16_t checksum, std::uint32_t old_sum,
+                          std::uint32_t new_sum) noexcept {
+  const std::uint32_t sum = static_cast<std::uint16_t>(~checksum) +
+                            static_cast<std::uint16_t>(~fold32(old_sum)) + fold32(new_sum);
+  return static_cast<std::uint16_t>(~fold32(sum));
+}
+}  // namespace
+
+edit_status nat_hop(bytes_span packet, const packet_fields& f, const nat_endpoints& to,
+                    bool decrement_ttl) noexcept {
+  if (f.fragment || (f.protocol != ip_protocol_tcp && f.protocol != ip_protocol_udp))
+    return edit_status::unsupported;
+  std::uint8_t* p = packet.data;
+  const std::size_t ihl = f.ip_header_len;
+  // The parse step validated these bytes; check they still say what it found (a stage before
+  // may have edited them) with a few compares instead of a second parse.
+  if (ihl < ipv4_min_header_length || f.total_len > packet.size || f.total_len < ihl + 8 ||
+      p[0] != (0x40 | ihl / 4) || load_be16(p + 2) != f.total_len || p[9] != f.protocol)
+    return edit_status::malformed;
+  std::uint8_t* l4 = p + ihl;
+  const bool udp = f.protocol == ip_protocol_udp;
+  if (!udp && (f.l4_header_len < tcp_min_header_length || ihl + f.l4_header_len > f.total_len ||
+               (l4[12] >> 4) * 4u != f.l4_header_len))
+    return edit_status::malformed;
+  if (decrement_ttl && p[8] <= 1) return edit_status::bad_argument;
+
+  const std::uint32_t old_src = load_be32(p + 12), old_dst = load_be32(p + 16);
+  const std::uint16_t old_sport = load_be16(l4), old_dport = load_be16(l4 + 2);
+  const std::uint32_t new_src = to.source ? to.src_addr : old_src;
+  const std::uint32_t new_dst = to.destination ? to.dst_addr : old_dst;
+  const std::uint16_t new_sport = to.source ? to.src_port : old_sport;
+  const std::uint16_t new_dport = to.destination ? to.dst_port : old_dport;
+  const std::uint32_t addr_old = words32(old_src) + words32(old_dst);
+  const std::uint32_t addr_new = words32(new_src) + words32(new_dst);
+  // Header: the addresses, and the TTL's word (TTL, protocol) when it goes down.
+  std::uint32_t ip_old = addr_old, ip_new = addr_new;
+  if (decrement_ttl) {
+    ip_old += load_be16(p + 8);
+    --p[8];
+    ip_new += load_be16(p + 8);
+  }
+  store_be32(p + 12, new_src);
+  store_be32(p + 16, new_dst);
+  store_be16(p + 10, replace_sum(load_be16(p + 10), ip_old, ip_new));
+  // Transport: the pseudo-header's addresses and the ports.
+  store_be16(l4, new_sport);
+  store_be16(l4 + 2, new_dport);
+  const std::uint32_t l4_old = addr_old + old_sport + old_dport;
+  const std::uint32_t l4_new = addr_new + new_sport + new_dport;
+  std::uint8_t* field = l4 + (udp ? udp_checksum_offset : tcp_checksum_offset);
+  const std::uint16_t old = load_be16(field);
+  if (udp && old == 0) return edit_status::ok;  // "no checksum" stays so
+  std::uint16_t c = replace_sum(old, l4_old, l4_new);
+  if (udp && c == 0) c = 0xffff;
+  store_be16(field, c);
+  return edit_status::ok;
+}
+
 edit_status tcp_add_option(bytes_span buffer, std::size_t& packet_len, bytes_view option) noexcept {
   if (option.size < 2 || option.data[1] != option.size ||
       option.data[0] == tcp_option_end_of_list || option.data[0] == tcp_option_no_operation)
