@@ -1,6 +1,7 @@
 #include "net/gateway/gateway_stage.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -46,14 +47,39 @@ namespace {
 
 /// A plain NAT reply (backend to client) is keyed by its client side: client:port -> cluster
 /// IP:service port.
-flow_key client_key_of_reply(const packet_fields& f, ipv4_host cluster_ip, port_host service_port) noexcept {
+/// A flow key written by one 16-byte store. Built field by field, the compiler stores a key in
+/// pieces and then copies it with a 16-byte load, which the store buffer cannot forward from
+/// pieces: that stall took a fifth of from_client's time (perf, 100 flows).
+flow_key key_from(ipv4_host src, ipv4_host dst, port_host sport, port_host dport,
+                  std::uint8_t protocol) noexcept {
   flow_key k;
-  k.src_addr = f.dst;
-  k.src_port = f.dst_port;
-  k.dst_addr = cluster_ip;
-  k.dst_port = service_port;
-  k.protocol = f.protocol;
+  if constexpr (detail::host_is_big_endian()) {
+    k.src_addr = src;
+    k.dst_addr = dst;
+    k.src_port = sport;
+    k.dst_port = dport;
+    k.protocol = protocol;
+  } else {
+    using u64x2 = std::uint64_t __attribute__((vector_size(16)));
+    // flow_key's bytes: src, dst | src port, dst port, protocol, three zero bytes.
+    const u64x2 whole = {std::uint64_t{src} | std::uint64_t{dst} << 32,
+                         std::uint64_t{sport} | std::uint64_t{dport} << 16 |
+                           std::uint64_t{protocol} << 32};
+    std::memcpy(static_cast<void*>(&k), &whole, sizeof k);
+  }
   return k;
+}
+
+/// from_fields(), as key_from() writes it.
+flow_key key_of(const packet_fields& f) noexcept {
+  return key_from(f.src, f.dst, f.src_port, f.dst_port, f.protocol);
+}
+
+/// The TTL of the datagram in hand (the parse step saw a whole IPv4 header).
+std::uint8_t ttl_of(const packet_context& ctx) noexcept { return ctx.buffer->data().data[8]; }
+
+flow_key client_key_of_reply(const packet_fields& f, ipv4_host cluster_ip, port_host service_port) noexcept {
+  return key_from(f.dst, cluster_ip, f.dst_port, service_port, f.protocol);
 }
 
 std::unique_ptr<const gateway_config> checked(const gateway_config& c) {
@@ -298,7 +324,7 @@ verdict gateway_stage::decide(packet_context& ctx, const gateway_config& cfg,
 verdict gateway_stage::from_client(packet_context& ctx, const gateway_config& cfg,
                                    const owned_units& owned) noexcept {
   const packet_fields& f = ctx.fields;
-  const flow_key key = from_fields(f);
+  const flow_key key = key_of(f);
   const std::uint32_t unit = settings_.hasher(key, filter::work_set);
   if (!owned.test(unit)) {
     bump(counters_->not_owned);
@@ -313,7 +339,9 @@ verdict gateway_stage::from_client(packet_context& ctx, const gateway_config& cf
   }
   // A whole datagram to NAT gets its TTL lowered by nat_hop, with the rewrite.
   const bool one_pass = !f.fragment && cfg.mode == gateway_mode::nat;
-  if (verdict expired; !hop(ctx, cfg.cluster_ip, cfg.client_port, expired, one_pass))
+  // hop() out of line only when it has work (a TTL to lower now, or one that expires).
+  if (verdict expired; (!one_pass || ttl_of(ctx) <= 1) &&
+                       !hop(ctx, cfg.cluster_ip, cfg.client_port, expired, one_pass))
     return expired;
 
   const auto t = now();
@@ -396,7 +424,8 @@ verdict gateway_stage::from_backend(packet_context& ctx, const gateway_config& c
   }
   bump(counters_->owned);
   const bool one_pass = !f.fragment;  // nat_hop lowers the TTL with the rewrite
-  if (verdict expired; !hop(ctx, cfg.member_addr, cfg.backend_port, expired, one_pass))
+  if (verdict expired; (!one_pass || ttl_of(ctx) <= 1) &&
+                       !hop(ctx, cfg.member_addr, cfg.backend_port, expired, one_pass))
     return expired;
 
   const auto t = now();
@@ -451,7 +480,8 @@ verdict gateway_stage::from_backend_snat(packet_context& ctx, const gateway_conf
   }
   bump(counters_->owned);
   const bool one_pass = !f.fragment;  // nat_hop lowers the TTL with the rewrite
-  if (verdict expired; !hop(ctx, cfg.member_addr, cfg.backend_port, expired, one_pass))
+  if (verdict expired; (!one_pass || ttl_of(ctx) <= 1) &&
+                       !hop(ctx, cfg.member_addr, cfg.backend_port, expired, one_pass))
     return expired;
   const flow_state before = v->state;
   touch(*v, now(), f.tcp_flags);

@@ -1,5 +1,7 @@
 #include "net/gateway/tcp_failover_state.hpp"
 
+#include <cstring>
+
 #include "net/packet/tcp.hpp"
 
 namespace baton::net {
@@ -31,9 +33,14 @@ bool observe_segment(bytes_view ip_packet, const packet_fields& fields, segment_
   if (fields.protocol != 6 || fields.fragment) return false;
   if (fields.total_len > ip_packet.size || fields.ip_header_len > fields.total_len) return false;
   const tcp_view tcp(ip_packet.sub(fields.ip_header_len, fields.total_len - fields.ip_header_len));
-  if (tcp.validate() != parse_status::ok) return false;
+  // tcp_view::validate(), inline: this runs for every segment the gateway carries.
+  const bytes_view segment = tcp.bytes();
+  if (segment.size < tcp_min_header_length || tcp.data_offset() < 5 ||
+      tcp.header_length() > segment.size)
+    return false;
 
-  const tcp_essential_state before = e;
+  tcp_essential_state before;
+  std::memcpy(&before, &e, sizeof e);
   const std::uint32_t seq = tcp.seq();
   const std::uint32_t ack = tcp.ack();
   const std::uint32_t win = tcp.window();
@@ -129,7 +136,9 @@ bool observe_segment(bytes_view ip_packet, const packet_fields& fields, segment_
       }
     }
   }
-  return e != before;
+  // One 32-byte compare (the struct has no padding) instead of eleven field compares.
+  static_assert(sizeof(tcp_essential_state) == 32);
+  return std::memcmp(&e, &before, sizeof e) != 0;
 }
 
 }  // namespace baton::net
