@@ -195,11 +195,19 @@ verdict gateway_stage::process(packet_context& ctx) noexcept {
   const gateway_config* cfg = config_.read();
   const owned_units* owned = owned_.read();
   const packet_fields& f = ctx.fields;
+  // Tail calls, each: a function whose locals' addresses escape cannot make one, and then it
+  // stores the verdict returned in a register to its stack in pieces and reads it back whole,
+  // which stalls the store buffer (perf); so the fragment and reply paths have their own.
   if (!f.fragment) return decide(ctx, *cfg, *owned);
-  if (!f.first_fragment) return follow_fragment(ctx, *cfg);
+  return fragment(ctx, *cfg, *owned);
+}
+
+verdict gateway_stage::fragment(packet_context& ctx, const gateway_config& cfg,
+                                const owned_units& owned) noexcept {
+  if (!ctx.fields.first_fragment) return follow_fragment(ctx, cfg);
   // A first fragment has the ports: decided as a whole datagram, and the rest will follow it.
   const fragment_key key = fragment_key_of(ctx.buffer->data());
-  const verdict v = decide(ctx, *cfg, *owned);
+  const verdict v = decide(ctx, cfg, owned);
   if (v.what == verdict::kind::forward) remember_fragment(key, ctx, v);
   return v;
 }
@@ -306,15 +314,21 @@ verdict gateway_stage::decide(packet_context& ctx, const gateway_config& cfg,
   // The whole-datagram path (also a first fragment's).
   const packet_fields& f = ctx.fields;
   if (f.dst == cfg.cluster_ip) return from_client(ctx, cfg, owned);
-  if (cfg.mode == gateway_mode::nat) {
-    // Replies come from a backend endpoint; with source NAT they are addressed to this member.
-    std::size_t s = 0, b = 0;
-    if (cfg.find_backend(f.protocol, f.src, f.src_port, s, b)) {
-      if (cfg.source_nat) {
-        if (f.dst == cfg.member_addr) return from_backend_snat(ctx, cfg, owned);
-      } else {
-        return from_backend(ctx, cfg, owned, s, b);
-      }
+  if (cfg.mode == gateway_mode::nat) return decide_reply(ctx, cfg, owned);
+  bump(counters_->not_cluster);
+  return verdict::next();
+}
+
+verdict gateway_stage::decide_reply(packet_context& ctx, const gateway_config& cfg,
+                                    const owned_units& owned) noexcept {
+  // Replies come from a backend endpoint; with source NAT they are addressed to this member.
+  const packet_fields& f = ctx.fields;
+  std::size_t s = 0, b = 0;
+  if (cfg.find_backend(f.protocol, f.src, f.src_port, s, b)) {
+    if (cfg.source_nat) {
+      if (f.dst == cfg.member_addr) return from_backend_snat(ctx, cfg, owned);
+    } else {
+      return from_backend(ctx, cfg, owned, s, b);
     }
   }
   bump(counters_->not_cluster);

@@ -278,6 +278,12 @@ class gateway_stage final : public stage {
            bool lower_later = false) noexcept;
   // A whole datagram or a first fragment: the cluster's decision.
   verdict decide(packet_context& ctx, const gateway_config& cfg, const owned_units& owned) noexcept;
+  // decide() for what is not to the cluster IP in NAT mode: a reply from a backend, or not ours.
+  verdict decide_reply(packet_context& ctx, const gateway_config& cfg,
+                       const owned_units& owned) noexcept;
+  // process() for any fragment: a first one decided and remembered, a later one followed.
+  verdict fragment(packet_context& ctx, const gateway_config& cfg,
+                   const owned_units& owned) noexcept;
   // A later fragment: does what was done to its first fragment, or drops it (not_owned).
   verdict follow_fragment(packet_context& ctx, const gateway_config& cfg) noexcept;
   // A first fragment (`key` as it arrived) got verdict forward `v`: remembers what it became.

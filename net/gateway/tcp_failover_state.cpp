@@ -1,7 +1,5 @@
 #include "net/gateway/tcp_failover_state.hpp"
 
-#include <cstring>
-
 #include "net/packet/tcp.hpp"
 
 namespace baton::net {
@@ -39,8 +37,7 @@ bool observe_segment(bytes_view ip_packet, const packet_fields& fields, segment_
       tcp.header_length() > segment.size)
     return false;
 
-  tcp_essential_state before;
-  std::memcpy(&before, &e, sizeof e);
+  const tcp_essential_state before = e;
   const std::uint32_t seq = tcp.seq();
   const std::uint32_t ack = tcp.ack();
   const std::uint32_t win = tcp.window();
@@ -136,9 +133,9 @@ bool observe_segment(bytes_view ip_packet, const packet_fields& fields, segment_
       }
     }
   }
-  // One 32-byte compare (the struct has no padding) instead of eleven field compares.
-  static_assert(sizeof(tcp_essential_state) == 32);
-  return std::memcmp(&e, &before, sizeof e) != 0;
+  // Field by field, at the widths just stored: wider loads over those stores (a memcmp) cannot
+  // be forwarded from the store buffer and stall (perf: a third of this function's time).
+  return e != before;
 }
 
 }  // namespace baton::net
