@@ -284,13 +284,13 @@ void gateway_stage::prefetch(const packet_context& ctx, unsigned round) const no
   const gateway_config& cfg = *config_.read();
   flow_key key;
   if (f.dst == cfg.cluster_ip) {
-    key = from_fields(f);
+    key = key_of(f);
   } else if (cfg.mode == gateway_mode::nat) {
     std::size_t s = 0, b = 0;
     if (!cfg.find_backend(f.protocol, f.src, f.src_port, s, b)) return;
     if (cfg.source_nat) {
       if (f.dst != cfg.member_addr) return;
-      key = from_fields(f);
+      key = key_of(f);
     } else {
       key = client_key_of_reply(f, cfg.cluster_ip, cfg.services[s].port);
     }
@@ -493,7 +493,7 @@ std::uint64_t gateway_stage::from_backend(packet_context& ctx, const gateway_con
 std::uint64_t gateway_stage::from_backend_snat(packet_context& ctx, const gateway_config& cfg,
                                          const owned_units& owned) noexcept {
   const packet_fields& f = ctx.fields;
-  flow_value* v = table_.find(from_fields(f));
+  flow_value* v = table_.find(key_of(f));
   if (v == nullptr) {
     // Addressed to this member, not the client: without state there is no telling whose it is.
     bump(counters_->return_unknown);
