@@ -265,17 +265,27 @@ class gateway_stage final : public stage {
   static constexpr std::uint32_t npos = 0xffffffffU;
 
   std::chrono::milliseconds now() const noexcept;
-  verdict from_client(packet_context& ctx, const gateway_config& cfg,
-                      const owned_units& owned) noexcept;
-  verdict from_backend(packet_context& ctx, const gateway_config& cfg, const owned_units& owned,
-                       std::size_t service, std::size_t backend) noexcept;
-  verdict from_backend_snat(packet_context& ctx, const gateway_config& cfg,
+  // These three return their verdict packed in an integer (gateway_stage.cpp: pack / unpack).
+  std::uint64_t from_client(packet_context& ctx, const gateway_config& cfg,
                             const owned_units& owned) noexcept;
+  std::uint64_t from_backend(packet_context& ctx, const gateway_config& cfg,
+                             const owned_units& owned, std::size_t service,
+                             std::size_t backend) noexcept;
+  std::uint64_t from_backend_snat(packet_context& ctx, const gateway_config& cfg,
+                                  const owned_units& owned) noexcept;
   // Lowers the TTL of the owned datagram in ctx; true when it goes on. False when it expired:
-  // `v` is then the ICMP time exceeded from `from` sent out `back`, or a drop.
-  bool hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v) noexcept;
+  // `v` is then the ICMP time exceeded from `from` sent out `back`, or a drop. With
+  // `lower_later` it only checks: nat_hop() lowers the TTL with the rewrite (one checksum update).
+  bool hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v,
+           bool lower_later = false) noexcept;
   // A whole datagram or a first fragment: the cluster's decision.
   verdict decide(packet_context& ctx, const gateway_config& cfg, const owned_units& owned) noexcept;
+  // decide() for what is not to the cluster IP in NAT mode: a reply from a backend, or not ours.
+  verdict decide_reply(packet_context& ctx, const gateway_config& cfg,
+                       const owned_units& owned) noexcept;
+  // process() for any fragment: a first one decided and remembered, a later one followed.
+  verdict fragment(packet_context& ctx, const gateway_config& cfg,
+                   const owned_units& owned) noexcept;
   // A later fragment: does what was done to its first fragment, or drops it (not_owned).
   verdict follow_fragment(packet_context& ctx, const gateway_config& cfg) noexcept;
   // A first fragment (`key` as it arrived) got verdict forward `v`: remembers what it became.

@@ -8,6 +8,7 @@
 
 #include "net/packet/bytes.hpp"
 #include "net/packet/edit_status.hpp"
+#include "net/packet/packet_fields.hpp"
 
 namespace baton::net {
 
@@ -33,6 +34,30 @@ edit_status rewrite_source(bytes_span packet, std::uint32_t addr, std::uint16_t 
 /// Destination address and port in one pass.
 edit_status rewrite_destination(bytes_span packet, std::uint32_t addr,
                                 std::uint16_t port) noexcept;
+
+/// What a NAT hop sets (host order): the source endpoint, the destination endpoint, or both.
+struct nat_endpoints {
+  bool source = false;  // set src_addr:src_port
+  std::uint32_t src_addr = 0;
+  std::uint16_t src_port = 0;
+  bool destination = false;  // set dst_addr:dst_port
+  std::uint32_t dst_addr = 0;
+  std::uint16_t dst_port = 0;
+};
+
+/// A NAT hop in one pass over a datagram the packet loop has parsed: `f` is parse_fields()'s
+/// result for these bytes, an unfragmented TCP or UDP datagram. Sets the endpoints `to` names
+/// and, with `decrement_ttl`, lowers the TTL by one; the header and the transport checksum each
+/// get one RFC 1624 update for all the changes, so a wrong checksum stays exactly as wrong and a
+/// UDP checksum of 0 stays 0, as with the calls above. Instead of parsing again it checks that
+/// the bytes still say what `f` says (version and IHL, total length within the span, protocol,
+/// TCP data offset). Returns ok; malformed when the bytes disagree with `f`; unsupported for a
+/// fragment or another protocol; bad_argument when the TTL is to go down from 1 or 0 (the
+/// caller answers that, see ttl.hpp). Nothing changes unless ok. Gives the same bytes as
+/// rewrite_source / rewrite_destination (and decrement_ttl) one after the other, except that a
+/// checksum may come out as the other zero (0x0000 for 0xffff or back), which checks the same.
+edit_status nat_hop(bytes_span packet, const packet_fields& f, const nat_endpoints& to,
+                    bool decrement_ttl) noexcept;
 
 /// Inserts the TCP option `option` (kind, length, value; its length octet must equal
 /// option.size, kind not EOL/NOP) into the unfragmented TCP/IPv4 datagram held in

@@ -5,7 +5,9 @@
 // change (the old scheme) against deltas with compaction checkpoints (export_delta and the
 // substrate's compaction bound, actors/group/config.hpp). Prints figures; never passes or fails.
 //
-//   bench_gateway [flows]      (default 10000; try 1000000 for tables beyond the caches)
+//   bench_gateway [flows] [rounds]   (default 10000 flows; try 1000000 for tables beyond the
+//                                     caches; rounds over all flows default to 2,000,000 / flows,
+//                                     fewer make a run under valgrind short)
 //
 // Build with -DCMAKE_BUILD_TYPE=Release for numbers that mean anything.
 
@@ -115,7 +117,8 @@ double ns_per_batch(gateway_stage& gw, const std::vector<std::vector<std::uint8_
 
 int main(int argc, char** argv) {
   const std::size_t flows = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10000;
-  const std::size_t rounds = std::max<std::size_t>(1, 2'000'000 / flows);
+  const std::size_t rounds = argc > 2 ? std::max<std::size_t>(1, std::strtoul(argv[2], nullptr, 10))
+                                      : std::max<std::size_t>(1, 2'000'000 / flows);
   reader_epoch epoch;
   owned_units all;
   all.set_first(default_work_units);

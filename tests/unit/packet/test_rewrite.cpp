@@ -4,7 +4,9 @@
 #include "net/packet/checksum.hpp"
 #include "net/packet/ipv4.hpp"
 #include "net/packet/rewrite.hpp"
+#include "net/packet/packet_fields.hpp"
 #include "net/packet/tcp.hpp"
+#include "net/packet/ttl.hpp"
 #include "tests/unit/packet/vectors.hpp"
 
 using namespace baton::net;
@@ -127,6 +129,111 @@ TEST_CASE("rewrite refusals") {
   byte_vector icmp = vec("icmp_echo_request").bytes;
   CHECK(rewrite_ipv4_dst(icmp, addr("1.2.3.4")) == edit_status::ok);
   CHECK(ipv4_header_checksum_ok(icmp));
+}
+
+TEST_CASE("nat_hop gives the bytes of the separate rewrites and TTL decrement") {
+  // Each row: a datagram, which endpoints change, TTL or not; the expected bytes come from
+  // rewrite_source / rewrite_destination and decrement_ttl one after the other.
+  struct row {
+    const char* vector;
+    bool source, destination, ttl;
+  };
+  const row rows[] = {
+      {"tcp_data_sack", false, true, true},   {"tcp_data_sack", true, false, true},
+      {"tcp_data_sack", true, true, true},    {"tcp_data_sack", false, true, false},
+      {"tcp_syn_options", false, true, true}, {"tcp_fin_urg", true, true, true},
+      {"udp_dns", false, true, true},         {"udp_dns", true, false, false},
+      {"udp_zero_checksum", true, true, true}, {"ipv4_options_udp", false, true, true},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.vector);
+    CAPTURE(r.source);
+    CAPTURE(r.destination);
+    CAPTURE(r.ttl);
+    byte_vector b = vec(r.vector).bytes;
+    packet_fields f;
+    REQUIRE(parse_fields(b, f) == parse_status::ok);
+    nat_endpoints to;
+    to.source = r.source;
+    to.src_addr = addr("10.0.0.100");
+    to.src_port = 80;
+    to.destination = r.destination;
+    to.dst_addr = addr("10.1.0.7");
+    to.dst_port = 8080;
+    byte_vector want = b;
+    if (r.source) REQUIRE(rewrite_source(want, to.src_addr, to.src_port) == edit_status::ok);
+    if (r.destination)
+      REQUIRE(rewrite_destination(want, to.dst_addr, to.dst_port) == edit_status::ok);
+    if (r.ttl) REQUIRE(decrement_ttl(want) == ttl_result::decremented);
+    REQUIRE(nat_hop(b, f, to, r.ttl) == edit_status::ok);
+    CHECK(b == want);
+    CHECK(ipv4_header_checksum_ok(b));
+    CHECK(verify_l4_checksum(b) == parse_status::ok);
+  }
+}
+
+TEST_CASE("nat_hop keeps a wrong transport checksum exactly as wrong") {
+  byte_vector b = vec("tcp_data_sack").bytes;
+  b[36] ^= 0x01;  // the TCP checksum field (IHL 5)
+  packet_fields f;
+  REQUIRE(parse_fields(b, f) == parse_status::ok);
+  byte_vector want = b;
+  REQUIRE(rewrite_destination(want, addr("10.1.2.3"), 1234) == edit_status::ok);
+  REQUIRE(decrement_ttl(want) == ttl_result::decremented);
+  nat_endpoints to;
+  to.destination = true;
+  to.dst_addr = addr("10.1.2.3");
+  to.dst_port = 1234;
+  REQUIRE(nat_hop(b, f, to, true) == edit_status::ok);
+  CHECK(b == want);
+  CHECK(verify_l4_checksum(b) == parse_status::bad_checksum);
+}
+
+TEST_CASE("nat_hop refusals: nothing changes") {
+  // Each row: a datagram parsed as it is, then its bytes changed behind the fields' back (or the
+  // fields themselves), and what nat_hop says.
+  struct row {
+    const char* name;
+    const char* vector;
+    std::size_t at;     // byte to overwrite (0: none)
+    std::uint8_t value;
+    std::size_t cut;    // bytes kept after the parse; 0 = all
+    edit_status expected;
+  };
+  const row rows[] = {
+      {"icmp has no ports", "icmp_echo_request", 0, 0, 0, edit_status::unsupported},
+      {"ip-in-ip has no ports", "ipip_tcp", 0, 0, 0, edit_status::unsupported},
+      {"first fragment: the general calls", "ipv4_fragment_first", 0, 0, 0,
+       edit_status::unsupported},
+      {"non-first fragment", "ipv4_fragment_second", 0, 0, 0, edit_status::unsupported},
+      {"IHL no longer what was parsed", "tcp_data_sack", 0, 0x46, 0, edit_status::malformed},
+      {"version no longer 4", "tcp_data_sack", 0, 0x65, 0, edit_status::malformed},
+      {"total length changed", "tcp_data_sack", 3, 0x10, 0, edit_status::malformed},
+      {"protocol changed", "tcp_data_sack", 9, 17, 0, edit_status::malformed},
+      {"TCP data offset changed", "tcp_data_sack", 32, 0x50, 0, edit_status::malformed},
+      {"span shorter than the total length", "tcp_data_sack", 0, 0, 50,
+       edit_status::malformed},
+      {"TTL 1 cannot go down", "tcp_data_sack", 8, 1, 0, edit_status::bad_argument},
+      {"TTL 0 cannot go down", "udp_dns", 8, 0, 0, edit_status::bad_argument},
+  };
+  for (const auto& r : rows) {
+    const std::string captured_name = r.name;
+    CAPTURE(captured_name);
+    byte_vector b = vec(r.vector).bytes;
+    packet_fields f;
+    parse_fields(b, f);
+    if (r.at || r.value) b[r.at] = r.value;
+    if (r.cut) b.resize(r.cut);
+    const byte_vector before = b;
+    nat_endpoints to;
+    to.source = to.destination = true;
+    to.src_addr = addr("10.0.0.100");
+    to.dst_addr = addr("10.1.0.7");
+    to.src_port = 80;
+    to.dst_port = 8080;
+    CHECK(nat_hop(b, f, to, true) == r.expected);
+    CHECK(b == before);
+  }
 }
 
 TEST_CASE("TCP option insertion equals scapy's packet; stripping restores the original") {
