@@ -276,8 +276,15 @@ class gateway_stage final : public stage {
   // Lowers the TTL of the owned datagram in ctx; true when it goes on. False when it expired:
   // `v` is then the ICMP time exceeded from `from` sent out `back`, or a drop. With
   // `lower_later` it only checks: nat_hop() lowers the TTL with the rewrite (one checksum update).
+  // Inline for the datagram that goes on that way: no call on the NAT path.
   bool hop(packet_context& ctx, ipv4_host from, port_id back, verdict& v,
-           bool lower_later = false) noexcept;
+           bool lower_later = false) noexcept {
+    if (lower_later && ctx.buffer->data().data[8] > 1) return true;
+    return lower_ttl(ctx, from, back, v, lower_later);
+  }
+  // hop() for the rest: lowers the TTL (unless lower_later), or answers its expiry.
+  bool lower_ttl(packet_context& ctx, ipv4_host from, port_id back, verdict& v,
+                 bool lower_later) noexcept;
   // A whole datagram or a first fragment: the cluster's decision.
   verdict decide(packet_context& ctx, const gateway_config& cfg, const owned_units& owned) noexcept;
   // decide() for what is not to the cluster IP in NAT mode: a reply from a backend, or not ours.
