@@ -84,15 +84,6 @@ std::uint16_t transport_checksum(std::uint32_t src, std::uint32_t dst, std::uint
   return static_cast<std::uint16_t>(~checksum_fold(sum));
 }
 
-std::uint16_t checksum_replace(std::uint16_t checksum, std::uint32_t old_sum,
-                               std::uint32_t new_sum) noexcept {
-  // HC' = ~(~HC + ~m + m'), with m and m' folded to 16 bits first.
-  std::uint32_t sum = static_cast<std::uint16_t>(~checksum);
-  sum += static_cast<std::uint16_t>(~checksum_fold(old_sum));
-  sum += checksum_fold(new_sum);
-  return static_cast<std::uint16_t>(~checksum_fold(sum));
-}
-
 std::uint16_t checksum_update16(std::uint16_t checksum, std::uint16_t old_value,
                                 std::uint16_t new_value) noexcept {
   return checksum_replace(checksum, old_value, new_value);

@@ -44,8 +44,19 @@ std::uint16_t checksum_update32(std::uint16_t checksum, std::uint32_t old_value,
 
 /// RFC 1624 generalised: the new checksum after the covered words summing to `old_sum` were
 /// replaced by words summing to `new_sum` (accumulators as returned by checksum_add).
-std::uint16_t checksum_replace(std::uint16_t checksum, std::uint32_t old_sum,
-                               std::uint32_t new_sum) noexcept;
+/// HC' = ~(~HC + ~m + m'), with m and m' folded to 16 bits first. Inline: the NAT rewrite
+/// (nat_hop) calls it for every datagram.
+inline std::uint16_t checksum_replace(std::uint16_t checksum, std::uint32_t old_sum,
+                                      std::uint32_t new_sum) noexcept {
+  // Two folds take any 32-bit sum to 16 bits (the first leaves at most 0x1fffe).
+  auto fold = [](std::uint32_t s) {
+    s = (s & 0xffff) + (s >> 16);
+    return (s & 0xffff) + (s >> 16);
+  };
+  const std::uint32_t sum = static_cast<std::uint16_t>(~checksum) +
+                            static_cast<std::uint16_t>(~fold(old_sum)) + fold(new_sum);
+  return static_cast<std::uint16_t>(~fold(sum));
+}
 
 /// True when the IPv4 header at the start of `packet` is whole (IHL within the span, IHL >= 5)
 /// and its header checksum is right. False for anything that is not such a header.

@@ -216,17 +216,6 @@ void put16(std::uint8_t* p, std::uint32_t v) noexcept {
 }
 void put32(std::uint8_t* p, std::uint32_t v) noexcept { std::memcpy(p, &v, 4); }
 std::uint32_t halves(std::uint32_t v) noexcept { return (v >> 16) + (v & 0xffff); }
-std::uint32_t fold32(std::uint32_t s) noexcept {
-  s = (s & 0xffff) + (s >> 16);
-  return (s & 0xffff) + (s >> 16);
-}
-// RFC 1624 eqn. 3 over many words: HC' = ~(~HC + ~m + m'), m and m' given as unfolded sums.
-[[gnu::always_inline]] inline std::uint32_t replace_sum(std::uint32_t checksum,
-                                                       std::uint32_t old_sum,
-                                                       std::uint32_t new_sum) noexcept {
-  const std::uint32_t sum = (~checksum & 0xffff) + (~fold32(old_sum) & 0xffff) + fold32(new_sum);
-  return ~fold32(sum) & 0xffff;
-}
 }  // namespace
 
 edit_status nat_hop(bytes_span packet, const packet_fields& f, const nat_endpoints& to,
@@ -270,7 +259,7 @@ edit_status nat_hop(bytes_span packet, const packet_fields& f, const nat_endpoin
   }
   put32(p + 12, new_src);
   put32(p + 16, new_dst);
-  put16(p + 10, replace_sum(raw16(p + 10), ip_old, ip_new));
+  put16(p + 10, checksum_replace(static_cast<std::uint16_t>(raw16(p + 10)), ip_old, ip_new));
   // Transport: the pseudo-header's addresses and the ports.
   put16(l4, new_sport);
   put16(l4 + 2, new_dport);
@@ -279,7 +268,7 @@ edit_status nat_hop(bytes_span packet, const packet_fields& f, const nat_endpoin
   std::uint8_t* field = l4 + (udp ? udp_checksum_offset : tcp_checksum_offset);
   const std::uint32_t old = raw16(field);
   if (udp && old == 0) return edit_status::ok;  // "no checksum" stays so
-  std::uint32_t c = replace_sum(old, l4_old, l4_new);
+  std::uint32_t c = checksum_replace(static_cast<std::uint16_t>(old), l4_old, l4_new);
   if (udp && c == 0) c = 0xffff;  // the same in either byte order
   put16(field, c);
   return edit_status::ok;
