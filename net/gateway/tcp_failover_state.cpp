@@ -31,11 +31,7 @@ bool observe_segment(bytes_view ip_packet, const packet_fields& fields, segment_
   if (fields.protocol != 6 || fields.fragment) return false;
   if (fields.total_len > ip_packet.size || fields.ip_header_len > fields.total_len) return false;
   const tcp_view tcp(ip_packet.sub(fields.ip_header_len, fields.total_len - fields.ip_header_len));
-  // tcp_view::validate(), inline: this runs for every segment the gateway carries.
-  const bytes_view segment = tcp.bytes();
-  if (segment.size < tcp_min_header_length || tcp.data_offset() < 5 ||
-      tcp.header_length() > segment.size)
-    return false;
+  if (tcp.validate() != parse_status::ok) return false;
 
   const tcp_essential_state before = e;
   const std::uint32_t seq = tcp.seq();

@@ -4,12 +4,6 @@
 
 namespace baton::net {
 
-parse_status tcp_view::validate() const noexcept {
-  if (b_.size < tcp_min_header_length) return parse_status::truncated;
-  if (data_offset() < 5 || header_length() > b_.size) return parse_status::bad_data_offset;
-  return parse_status::ok;
-}
-
 namespace {
 
 // The one length a known kind may have; 0 when the kind has no fixed length.

@@ -44,7 +44,12 @@ class tcp_view {
 
   /// truncated (< 20 bytes), or bad_data_offset (data offset < 5 words or past the span).
   /// Options are not walked here; see tcp_option_walker / summarize_tcp_options.
-  parse_status validate() const noexcept;
+  /// Inline: the gateway's state tracking (observe_segment) validates every segment it carries.
+  parse_status validate() const noexcept {
+    if (b_.size < tcp_min_header_length) return parse_status::truncated;
+    if (data_offset() < 5 || header_length() > b_.size) return parse_status::bad_data_offset;
+    return parse_status::ok;
+  }
 
   std::uint16_t src_port() const noexcept { return load_be16(b_.data); }
   std::uint16_t dst_port() const noexcept { return load_be16(b_.data + 2); }
