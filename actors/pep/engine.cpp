@@ -1340,13 +1340,14 @@ struct engine::impl {
   /// One backbone per path of the peer (document 003's PSK), or one to its address; with
   /// pep.top_backbone, a second one on each for the top priority.
   void dial_all(const policy::pep_peer& p) {
-    std::vector<std::string> paths;
-    for (const auto& path : p.paths) paths.push_back(path.name);
-    if (paths.empty()) paths.emplace_back();
-    for (const auto& path : paths) {
-      dial(p.peer, path, false);
-      if (sec.top_backbone) dial(p.peer, path, true);
-    }
+    if (p.paths.empty()) return dial_path(p.peer, "");
+    for (const auto& path : p.paths) dial_path(p.peer, path.name);
+  }
+
+  /// The backbones of one path: the shared one, and the top priority's with pep.top_backbone.
+  void dial_path(const std::string& peer_name, const std::string& path_name) {
+    dial(peer_name, path_name, false);
+    if (sec.top_backbone) dial(peer_name, path_name, true);
   }
 
   void dial(const std::string& peer_name, const std::string& path_name, bool top) {
@@ -2262,10 +2263,7 @@ struct engine::impl {
           for (const auto& op : old_peers) known = known || op.peer == np.peer;
           if (!known) continue;  // dialled above with the new peer
           changed += "path+" + np.peer + "/" + path.name + " ";
-          if (!sec.group) {
-            dial(np.peer, path.name, false);
-            if (sec.top_backbone) dial(np.peer, path.name, true);
-          }
+          if (!sec.group) dial_path(np.peer, path.name);
         }
     for (const auto& op : old_peers) {
       bool kept = false;
