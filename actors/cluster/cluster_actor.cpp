@@ -213,6 +213,7 @@ void apply_pending(cluster_pointer self) {
 /// them to the group as one portion: initial when it holds only new flows' initial records, else
 /// essential. A unit gets a checkpoint instead when the group asked for one, when nothing was sent
 /// yet, or when the delta is incomplete (removals forgotten). Units without changes send nothing.
+/// Returns true when the round was quiet (nothing to export or expire: the member may sleep).
 bool replicate(cluster_pointer self) {
   auto& st = self->state;
   if (st.replicating) return false;
