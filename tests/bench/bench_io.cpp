@@ -5,6 +5,9 @@
 //     (native XDP, copy mode) between two veth links (a -- f -- b, the forwarder in f), against
 //     the kernel's own IP forwarding in f on the same topology. Traffic: a UDP blaster (sendmmsg)
 //     in a; counted at b's interface.
+//  3. As root: the same through the cluster's NAT path (a cluster member's stage, owning every
+//     unit, translating a UDP service on the cluster IP to a backend in b), against the kernel's
+//     forwarding with an nftables DNAT rule (conntrack) in f.
 //
 // Usage: bench_io [seconds per forwarding run, default 3]
 //   BATON_BENCH_THREADED_NAPI=1: b's veth receives in its own NAPI thread, so a forwarder's sends
@@ -15,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +34,8 @@
 #include "net/io/memory_port.hpp"
 #include "net/io/packet_loop.hpp"
 #include "net/io/pass_through.hpp"
+#include "net/cluster/cluster_stage.hpp"
+#include "net/gateway/gateway_stage.hpp"
 #include "tests/unit/io/netns.hpp"
 #include "tests/unit/io/test_packets.hpp"
 
@@ -87,8 +94,9 @@ struct forwarding_result {
   double delivered_pps = 0;
 };
 
-// Blasts 18-byte UDP datagrams from a to b for `seconds`; returns what was sent and what reached b.
-forwarding_result blast(const netns& a, const netns& b, double seconds) {
+// Blasts 18-byte UDP datagrams from a to `to` (port 9) for `seconds`; returns what was sent and
+// what reached b's interface.
+forwarding_result blast_to(const netns& a, const netns& b, double seconds, std::uint32_t to_addr) {
   std::atomic<bool> go{true};
   std::uint64_t sent = 0;
   const std::uint64_t before = rx_packets(b, "vb");
@@ -99,7 +107,7 @@ forwarding_result blast(const netns& a, const netns& b, double seconds) {
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(9);
-    to.sin_addr.s_addr = htonl(ip4(10, 80, 2, 2));
+    to.sin_addr.s_addr = htonl(to_addr);
     if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) return;
     char payload[18] = "baton bench io...";
     std::vector<mmsghdr> msgs(64);
@@ -126,6 +134,11 @@ forwarding_result blast(const netns& a, const netns& b, double seconds) {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const std::uint64_t after = rx_packets(b, "vb");
   return {static_cast<double>(sent) / elapsed, static_cast<double>(after - before) / elapsed};
+}
+
+// To b itself (the pass-through runs).
+forwarding_result blast(const netns& a, const netns& b, double seconds) {
+  return blast_to(a, b, seconds, ip4(10, 80, 2, 2));
 }
 
 void veth_forwarding(double seconds) {
@@ -277,6 +290,166 @@ void veth_forwarding(double seconds) {
               static_cast<unsigned long long>(s.turns));
 }
 
+// b's UDP datagrams handed to a socket or refused for its full buffer (/proc/net/snmp): only
+// datagrams whose destination was rewritten to b's own address and port count.
+std::uint64_t udp_delivered(const netns& b) {
+  const std::string out = b.exec_out("awk '/^Udp: [0-9]/{print $2 + $6}' /proc/net/snmp");
+  return std::stoull(out);
+}
+
+void veth_nat(double seconds) {
+  const std::string tag = "bn" + std::to_string(::getpid());
+  netns a(tag + "a"), f(tag + "f"), b(tag + "b");
+  const std::uint32_t cluster_ip = ip4(10, 80, 9, 100);
+  const char* cluster_mac = "02:ba:70:00:00:09";
+  sh("ip link add va netns " + a.name() + " type veth peer name fa netns " + f.name());
+  sh("ip link add vb netns " + b.name() + " type veth peer name fb netns " + f.name());
+  a.exec("sh -c 'ip addr add 10.80.1.2/24 dev va; ip link set va up; "
+         "ip route add 10.80.9.100/32 via 10.80.1.1'");
+  f.exec("sh -c 'ip addr add 10.80.1.1/24 dev fa; ip addr add 10.80.2.1/24 dev fb; "
+         "ip link set fa up; ip link set fb up'");
+  b.exec("sh -c 'ip addr add 10.80.2.2/24 dev vb; ip link set vb up; "
+         "ip route add 10.80.1.0/24 via 10.80.2.1'");
+  if (std::getenv("BATON_BENCH_THREADED_NAPI"))  // as in veth_forwarding
+    b.exec("sh -c 'ethtool -K vb gro on >/dev/null; echo 1 > /sys/class/net/vb/threaded'");
+  const int sink = b.run([] {  // bound, never read: counted, then dropped quietly
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(9);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
+    return fd;
+  });
+  a.exec("ping -c1 -W1 10.80.1.1 >/dev/null");
+  b.exec("ping -c1 -W1 10.80.2.1 >/dev/null");
+  const std::string fa_mac = f.exec_out("cat /sys/class/net/fa/address");
+
+  // The kernel: forwarding with a DNAT rule (conntrack keeps the translation).
+  auto kernel_run = [&] {
+    f.exec("sysctl -qw net.ipv4.ip_forward=1");
+    f.exec("nft -f - <<'EOF'\n"
+           "table ip baton_dnat {\n"
+           "  chain pre { type nat hook prerouting priority dstnat; ip daddr 10.80.9.100 udp dport 9 "
+           "dnat to 10.80.2.2:9; }\n"
+           "}\nEOF");
+    const std::uint64_t u0 = udp_delivered(b);
+    forwarding_result r = blast_to(a, b, seconds, cluster_ip);
+    const std::uint64_t u1 = udp_delivered(b);
+    f.exec("nft delete table ip baton_dnat");
+    f.exec("sysctl -qw net.ipv4.ip_forward=0");
+    return std::make_pair(r, u1 - u0);
+  };
+  const auto kernel = kernel_run();
+
+  // baton: a cluster member's stage that owns every unit. a sends to the cluster MAC, as a
+  // cluster's router does; f's own stack never sees the frames (nft ingress drop).
+  a.exec(std::string("ip neigh replace 10.80.1.1 lladdr ") + cluster_mac + " dev va nud permanent");
+  f.exec("nft -f - <<'EOF'\n"
+         "table netdev baton_steal {\n"
+         "  chain fa { type filter hook ingress device fa priority 0; meta protocol ip drop; }\n"
+         "  chain fb { type filter hook ingress device fb priority 0; meta protocol ip drop; }\n"
+         "}\nEOF");
+  const mac_address b_mac = parse_mac(b.exec_out("cat /sys/class/net/vb/address"));
+  auto member_stage = [&](packet_loop& loop) {
+    gateway_config g;
+    g.cluster_ip = cluster_ip;
+    g.member_addr = ip4(10, 80, 1, 1);
+    g.mode = gateway_mode::nat;
+    g.client_port = 0;
+    g.backend_port = 1;
+    gateway_service udp;
+    udp.protocol = 17;
+    udp.port = 9;
+    udp.backends.push_back({ip4(10, 80, 2, 2), 9, true});
+    g.services = {udp};
+    owned_units all;
+    all.set_first(default_work_units);
+    auto gw = std::make_unique<gateway_stage>(loop.epoch(), gateway_settings{}, g, all);
+    gateway_stage* raw = gw.get();
+    std::array<std::uint8_t, 6> mac{};
+    std::copy(b_mac.begin(), b_mac.end(), mac.begin());
+    loop.add_stage(std::make_unique<cluster_stage>(
+        std::move(gw), std::vector<backend_neighbor>{{ip4(10, 80, 2, 2), mac}}, 1));
+    return raw;
+  };
+  struct baton_run {
+    forwarding_result r;
+    std::uint64_t delivered = 0;
+    loop_snapshot first;
+    gateway_counters gw;
+    std::string fell_back;
+  };
+  auto run_member = [&](bool xdp) {
+    baton_run out;
+    buffer_pool pool(buffer_pool_config{4096, 128, 2048});
+    auto loop = std::make_unique<packet_loop>(pool);
+    af_packet_config to_a{"fa"}, to_b{"fb"};
+    to_a.next_hop = parse_mac(a.exec_out("cat /sys/class/net/va/address"));
+    to_a.promiscuous = true;  // frames for the cluster MAC
+    to_b.next_hop = b_mac;
+    f.run([&] {
+      for (const auto* cfg : {&to_a, &to_b}) {
+        if (!xdp) {
+          loop->add_port(std::make_unique<af_packet_port>(pool, *cfg));
+          continue;
+        }
+        af_xdp_config x;
+        x.interface = cfg->interface;
+        x.next_hop = cfg->next_hop;
+        x.promiscuous = cfg->promiscuous;
+        auto opened = open_af_xdp_or_packet(pool, x, *cfg);
+        if (!opened.fallback_reason.empty()) out.fell_back = opened.fallback_reason;
+        loop->add_port(std::move(opened.port));
+      }
+    });
+    gateway_stage* gw = member_stage(*loop);
+    loop->start();
+    const std::uint64_t u0 = udp_delivered(b);
+    out.r = blast_to(a, b, seconds, cluster_ip);
+    out.delivered = udp_delivered(b) - u0;
+    out.first = loop->snapshot();
+    out.gw = gw->counters();
+    loop->stop();
+    loop.reset();  // closes the sockets (libxdp detaches its program)
+    return out;
+  };
+  const baton_run packet = run_member(false);
+  const baton_run xdp = run_member(true);
+  f.exec("nft delete table netdev baton_steal");
+  a.exec("ip neigh replace 10.80.1.1 lladdr " + fa_mac + " dev va");
+  const auto kernel2 = kernel_run();
+  ::close(sink);
+
+  std::printf("veth NAT path, 18-byte UDP payloads to the cluster IP, %.1f s each, a -> f -> b:\n",
+              seconds);
+  auto line = [](const char* name, const forwarding_result& r, std::uint64_t delivered) {
+    std::printf("  %-40s sent %9.0f pps, delivered %9.0f pps (%5.1f%%), %llu to b's socket\n", name,
+                r.sent_pps, r.delivered_pps,
+                r.sent_pps > 0 ? 100.0 * r.delivered_pps / r.sent_pps : 0.0,
+                static_cast<unsigned long long>(delivered));
+  };
+  line("kernel forwarding + nft DNAT", kernel.first, kernel.second);
+  line("baton cluster NAT (AF_PACKET)", packet.r, packet.delivered);
+  line(xdp.fell_back.empty() ? "baton cluster NAT (AF_XDP, native, copy)"
+                             : "baton cluster NAT (AF_XDP refused)",
+       xdp.r, xdp.delivered);
+  line("kernel forwarding + nft DNAT again", kernel2.first, kernel2.second);
+  const double k = std::max(1.0, (kernel.first.delivered_pps + kernel2.first.delivered_pps) / 2);
+  std::printf("  ratio baton / kernel (delivered): AF_PACKET %.2f, AF_XDP %.2f (goal: 2.00)\n",
+              packet.r.delivered_pps / k, xdp.r.delivered_pps / k);
+  if (!xdp.fell_back.empty()) std::printf("  AF_XDP fell back: %s\n", xdp.fell_back.c_str());
+  for (const auto* r : {&packet, &xdp}) {
+    const double cpu_s = static_cast<double>(r->first.thread_cpu_ns) / 1e9;
+    std::printf("  %s loop thread: %.2f CPU s for %llu datagrams (%.0f ns per datagram; goal: 500 "
+                "ns); NAT new %llu, hit %llu\n",
+                r == &packet ? "AF_PACKET" : "AF_XDP", cpu_s,
+                static_cast<unsigned long long>(r->first.tx_packets),
+                r->first.tx_packets ? cpu_s * 1e9 / static_cast<double>(r->first.tx_packets) : 0.0,
+                static_cast<unsigned long long>(r->gw.nat_new),
+                static_cast<unsigned long long>(r->gw.nat_hit));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -299,6 +472,7 @@ int main(int argc, char** argv) {
   }
   try {
     veth_forwarding(seconds);
+    veth_nat(seconds);
   } catch (const std::exception& e) {
     std::printf("veth forwarding: failed: %s\n", e.what());
     return 1;
