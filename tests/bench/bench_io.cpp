@@ -141,13 +141,14 @@ forwarding_result blast(const netns& a, const netns& b, double seconds) {
   return blast_to(a, b, seconds, ip4(10, 80, 2, 2));
 }
 
-void veth_forwarding(double seconds) {
-  const std::string tag = "bb" + std::to_string(::getpid());
-  netns a(tag + "a"), f(tag + "f"), b(tag + "b");
+// a -- f -- b over two veth pairs: a 10.80.1.2 routes `a_route` via f (10.80.1.1 / 10.80.2.1),
+// b 10.80.2.2 routes back. Returns b's sink: a socket bound to UDP port 9 that is never read, so
+// datagrams are counted, then dropped quietly (no ICMP port unreachable flowing back).
+int wire(const netns& a, const netns& f, const netns& b, const std::string& a_route) {
   sh("ip link add va netns " + a.name() + " type veth peer name fa netns " + f.name());
   sh("ip link add vb netns " + b.name() + " type veth peer name fb netns " + f.name());
   a.exec("sh -c 'ip addr add 10.80.1.2/24 dev va; ip link set va up; "
-         "ip route add 10.80.2.0/24 via 10.80.1.1'");
+         "ip route add " + a_route + " via 10.80.1.1'");
   f.exec("sh -c 'ip addr add 10.80.1.1/24 dev fa; ip addr add 10.80.2.1/24 dev fb; "
          "ip link set fa up; ip link set fb up'");
   b.exec("sh -c 'ip addr add 10.80.2.2/24 dev vb; ip link set vb up; "
@@ -157,8 +158,6 @@ void veth_forwarding(double seconds) {
     // then stop paying for b's stack inside their system calls.
     b.exec("sh -c 'ethtool -K vb gro on >/dev/null; echo 1 > /sys/class/net/vb/threaded'");
   }
-  // A bound socket at b that is never read: datagrams are counted at vb, then dropped quietly
-  // (no ICMP port unreachable flowing back through the forwarder).
   const int sink = b.run([] {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in at{};
@@ -167,9 +166,16 @@ void veth_forwarding(double seconds) {
     ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
     return fd;
   });
-  // Warm the neighbour entries so neither run pays for ARP.
+  // Warm the neighbour entries so no run pays for ARP.
   a.exec("ping -c1 -W1 10.80.1.1 >/dev/null");
   b.exec("ping -c1 -W1 10.80.2.1 >/dev/null");
+  return sink;
+}
+
+void veth_forwarding(double seconds) {
+  const std::string tag = "bb" + std::to_string(::getpid());
+  netns a(tag + "a"), f(tag + "f"), b(tag + "b");
+  const int sink = wire(a, f, b, "10.80.2.0/24");
 
   f.exec("sysctl -qw net.ipv4.ip_forward=1");
   a.exec("ping -c1 -W1 10.80.2.2 >/dev/null");
@@ -302,26 +308,7 @@ void veth_nat(double seconds) {
   netns a(tag + "a"), f(tag + "f"), b(tag + "b");
   const std::uint32_t cluster_ip = ip4(10, 80, 9, 100);
   const char* cluster_mac = "02:ba:70:00:00:09";
-  sh("ip link add va netns " + a.name() + " type veth peer name fa netns " + f.name());
-  sh("ip link add vb netns " + b.name() + " type veth peer name fb netns " + f.name());
-  a.exec("sh -c 'ip addr add 10.80.1.2/24 dev va; ip link set va up; "
-         "ip route add 10.80.9.100/32 via 10.80.1.1'");
-  f.exec("sh -c 'ip addr add 10.80.1.1/24 dev fa; ip addr add 10.80.2.1/24 dev fb; "
-         "ip link set fa up; ip link set fb up'");
-  b.exec("sh -c 'ip addr add 10.80.2.2/24 dev vb; ip link set vb up; "
-         "ip route add 10.80.1.0/24 via 10.80.2.1'");
-  if (std::getenv("BATON_BENCH_THREADED_NAPI"))  // as in veth_forwarding
-    b.exec("sh -c 'ethtool -K vb gro on >/dev/null; echo 1 > /sys/class/net/vb/threaded'");
-  const int sink = b.run([] {  // bound, never read: counted, then dropped quietly
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in at{};
-    at.sin_family = AF_INET;
-    at.sin_port = htons(9);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
-    return fd;
-  });
-  a.exec("ping -c1 -W1 10.80.1.1 >/dev/null");
-  b.exec("ping -c1 -W1 10.80.2.1 >/dev/null");
+  const int sink = wire(a, f, b, "10.80.9.100/32");
   const std::string fa_mac = f.exec_out("cat /sys/class/net/fa/address");
 
   // The kernel: forwarding with a DNAT rule (conntrack keeps the translation).
