@@ -5,7 +5,8 @@ Brings up two labs one after the other and lets them idle (no traffic, no consol
 sampling): hello (one pass-through node, no group peers) and cluster3 (three cluster members in
 one group, the 1024 units settled). For each batond it reads utime + stime from /proc/<pid>/stat
 at the start and the end of a WINDOW-second window and prints the CPU used as a percentage of
-one core, per daemon and in total. Prints figures only; it never fails on them.
+one core, per daemon and in total, and beside it the run time schedstat counts in ns (exact).
+Prints figures only; it never fails on them.
 
 usage (root): BATON_BUILD=build tests/bench/idle_cpu.py [WINDOW_S] [hello|cluster|both]
 """
@@ -29,6 +30,19 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
 
+def run_ns(pid):
+    """Time the process's threads have run, in ns (schedstat's first field, summed over its
+    threads): exact, where utime + stime come in clock ticks (10 ms) and are sampled."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def threads(pid):
     """{tid: (name, utime + stime)} of the process's threads."""
     out = {}
@@ -47,11 +61,13 @@ def threads(pid):
 def sample(case, nodes, window):
     pids = {n: clusterlab.batond_pids(case, n)[0] for n in nodes}
     start = {n: cpu_ticks(p) for n, p in pids.items()}
+    start_ns = {n: run_ns(p) for n, p in pids.items()}
     start_threads = {n: threads(p) for n, p in pids.items()}
     t0 = time.monotonic()
     time.sleep(window)  # the measurement itself: nothing to wait for
     elapsed = time.monotonic() - t0
     used = {n: (cpu_ticks(p) - start[n]) / TICKS for n, p in pids.items()}
+    ran = {n: (run_ns(p) - start_ns[n]) / 1e9 for n, p in pids.items()}
     for n, p in pids.items():
         busy = []
         for tid, (name, t) in threads(p).items():
@@ -60,14 +76,18 @@ def sample(case, nodes, window):
                 busy.append((100.0 * (t - before) / TICKS / elapsed, name, tid))
         top = ", ".join(f"{name}[{tid}] {pct:.2f} %" for pct, name, tid in sorted(busy, reverse=True)[:4])
         print(f"    {n}: busiest threads: {top or 'none above the clock tick'}", flush=True)
-    return {n: 100.0 * s / elapsed for n, s in used.items()}
+    return {n: (100.0 * used[n] / elapsed, 100.0 * ran[n] / elapsed) for n in pids}
 
 
 def report(lab, shares):
-    for n, pct in shares.items():
-        print(f"  {lab:8} {n:4} {pct:6.2f} % of a core", flush=True)
-    print(f"  {lab:8} mean {sum(shares.values()) / len(shares):6.2f} % per idle batond "
-          f"({len(shares)} daemons, {sum(shares.values()):.2f} % in total)", flush=True)
+    """shares: name -> (% of a core from utime + stime, % from schedstat's run time)."""
+    for n, (pct, run) in shares.items():
+        print(f"  {lab:8} {n:4} {pct:6.2f} % of a core ({run:.3f} % by schedstat)", flush=True)
+    ticks = [t for t, _ in shares.values()]
+    runs = [r for _, r in shares.values()]
+    print(f"  {lab:8} mean {sum(ticks) / len(ticks):6.2f} % per idle batond "
+          f"({len(ticks)} daemons, {sum(ticks):.2f} % in total; by schedstat {sum(runs) / len(runs):.3f} % "
+          f"mean)", flush=True)
 
 
 def hello(window):
