@@ -230,7 +230,9 @@ void veth_forwarding(double seconds) {
   const auto xdp_first = xloop.snapshot();
   xloop.stop();
   const auto xs = xloop.snapshot();
-  xloop_owned.reset();  // closes the sockets: libxdp detaches its program before the kernel's last run
+  // Closes the sockets: libxdp detaches its program before the kernel's last run. In f's namespace,
+  // where libxdp finds the interfaces; elsewhere it left its program on fa and fb.
+  f.run([&] { xloop_owned.reset(); });
 
   // The kernel again, last, so a change in the machine's load during the runs shows.
   f.exec("sysctl -qw net.ipv4.ip_forward=1");
@@ -397,7 +399,7 @@ void veth_nat(double seconds) {
     out.first = loop->snapshot();
     out.gw = gw->counters();
     loop->stop();
-    loop.reset();  // closes the sockets (libxdp detaches its program)
+    f.run([&] { loop.reset(); });  // closes the sockets; libxdp detaches its program (in f's namespace)
     return out;
   };
   const baton_run packet = run_member(false);
