@@ -28,6 +28,7 @@
 #include <thread>
 #include <tuple>
 
+#include "actors/runtime/cpu_affinity.hpp"
 #include "actors/runtime/event_log.hpp"
 #include "net/packet/tcp_reset.hpp"
 #include "net/pep/compressor.hpp"
@@ -344,7 +345,8 @@ struct engine::impl {
     log(node::severity::info, "pep_started",
         {{"lan", sec.lan}, {"listener", std::to_string(sec.listen_port)},
          {"backbone_port", std::to_string(sec.backbone_port)}, {"peers", std::to_string(sec.peers.size())}});
-    thread = std::thread([this] { io.run(); });
+    // The relay carries traffic: any CPU, not only the control plane's.
+    node::start_data_path_thread([this] { thread = std::thread([this] { io.run(); }); });
   }
 
   /// RFC 2861's congestion window validation (Linux: net.ipv4.tcp_slow_start_after_idle) shrinks

@@ -25,6 +25,7 @@
 #include "actors/rim/chunk_cache.hpp"
 #include "actors/rim/origin_fetch.hpp"
 #include "actors/rim/origin_range.hpp"
+#include "actors/runtime/cpu_affinity.hpp"
 #include "net/rim/path_status.hpp"
 #include "net/rim/tcp_repair.hpp"
 #include "policy/rules.hpp"
@@ -554,7 +555,8 @@ service::~service() { stop(); }
 
 void service::start() {
   impl_->accept();
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  // The hand-off service carries traffic: any CPU, not only the control plane's.
+  node::start_data_path_thread([this] { impl_->thread = std::thread([this] { impl_->io.run(); }); });
 }
 
 void service::stop() noexcept {

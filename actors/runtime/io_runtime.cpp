@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "actors/runtime/cpu_affinity.hpp"
 #include "net/classify/classify_stage.hpp"
 #include "net/io/af_packet_port.hpp"
 #include "net/io/af_xdp_port.hpp"
@@ -213,7 +214,8 @@ void io_runtime::post(std::function<void()> command) {
 }
 
 void io_runtime::start() {
-  if (loop_ && !loop_->running()) loop_->start();
+  // The loop carries traffic: it may run on any CPU, not only the control plane's.
+  if (loop_ && !loop_->running()) start_data_path_thread([&] { loop_->start(); });
 }
 
 std::size_t io_runtime::run_once(std::chrono::milliseconds wait) {
