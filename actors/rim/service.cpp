@@ -556,7 +556,8 @@ service::~service() { stop(); }
 void service::start() {
   impl_->accept();
   // The hand-off service carries traffic: any CPU, not only the control plane's.
-  node::start_data_path_thread([this] { impl_->thread = std::thread([this] { impl_->io.run(); }); });
+  node::start_data_path_thread(
+      [this] { impl_->thread = std::thread([this] { impl_->io.run(); }); });
 }
 
 void service::stop() noexcept {

@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -65,18 +64,21 @@ void start_data_path_thread(const std::function<void()>& start) {
     start();
     return;
   }
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  const bool have = pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) == 0;
+  // Puts the caller's own affinity back however `start` ends.
+  struct restore {
+    cpu_set_t mine;
+    bool have;
+    restore() {
+      CPU_ZERO(&mine);
+      have = pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) == 0;
+    }
+    ~restore() {
+      if (have) pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+    }
+  } caller;
   // Best effort: if the widening is refused the thread starts pinned, which is slower, not wrong.
   pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
-  try {
-    start();
-  } catch (...) {
-    if (have) pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
-    throw;
-  }
-  if (have) pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+  start();
 }
 
 }  // namespace baton::node

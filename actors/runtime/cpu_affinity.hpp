@@ -7,7 +7,7 @@
 // few hundred times a second (a keepalive goes I/O thread -> group thread, a timer clock -> group
 // thread), and the kernel likes to wake a thread on an idle CPU; on a virtual machine waking a
 // halted virtual CPU is the most expensive thing the idle daemon does. Pinned to one CPU, the same
-// wake-ups cost about half (README, idle CPU).
+// wake-ups cost a third to a half as much (README, idle CPU).
 
 #include <functional>
 #include <string>
