@@ -172,6 +172,39 @@ int wire(const netns& a, const netns& f, const netns& b, const std::string& a_ro
   return sink;
 }
 
+// The steal model: f's own stack never sees the IPv4 frames (dropped at ingress, after the
+// AF_PACKET tap), as a node that owns the traffic would configure it.
+void keep_stack_out(const netns& f) {
+  f.exec("nft -f - <<'EOF'\n"
+         "table netdev baton_steal {\n"
+         "  chain fa { type filter hook ingress device fa priority 0; meta protocol ip drop; }\n"
+         "  chain fb { type filter hook ingress device fb priority 0; meta protocol ip drop; }\n"
+         "}\nEOF");
+}
+
+// Opens fa (`to_a`) and fb (`to_b`) in f's namespace as ports 0 and 1 of `loop`: AF_PACKET, or
+// AF_XDP where the kernel takes it. Returns why AF_XDP fell back to AF_PACKET, or "".
+std::string add_ports(const netns& f, packet_loop& loop, buffer_pool& pool,
+                      const af_packet_config& to_a, const af_packet_config& to_b, bool xdp) {
+  std::string fell_back;
+  f.run([&] {
+    for (const auto* cfg : {&to_a, &to_b}) {
+      if (!xdp) {
+        loop.add_port(std::make_unique<af_packet_port>(pool, *cfg));
+        continue;
+      }
+      af_xdp_config x;
+      x.interface = cfg->interface;
+      x.next_hop = cfg->next_hop;
+      x.promiscuous = cfg->promiscuous;
+      auto opened = open_af_xdp_or_packet(pool, x, *cfg);
+      if (!opened.fallback_reason.empty()) fell_back = opened.fallback_reason;
+      loop.add_port(std::move(opened.port));
+    }
+  });
+  return fell_back;
+}
+
 void veth_forwarding(double seconds) {
   const std::string tag = "bb" + std::to_string(::getpid());
   netns a(tag + "a"), f(tag + "f"), b(tag + "b");
@@ -187,22 +220,13 @@ void veth_forwarding(double seconds) {
   af_packet_config to_a{"fa"}, to_b{"fb"};
   to_a.next_hop = parse_mac(a.exec_out("cat /sys/class/net/va/address"));
   to_b.next_hop = parse_mac(b.exec_out("cat /sys/class/net/vb/address"));
-  f.run([&] {
-    loop.add_port(std::make_unique<af_packet_port>(pool, to_a));
-    loop.add_port(std::make_unique<af_packet_port>(pool, to_b));
-  });
+  add_ports(f, loop, pool, to_a, to_b, false);
   loop.add_stage(std::make_unique<pass_through_stage>(
       loop.epoch(), pass_through_table{}.route(0, 1).route(1, 0)));
   loop.start();
   const forwarding_result baton = blast(a, b, seconds);
   const auto after_first = loop.snapshot();
-  // The steal model: f's own stack never sees the IPv4 frames (dropped at ingress, after the
-  // AF_PACKET tap), as a node that owns the traffic would configure it.
-  f.exec("nft -f - <<'EOF'\n"
-         "table netdev baton_steal {\n"
-         "  chain fa { type filter hook ingress device fa priority 0; meta protocol ip drop; }\n"
-         "  chain fb { type filter hook ingress device fb priority 0; meta protocol ip drop; }\n"
-         "}\nEOF");
+  keep_stack_out(f);
   const forwarding_result stolen = blast(a, b, seconds);
   loop.stop();
   f.exec("nft delete table netdev baton_steal");
@@ -212,17 +236,7 @@ void veth_forwarding(double seconds) {
   buffer_pool xpool(buffer_pool_config{4096, 128, 2048});
   auto xloop_owned = std::make_unique<packet_loop>(xpool);
   packet_loop& xloop = *xloop_owned;
-  std::string xdp_refused;
-  f.run([&] {
-    for (const auto* cfg : {&to_a, &to_b}) {
-      af_xdp_config x;
-      x.interface = cfg->interface;
-      x.next_hop = cfg->next_hop;
-      auto opened = open_af_xdp_or_packet(xpool, x, *cfg);
-      if (!opened.fallback_reason.empty()) xdp_refused = opened.fallback_reason;
-      xloop.add_port(std::move(opened.port));
-    }
-  });
+  const std::string xdp_refused = add_ports(f, xloop, xpool, to_a, to_b, true);
   xloop.add_stage(std::make_unique<pass_through_stage>(
       xloop.epoch(), pass_through_table{}.route(0, 1).route(1, 0)));
   xloop.start();
@@ -333,11 +347,7 @@ void veth_nat(double seconds) {
   // baton: a cluster member's stage that owns every unit. a sends to the cluster MAC, as a
   // cluster's router does; f's own stack never sees the frames (nft ingress drop).
   a.exec(std::string("ip neigh replace 10.80.1.1 lladdr ") + cluster_mac + " dev va nud permanent");
-  f.exec("nft -f - <<'EOF'\n"
-         "table netdev baton_steal {\n"
-         "  chain fa { type filter hook ingress device fa priority 0; meta protocol ip drop; }\n"
-         "  chain fb { type filter hook ingress device fb priority 0; meta protocol ip drop; }\n"
-         "}\nEOF");
+  keep_stack_out(f);
   const mac_address b_mac = parse_mac(b.exec_out("cat /sys/class/net/vb/address"));
   auto member_stage = [&](packet_loop& loop) {
     gateway_config g;
@@ -376,21 +386,7 @@ void veth_nat(double seconds) {
     to_a.next_hop = parse_mac(a.exec_out("cat /sys/class/net/va/address"));
     to_a.promiscuous = true;  // frames for the cluster MAC
     to_b.next_hop = b_mac;
-    f.run([&] {
-      for (const auto* cfg : {&to_a, &to_b}) {
-        if (!xdp) {
-          loop->add_port(std::make_unique<af_packet_port>(pool, *cfg));
-          continue;
-        }
-        af_xdp_config x;
-        x.interface = cfg->interface;
-        x.next_hop = cfg->next_hop;
-        x.promiscuous = cfg->promiscuous;
-        auto opened = open_af_xdp_or_packet(pool, x, *cfg);
-        if (!opened.fallback_reason.empty()) out.fell_back = opened.fallback_reason;
-        loop->add_port(std::move(opened.port));
-      }
-    });
+    out.fell_back = add_ports(f, *loop, pool, to_a, to_b, xdp);
     gateway_stage* gw = member_stage(*loop);
     loop->start();
     const std::uint64_t u0 = udp_delivered(b);
