@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -92,13 +93,24 @@ std::uint64_t rx_packets(const netns& ns, const std::string& dev) {
 struct forwarding_result {
   double sent_pps = 0;
   double delivered_pps = 0;
+  // The blaster thread's CPU time per datagram it sent, with whatever the kernel did for those
+  // datagrams inside its system calls and softirqs (on veth: f's receive, and with the kernel
+  // forwarding, the forwarding and b's receive too).
+  double sender_ns = 0;
 };
+
+std::uint64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 // Blasts 18-byte UDP datagrams from a to `to` (port 9) for `seconds`; returns what was sent and
 // what reached b's interface.
 forwarding_result blast_to(const netns& a, const netns& b, double seconds, std::uint32_t to_addr) {
   std::atomic<bool> go{true};
   std::uint64_t sent = 0;
+  std::uint64_t sender_cpu_ns = 0;
   const std::uint64_t before = rx_packets(b, "vb");
   const auto t0 = clock_type::now();
   std::thread blaster([&] {
@@ -109,6 +121,7 @@ forwarding_result blast_to(const netns& a, const netns& b, double seconds, std::
     to.sin_port = htons(9);
     to.sin_addr.s_addr = htonl(to_addr);
     if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) return;
+    const std::uint64_t cpu0 = thread_cpu_ns();
     char payload[18] = "baton bench io...";
     std::vector<mmsghdr> msgs(64);
     std::vector<iovec> iov(64);
@@ -122,6 +135,7 @@ forwarding_result blast_to(const netns& a, const netns& b, double seconds, std::
       const int r = ::sendmmsg(fd, msgs.data(), static_cast<unsigned>(msgs.size()), 0);
       if (r > 0) sent += static_cast<std::uint64_t>(r);
     }
+    sender_cpu_ns = thread_cpu_ns() - cpu0;
     ::close(fd);
   });
   while (clock_type::now() - t0 < std::chrono::duration<double>(seconds)) {
@@ -133,7 +147,8 @@ forwarding_result blast_to(const netns& a, const netns& b, double seconds, std::
   // Let the last queued frames drain before reading b's counter.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const std::uint64_t after = rx_packets(b, "vb");
-  return {static_cast<double>(sent) / elapsed, static_cast<double>(after - before) / elapsed};
+  return {static_cast<double>(sent) / elapsed, static_cast<double>(after - before) / elapsed,
+          sent ? static_cast<double>(sender_cpu_ns) / static_cast<double>(sent) : 0.0};
 }
 
 // To b itself (the pass-through runs).
@@ -348,6 +363,9 @@ void veth_nat(double seconds) {
   // cluster's router does; f's own stack never sees the frames (nft ingress drop).
   a.exec(std::string("ip neigh replace 10.80.1.1 lladdr ") + cluster_mac + " dev va nud permanent");
   keep_stack_out(f);
+  // The ceiling: nothing forwards, f's ingress drops every frame. The sender pays only for its own
+  // send and f's receive, so no forwarder in f can make a send faster than this on this machine.
+  const forwarding_result ceiling = blast_to(a, b, seconds, cluster_ip);
   const mac_address b_mac = parse_mac(b.exec_out("cat /sys/class/net/vb/address"));
   auto member_stage = [&](packet_loop& loop) {
     gateway_config g;
@@ -423,6 +441,28 @@ void veth_nat(double seconds) {
   std::printf("  ratio baton / kernel (delivered): AF_PACKET %.2f, AF_XDP %.2f (goal: 2.00)\n",
               packet.r.delivered_pps / k, xdp.r.delivered_pps / k);
   if (!xdp.fell_back.empty()) std::printf("  AF_XDP fell back: %s\n", xdp.fell_back.c_str());
+  std::printf("  ceiling: nothing forwarded (f drops at ingress): a sends %.0f pps = %.2fx the "
+              "kernel's; no forwarder in f can reach more on this machine\n",
+              ceiling.sent_pps, ceiling.sent_pps / k);
+  // Per forwarding core: the kernel forwards inside the sender's softirq, so its cost is what the
+  // sender's CPU per datagram grows by over the ceiling run. baton's is its loop thread plus what
+  // the AF_PACKET/AF_XDP tap adds on the sender's core. Both include b's receive (veth delivers it
+  // inside the forwarder's send).
+  const double kernel_ns = (kernel.first.sender_ns + kernel2.first.sender_ns) / 2 - ceiling.sender_ns;
+  std::printf("  sender CPU per datagram: ceiling %.0f ns, kernel + DNAT %.0f / %.0f ns, baton "
+              "AF_PACKET %.0f ns, AF_XDP %.0f ns\n",
+              ceiling.sender_ns, kernel.first.sender_ns, kernel2.first.sender_ns, packet.r.sender_ns,
+              xdp.r.sender_ns);
+  for (const auto* r : {&packet, &xdp}) {
+    const double loop_ns = r->first.tx_packets ? static_cast<double>(r->first.thread_cpu_ns) /
+                                                     static_cast<double>(r->first.tx_packets)
+                                               : 0.0;
+    const double tap_ns = r->r.sender_ns - ceiling.sender_ns;
+    std::printf("  per forwarding core, %s: kernel %.0f ns per datagram, baton %.0f (loop %.0f + "
+                "tap on the sender %.0f): baton / kernel %.2fx the datagrams per core-second\n",
+                r == &packet ? "AF_PACKET" : "AF_XDP", kernel_ns, loop_ns + tap_ns, loop_ns, tap_ns,
+                loop_ns + tap_ns > 0 ? kernel_ns / (loop_ns + tap_ns) : 0.0);
+  }
   for (const auto* r : {&packet, &xdp}) {
     const double cpu_s = static_cast<double>(r->first.thread_cpu_ns) / 1e9;
     std::printf("  %s loop thread: %.2f CPU s for %llu datagrams (%.0f ns per datagram; goal: 500 "
