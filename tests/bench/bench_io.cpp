@@ -8,6 +8,9 @@
 //  3. As root: the same through the cluster's NAT path (a cluster member's stage, owning every
 //     unit, translating a UDP service on the cluster IP to a backend in b), against the kernel's
 //     forwarding with an nftables DNAT rule (conntrack) in f.
+//     Twice: into b's UDP socket, and with b counting and dropping at ingress (its stack out of
+//     the forwarders' sends).
+//  4. As root: the transmit floor, what sending alone costs per datagram on veth.
 //
 // Usage: bench_io [seconds per forwarding run, default 3]
 //   BATON_BENCH_THREADED_NAPI=1: b's veth receives in its own NAPI thread, so a forwarder's sends
@@ -327,19 +330,34 @@ void veth_forwarding(double seconds) {
               static_cast<unsigned long long>(s.turns));
 }
 
-// b's UDP datagrams handed to a socket or refused for its full buffer (/proc/net/snmp): only
-// datagrams whose destination was rewritten to b's own address and port count.
-std::uint64_t udp_delivered(const netns& b) {
-  const std::string out = b.exec_out("awk '/^Udp: [0-9]/{print $2 + $6}' /proc/net/snmp");
+// Translated datagrams that reached b: with b's stack in, those its UDP stack handed to the socket
+// or refused for the full buffer (/proc/net/snmp); with b's stack out, those the ingress rule
+// counted before dropping them. Either way only datagrams rewritten to b's own address and port.
+std::uint64_t translated_at_b(const netns& b, bool stack_out) {
+  const std::string out =
+      stack_out ? b.exec_out("nft list chain netdev baton_sink vb | "
+                             "awk '/counter/{for(i=1;i<NF;i++) if($i==\"packets\") print $(i+1)}'")
+                : b.exec_out("awk '/^Udp: [0-9]/{print $2 + $6}' /proc/net/snmp");
   return std::stoull(out);
 }
 
-void veth_nat(double seconds) {
+// b_stack_out: b counts the translated datagrams at vb's ingress and drops them there. On veth b's
+// receive runs inside the forwarder's send (the kernel's softirq or baton's system call), so this
+// shows each forwarder's own cost, as with a receiver on another machine.
+void veth_nat(double seconds, bool b_stack_out) {
   const std::string tag = "bn" + std::to_string(::getpid());
   netns a(tag + "a"), f(tag + "f"), b(tag + "b");
   const std::uint32_t cluster_ip = ip4(10, 80, 9, 100);
   const char* cluster_mac = "02:ba:70:00:00:09";
   const int sink = wire(a, f, b, "10.80.9.100/32");
+  if (b_stack_out) {
+    b.exec("nft -f - <<'EOF'\n"
+           "table netdev baton_sink {\n"
+           "  chain vb { type filter hook ingress device vb priority 0; "
+           "ip daddr 10.80.2.2 udp dport 9 counter drop; }\n"
+           "}\nEOF");
+  }
+  auto udp_delivered = [&](const netns& at) { return translated_at_b(at, b_stack_out); };
   const std::string fa_mac = f.exec_out("cat /sys/class/net/fa/address");
 
   // The kernel: forwarding with a DNAT rule (conntrack keeps the translation).
@@ -423,10 +441,10 @@ void veth_nat(double seconds) {
   const auto kernel2 = kernel_run();
   ::close(sink);
 
-  std::printf("veth NAT path, 18-byte UDP payloads to the cluster IP, %.1f s each, a -> f -> b:\n",
-              seconds);
+  std::printf("veth NAT path, 18-byte UDP payloads to the cluster IP, %.1f s each, a -> f -> b, %s:\n",
+              seconds, b_stack_out ? "b drops them at ingress (counted there)" : "into b's UDP socket");
   auto line = [](const char* name, const forwarding_result& r, std::uint64_t delivered) {
-    std::printf("  %-40s sent %9.0f pps, delivered %9.0f pps (%5.1f%%), %llu to b's socket\n", name,
+    std::printf("  %-40s sent %9.0f pps, delivered %9.0f pps (%5.1f%%), %llu translated at b\n", name,
                 r.sent_pps, r.delivered_pps,
                 r.sent_pps > 0 ? 100.0 * r.delivered_pps / r.sent_pps : 0.0,
                 static_cast<unsigned long long>(delivered));
@@ -475,6 +493,71 @@ void veth_nat(double seconds) {
   }
 }
 
+// The transmit floor: f sends one prepared translated datagram to b over and over through a port's
+// send_batch (batches of 64, nothing received, nothing parsed), timed by the sending thread's CPU.
+// That is the part of each forwarded datagram's cost a loop cannot shed on veth: an skb is built per
+// frame, and b's receive runs inside the send. Measured twice: into b's UDP socket, as in the runs
+// above, and with b dropping at vb's ingress, which leaves the send alone.
+void transmit_floor(double seconds) {
+  const std::string tag = "bt" + std::to_string(::getpid());
+  netns a(tag + "a"), f(tag + "f"), b(tag + "b");
+  const int sink = wire(a, f, b, "10.80.2.0/24");
+  const mac_address b_mac = parse_mac(b.exec_out("cat /sys/class/net/vb/address"));
+  const auto datagram = udp_packet(0, 14, ip4(10, 80, 1, 2), ip4(10, 80, 2, 2), 1000, 9);
+
+  struct floor_run {
+    double ns = 0;
+    std::uint64_t sent = 0;
+    std::string fell_back;
+  };
+  auto run = [&](bool xdp) {
+    floor_run out;
+    buffer_pool pool(buffer_pool_config{4096, 128, 2048});
+    af_packet_config cfg{"fb"};
+    cfg.next_hop = b_mac;
+    cfg.receive = false;
+    std::unique_ptr<packet_port> port = f.run([&]() -> std::unique_ptr<packet_port> {
+      if (!xdp) return std::make_unique<af_packet_port>(pool, cfg);
+      af_xdp_config x;
+      x.interface = cfg.interface;
+      x.next_hop = cfg.next_hop;
+      auto opened = open_af_xdp_or_packet(pool, x, cfg);
+      out.fell_back = opened.fallback_reason;
+      return std::move(opened.port);
+    });
+    packet_batch batch;
+    while (!batch.full()) {
+      packet_buffer* buf = pool.acquire();
+      buf->assign(bytes_view(datagram.data(), datagram.size()));
+      batch.push(buf);
+    }
+    const auto until = clock_type::now() + std::chrono::duration<double>(seconds);
+    const std::uint64_t cpu0 = thread_cpu_ns();
+    while (clock_type::now() < until) out.sent += port->send_batch(batch);
+    out.ns = out.sent ? static_cast<double>(thread_cpu_ns() - cpu0) / static_cast<double>(out.sent) : 0;
+    for (packet_buffer* buf : batch) pool.release(buf);
+    f.run([&] { port.reset(); });  // libxdp detaches its program in f's namespace
+    return out;
+  };
+  const floor_run packet = run(false);
+  const floor_run xdp = run(true);
+  b.exec("nft -f - <<'EOF'\n"
+         "table netdev baton_sink {\n"
+         "  chain vb { type filter hook ingress device vb priority 0; meta protocol ip drop; }\n"
+         "}\nEOF");
+  const floor_run packet_drop = run(false);
+  const floor_run xdp_drop = run(true);
+  ::close(sink);
+
+  std::printf("transmit floor: f sends a prepared datagram to b in batches of 64, %.1f s each "
+              "(CPU of the sending thread):\n", seconds);
+  std::printf("  into b's UDP socket:         AF_PACKET %4.0f ns per datagram, AF_XDP %4.0f ns%s\n",
+              packet.ns, xdp.ns, xdp.fell_back.empty() ? "" : " (AF_XDP refused: AF_PACKET)");
+  std::printf("  b drops at vb's ingress:     AF_PACKET %4.0f ns per datagram, AF_XDP %4.0f ns\n",
+              packet_drop.ns, xdp_drop.ns);
+  std::printf("  a loop's goal is 500 ns per datagram for receive, stage and send together\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -497,7 +580,9 @@ int main(int argc, char** argv) {
   }
   try {
     veth_forwarding(seconds);
-    veth_nat(seconds);
+    veth_nat(seconds, false);
+    veth_nat(seconds, true);
+    transmit_floor(seconds);
   } catch (const std::exception& e) {
     std::printf("veth forwarding: failed: %s\n", e.what());
     return 1;

@@ -36,7 +36,9 @@ inline std::vector<std::uint8_t> udp_packet(std::uint32_t seq, std::size_t extra
                                             std::uint32_t dst = ip4(10, 0, 0, 2),
                                             std::uint16_t sport = 4000, std::uint16_t dport = 5000) {
   std::vector<std::uint8_t> p(20 + 8 + 4 + extra);
-  for (std::size_t i = 0; i < extra; ++i) p[32 + i] = static_cast<std::uint8_t>(i * 7 + seq);
+  // Walked by iterator: GCC's -Wstringop-overflow misreads p[32 + i] when `extra` is a constant.
+  std::size_t i = 0;
+  for (auto it = p.begin() + 32; it != p.end(); ++it, ++i) *it = static_cast<std::uint8_t>(i * 7 + seq);
   store_be32(&p[28], seq);
   store_be16(&p[20], sport);
   store_be16(&p[22], dport);
