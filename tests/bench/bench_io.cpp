@@ -17,6 +17,7 @@
 //   stop paying for b's stack inside their system calls (README, AF_XDP figures).
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,6 +88,33 @@ double memory_ns_per_packet(std::size_t payload, tunnel_action action) {
                 static_cast<unsigned long long>(total),
                 static_cast<unsigned long long>(s.total_drops()));
   return std::chrono::duration<double, std::nano>(busy).count() / static_cast<double>(total);
+}
+
+// This VM's two CPUs are not always equally fast: the host sometimes slows one of them (a plain loop
+// took 2.5x as long on CPU 0 as on CPU 1 for minutes, then both were equal). Printed before and
+// after the forwarding runs, so a run's figures can be read against the machine they ran on.
+void print_cpu_speed(const char* when) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  std::printf("  CPU speed %s (ms for the same loop on each CPU):", when);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    double ms = 0;
+    std::thread t([&] {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      if (::sched_setaffinity(0, sizeof one, &one) != 0) return;
+      volatile std::uint64_t x = 0;
+      const auto t0 = clock_type::now();
+      for (std::uint64_t i = 0; i < 100000000; ++i) x = x + i;
+      ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+    });
+    t.join();
+    std::printf(" cpu%d %.0f", cpu, ms);
+  }
+  std::printf("\n");
 }
 
 std::uint64_t rx_packets(const netns& ns, const std::string& dev) {
@@ -579,10 +607,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    print_cpu_speed("before");
     veth_forwarding(seconds);
     veth_nat(seconds, false);
     veth_nat(seconds, true);
     transmit_floor(seconds);
+    print_cpu_speed("after");
   } catch (const std::exception& e) {
     std::printf("veth forwarding: failed: %s\n", e.what());
     return 1;
