@@ -1,6 +1,5 @@
 #include "net/io/pass_through.hpp"
 
-#include "net/packet/checksum.hpp"
 #include "net/packet/ipv4.hpp"
 
 namespace baton::net {
@@ -38,10 +37,8 @@ verdict pass_through_stage::process(packet_context& ctx) noexcept {
     case tunnel_action::decapsulate: {
       if (ctx.fields.protocol != ip_protocol_ipip) return verdict::drop(drop_reason::not_owned);
       bytes_span inner;
-      // The parse step has checked the outer header checksum already (when the loop verifies).
-      parse_status s = ipip_decapsulate(b.data(), inner, false);
       // The inner datagram is forwarded: its checksums must be right, as the outer's were.
-      if (s == parse_status::ok) s = verify_checksums(inner);
+      const parse_status s = ipip_decapsulate_checked(b.data(), inner);
       if (s != parse_status::ok) {
         ctx.status = s;
         return verdict::drop(drop_reason::malformed);

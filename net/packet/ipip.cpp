@@ -1,6 +1,8 @@
 #include "net/packet/ipip.hpp"
 
+#include "net/packet/checksum.hpp"
 #include "net/packet/ipv4.hpp"
+#include "net/packet/packet_fields.hpp"
 
 namespace baton::net {
 
@@ -47,6 +49,14 @@ parse_status ipip_decapsulate(bytes_span packet, bytes_span& inner,
   const parse_status s = ipip_decapsulate(bytes_view(packet), v, verify_outer_checksum);
   if (s == parse_status::ok)
     inner = bytes_span(packet.data + (v.data - packet.data), v.size);
+  return s;
+}
+
+parse_status ipip_decapsulate_checked(bytes_span packet, bytes_span& inner,
+                                      packet_fields* fields) noexcept {
+  parse_status s = ipip_decapsulate(packet, inner, false);
+  if (s == parse_status::ok && fields != nullptr) s = parse_fields(inner, *fields);
+  if (s == parse_status::ok) s = verify_checksums(inner);
   return s;
 }
 

@@ -45,4 +45,14 @@ parse_status ipip_decapsulate(bytes_view packet, bytes_view& inner,
 parse_status ipip_decapsulate(bytes_span packet, bytes_span& inner,
                               bool verify_outer_checksum = true) noexcept;
 
+struct packet_fields;
+
+/// A tunnelled datagram as a stage receives it, whose outer header the loop's parse step has
+/// checked (its checksum too): the inner datagram, parsed into `fields` when given, and its own
+/// IPv4 and TCP/UDP checksums checked, as the loop checks every datagram it receives, so that
+/// nothing whose checksum is wrong goes on (issue 15). ok; ipip_decapsulate's failure; the parse
+/// failure; bad_checksum or bad_l4_checksum.
+parse_status ipip_decapsulate_checked(bytes_span packet, bytes_span& inner,
+                                      packet_fields* fields = nullptr) noexcept;
+
 }  // namespace baton::net

@@ -152,9 +152,11 @@ verdict client_gateway_stage::from_wan(packet_context& ctx) noexcept {
   if (f.protocol == ip_protocol_ipip) {
     if (config_.configuration == replica_configuration::a) return verdict::next();
     bytes_span inner;
-    if (ipip_decapsulate(pkt, inner) != parse_status::ok) {
+    // The inner segment goes on to the client: its checksums are checked as the outer's were.
+    if (const parse_status s = ipip_decapsulate_checked(pkt, inner); s != parse_status::ok) {
       bump(live_->unknown_tunnel);
-      return verdict::drop(drop_reason::not_owned);
+      ctx.status = s;
+      return verdict::drop(drop_reason::malformed);
     }
     const ipv4_view in(inner);
     if (in.protocol() != ip_protocol_tcp || in.is_fragment()) {

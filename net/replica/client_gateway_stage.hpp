@@ -26,7 +26,8 @@
 //    neither the winner nor the server (a late answerer's).
 //  - A: the winner's segments get the server's address as source. B: they already carry it.
 //    C: encapsulated segments from the winner are cracked and delivered; other tunnels that
-//    match no entry are dropped (not_owned, unknown_tunnel).
+//    match no entry are dropped (not_owned, unknown_tunnel), and so are those that do not parse
+//    or whose inner checksums are wrong (malformed with its parse status, unknown_tunnel).
 // A TCP segment whose option area does not walk (either side): with config.pass_bad_options
 // false (the policy's /replica/bad_options "drop", the default) the packet loop drops it before
 // the stage (malformed, bad_option_length); with true the stage takes it (on_bad_tcp_options),
@@ -81,7 +82,7 @@ struct client_gateway_config {
   COUNTER(translated_from_replica, "replica segments rewritten to the server's address (A)") \
   COUNTER(encapsulated, "client segments tunnelled to the replica (C)")                      \
   COUNTER(decapsulated, "tunnelled answers cracked and delivered (B, C)")                    \
-  COUNTER(unknown_tunnel, "tunnelled datagrams matching no entry (dropped)")                 \
+  COUNTER(unknown_tunnel, "tunnelled datagrams not parsed, with a wrong inner checksum or matching no entry (dropped)") \
   COUNTER(stray_answers, "segments from the WAN before the first SYN-ACK, or (A) from a late answerer (dropped)") \
   COUNTER(oversize, "no room to encapsulate (dropped)")
 BATON_COUNTER_STRUCT(client_gateway_counters, BATON_CLIENT_GATEWAY_COUNTERS)

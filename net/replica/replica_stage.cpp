@@ -41,8 +41,14 @@ verdict replica_stage::process(packet_context& ctx) noexcept {
 verdict replica_stage::from_tunnel(packet_context& ctx) noexcept {
   packet_buffer& b = *ctx.buffer;
   bytes_span inner;
-  if (ctx.fields.protocol != ip_protocol_ipip || ipip_decapsulate(b.data(), inner) != parse_status::ok) {
+  if (ctx.fields.protocol != ip_protocol_ipip) {
     bump(live_->decap_errors);
+    return verdict::drop(drop_reason::malformed);
+  }
+  // The inner segment goes to the local stack: its checksums are checked as the outer's were.
+  if (const parse_status s = ipip_decapsulate_checked(b.data(), inner); s != parse_status::ok) {
+    bump(live_->decap_errors);
+    ctx.status = s;
     return verdict::drop(drop_reason::malformed);
   }
   const ipv4_view in(inner);

@@ -55,7 +55,7 @@ struct replica_stage_config {
   COUNTER(start_packets, "of those, start packets (SYN)")                                    \
   COUNTER(busy_drops, "start packets dropped while busy")                                    \
   COUNTER(dead_drops, "start packets ignored while dead")                                    \
-  COUNTER(decap_errors, "tunnels that did not parse, or not TCP inside")                     \
+  COUNTER(decap_errors, "tunnels that did not parse, had a wrong inner checksum, or not TCP inside") \
   COUNTER(not_served, "tunnelled datagrams for a server this host does not replicate")       \
   COUNTER(answers_encapsulated, "local segments sent encapsulated (B: SYN-ACK; C: all)")    \
   COUNTER(answers_spoofed, "local segments sent with the server's address (B)")              \

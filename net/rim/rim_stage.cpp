@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "net/packet/checksum.hpp"
 #include "net/packet/ipip.hpp"
 #include "net/packet/ipv4.hpp"
 #include "net/packet/packet_fields.hpp"
@@ -145,11 +144,7 @@ verdict rim_stage::from_tunnel(packet_context& ctx, const rim_tables& t) noexcep
     return verdict::drop(drop_reason::policy);
   }
   bytes_span inner;
-  parse_status s = ipip_decapsulate(b.data(), inner, false);
-  if (s == parse_status::ok) s = parse_fields(inner, ctx.fields);
-  // The inner datagram's checksums, as the parse step checks the outer ones: nothing whose
-  // checksum is wrong goes on (issue 15).
-  if (s == parse_status::ok) s = verify_checksums(inner);
+  const parse_status s = ipip_decapsulate_checked(b.data(), inner, &ctx.fields);
   if (s != parse_status::ok) {
     bump(counters_->decap_errors);
     ctx.status = s;

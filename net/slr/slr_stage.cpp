@@ -12,7 +12,6 @@
 #include <system_error>
 
 #include "net/io/packet_port.hpp"
-#include "net/packet/checksum.hpp"
 #include "net/packet/flow_advert.hpp"
 #include "net/packet/icmp.hpp"
 #include "net/packet/ipip.hpp"
@@ -295,13 +294,8 @@ verdict slr_stage::process(packet_context& ctx) noexcept {
     }
     packet_buffer& b = *ctx.buffer;
     bytes_span inner;
-    // The loop's parse step has checked the outer header (and its checksum, when configured).
-    parse_status s = ipip_decapsulate(b.data(), inner, false);
     const std::uint32_t outer_src = ipv4_view(b.data()).src();
-    if (s == parse_status::ok) s = parse_fields(inner, ctx.fields);
-    // The inner datagram's checksums, as the parse step checks the outer ones: nothing whose
-    // checksum is wrong goes on (issue 15).
-    if (s == parse_status::ok) s = verify_checksums(inner);
+    const parse_status s = ipip_decapsulate_checked(b.data(), inner, &ctx.fields);
     if (s != parse_status::ok) {
       bump(counters_->decap_errors);
       ctx.status = s;

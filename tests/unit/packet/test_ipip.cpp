@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <functional>
 
 #include "net/packet/checksum.hpp"
 #include "net/packet/ipip.hpp"
 #include "net/packet/ipv4.hpp"
+#include "net/packet/packet_fields.hpp"
 #include "tests/unit/packet/vectors.hpp"
 
 using namespace baton::net;
@@ -146,4 +148,38 @@ TEST_CASE("ipip refusals") {
   b[10] ^= 1;
   bytes_view in;
   CHECK(ipip_decapsulate(b, in, false) == parse_status::ok);
+}
+
+TEST_CASE("ipip_decapsulate_checked: the inner datagram's own checksums decide, the outer's is the loop's") {
+  const auto& v = vec("ipip_tcp");
+  auto inner_tcp_checksum = [](byte_vector& b) -> std::uint8_t& { return b[20 + (b[20] & 0x0fu) * 4u + 16]; };
+  struct row {
+    const char* name;
+    std::function<void(byte_vector&)> mutate;
+    parse_status expected;
+  };
+  const row rows[] = {
+      {"untouched", [](byte_vector&) {}, parse_status::ok},
+      {"outer checksum wrong (the loop's parse step checks it)", [](byte_vector& b) { b[10] ^= 1; },
+       parse_status::ok},
+      {"inner IPv4 checksum wrong", [](byte_vector& b) { b[30] ^= 1; }, parse_status::bad_checksum},
+      {"inner TCP checksum wrong", [&](byte_vector& b) { inner_tcp_checksum(b) ^= 1; },
+       parse_status::bad_l4_checksum},
+      {"inner version 6", [](byte_vector& b) { b[20] = 0x65; }, parse_status::bad_version},
+  };
+  for (const auto& r : rows) {
+    const std::string captured_name = r.name;
+    CAPTURE(captured_name);
+    byte_vector b = v.bytes;
+    r.mutate(b);
+    bytes_span in;
+    packet_fields f;
+    CHECK(ipip_decapsulate_checked(b, in, &f) == r.expected);
+    CHECK(ipip_decapsulate_checked(b, in) == r.expected);
+    if (r.expected == parse_status::ok) {
+      CHECK(in.data == b.data() + 20);
+      CHECK(f.protocol == ip_protocol_tcp);
+      CHECK(f.src == ipv4_view(in).src());
+    }
+  }
 }

@@ -184,6 +184,31 @@ TEST_CASE("client gateway: untouched traffic, retransmissions, garbage options")
   out = c.send(wan, ipip_wrap(tcp_segment(server, client, 80, 45000, psh_ack, 10), r1, client));
   CHECK(out[client_side].empty());
   CHECK(c.stage->counters().unknown_tunnel == 1);
+  CHECK(c.loop.snapshot().drops_for(drop_reason::not_owned) == 1);
+}
+
+TEST_CASE("client gateway: a winner's tunnelled segment whose inner checksum is wrong is dropped and counted by reason") {
+  // Offsets in the tunnelled datagram: the outer header is 20 bytes, the inner one too.
+  struct row {
+    const char* name;
+    std::size_t byte;
+    parse_status reason;
+  };
+  const row rows[] = {
+      {"inner IPv4 header checksum", 20 + 10, parse_status::bad_checksum},
+      {"inner TCP checksum", 20 + 20 + 16, parse_status::bad_l4_checksum},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    cgw_rig c(replica_configuration::c);
+    bytes wrapped = ipip_wrap(tcp_segment(server, client, 80, 45000, psh_ack, 10), r1, client);
+    wrapped[r.byte] ^= 0x01;
+    CHECK(c.send(wan, wrapped)[client_side].empty());
+    CHECK(c.stage->counters().unknown_tunnel == 1);
+    const auto s = c.loop.snapshot();
+    CHECK(s.drops_for(drop_reason::malformed) == 1);
+    CHECK(s.malformed_for(r.reason) == 1);
+  }
 }
 
 TEST_CASE("client gateway: TCP options that do not walk are dropped or passed untouched, as the policy says") {
