@@ -11,6 +11,7 @@
 #include "net/io/packet_loop.hpp"
 #include "net/io/pass_through.hpp"
 #include "net/packet/ipv4.hpp"
+#include "net/packet/parse_status.hpp"
 #include "net/packet/replica_tag.hpp"
 #include "net/packet/rewrite.hpp"
 #include "net/packet/tcp.hpp"
@@ -51,6 +52,18 @@ struct rig {
   buffer_pool pool;
   packet_loop loop;
   std::vector<memory_port*> ports;
+};
+
+/// Where to flip a bit in a tunnelled TCP datagram (outer and inner IPv4 headers of 20 bytes)
+/// so that one of the inner checksums is wrong, and the status the loop counts the drop under.
+struct inner_checksum_fault {
+  const char* name;
+  std::size_t byte;
+  parse_status reason;
+};
+inline const inner_checksum_fault inner_checksum_faults[] = {
+    {"inner IPv4 header checksum", 20 + 10, parse_status::bad_checksum},
+    {"inner TCP checksum", 20 + 20 + 16, parse_status::bad_l4_checksum},
 };
 
 /// A TCP segment with an MSS option (a SYN as a client sends it).

@@ -188,17 +188,7 @@ TEST_CASE("client gateway: untouched traffic, retransmissions, garbage options")
 }
 
 TEST_CASE("client gateway: a winner's tunnelled segment whose inner checksum is wrong is dropped and counted by reason") {
-  // Offsets in the tunnelled datagram: the outer header is 20 bytes, the inner one too.
-  struct row {
-    const char* name;
-    std::size_t byte;
-    parse_status reason;
-  };
-  const row rows[] = {
-      {"inner IPv4 header checksum", 20 + 10, parse_status::bad_checksum},
-      {"inner TCP checksum", 20 + 20 + 16, parse_status::bad_l4_checksum},
-  };
-  for (const auto& r : rows) {
+  for (const auto& r : inner_checksum_faults) {
     CAPTURE(r.name);
     cgw_rig c(replica_configuration::c);
     bytes wrapped = ipip_wrap(tcp_segment(server, client, 80, 45000, psh_ack, 10), r1, client);

@@ -106,17 +106,7 @@ TEST_CASE("replica: connections not made through a tunnel leave untouched (B, C)
 }
 
 TEST_CASE("replica: a tunnelled segment whose inner checksum is wrong is dropped and counted by reason") {
-  // Offsets in the tunnelled datagram: the outer header is 20 bytes, the inner one too.
-  struct row {
-    const char* name;
-    std::size_t byte;
-    parse_status reason;
-  };
-  const row rows[] = {
-      {"inner IPv4 header checksum", 20 + 10, parse_status::bad_checksum},
-      {"inner TCP checksum", 20 + 20 + 16, parse_status::bad_l4_checksum},
-  };
-  for (const auto& r : rows) {
+  for (const auto& r : inner_checksum_faults) {
     CAPTURE(r.name);
     replica_rig g(replica_configuration::c);
     bytes wrapped = ipip_wrap(syn_with_mss(client, server, 40000, 80, 1000), sgw_addr, r1);
