@@ -358,6 +358,15 @@ void veth_forwarding(double seconds) {
               static_cast<unsigned long long>(s.turns));
 }
 
+// b's stack out of the runs: b counts the IPv4 datagrams that `match` at vb's ingress and drops
+// them there, before its stack (the table baton_sink).
+void drop_at_b_ingress(const netns& b, const std::string& match) {
+  b.exec("nft -f - <<'EOF'\n"
+         "table netdev baton_sink {\n"
+         "  chain vb { type filter hook ingress device vb priority 0; " + match + " counter drop; }\n"
+         "}\nEOF");
+}
+
 // Translated datagrams that reached b: with b's stack in, those its UDP stack handed to the socket
 // or refused for the full buffer (/proc/net/snmp); with b's stack out, those the ingress rule
 // counted before dropping them. Either way only datagrams rewritten to b's own address and port.
@@ -378,14 +387,7 @@ void veth_nat(double seconds, bool b_stack_out) {
   const std::uint32_t cluster_ip = ip4(10, 80, 9, 100);
   const char* cluster_mac = "02:ba:70:00:00:09";
   const int sink = wire(a, f, b, "10.80.9.100/32");
-  if (b_stack_out) {
-    b.exec("nft -f - <<'EOF'\n"
-           "table netdev baton_sink {\n"
-           "  chain vb { type filter hook ingress device vb priority 0; "
-           "ip daddr 10.80.2.2 udp dport 9 counter drop; }\n"
-           "}\nEOF");
-  }
-  auto udp_delivered = [&](const netns& at) { return translated_at_b(at, b_stack_out); };
+  if (b_stack_out) drop_at_b_ingress(b, "ip daddr 10.80.2.2 udp dport 9");
   const std::string fa_mac = f.exec_out("cat /sys/class/net/fa/address");
 
   // The kernel: forwarding with a DNAT rule (conntrack keeps the translation).
@@ -396,9 +398,9 @@ void veth_nat(double seconds, bool b_stack_out) {
            "  chain pre { type nat hook prerouting priority dstnat; ip daddr 10.80.9.100 udp dport 9 "
            "dnat to 10.80.2.2:9; }\n"
            "}\nEOF");
-    const std::uint64_t u0 = udp_delivered(b);
+    const std::uint64_t u0 = translated_at_b(b, b_stack_out);
     forwarding_result r = blast_to(a, b, seconds, cluster_ip);
-    const std::uint64_t u1 = udp_delivered(b);
+    const std::uint64_t u1 = translated_at_b(b, b_stack_out);
     f.exec("nft delete table ip baton_dnat");
     f.exec("sysctl -qw net.ipv4.ip_forward=0");
     return std::make_pair(r, u1 - u0);
@@ -453,9 +455,9 @@ void veth_nat(double seconds, bool b_stack_out) {
     out.fell_back = add_ports(f, *loop, pool, to_a, to_b, xdp);
     gateway_stage* gw = member_stage(*loop);
     loop->start();
-    const std::uint64_t u0 = udp_delivered(b);
+    const std::uint64_t u0 = translated_at_b(b, b_stack_out);
     out.r = blast_to(a, b, seconds, cluster_ip);
-    out.delivered = udp_delivered(b) - u0;
+    out.delivered = translated_at_b(b, b_stack_out) - u0;
     out.first = loop->snapshot();
     out.gw = gw->counters();
     loop->stop();
@@ -569,10 +571,7 @@ void transmit_floor(double seconds) {
   };
   const floor_run packet = run(false);
   const floor_run xdp = run(true);
-  b.exec("nft -f - <<'EOF'\n"
-         "table netdev baton_sink {\n"
-         "  chain vb { type filter hook ingress device vb priority 0; meta protocol ip drop; }\n"
-         "}\nEOF");
+  drop_at_b_ingress(b, "meta protocol ip");
   const floor_run packet_drop = run(false);
   const floor_run xdp_drop = run(true);
   ::close(sink);
