@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
-#include <functional>
 
 #include "net/packet/checksum.hpp"
 #include "net/packet/ipip.hpp"
@@ -152,10 +151,9 @@ TEST_CASE("ipip refusals") {
 
 TEST_CASE("ipip_decapsulate_checked: the inner datagram's own checksums decide, the outer's is the loop's") {
   const auto& v = vec("ipip_tcp");
-  auto inner_tcp_checksum = [](byte_vector& b) -> std::uint8_t& { return b[20 + (b[20] & 0x0fu) * 4u + 16]; };
   struct row {
     const char* name;
-    std::function<void(byte_vector&)> mutate;
+    void (*mutate)(byte_vector&);
     parse_status expected;
   };
   const row rows[] = {
@@ -163,7 +161,7 @@ TEST_CASE("ipip_decapsulate_checked: the inner datagram's own checksums decide, 
       {"outer checksum wrong (the loop's parse step checks it)", [](byte_vector& b) { b[10] ^= 1; },
        parse_status::ok},
       {"inner IPv4 checksum wrong", [](byte_vector& b) { b[30] ^= 1; }, parse_status::bad_checksum},
-      {"inner TCP checksum wrong", [&](byte_vector& b) { inner_tcp_checksum(b) ^= 1; },
+      {"inner TCP checksum wrong", [](byte_vector& b) { b[20 + (b[20] & 0x0fu) * 4u + 16] ^= 1; },
        parse_status::bad_l4_checksum},
       {"inner version 6", [](byte_vector& b) { b[20] = 0x65; }, parse_status::bad_version},
   };
